@@ -1,0 +1,94 @@
+/**
+ * Time, injected. Everything that reads the time or waits takes a Clock, so the
+ * scheduler and the job manager can be tested in virtual time, never by sleeping.
+ */
+export interface TimerHandle {
+  cancel(): void;
+}
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** Run fn after ms milliseconds (of this clock's time). */
+  setTimer(ms: number, fn: () => void): TimerHandle;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimer(ms, fn) {
+    const t = setTimeout(fn, Math.max(0, ms));
+    return { cancel: () => clearTimeout(t) };
+  },
+};
+
+/** ISO-8601 UTC with milliseconds: the fixed-width text form every timestamp is stored in. */
+export function iso(ms: number | Date): string {
+  return new Date(typeof ms === 'number' ? ms : ms.getTime()).toISOString();
+}
+
+export function parseIso(s: string): number {
+  return Date.parse(s);
+}
+
+interface VirtualTimer {
+  at: number;
+  seq: number;
+  fn: () => void;
+  cancelled: boolean;
+}
+
+/**
+ * A clock that only moves when told to. advance() fires due timers in time order,
+ * letting promise callbacks settle between them so async code behaves as it would
+ * in real time.
+ */
+export class VirtualClock implements Clock {
+  private t: number;
+  private seq = 0;
+  private timers: VirtualTimer[] = [];
+
+  constructor(start: number | string | Date = Date.UTC(2026, 0, 1)) {
+    this.t = typeof start === 'number' ? start : new Date(start).getTime();
+  }
+
+  now(): number {
+    return this.t;
+  }
+
+  setTimer(ms: number, fn: () => void): TimerHandle {
+    const timer: VirtualTimer = { at: this.t + Math.max(0, ms), seq: this.seq++, fn, cancelled: false };
+    this.timers.push(timer);
+    return { cancel: () => void (timer.cancelled = true) };
+  }
+
+  /** Pending (not cancelled) timers. */
+  get pending(): number {
+    return this.timers.filter((x) => !x.cancelled).length;
+  }
+
+  /** Move time forward by ms, firing every timer that falls due on the way. */
+  async advance(ms: number): Promise<void> {
+    const end = this.t + ms;
+    for (;;) {
+      await settle();
+      this.timers = this.timers.filter((x) => !x.cancelled);
+      this.timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
+      const next = this.timers[0];
+      if (!next || next.at > end) break;
+      this.timers.shift();
+      this.t = Math.max(this.t, next.at);
+      next.fn();
+    }
+    this.t = end;
+    await settle();
+  }
+
+  /** Jump the wall clock (as an NTP step would) without firing timers. */
+  jump(ms: number): void {
+    this.t += ms;
+  }
+}
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise<void>((r) => setImmediate(r));
+}

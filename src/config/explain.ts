@@ -1,0 +1,91 @@
+/**
+ * Turns TypeBox validation errors into one sentence naming the field, the value
+ * and what was expected. Used for config.yaml, job files and CLI input alike.
+ */
+import type { TSchema } from 'typebox';
+import Value from 'typebox/value';
+
+export interface Explained {
+  field: string;
+  message: string;
+}
+
+interface SchemaError {
+  keyword: string;
+  instancePath: string;
+  params: object;
+  message: string;
+}
+
+export function explainErrors(schema: TSchema, value: unknown): Explained | null {
+  const errors = Value.Errors(schema, value) as SchemaError[];
+  if (errors.length === 0) return null;
+  const unknownKey = errors.find((e) => e.keyword === 'additionalProperties');
+  if (unknownKey) {
+    const parent = pointerToField(unknownKey.instancePath);
+    const extra = (unknownKey.params as { additionalProperties: string[] }).additionalProperties;
+    const field = [parent, extra[0]].filter(Boolean).join('.');
+    return { field, message: `unknown setting "${field}"${allowedKeys(schema, unknownKey.instancePath)}` };
+  }
+  const leaf = errors.filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf' && e.keyword !== 'boolean');
+  const list = leaf.length ? leaf : errors;
+  const deepest = list.reduce((a, b) => (b.instancePath.length > a.instancePath.length ? b : a), list[0]!);
+  const same = list.filter((e) => e.instancePath === deepest.instancePath);
+  const field = pointerToField(deepest.instancePath);
+  const got = describeValue(lookup(value, deepest.instancePath));
+  const expectations = [...new Set(same.map(expectation))];
+  return { field: field || '(top level)', message: `${field || '(top level)'} = ${got}: expected ${expectations.join(' or ')}` };
+}
+
+function expectation(e: SchemaError): string {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'const':
+      return JSON.stringify(p.allowedValue);
+    case 'enum':
+      return `one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'type':
+      return `a value of type ${String(p.type)}`;
+    case 'required':
+      return `the setting(s) ${JSON.stringify(p.requiredProperties ?? p)} to be present`;
+    default:
+      return e.message.replace(/^must (be )?/, '');
+  }
+}
+
+function allowedKeys(schema: TSchema, pointer: string): string {
+  let cur: unknown = schema;
+  for (const p of pointer.split('/').filter(Boolean)) {
+    const props = (cur as { properties?: Record<string, unknown> }).properties;
+    cur = props?.[p];
+    if (!cur) return '';
+  }
+  const props = (cur as { properties?: Record<string, unknown> }).properties;
+  return props ? ` (expected one of: ${Object.keys(props).join(', ')})` : '';
+}
+
+export function pointerToField(pointer: string): string {
+  return pointer
+    .split('/')
+    .filter(Boolean)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .join('.');
+}
+
+function lookup(value: unknown, pointer: string): unknown {
+  let cur: unknown = value;
+  for (const p of pointer.split('/').filter(Boolean)) {
+    if (cur && typeof cur === 'object') cur = (cur as Record<string, unknown>)[p.replace(/~1/g, '/').replace(/~0/g, '~')];
+    else return undefined;
+  }
+  return cur;
+}
+
+export function describeValue(v: unknown): string {
+  if (v === undefined) return '(missing)';
+  if (typeof v === 'string') return JSON.stringify(v.length > 80 ? `${v.slice(0, 77)}...` : v);
+  if (Array.isArray(v)) return 'a list';
+  if (v === null) return 'null';
+  if (typeof v === 'object') return 'a mapping';
+  return String(v);
+}

@@ -1,0 +1,112 @@
+/**
+ * The one schema of <home>/config.yaml. Every key is optional; Value.Default fills the
+ * documented defaults, so the schema is also where the defaults are stated.
+ */
+import Type, { type Static } from 'typebox';
+
+const SlotBudget = Type.Object(
+  {
+    max_concurrent_jobs: Type.Integer({ minimum: 1, maximum: 10000 }),
+    max_memory_mb: Type.Number({ exclusiveMinimum: 0 }),
+    max_cpu_percent: Type.Number({ exclusiveMinimum: 0, maximum: 100 }),
+  },
+  { additionalProperties: false },
+);
+export type SlotBudget = Static<typeof SlotBudget>;
+
+export const DEFAULT_SLOTS: Record<string, SlotBudget> = {
+  default: { max_concurrent_jobs: 5, max_memory_mb: 3072, max_cpu_percent: 80 },
+  heavy: { max_concurrent_jobs: 2, max_memory_mb: 4096, max_cpu_percent: 90 },
+  light: { max_concurrent_jobs: 10, max_memory_mb: 1024, max_cpu_percent: 50 },
+};
+
+const Webhook = Type.Object(
+  {
+    url: Type.String({ pattern: '^https?://' }),
+    format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('slack')], { default: 'json' })),
+    timeout_ms: Type.Optional(Type.Integer({ minimum: 100, default: 5000 })),
+    retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 20, default: 3 })),
+  },
+  { additionalProperties: false },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    database: Type.Optional(Type.String({ minLength: 1 })),
+    api: Type.Object(
+      {
+        host: Type.String({ default: '127.0.0.1', minLength: 1 }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 7420 }),
+        /** Serve the API on a non-loopback address; refused unless a token exists. */
+        allow_remote: Type.Boolean({ default: false }),
+        /** Base URL the alert links point to (default http://host:port). */
+        public_url: Type.Optional(Type.String()),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    host: Type.Object(
+      {
+        reserve_mb: Type.Union([Type.Literal('auto'), Type.Number({ minimum: 0 })], { default: 'auto' }),
+        /** Memory PSI some avg10 (%) above which no new run is admitted; 0 disables the veto. */
+        psi_veto: Type.Number({ minimum: 0, maximum: 100, default: 10 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    slots: Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_-]{0,31}$' }), SlotBudget, { default: DEFAULT_SLOTS }),
+    execution: Type.Object(
+      {
+        enforcement: Type.Union(
+          [Type.Literal('auto'), Type.Literal('cgroup2'), Type.Literal('cgroup1'), Type.Literal('portable')],
+          { default: 'auto' },
+        ),
+        sample_interval_ms: Type.Integer({ minimum: 10, maximum: 100, default: 100 }),
+        kill_grace_seconds: Type.Number({ minimum: 0, default: 10 }),
+        /** Bytes of output kept in the history row (head and tail). */
+        output_tail_bytes: Type.Integer({ minimum: 1024, default: 65536 }),
+        /** Size cap of each run's log file. */
+        log_max_bytes: Type.Integer({ minimum: 4096, default: 10 * 1024 * 1024 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    node: Type.Object(
+      {
+        labels: Type.Record(Type.String(), Type.String(), { default: {} }),
+        heartbeat_seconds: Type.Number({ exclusiveMinimum: 0, default: 5 }),
+        lease_seconds: Type.Number({ exclusiveMinimum: 0, default: 30 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    alerts: Type.Object(
+      {
+        email: Type.Object(
+          {
+            smtp_url: Type.String({ default: 'smtp://127.0.0.1:25' }),
+            from: Type.String({ default: 'smart-cron@localhost' }),
+            to: Type.Array(Type.String(), { default: [] }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+        webhooks: Type.Array(Webhook, { default: [] }),
+        /** Notifications per channel per hour before a digest replaces them. */
+        rate_limit_per_hour: Type.Integer({ minimum: 1, default: 20 }),
+        missed_grace_seconds: Type.Integer({ minimum: 0, default: 300 }),
+        /** A run is hanging when it has run this many times its baseline duration. */
+        hanging_factor: Type.Number({ exclusiveMinimum: 1, default: 3 }),
+        high_memory_factor: Type.Number({ exclusiveMinimum: 0, default: 1.5 }),
+        high_duration_factor: Type.Number({ exclusiveMinimum: 0, default: 2 }),
+        consecutive_failure_threshold: Type.Integer({ minimum: 1, default: 3 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    retention: Type.Object(
+      {
+        history_days: Type.Number({ exclusiveMinimum: 0, default: 90 }),
+        max_runs_per_job: Type.Integer({ minimum: 1, default: 10000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type FileConfig = Static<typeof ConfigSchema>;

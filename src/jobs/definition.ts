@@ -1,0 +1,117 @@
+/**
+ * What a person (CLI, API, jobs.yaml) or discovery may say about a job: one TypeBox
+ * schema, used to validate every way a job comes in, and by the API's OpenAPI document.
+ */
+import Type, { type Static } from 'typebox';
+import Value from 'typebox/value';
+import { explainErrors } from '../config/explain.js';
+import { ValidationError } from '../errors.js';
+
+const Name = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,199}$' });
+const Bool = Type.Boolean();
+
+export const PRIORITIES = ['critical', 'high', 'medium', 'low'] as const;
+export const SCRIPT_TYPES = ['php', 'bash', 'python', 'node', 'executable'] as const;
+export const SOURCES = ['discovered', 'crontab', 'manual', 'file'] as const;
+
+const lit = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)));
+
+/** Every field a job definition may carry, all optional; `name` and `schedule` are checked by JobDefinition. */
+export const JobFields = {
+  description: Type.Union([Type.String({ maxLength: 2000 }), Type.Null()]),
+  command: Type.Array(Type.String(), { minItems: 1 }),
+  shell: Bool,
+  script_path: Type.String({ minLength: 1 }),
+  script_type: lit(SCRIPT_TYPES),
+  working_dir: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
+  run_as_user: Type.Union([Type.String({ pattern: '^[a-z_][a-z0-9_.-]*\\$?$' }), Type.Null()]),
+  env: Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String()),
+  schedule: Type.String({ minLength: 1 }),
+  timezone: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
+  misfire_policy: lit(['skip', 'run_once', 'run_all'] as const),
+  max_catchup_runs: Type.Integer({ minimum: 1, maximum: 10000 }),
+  overlap_policy: lit(['forbid', 'allow', 'replace', 'queue'] as const),
+  starting_deadline_seconds: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
+  category: Type.String({ pattern: '^[a-z][a-z0-9_/-]{0,39}$' }),
+  priority: lit(PRIORITIES),
+  slot: Type.String({ pattern: '^[a-z][a-z0-9_-]{0,31}$' }),
+  cpu_weight: Type.Number({ minimum: 0, maximum: 100 }),
+  memory_weight: Type.Number({ minimum: 0, maximum: 100 }),
+  timeout_seconds: Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600 }),
+  estimated_memory_mb: Type.Number({ minimum: 0, maximum: 16 * 1024 * 1024 }),
+  estimated_cpu_percent: Type.Number({ minimum: 0, maximum: 100 }),
+  memory_limit_mb: Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.Null()]),
+  alert_on_failure: Bool,
+  alert_on_timeout: Bool,
+  alert_on_high_memory: Bool,
+  alert_on_high_duration: Bool,
+  alert_on_missed: Bool,
+  alert_on_hanging: Bool,
+  alert_emails: Type.Array(Type.String({ pattern: '^[^@\\s]+@[^@\\s]+$' })),
+  consecutive_failure_threshold: Type.Integer({ minimum: 1, maximum: 1000 }),
+  missed_grace_seconds: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+  circuit_failure_threshold: Type.Integer({ minimum: 1, maximum: 1000 }),
+  circuit_cooldown_seconds: Type.Integer({ minimum: 1 }),
+  retries: Type.Integer({ minimum: 0, maximum: 100 }),
+  retry_backoff_seconds: Type.Integer({ minimum: 0, maximum: 86400 }),
+  retry_on_timeout: Bool,
+  retry_on_memory: Bool,
+  requires_mode: lit(['skip', 'wait'] as const),
+  requires_wait_seconds: Type.Integer({ minimum: 0 }),
+  mutex_group: Type.Union([Type.String({ minLength: 1, maxLength: 100 }), Type.Null()]),
+  manual_respects_overlap: Bool,
+  node_selector: Type.Record(Type.String(), Type.String()),
+  pinned_node: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
+  enabled: Bool,
+  tags: Type.Array(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$' })),
+};
+
+export type JobFieldName = keyof typeof JobFields;
+
+export const JobPatch = Type.Partial(Type.Object(JobFields, { additionalProperties: false }));
+export type JobPatch = Static<typeof JobPatch>;
+
+export const JobDefinition = Type.Intersect([
+  Type.Object({ name: Name, schedule: JobFields.schedule }),
+  Type.Partial(Type.Object(JobFields)),
+]);
+/** A definition: name and schedule, and any other field. */
+export type JobDefinition = { name: string; schedule: string } & JobPatch;
+
+/** Strict variant for validation (unknown keys rejected, with the key named). */
+const JobDefinitionStrict = Type.Object(
+  { name: Name, ...JobFields },
+  { additionalProperties: false, required: ['name', 'schedule'] },
+);
+
+export function validateJobDefinition(input: unknown, where = 'job'): JobDefinition {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ValidationError(`${where}: expected a mapping of job settings`, where);
+  }
+  const problem = explainErrors(JobDefinitionStrict, input);
+  if (problem) throw new ValidationError(`${where}: ${problem.message}`, problem.field);
+  const def = Value.Clone(input) as JobDefinition;
+  checkCommandShape(def, where);
+  return def;
+}
+
+export function validateJobPatch(input: unknown, where = 'job'): JobPatch {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ValidationError(`${where}: expected a mapping of job settings`, where);
+  }
+  const problem = explainErrors(JobPatch, input);
+  if (problem) throw new ValidationError(`${where}: ${problem.message}`, problem.field);
+  return Value.Clone(input) as JobPatch;
+}
+
+export function checkCommandShape(def: JobPatch & { name?: string }, where: string): void {
+  if (def.command && def.script_path) {
+    throw new ValidationError(`${where}: give either command or script_path, not both`, 'command');
+  }
+  if (def.shell && def.command && def.command.length !== 1) {
+    throw new ValidationError(`${where}: with shell, command must be one shell line (got ${def.command.length} items)`, 'command');
+  }
+}
+
+/** The names a user can set; used by `jobs set key=value` to explain a typo. */
+export const SETTABLE_FIELDS = Object.keys(JobFields) as JobFieldName[];

@@ -1,0 +1,135 @@
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { ConfigError, SmartCronError } from '../errors.js';
+import type { Dialect } from './dialect.js';
+import { CodeMigrationProvider } from './migrations/index.js';
+import type { DB } from './schema.js';
+
+export type { Dialect } from './dialect.js';
+
+export interface Database {
+  db: Kysely<DB>;
+  dialect: Dialect;
+  /** Where it lives, with any password removed: safe to print. */
+  description: string;
+  close(): Promise<void>;
+}
+
+export interface DatabaseTarget {
+  dialect: Dialect;
+  /** sqlite: the file path (or ':memory:'); postgres: the connection string. */
+  location: string;
+}
+
+/** `sqlite:PATH`, a bare path, or `postgres://…` / `postgresql://…`. */
+export function parseDatabaseUrl(url: string, field = 'database'): DatabaseTarget {
+  const u = url.trim();
+  if (/^postgres(ql)?:\/\//i.test(u)) {
+    try {
+      new URL(u);
+    } catch {
+      throw new ConfigError(`${field}: "${redact(u)}" is not a valid PostgreSQL URL (expected postgres://user:pass@host:5432/db)`, field);
+    }
+    return { dialect: 'postgres', location: u };
+  }
+  if (/^sqlite:/i.test(u)) {
+    const path = u.replace(/^sqlite:(\/\/)?/i, '');
+    if (!path) throw new ConfigError(`${field}: "sqlite:" needs a file path (expected sqlite:/path/to/smart-cron.db)`, field);
+    return { dialect: 'sqlite', location: path === ':memory:' ? path : resolve(path) };
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(u)) {
+    throw new ConfigError(
+      `${field}: unsupported database URL scheme in "${redact(u)}" (expected sqlite:PATH or postgres://…)`,
+      field,
+    );
+  }
+  if (!u) throw new ConfigError(`${field}: empty database URL (expected sqlite:PATH or postgres://…)`, field);
+  return { dialect: 'sqlite', location: resolve(u) };
+}
+
+export function redact(url: string): string {
+  return url.replace(/\/\/([^:/@]+):([^@]*)@/, '//$1:***@');
+}
+
+export interface OpenOptions {
+  /** Run pending migrations (default true). */
+  migrate?: boolean;
+  /** PostgreSQL pool size (default from the URL's ?pool=, else 10). */
+  poolSize?: number;
+}
+
+export async function openDatabase(url: string, opts: OpenOptions = {}): Promise<Database> {
+  const target = parseDatabaseUrl(url);
+  const database = target.dialect === 'sqlite' ? await openSqlite(target.location) : await openPostgres(target.location, opts);
+  if (opts.migrate !== false) await migrate(database);
+  return database;
+}
+
+async function openSqlite(path: string): Promise<Database> {
+  const { default: BetterSqlite3 } = await import('better-sqlite3');
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  let native;
+  try {
+    native = new BetterSqlite3(path);
+  } catch (e) {
+    throw new ConfigError(`database: cannot open SQLite file ${path}: ${(e as Error).message}`, 'database');
+  }
+  native.pragma('journal_mode = WAL');
+  native.pragma('synchronous = NORMAL');
+  native.pragma('foreign_keys = ON');
+  native.pragma('busy_timeout = 5000');
+  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: native }) });
+  return {
+    db,
+    dialect: 'sqlite',
+    description: `sqlite:${path}`,
+    close: () => db.destroy(),
+  };
+}
+
+async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
+  const pg = await import('pg');
+  const { Pool, types } = pg.default;
+  // COUNT(*) and SUM() come back as int8/numeric text; smart-cron's numbers fit a double.
+  types.setTypeParser(20, (v: string) => Number(v));
+  types.setTypeParser(1700, (v: string) => Number(v));
+  const u = new URL(url);
+  const poolSize = opts.poolSize ?? (Number(u.searchParams.get('pool')) || 10);
+  const statementTimeout = Number(u.searchParams.get('statement_timeout')) || undefined;
+  u.searchParams.delete('pool');
+  u.searchParams.delete('statement_timeout');
+  const pool = new Pool({
+    connectionString: u.toString(),
+    max: poolSize,
+    statement_timeout: statementTimeout,
+    connectionTimeoutMillis: 10_000,
+  });
+  // An idle client losing its connection must not crash the daemon; the next query reconnects.
+  pool.on('error', () => {});
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    await sql`select 1`.execute(db);
+  } catch (e) {
+    await db.destroy().catch(() => {});
+    throw new ConfigError(`database: cannot connect to ${redact(url)}: ${(e as Error).message}`, 'database');
+  }
+  return { db, dialect: 'postgres', description: redact(url), close: () => db.destroy() };
+}
+
+export async function migrate(database: Database): Promise<void> {
+  const migrator = new Migrator({
+    db: database.db,
+    provider: new CodeMigrationProvider(database.dialect),
+    migrationTableName: 'smart_cron_migrations',
+    migrationLockTableName: 'smart_cron_migrations_lock',
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error');
+    throw new SmartCronError(
+      'FAILURE',
+      `database migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message ?? String(error)}`,
+    );
+  }
+}
