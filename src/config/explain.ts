@@ -25,7 +25,10 @@ export function explainErrors(schema: TSchema, value: unknown): Explained | null
     const parent = pointerToField(unknownKey.instancePath);
     const extra = (unknownKey.params as { additionalProperties: string[] }).additionalProperties;
     const field = [parent, extra[0]].filter(Boolean).join('.');
-    return { field, message: `unknown setting "${field}"${allowedKeys(schema, unknownKey.instancePath)}` };
+    const known = knownKeys(schema, unknownKey.instancePath);
+    const guess = known && closest(extra[0]!, known);
+    const hint = guess ? ` (did you mean "${guess}"?)` : known ? ` (expected one of: ${known.join(', ')})` : '';
+    return { field, message: `unknown setting "${field}"${hint}` };
   }
   const leaf = errors.filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf' && e.keyword !== 'boolean');
   const list = leaf.length ? leaf : errors;
@@ -53,15 +56,43 @@ function expectation(e: SchemaError): string {
   }
 }
 
-function allowedKeys(schema: TSchema, pointer: string): string {
+function knownKeys(schema: TSchema, pointer: string): string[] | undefined {
   let cur: unknown = schema;
   for (const p of pointer.split('/').filter(Boolean)) {
     const props = (cur as { properties?: Record<string, unknown> }).properties;
     cur = props?.[p];
-    if (!cur) return '';
+    if (!cur) return undefined;
   }
   const props = (cur as { properties?: Record<string, unknown> }).properties;
-  return props ? ` (expected one of: ${Object.keys(props).join(', ')})` : '';
+  return props ? Object.keys(props) : undefined;
+}
+
+/** The closest known name to a typo, when one is close enough to be what was meant. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
+  }
+  return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = prev[j]!;
+      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = tmp;
+    }
+  }
+  return prev[b.length]!;
 }
 
 export function pointerToField(pointer: string): string {

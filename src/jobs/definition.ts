@@ -95,11 +95,17 @@ export function validateJobDefinition(input: unknown, where = 'job'): JobDefinit
   return def;
 }
 
+/** Strict variant of JobPatch (Type.Partial drops additionalProperties). */
+const JobPatchStrict = Type.Object(
+  Object.fromEntries(Object.entries(JobFields).map(([k, v]) => [k, Type.Optional(v)])),
+  { additionalProperties: false },
+);
+
 export function validateJobPatch(input: unknown, where = 'job'): JobPatch {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new ValidationError(`${where}: expected a mapping of job settings`, where);
   }
-  const problem = explainErrors(JobPatch, input);
+  const problem = explainErrors(JobPatchStrict, input);
   if (problem) throw new ValidationError(`${where}: ${problem.message}`, problem.field);
   return Value.Clone(input) as JobPatch;
 }

@@ -1,5 +1,6 @@
 import { sql, type Kysely, type CreateTableBuilder } from 'kysely';
 import type { Dialect } from '../dialect.js';
+import { executionCase, healthCase } from '../health-sql.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Db = Kysely<any>;
@@ -258,8 +259,8 @@ function isoNowMinusHours(dialect: Dialect, hours: number) {
 }
 
 /**
- * The seed's health and execution-status rules, in SQL. src/jobs/health.ts states the same
- * rules in TypeScript; test/jobs/health-view.test.ts holds the two to the same answers.
+ * The seed's two views. The health rules come from health-sql.ts (shared with the job listing);
+ * should those rules ever change, a new migration must re-create the view.
  */
 async function createViews(db: Db, dialect: Dialect) {
   const h24 = isoNowMinusHours(dialect, 24);
@@ -269,19 +270,8 @@ async function createViews(db: Db, dialect: Dialect) {
       `CREATE VIEW smart_cron_active_jobs_summary AS
 SELECT j.id, j.name, j.category, j.priority, j.enabled, j.last_executed_at, j.next_scheduled_run,
        j.executions_24h, j.failures_24h, j.consecutive_failures,
-       CASE
-         WHEN j.consecutive_failures >= 3 THEN 'critical'
-         WHEN j.consecutive_failures >= 2 THEN 'warning'
-         WHEN j.failures_24h > j.executions_24h * 0.2 THEN 'warning'
-         WHEN j.last_executed_at < ${h24} THEN 'warning'
-         ELSE 'healthy'
-       END AS health_status,
-       CASE
-         WHEN j.last_executed_at IS NULL THEN 'never_run'
-         WHEN j.last_executed_at < ${h1} THEN 'overdue'
-         WHEN j.consecutive_failures > 0 THEN 'failing'
-         ELSE 'ok'
-       END AS execution_status
+       ${healthCase(h24)} AS health_status,
+       ${executionCase(h1)} AS execution_status
 FROM smart_cron_integrated_jobs j
 WHERE j.enabled = 1`,
     )

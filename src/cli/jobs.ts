@@ -1,0 +1,300 @@
+import type { Command } from 'commander';
+import { closest } from '../config/explain.js';
+import { ValidationError } from '../errors.js';
+import { JobFields, SETTABLE_FIELDS, type JobDefinition, type JobPatch } from '../jobs/definition.js';
+import { presentJob, type Job } from '../jobs/job.js';
+import { parseSchedule } from '../schedule/cron.js';
+import { collect, type CliContext } from './context.js';
+import { formatTable, print, printJson, when } from './output.js';
+import { splitWords } from './words.js';
+
+interface AddOptions {
+  schedule: string;
+  command?: string;
+  shell?: string;
+  script?: string;
+  timezone?: string;
+  priority?: string;
+  category?: string;
+  slot?: string;
+  timeout?: string;
+  memoryMb?: string;
+  memoryLimitMb?: string;
+  cpuPercent?: string;
+  tag?: string[];
+  env?: string[];
+  cwd?: string;
+  description?: string;
+  disabled?: boolean;
+  overlap?: string;
+  misfire?: string;
+  retries?: string;
+  user?: string;
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  const jobs = program.command('jobs').description('register, list and change jobs');
+
+  jobs
+    .command('add')
+    .description('register a job (enabled unless --disabled); the command runs without a shell unless --shell is used')
+    .argument('<name>', 'a unique name')
+    .requiredOption('-s, --schedule <expr>', 'cron expression (5 or 6 fields) or a macro such as @daily')
+    .option('-c, --command <argv>', 'the command, split into words like a shell would but never run by one')
+    .option('--shell <line>', 'a shell line, run by /bin/sh -c')
+    .option('--script <path>', 'a script (php, bash, python, node or executable)')
+    .option('--timezone <tz>', 'IANA timezone of the schedule (default: the host\'s)')
+    .option('--priority <p>', 'critical, high, medium or low')
+    .option('--category <c>', 'category, e.g. backup, reporting, sync')
+    .option('--slot <slot>', 'auto, default, heavy, light, or a custom slot')
+    .option('--timeout <seconds>', 'kill the run after this many seconds')
+    .option('--memory-mb <mb>', 'estimated memory (the reservation before runs are measured)')
+    .option('--memory-limit-mb <mb>', 'hard memory limit; the run is killed beyond it')
+    .option('--cpu-percent <pct>', 'estimated CPU share (100 = the whole machine)')
+    .option('--tag <tag>', 'a tag (repeatable)', collect)
+    .option('--env <KEY=VALUE>', 'an environment variable (repeatable)', collect)
+    .option('--cwd <dir>', 'working directory')
+    .option('--user <user>', 'run as this user (when the daemon runs as root)')
+    .option('--description <text>', 'what the job does')
+    .option('--overlap <policy>', 'forbid, allow, replace or queue')
+    .option('--misfire <policy>', 'skip, run_once or run_all')
+    .option('--retries <n>', 'retries after a failure')
+    .option('--disabled', 'register it disabled')
+    .argument('[argv...]', 'the command, after --')
+    .action(async (name: string, argv: string[], o: AddOptions) => {
+      const def = addOptionsToDefinition(name, argv, o);
+      await ctx.withApp(async (app) => {
+        const r = await app.jobs.registerJob(def, { source: 'manual', byUser: true });
+        if (r.change !== 'new') {
+          // `add` of an existing name updates it, and says so.
+        }
+        if (ctx.globals().json) return printJson({ change: r.change, job: presentJob(r.job, app.clock.now()) });
+        print(`${r.change === 'new' ? 'added' : r.change === 'updated' ? 'updated' : 'unchanged'}: ${r.job.name} (${r.job.enabled ? 'enabled' : 'disabled'}), next run ${when(r.job.next_scheduled_run, app.clock.now())}`);
+      });
+    });
+
+  jobs
+    .command('list')
+    .description("list jobs in the dashboard's order: health (critical first), priority, next run")
+    .option('--enabled', 'only enabled jobs')
+    .option('--disabled', 'only disabled jobs')
+    .option('--category <c>', 'only this category')
+    .option('--tag <tag>', 'only jobs with this tag')
+    .option('--health <h>', 'only critical, warning or healthy')
+    .option('--search <text>', 'name, description or command contains this')
+    .action(async (o: { enabled?: boolean; disabled?: boolean; category?: string; tag?: string; health?: string; search?: string }) => {
+      if (o.health && !['critical', 'warning', 'healthy'].includes(o.health)) {
+        throw new ValidationError(`--health: "${o.health}" is not a health status (expected critical, warning or healthy)`, 'health');
+      }
+      await ctx.withApp(async (app) => {
+        const { jobs: list } = await app.jobs.listJobs({
+          enabled: o.enabled ? true : o.disabled ? false : undefined,
+          category: o.category,
+          tag: o.tag,
+          health: o.health as 'critical' | undefined,
+          text: o.search,
+        });
+        const now = app.clock.now();
+        const rows = list.map((j) => presentJob(j, now));
+        if (ctx.globals().json) return printJson(rows);
+        if (rows.length === 0) return print('no jobs (add one with `smart-cron jobs add`, or find them with `smart-cron discover DIR`)');
+        print(
+          formatTable(rows, [
+            { header: 'name', get: (r) => r.name, max: 40 },
+            { header: 'health', get: (r) => r.health_status },
+            { header: 'status', get: (r) => (r.enabled ? r.execution_status : 'disabled') },
+            { header: 'priority', get: (r) => r.priority },
+            { header: 'schedule', get: (r) => `${r.schedule}${r.timezone ? ` ${r.timezone}` : ''}`, max: 36 },
+            { header: 'last run', get: (r) => when(r.last_executed_at as string | null, now) },
+            { header: 'next run', get: (r) => when(r.next_scheduled_run as string | null, now) },
+            { header: '24h runs', get: (r) => r.executions_24h, align: 'right' },
+            { header: 'fail', get: (r) => r.failures_24h, align: 'right' },
+            { header: 'consec', get: (r) => r.consecutive_failures, align: 'right' },
+          ]),
+        );
+      });
+    });
+
+  jobs
+    .command('show')
+    .description('show a job with its next 5 run times')
+    .argument('<name>', 'job name or id')
+    .action(async (name: string) => {
+      await ctx.withApp(async (app) => {
+        const job = await app.jobs.getJob(name);
+        const now = app.clock.now();
+        const next = job.enabled ? parseSchedule(job.schedule, job.timezone).nextRuns(now, 5).map((t) => new Date(t).toISOString()) : [];
+        if (ctx.globals().json) return printJson({ ...presentJob(job, now), next_runs: next });
+        print(describeJob(job, now, next));
+      });
+    });
+
+  for (const [cmd, enable] of [
+    ['enable', true],
+    ['disable', false],
+  ] as const) {
+    jobs
+      .command(cmd)
+      .description(`${cmd} jobs`)
+      .argument('<names...>', 'job names or ids')
+      .action(async (names: string[]) => {
+        await ctx.withApp(async (app) => {
+          // Check every name first, so a typo changes nothing.
+          for (const n of names) await app.jobs.getJob(n);
+          const done = [];
+          for (const n of names) done.push(enable ? await app.jobs.enableJob(n) : await app.jobs.disableJob(n));
+          if (ctx.globals().json) return printJson(done.map((j) => presentJob(j, app.clock.now())));
+          for (const j of done) print(`${cmd}d: ${j.name}${j.enabled ? `, next run ${when(j.next_scheduled_run, app.clock.now())}` : ''}`);
+        });
+      });
+  }
+
+  jobs
+    .command('set')
+    .description('change fields of a job: key=value ... (e.g. priority=high timeout_seconds=600 tags=a,b)')
+    .argument('<name>', 'job name or id')
+    .argument('<assignments...>', 'key=value pairs')
+    .action(async (name: string, assignments: string[]) => {
+      const patch = parseAssignments(assignments);
+      await ctx.withApp(async (app) => {
+        const r = await app.jobs.updateJob(name, patch);
+        if (ctx.globals().json) return printJson({ change: r.change, changed: r.changed, job: presentJob(r.job, app.clock.now()) });
+        print(r.changed.length ? `updated ${r.job.name}: ${r.changed.join(', ')}` : `${r.job.name}: nothing changed`);
+      });
+    });
+
+  jobs
+    .command('remove')
+    .description('remove a job and its history')
+    .argument('<names...>', 'job names or ids')
+    .action(async (names: string[]) => {
+      await ctx.withApp(async (app) => {
+        for (const n of names) await app.jobs.getJob(n);
+        const removed = [];
+        for (const n of names) removed.push(await app.jobs.removeJob(n));
+        if (ctx.globals().json) return printJson(removed.map((j) => ({ id: j.id, name: j.name, removed: true })));
+        for (const j of removed) print(`removed: ${j.name}`);
+      });
+    });
+}
+
+function addOptionsToDefinition(name: string, argv: string[], o: AddOptions): JobDefinition {
+  const ways = [o.command !== undefined, o.shell !== undefined, o.script !== undefined, argv.length > 0].filter(Boolean).length;
+  if (ways === 0) throw new ValidationError('jobs add: nothing to run (expected --command "…", --shell "…", --script PATH, or the command after --)', 'command');
+  if (ways > 1) throw new ValidationError('jobs add: give only one of --command, --shell, --script or a command after --', 'command');
+  const def: JobDefinition = { name, schedule: o.schedule };
+  if (o.command !== undefined) {
+    def.command = splitWords(o.command, '--command');
+    if (def.command.length === 0) throw new ValidationError('--command: empty command', 'command');
+  }
+  if (argv.length) def.command = argv;
+  if (o.shell !== undefined) {
+    def.command = [o.shell];
+    def.shell = true;
+  }
+  if (o.script !== undefined) def.script_path = o.script;
+  const num = (flag: string, v: string | undefined, int: boolean) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || (int && !Number.isInteger(n))) {
+      throw new ValidationError(`${flag}: "${v}" is not ${int ? 'a whole number' : 'a number'}`, flag.replace(/^--/, ''));
+    }
+    return n;
+  };
+  const set = <K extends keyof JobPatch>(k: K, v: JobPatch[K] | undefined) => {
+    if (v !== undefined) def[k] = v as never;
+  };
+  set('timezone', o.timezone);
+  set('priority', o.priority as JobPatch['priority']);
+  set('category', o.category);
+  set('slot', o.slot);
+  set('timeout_seconds', num('--timeout', o.timeout, true));
+  set('estimated_memory_mb', num('--memory-mb', o.memoryMb, false));
+  set('memory_limit_mb', num('--memory-limit-mb', o.memoryLimitMb, false));
+  set('estimated_cpu_percent', num('--cpu-percent', o.cpuPercent, false));
+  set('retries', num('--retries', o.retries, true));
+  set('tags', o.tag);
+  set('working_dir', o.cwd);
+  set('run_as_user', o.user);
+  set('description', o.description);
+  set('overlap_policy', o.overlap as JobPatch['overlap_policy']);
+  set('misfire_policy', o.misfire as JobPatch['misfire_policy']);
+  if (o.env) def.env = parseEnv(o.env);
+  if (o.disabled) def.enabled = false;
+  return def;
+}
+
+function parseEnv(pairs: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const p of pairs) {
+    const i = p.indexOf('=');
+    if (i <= 0) throw new ValidationError(`--env: "${p}" is not KEY=VALUE`, 'env');
+    env[p.slice(0, i)] = p.slice(i + 1);
+  }
+  return env;
+}
+
+/** `key=value` pairs typed by the job schema: numbers, booleans, lists (comma-separated), null to clear. */
+export function parseAssignments(assignments: string[]): JobPatch {
+  const patch: Record<string, unknown> = {};
+  for (const a of assignments) {
+    const i = a.indexOf('=');
+    if (i <= 0) throw new ValidationError(`"${a}" is not key=value (e.g. priority=high)`, 'assignment');
+    const key = a.slice(0, i);
+    const raw = a.slice(i + 1);
+    if (!(SETTABLE_FIELDS as string[]).includes(key)) {
+      const guess = closest(key, SETTABLE_FIELDS);
+      throw new ValidationError(`unknown job field "${key}"${guess ? ` (did you mean "${guess}"?)` : ` (expected one of: ${SETTABLE_FIELDS.join(', ')})`}`, key);
+    }
+    patch[key] = coerce(key, raw);
+  }
+  return patch as JobPatch;
+}
+
+function coerce(key: string, raw: string): unknown {
+  const schema = JobFields[key as keyof typeof JobFields] as { type?: string; anyOf?: { type?: string }[] };
+  const types = new Set<string>([schema.type, ...(schema.anyOf ?? []).map((s) => s.type)].filter((t): t is string => !!t));
+  if ((raw === 'null' || raw === '') && types.has('null')) return null;
+  if (key === 'command') return splitWords(raw, 'command');
+  if (key === 'env' || key === 'node_selector') return raw === '' ? {} : parseEnv(raw.split(','));
+  if (types.has('array')) return raw === '' ? [] : raw.split(',').map((s) => s.trim());
+  if (types.has('boolean')) {
+    if (/^(true|yes|on|1)$/i.test(raw)) return true;
+    if (/^(false|no|off|0)$/i.test(raw)) return false;
+    throw new ValidationError(`${key} = "${raw}": expected true or false`, key);
+  }
+  if (types.has('integer') || types.has('number')) {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n)) throw new ValidationError(`${key} = "${raw}": expected a number`, key);
+    return n;
+  }
+  return raw;
+}
+
+function describeJob(job: Job, now: number, next: string[]): string {
+  const p = presentJob(job, now);
+  const what = job.script_path ? `${job.script_type ?? 'script'} ${job.script_path}` : job.shell ? `sh -c ${JSON.stringify((p.command as string[])[0])}` : (p.command as string[]).map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ');
+  const lines: [string, unknown][] = [
+    ['name', job.name],
+    ['description', job.description],
+    ['runs', what],
+    ['schedule', `${job.schedule} (${job.timezone ?? 'host timezone'})`],
+    ['enabled', job.enabled ? 'yes' : 'no'],
+    ['health', `${p.health_status} / ${p.execution_status}`],
+    ['category / priority', `${job.category} / ${job.priority}`],
+    ['slot', job.slot],
+    ['timeout', `${job.timeout_seconds}s`],
+    ['memory', `estimate ${job.estimated_memory_mb} MB${job.memory_limit_mb ? `, limit ${job.memory_limit_mb} MB` : ''}${job.baseline_memory_mb ? `, baseline ${job.baseline_memory_mb.toFixed(1)} MB` : ''}`],
+    ['policies', `overlap ${job.overlap_policy}, misfire ${job.misfire_policy}, retries ${job.retries}`],
+    ['tags', job.tags.join(', ')],
+    ['source', job.source + (job.missing ? ' (script missing)' : '')],
+    ['runs so far', `${job.total_executions} (${job.successful_executions} ok, ${job.failed_executions} failed, ${job.consecutive_failures} failing in a row)`],
+    ['last 24 h', `${job.executions_24h} runs, ${job.failures_24h} failed${job.avg_duration_24h !== null ? `, avg ${job.avg_duration_24h.toFixed(2)}s` : ''}`],
+    ['last run', when(job.last_executed_at, now) + (job.last_status ? ` (${job.last_status})` : '')],
+    ['circuit', job.circuit_state],
+  ];
+  const width = Math.max(...lines.map(([k]) => k.length));
+  const out = lines.filter(([, v]) => v !== null && v !== undefined && v !== '').map(([k, v]) => `${k.padEnd(width)}  ${String(v)}`);
+  out.push(`${'next runs'.padEnd(width)}  ${next.length ? next.map((t) => when(t, now)).join(`\n${' '.repeat(width + 2)}`) : '- (disabled)'}`);
+  return out.join('\n');
+}

@@ -1,0 +1,64 @@
+/**
+ * The `smart-cron` command. Each command group lives in its own file and registers
+ * itself here; errors map to exit codes in one place (0 ok, 1 failure, 2 bad usage or input).
+ */
+import { Command, CommanderError } from 'commander';
+import { exitCodeFor, SmartCronError } from '../errors.js';
+import { makeContext, type CliContext } from './context.js';
+import * as health from './health.js';
+import * as init from './init.js';
+import * as jobs from './jobs.js';
+
+type Registrar = (program: Command, ctx: CliContext) => void;
+
+/** Every command group, in the order `--help` lists them. */
+const GROUPS: Registrar[] = [init.register, jobs.register, health.register];
+
+export function buildProgram(): Command {
+  const program = new Command('smart-cron')
+    .description('a supervisor for cron jobs: runs them inside memory and CPU budgets, records every run, and alerts')
+    .option('--home <dir>', 'data home (env SMART_CRON_HOME, default ~/.smart-cron)')
+    .option('--database <url>', 'sqlite:PATH or postgres://… (env SMART_CRON_DATABASE_URL)')
+    .option('--node-id <id>', 'this machine\'s name among nodes (env SMART_CRON_NODE_ID, default the hostname)')
+    .option('--json', 'print JSON with the snake_case column names')
+    .showSuggestionAfterError(true)
+    .configureHelp({ sortSubcommands: false });
+  const ctx = makeContext(program);
+  for (const register of GROUPS) register(program, ctx);
+  applyToAll(program, (c) => {
+    c.exitOverride();
+    c.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  });
+  return program;
+}
+
+function applyToAll(cmd: Command, fn: (c: Command) => void): void {
+  fn(cmd);
+  for (const c of cmd.commands) applyToAll(c, fn);
+}
+
+export async function main(argv: string[] = process.argv): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version exit 0; usage errors were already printed by commander.
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      if (e.exitCode === 0) return 0;
+      return 2;
+    }
+    const msg = e instanceof SmartCronError ? e.message : e instanceof Error ? e.message : String(e);
+    process.stderr.write(`smart-cron: ${msg}\n`);
+    if (!(e instanceof SmartCronError) && process.env.SMART_CRON_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    return exitCodeFor(e);
+  }
+}
+
+const isEntry = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (isEntry) {
+  main().then((code) => {
+    process.exitCode = code;
+  });
+}

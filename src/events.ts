@@ -1,0 +1,37 @@
+/**
+ * The daemon's live events, for the API's server-sent events and the dashboard. The daemon
+ * creates one bus and passes it to whoever publishes (dispatcher, alerts) or listens (API).
+ */
+import { EventEmitter } from 'node:events';
+import type { AlertRow, RunRow } from './storage/schema.js';
+
+export interface SlotUsage {
+  node: string;
+  slot: string;
+  max_concurrent_jobs: number;
+  max_memory_mb: number;
+  max_cpu_percent: number;
+  current_running_jobs: number;
+  current_memory_mb: number;
+  current_cpu_percent: number;
+  /** Runs waiting for this slot on this node. */
+  queued: number;
+}
+
+export interface BusEvents {
+  'run.queued': [RunRow];
+  'run.started': [RunRow];
+  'run.finished': [RunRow];
+  'alert.raised': [AlertRow];
+  'alert.resolved': [AlertRow];
+  'slots': [SlotUsage[]];
+  'job.changed': [{ id: number; change: string }];
+}
+
+export class EventBus extends EventEmitter<BusEvents> {
+  constructor() {
+    super();
+    // One SSE client per dashboard tab: many listeners are normal.
+    this.setMaxListeners(1000);
+  }
+}

@@ -1,0 +1,385 @@
+/**
+ * JobManager: the seed's IntegratedJobManager. The registry of jobs, their next runs,
+ * and the one place a finished run is applied to a job's counters, 24 h stats and baselines.
+ */
+import { EventEmitter } from 'node:events';
+import { sql, type Transaction } from 'kysely';
+import { iso, type Clock } from '../clock.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { parseSchedule } from '../schedule/cron.js';
+import type { Database } from '../storage/database.js';
+import { HistoryRepo } from '../storage/repos/history.js';
+import { JobsRepo, type JobListFilter } from '../storage/repos/jobs.js';
+import { StatsRepo } from '../storage/repos/stats.js';
+import type { DB, JobRow, JobSource, NewJobRow, PerformanceTrendsView, RunRow, RunUpdate } from '../storage/schema.js';
+import { validateJobDefinition, validateJobPatch, type JobDefinition, type JobPatch } from './definition.js';
+import { compareForDashboard, type HealthStatus } from './health.js';
+import { EXECUTED_STATUSES, FAILURE_STATUSES, jobOverrides, presentJob, type Job, type PresentedJob } from './job.js';
+import { toRowValues } from './values.js';
+
+export type RegisterChange = 'new' | 'updated' | 'unchanged';
+
+export interface RegisterOptions {
+  source: JobSource;
+  /** A person said this (CLI, API, jobs.yaml): the fields become user overrides. */
+  byUser?: boolean;
+  /** Discovery/import: why category and priority were chosen, the root, the crontab line (kept as JSON). */
+  info?: Record<string, unknown>;
+}
+
+export interface RegisterResult {
+  job: Job;
+  change: RegisterChange;
+  /** The fields that changed (for updated jobs). */
+  changed: string[];
+}
+
+/** The final fields of a run, as the runner measured them. */
+export type RunOutcomeFields = Pick<
+  RunUpdate,
+  | 'status'
+  | 'finished_at'
+  | 'duration_ms'
+  | 'exit_code'
+  | 'signal'
+  | 'peak_memory_mb'
+  | 'memory_source'
+  | 'cpu_time_ms'
+  | 'cpu_percent'
+  | 'output_tail'
+  | 'output_bytes'
+  | 'output_truncated'
+  | 'log_path'
+  | 'error_message'
+> & { status: NonNullable<RunUpdate['status']> };
+
+export interface RecordResult {
+  /** False when the run had already been finalised (by this or another node): nothing was changed. */
+  applied: boolean;
+  run: RunRow;
+  job: Job;
+  baselineUpdated: boolean;
+}
+
+export interface JobManagerEvents {
+  recorded: [RecordResult];
+  changed: [{ job: Job | null; id: number; change: 'new' | 'updated' | 'removed' | 'enabled' | 'disabled' }];
+}
+
+const BASELINE_EVERY = 10;
+const BASELINE_RUNS = 100;
+const BASELINE_DAYS = 30;
+
+export class JobManager extends EventEmitter<JobManagerEvents> {
+  readonly jobs: JobsRepo;
+  readonly history: HistoryRepo;
+  readonly stats: StatsRepo;
+
+  constructor(
+    readonly database: Database,
+    readonly clock: Clock,
+  ) {
+    super();
+    this.jobs = new JobsRepo(database.db);
+    this.history = new HistoryRepo(database.db);
+    this.stats = new StatsRepo(database.db);
+  }
+
+  private get db() {
+    return this.database.db;
+  }
+
+  // ---------------------------------------------------------------- registry
+
+  async registerJob(input: JobDefinition, opts: RegisterOptions): Promise<RegisterResult> {
+    const def = validateJobDefinition(input, `job "${(input as { name?: unknown })?.name ?? '?'}"`);
+    const schedule = parseSchedule(def.schedule, def.timezone ?? undefined);
+    const now = this.clock.now();
+    const result = await this.db.transaction().execute(async (trx) => {
+      let existing = await this.jobs.byName(def.name, trx);
+      if (!existing && def.script_path && opts.source === 'discovered') existing = await this.jobs.byScriptPath(def.script_path, trx);
+      if (!existing) {
+        if (!def.command && !def.script_path) {
+          throw new ValidationError(`job "${def.name}": nothing to run (expected a command, a shell line or a script path)`, 'command');
+        }
+        const enabled = def.enabled ?? (opts.source === 'manual' || opts.source === 'file');
+        const row: NewJobRow = {
+          ...toRowValues(def),
+          name: def.name,
+          schedule: schedule.expression,
+          source: opts.source,
+          enabled: enabled ? 1 : 0,
+          next_scheduled_run: enabled ? this.nextRunIso(schedule.expression, def.timezone, now) : null,
+          last_scheduled_tick: enabled ? iso(now) : null,
+          discovery_info: opts.info ? JSON.stringify(opts.info) : null,
+          user_overrides: JSON.stringify(opts.byUser ? Object.keys(def).filter((k) => k !== 'name') : []),
+          created_at: iso(now),
+          updated_at: iso(now),
+        };
+        const job = await this.jobs.insert(row, trx);
+        if (def.tags) await this.jobs.setTags(job.id, def.tags, trx);
+        return { id: job.id, change: 'new' as const, changed: [] as string[] };
+      }
+      const { name: _name, ...patch } = def;
+      const changed = await this.applyPatch(existing, patch, opts, trx, now);
+      if (opts.info && JSON.stringify(opts.info) !== existing.discovery_info) {
+        await this.jobs.update(existing.id, { discovery_info: JSON.stringify(opts.info), missing: 0 }, trx);
+      }
+      return { id: existing.id, change: changed.length ? ('updated' as const) : ('unchanged' as const), changed };
+    });
+    const job = await this.getJob(result.id);
+    if (result.change !== 'unchanged') this.emit('changed', { job, id: job.id, change: result.change === 'new' ? 'new' : 'updated' });
+    return { job, change: result.change, changed: result.changed };
+  }
+
+  /** Change some fields of a job, as a person (the fields become overrides that discovery keeps). */
+  async updateJob(ref: string | number, input: unknown): Promise<RegisterResult> {
+    const patch = validateJobPatch(input, 'job');
+    const existing = await this.requireRow(ref);
+    if (patch.schedule !== undefined || patch.timezone !== undefined) {
+      parseSchedule(patch.schedule ?? existing.schedule, patch.timezone !== undefined ? patch.timezone : existing.timezone);
+    }
+    const now = this.clock.now();
+    const changed = await this.db.transaction().execute((trx) => this.applyPatch(existing, patch, { source: existing.source, byUser: true }, trx, now));
+    const job = await this.getJob(existing.id);
+    if (changed.length) this.emit('changed', { job, id: job.id, change: 'updated' });
+    return { job, change: changed.length ? 'updated' : 'unchanged', changed };
+  }
+
+  private async applyPatch(existing: JobRow, patch: JobPatch, opts: RegisterOptions, trx: Transaction<DB>, now: number): Promise<string[]> {
+    const overrides = new Set(jobOverrides(existing));
+    const p: JobPatch = { ...patch };
+    if (!opts.byUser) {
+      // Re-discovery and re-import never touch what a person decided.
+      delete p.enabled;
+      for (const f of overrides) delete (p as Record<string, unknown>)[f];
+    }
+    const values = toRowValues(p) as Record<string, unknown>;
+    const changed: string[] = [];
+    for (const [k, v] of Object.entries(values)) {
+      if ((existing as Record<string, unknown>)[k] !== v) changed.push(k);
+    }
+    let tagsChanged = false;
+    if (p.tags) {
+      const current = (await this.jobs.tagsFor([existing.id], trx)).get(existing.id) ?? [];
+      tagsChanged = JSON.stringify([...new Set(p.tags)].sort()) !== JSON.stringify([...current].sort());
+      if (tagsChanged) {
+        await this.jobs.setTags(existing.id, p.tags, trx);
+        changed.push('tags');
+      }
+    }
+    const update: Record<string, unknown> = {};
+    for (const k of changed) if (k !== 'tags') update[k] = values[k];
+    if (changed.length === 0) return [];
+    if (opts.byUser) {
+      for (const k of Object.keys(patch)) overrides.add(k);
+      update.user_overrides = JSON.stringify([...overrides].sort());
+    }
+    const merged = { ...existing, ...update } as JobRow;
+    if ('schedule' in update || 'timezone' in update || 'enabled' in update) {
+      const enabledNow = merged.enabled === 1;
+      update.next_scheduled_run = enabledNow ? this.nextRunIso(merged.schedule, merged.timezone, now) : null;
+      if ('enabled' in update && enabledNow) update.last_scheduled_tick = iso(now);
+    }
+    if (merged.command && merged.script_path) {
+      // A job changes from script to command (or back): the new one replaces the old.
+      if ('command' in update) update.script_path = null;
+      else update.command = null;
+    }
+    update.updated_at = iso(now);
+    await this.jobs.update(existing.id, update, trx);
+    return changed;
+  }
+
+  async enableJob(ref: string | number): Promise<Job> {
+    return this.setEnabled(ref, true);
+  }
+
+  async disableJob(ref: string | number): Promise<Job> {
+    return this.setEnabled(ref, false);
+  }
+
+  private async setEnabled(ref: string | number, enabled: boolean): Promise<Job> {
+    const row = await this.requireRow(ref);
+    const now = this.clock.now();
+    if (enabled && row.missing) {
+      throw new ConflictError(`job "${row.name}": its script ${row.script_path} is missing; restore it or remove the job`, 'job');
+    }
+    await this.jobs.update(row.id, {
+      enabled: enabled ? 1 : 0,
+      next_scheduled_run: enabled ? this.nextRunIso(row.schedule, row.timezone, now) : null,
+      last_scheduled_tick: enabled ? iso(now) : row.last_scheduled_tick,
+      updated_at: iso(now),
+    });
+    const job = await this.getJob(row.id);
+    this.emit('changed', { job, id: job.id, change: enabled ? 'enabled' : 'disabled' });
+    return job;
+  }
+
+  async removeJob(ref: string | number): Promise<Job> {
+    const job = await this.getJob(ref);
+    await this.jobs.delete(job.id);
+    this.emit('changed', { job: null, id: job.id, change: 'removed' });
+    return job;
+  }
+
+  async findJob(ref: string | number): Promise<Job | undefined> {
+    const row = await this.jobs.byRef(ref);
+    if (!row) return undefined;
+    const tags = (await this.jobs.tagsFor([row.id])).get(row.id) ?? [];
+    return { ...row, tags };
+  }
+
+  async getJob(ref: string | number): Promise<Job> {
+    const job = await this.findJob(ref);
+    if (!job) throw new NotFoundError(`no job named "${ref}" (see \`smart-cron jobs list\`)`, 'job');
+    return job;
+  }
+
+  private async requireRow(ref: string | number): Promise<JobRow> {
+    const row = await this.jobs.byRef(ref);
+    if (!row) throw new NotFoundError(`no job named "${ref}" (see \`smart-cron jobs list\`)`, 'job');
+    return row;
+  }
+
+  async listJobs(filter: JobListFilter = {}): Promise<{ jobs: Job[]; total: number }> {
+    const { rows, total } = await this.jobs.list(filter, this.clock.now());
+    const tags = await this.jobs.tagsFor(rows.map((r) => r.id));
+    return { jobs: rows.map((r) => ({ ...r, tags: tags.get(r.id) ?? [] })), total };
+  }
+
+  // ---------------------------------------------------------------- schedule
+
+  /** The job's next run strictly after fromMs, as stored (ISO), or null for @reboot / never. */
+  calculateNextRun(job: Pick<JobRow, 'schedule' | 'timezone'>, fromMs: number): string | null {
+    return this.nextRunIso(job.schedule, job.timezone, fromMs);
+  }
+
+  private nextRunIso(expression: string, timezone: string | null | undefined, fromMs: number): string | null {
+    const next = parseSchedule(expression, timezone ?? undefined).nextRun(fromMs);
+    return next === null ? null : iso(next);
+  }
+
+  /** The seed's getJobsDueForExecution: enabled jobs whose next_scheduled_run <= now. */
+  async getJobsDueForExecution(nowMs = this.clock.now(), limit = 1000): Promise<JobRow[]> {
+    return this.jobs.due(nowMs, limit);
+  }
+
+  // ---------------------------------------------------------------- recording
+
+  /**
+   * Apply a finished run: its final fields, the job's counters, 24 h stats and (every 10 runs)
+   * baselines, in one transaction, exactly once. A run that another party already finalised
+   * (e.g. marked lost by a surviving node) is left as it is.
+   */
+  async recordExecution(runId: number, outcome: RunOutcomeFields): Promise<RecordResult> {
+    const now = this.clock.now();
+    const res = await this.db.transaction().execute(async (trx) => {
+      const finishedAt = outcome.finished_at ?? iso(now);
+      const applied = await this.history.transition(runId, ['queued', 'running'], { ...outcome, finished_at: finishedAt, recorded: 1 }, trx);
+      const run = await this.history.byId(runId, trx);
+      if (!run) throw new NotFoundError(`no run with id ${runId}`, 'run');
+      if (!applied) return { applied: false, run, baselineUpdated: false };
+      const executed = EXECUTED_STATUSES.includes(run.status);
+      const failed = FAILURE_STATUSES.includes(run.status);
+      const patch: Record<string, unknown> = {
+        last_status: run.status,
+        last_finished_at: finishedAt,
+        updated_at: iso(now),
+      };
+      let baselineUpdated = false;
+      if (executed) {
+        Object.assign(patch, {
+          total_executions: sql`total_executions + 1`,
+          successful_executions: sql`successful_executions + ${failed ? 0 : 1}`,
+          failed_executions: sql`failed_executions + ${failed ? 1 : 0}`,
+          consecutive_failures: failed ? sql`consecutive_failures + 1` : 0,
+          last_executed_at: run.started_at ?? finishedAt,
+          last_exit_code: run.exit_code,
+          last_error_message: failed ? (run.error_message ?? summarizeFailure(run)) : null,
+          ...(failed ? {} : { last_success_at: finishedAt }),
+        });
+        await this.stats.add(run.job_id, Date.parse(finishedAt), { durationMs: run.duration_ms, memoryMb: run.peak_memory_mb, failed }, trx);
+        Object.assign(patch, await this.stats.last24h(run.job_id, now, trx));
+      }
+      await this.jobs.update(run.job_id, patch, trx);
+      if (executed) {
+        const job = await this.jobs.byId(run.job_id, trx);
+        if (job && job.total_executions % BASELINE_EVERY === 0) {
+          await this.updateBaselines(run.job_id, trx);
+          baselineUpdated = true;
+        }
+      }
+      return { applied: true, run, baselineUpdated };
+    });
+    const job = await this.getJob(res.run.job_id);
+    const result: RecordResult = { ...res, job };
+    if (res.applied) this.emit('recorded', result);
+    return result;
+  }
+
+  /** Averages of the last 100 successful runs of the last 30 days, and the p95 of their peaks. */
+  async updateBaselines(jobId: number, q: Transaction<DB> | undefined = undefined): Promise<void> {
+    const now = this.clock.now();
+    const runs = await this.history.recentSuccesses(jobId, iso(now - BASELINE_DAYS * 86400_000), BASELINE_RUNS, q ?? this.db);
+    if (runs.length === 0) return;
+    const avg = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
+    const num = (xs: (number | null)[]) => xs.filter((x): x is number => typeof x === 'number');
+    const durations = num(runs.map((r) => r.duration_ms));
+    const mems = num(runs.map((r) => r.peak_memory_mb));
+    const cpus = num(runs.map((r) => r.cpu_percent));
+    const d = avg(durations);
+    await this.jobs.update(
+      jobId,
+      {
+        baseline_duration_seconds: d === null ? null : d / 1000,
+        baseline_memory_mb: avg(mems),
+        baseline_cpu_percent: avg(cpus),
+        p95_memory_mb: percentile(mems, 0.95),
+        baseline_calculated_at: iso(now),
+      },
+      q,
+    );
+  }
+
+  // ---------------------------------------------------------------- views
+
+  /** The seed's getJobHealthSummary: counts by health and the enabled jobs in dashboard order. */
+  async getJobHealthSummary(nowMs = this.clock.now()): Promise<{ counts: Record<HealthStatus, number>; jobs: PresentedJob[] }> {
+    const { jobs } = await this.listJobs({ enabled: true, sort: 'dashboard' });
+    const presented = jobs.map((j) => presentJob(j, nowMs));
+    presented.sort((a, b) => compareForDashboard(a as never, b as never));
+    const counts: Record<HealthStatus, number> = { critical: 0, warning: 0, healthy: 0 };
+    for (const j of presented) counts[j.health_status]++;
+    return { counts, jobs: presented };
+  }
+
+  /** The seed's getPerformanceTrends: per day, runs, failures, avg/max duration and memory. */
+  async getPerformanceTrends(ref: string | number, range: { days?: number } = {}): Promise<PerformanceTrendsView[]> {
+    const job = await this.requireRow(ref);
+    const days = range.days ?? 30;
+    const since = iso(this.clock.now() - days * 86400_000).slice(0, 10);
+    const rows = await this.db
+      .selectFrom('smart_cron_job_performance_trends')
+      .selectAll()
+      .where('job_id', '=', job.id)
+      .where('day', '>=', since)
+      .orderBy('day')
+      .execute();
+    return rows.map((r) => ({ ...r, runs: Number(r.runs), failures: Number(r.failures) }));
+  }
+}
+
+export function percentile(xs: number[], p: number): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]!;
+}
+
+function summarizeFailure(run: RunRow): string {
+  if (run.status === 'timeout') return 'timed out';
+  if (run.status === 'memory_limit') return 'killed: over its memory limit';
+  if (run.status === 'oom_killed') return 'killed by the OOM killer';
+  if (run.signal) return `killed by ${run.signal}`;
+  return `exit code ${run.exit_code}`;
+}

@@ -1,0 +1,184 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { iso } from '../../clock.js';
+import { executionCase, healthCase, healthRank, priorityRank } from '../health-sql.js';
+import type { DB, JobRow, JobUpdate, NewJobRow } from '../schema.js';
+
+type Q = Kysely<DB> | Transaction<DB>;
+const T = 'smart_cron_integrated_jobs' as const;
+
+export interface JobListFilter {
+  enabled?: boolean;
+  category?: string;
+  tag?: string;
+  source?: string;
+  /** Substring of name, description, command or script path. */
+  text?: string;
+  health?: 'critical' | 'warning' | 'healthy';
+  missing?: boolean;
+  /** 'dashboard' (the seed's order), or a column with optional '-' for descending. */
+  sort?: string;
+  limit?: number;
+  offset?: number;
+}
+
+export const SORTABLE = ['name', 'priority', 'category', 'next_scheduled_run', 'last_executed_at', 'created_at', 'id', 'consecutive_failures'] as const;
+
+function isoMinusHours(nowMs: number, h: number): string {
+  return `'${iso(nowMs - h * 3600_000)}'`;
+}
+
+/** One repository per table: the registry. */
+export class JobsRepo {
+  constructor(private readonly db: Kysely<DB>) {}
+
+  byId(id: number, q: Q = this.db): Promise<JobRow | undefined> {
+    return q.selectFrom(T).selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  byName(name: string, q: Q = this.db): Promise<JobRow | undefined> {
+    return q.selectFrom(T).selectAll().where('name', '=', name).executeTakeFirst();
+  }
+
+  /** A job by name, else by numeric id. */
+  async byRef(ref: string | number, q: Q = this.db): Promise<JobRow | undefined> {
+    if (typeof ref === 'number') return this.byId(ref, q);
+    const byName = await this.byName(ref, q);
+    if (byName || !/^\d+$/.test(ref)) return byName;
+    return this.byId(Number(ref), q);
+  }
+
+  byScriptPath(path: string, q: Q = this.db): Promise<JobRow | undefined> {
+    return q.selectFrom(T).selectAll().where('script_path', '=', path).executeTakeFirst();
+  }
+
+  async insert(row: NewJobRow, q: Q = this.db): Promise<JobRow> {
+    const r = await q.insertInto(T).values(row).returning('id').executeTakeFirstOrThrow();
+    return (await this.byId(r.id, q))!;
+  }
+
+  async update(id: number, patch: JobUpdate, q: Q = this.db): Promise<void> {
+    if (Object.keys(patch).length === 0) return;
+    await q.updateTable(T).set(patch).where('id', '=', id).execute();
+  }
+
+  async delete(id: number, q: Q = this.db): Promise<boolean> {
+    const r = await q.deleteFrom(T).where('id', '=', id).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  /** Enabled jobs whose next run is due at nowMs; the scheduler's one query. */
+  due(nowMs: number, limit = 1000, q: Q = this.db): Promise<JobRow[]> {
+    return q
+      .selectFrom(T)
+      .selectAll()
+      .where('enabled', '=', 1)
+      .where('next_scheduled_run', '<=', iso(nowMs))
+      .orderBy('next_scheduled_run')
+      .limit(limit)
+      .execute();
+  }
+
+  /** The earliest next run among enabled jobs, for the scheduler's timer. */
+  async earliestNextRun(q: Q = this.db): Promise<string | null> {
+    const r = await q
+      .selectFrom(T)
+      .select((eb) => eb.fn.min('next_scheduled_run').as('t'))
+      .where('enabled', '=', 1)
+      .executeTakeFirst();
+    return (r?.t as string | null | undefined) ?? null;
+  }
+
+  async list(filter: JobListFilter, nowMs: number, q: Q = this.db): Promise<{ rows: JobRow[]; total: number }> {
+    const m24 = isoMinusHours(nowMs, 24);
+    let base = q.selectFrom(`${T} as j`);
+    if (filter.enabled !== undefined) base = base.where('j.enabled', '=', filter.enabled ? 1 : 0);
+    if (filter.missing !== undefined) base = base.where('j.missing', '=', filter.missing ? 1 : 0);
+    if (filter.category) base = base.where('j.category', '=', filter.category);
+    if (filter.source) base = base.where('j.source', '=', filter.source as JobRow['source']);
+    if (filter.tag) {
+      const tag = filter.tag;
+      base = base.where((eb) =>
+        eb.exists(
+          eb.selectFrom('smart_cron_job_tags as t').select('t.job_id').whereRef('t.job_id', '=', 'j.id').where('t.tag', '=', tag),
+        ),
+      );
+    }
+    if (filter.text) {
+      const like = `%${filter.text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      base = base.where((eb) =>
+        eb.or(
+          (['name', 'description', 'command', 'script_path'] as const).map((c) =>
+            eb(sql`lower(coalesce(j.${sql.ref(c)}, ''))`, 'like', sql`${like} escape '\\'`),
+          ),
+        ),
+      );
+    }
+    if (filter.health) base = base.where(sql.raw(healthCase(m24)), '=', filter.health);
+    const countRow = await base.select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
+    const total = Number(countRow?.n ?? 0);
+    let query = base.selectAll('j');
+    const sort = filter.sort ?? 'dashboard';
+    if (sort === 'dashboard') {
+      query = query
+        .orderBy(sql.raw(healthRank(m24)))
+        .orderBy(sql.raw(priorityRank()))
+        .orderBy(sql`CASE WHEN j.next_scheduled_run IS NULL THEN 1 ELSE 0 END`)
+        .orderBy('j.next_scheduled_run')
+        .orderBy('j.name');
+    } else {
+      const desc = sort.startsWith('-');
+      const col = (desc ? sort.slice(1) : sort) as (typeof SORTABLE)[number];
+      const expr = col === 'priority' ? sql.raw(priorityRank()) : sql.ref(`j.${col}`);
+      query = query.orderBy(expr, desc ? 'desc' : 'asc').orderBy('j.id');
+    }
+    const rows = await query.limit(filter.limit ?? 100000).offset(filter.offset ?? 0).execute();
+    return { rows, total };
+  }
+
+  /** Counts per health status (the overview), computed in SQL so 10,000 jobs stay cheap. */
+  async healthCounts(nowMs: number, q: Q = this.db): Promise<Record<string, number>> {
+    const rows = await q
+      .selectFrom(`${T} as j`)
+      .select([sql<string>`${sql.raw(healthCase(isoMinusHours(nowMs, 24)))}`.as('h'), (eb) => eb.fn.countAll().as('n')])
+      .where('j.enabled', '=', 1)
+      .groupBy(sql.raw(healthCase(isoMinusHours(nowMs, 24))))
+      .execute();
+    const out: Record<string, number> = { critical: 0, warning: 0, healthy: 0 };
+    for (const r of rows) out[r.h] = Number(r.n);
+    return out;
+  }
+
+  /** Execution status per job in SQL (used by the view test). */
+  statusExpressions(nowMs: number) {
+    return {
+      health: healthCase(isoMinusHours(nowMs, 24)),
+      execution: executionCase(isoMinusHours(nowMs, 1)),
+    };
+  }
+
+  // ---- tags (smart_cron_job_tags is part of the job's definition)
+  async setTags(jobId: number, tags: string[], q: Q = this.db): Promise<void> {
+    await q.deleteFrom('smart_cron_job_tags').where('job_id', '=', jobId).execute();
+    const uniq = [...new Set(tags)];
+    if (uniq.length) await q.insertInto('smart_cron_job_tags').values(uniq.map((tag) => ({ job_id: jobId, tag }))).execute();
+  }
+
+  async tagsFor(jobIds: number[], q: Q = this.db): Promise<Map<number, string[]>> {
+    const out = new Map<number, string[]>();
+    if (jobIds.length === 0) return out;
+    for (let i = 0; i < jobIds.length; i += 500) {
+      const rows = await q
+        .selectFrom('smart_cron_job_tags')
+        .select(['job_id', 'tag'])
+        .where('job_id', 'in', jobIds.slice(i, i + 500))
+        .orderBy('tag')
+        .execute();
+      for (const r of rows) {
+        const list = out.get(r.job_id) ?? [];
+        list.push(r.tag);
+        out.set(r.job_id, list);
+      }
+    }
+    return out;
+  }
+}
