@@ -80,13 +80,26 @@ export const ConfigSchema = Type.Object(
       {
         email: Type.Object(
           {
+            /** smtp://[user:pass@]host:port (STARTTLS when offered) or smtps://… (TLS from the start). */
             smtp_url: Type.String({ default: 'smtp://127.0.0.1:25' }),
             from: Type.String({ default: 'smart-cron@localhost' }),
             to: Type.Array(Type.String(), { default: [] }),
+            /** Credentials kept out of the URL; `password_file` keeps the secret out of config.yaml too. */
+            user: Type.Optional(Type.String()),
+            password: Type.Optional(Type.String()),
+            password_file: Type.Optional(Type.String()),
+            /** Refuse to send unless the server upgrades to TLS (STARTTLS). */
+            require_tls: Type.Boolean({ default: false }),
+            /** Accept self-signed server certificates (only for a trusted relay). */
+            tls_reject_unauthorized: Type.Boolean({ default: true }),
+            timeout_ms: Type.Integer({ minimum: 100, default: 10000 }),
+            retries: Type.Integer({ minimum: 0, maximum: 20, default: 2 }),
           },
           { additionalProperties: false, default: {} },
         ),
         webhooks: Type.Array(Webhook, { default: [] }),
+        /** First retry delay of a failed delivery; each further retry waits twice as long. */
+        retry_backoff_ms: Type.Integer({ minimum: 1, default: 1000 }),
         /** Notifications per channel per hour before a digest replaces them. */
         rate_limit_per_hour: Type.Integer({ minimum: 1, default: 20 }),
         missed_grace_seconds: Type.Integer({ minimum: 0, default: 300 }),

@@ -1,0 +1,253 @@
+/**
+ * The alert rules, as pure functions of a job row, its runs and the time. The manager
+ * turns their verdicts into alert rows; nothing here touches the database or a clock.
+ *
+ * Switches (per job, 0/1):
+ * - alert_on_failure: failure, consecutive_failures, circuit_open, and the memory kills
+ *   (memory_limit, oom_killed). A kill means the job's work did not get done, so it is a
+ *   failure; alert_on_high_memory only silences the statistical "used more than usual" warning,
+ *   which a person may well want off for a job whose input size varies.
+ * - alert_on_timeout: timeout. alert_on_high_memory: high_memory. alert_on_high_duration:
+ *   high_duration. alert_on_missed: missed. alert_on_hanging: hanging.
+ */
+import type { AlertSeverity, JobRow, RunRow } from '../storage/schema.js';
+import { jobOverrides } from '../jobs/job.js';
+
+export const ALERT_TYPES = [
+  'failure',
+  'timeout',
+  'memory_limit',
+  'oom_killed',
+  'high_memory',
+  'high_duration',
+  'consecutive_failures',
+  'missed',
+  'hanging',
+  'circuit_open',
+] as const;
+export type AlertType = (typeof ALERT_TYPES)[number];
+
+export const SEVERITY: Record<AlertType, AlertSeverity> = {
+  failure: 'error',
+  timeout: 'warning',
+  memory_limit: 'error',
+  oom_killed: 'error',
+  high_memory: 'warning',
+  high_duration: 'warning',
+  consecutive_failures: 'critical',
+  missed: 'warning',
+  hanging: 'warning',
+  circuit_open: 'error',
+};
+
+/** Alerts whose end deserves a "recovered" notice; the performance warnings just close quietly. */
+export const RECOVERY_TYPES: readonly AlertType[] = ALERT_TYPES.filter((t) => t !== 'high_memory' && t !== 'high_duration');
+
+/** What a succeeded run puts an end to. */
+const CLEARED_BY_SUCCESS: readonly AlertType[] = ['failure', 'consecutive_failures', 'timeout', 'memory_limit', 'oom_killed'];
+
+export interface Thresholds {
+  highMemoryFactor: number;
+  highDurationFactor: number;
+  hangingFactor: number;
+  consecutiveFailureThreshold: number;
+  missedGraceSeconds: number;
+}
+
+export interface Finding {
+  type: AlertType;
+  severity: AlertSeverity;
+  message: string;
+  /** The run this occurrence is about; a repeat about the same run is not a new occurrence. */
+  runId: number | null;
+  /**
+   * 'state' findings describe a lasting condition (circuit open, job overdue): seeing it again
+   * on the next check is not a repeat. 'event' findings are one occurrence each.
+   */
+  kind: 'event' | 'state';
+}
+
+export interface Verdict {
+  jobId: number;
+  raise: Finding[];
+  /** Types whose condition no longer holds for this job: their open alerts resolve. */
+  clear: AlertType[];
+}
+
+type AlertJob = Pick<
+  JobRow,
+  | 'id'
+  | 'name'
+  | 'enabled'
+  | 'consecutive_failures'
+  | 'consecutive_failure_threshold'
+  | 'missed_grace_seconds'
+  | 'baseline_duration_seconds'
+  | 'baseline_memory_mb'
+  | 'circuit_state'
+  | 'next_scheduled_run'
+  | 'timeout_seconds'
+  | 'user_overrides'
+  | 'alert_on_failure'
+  | 'alert_on_timeout'
+  | 'alert_on_high_memory'
+  | 'alert_on_high_duration'
+  | 'alert_on_missed'
+  | 'alert_on_hanging'
+>;
+
+type AlertRun = Pick<
+  RunRow,
+  'id' | 'job_id' | 'status' | 'trigger' | 'exit_code' | 'signal' | 'duration_ms' | 'peak_memory_mb' | 'scheduled_for' | 'queued_at' | 'started_at' | 'skip_reason' | 'wait_reason' | 'error_message'
+>;
+
+/**
+ * The job's own threshold and grace when a person set them, else the configured defaults.
+ * (consecutive_failure_threshold is never null in the row, so "set" means listed in user_overrides.)
+ */
+export function jobThresholds(job: Pick<AlertJob, 'consecutive_failure_threshold' | 'missed_grace_seconds' | 'user_overrides'>, t: Thresholds): Thresholds {
+  const overrides = new Set(jobOverrides(job));
+  return {
+    ...t,
+    consecutiveFailureThreshold: overrides.has('consecutive_failure_threshold') ? job.consecutive_failure_threshold : t.consecutiveFailureThreshold,
+    missedGraceSeconds: job.missed_grace_seconds ?? t.missedGraceSeconds,
+  };
+}
+
+const on = (flag: number) => flag !== 0;
+const event = (type: AlertType, message: string, runId: number | null): Finding => ({ type, severity: SEVERITY[type], message, runId, kind: 'event' });
+const state = (type: AlertType, message: string, runId: number | null = null): Finding => ({ type, severity: SEVERITY[type], message, runId, kind: 'state' });
+
+export function fmtDuration(ms: number): string {
+  const s = ms / 1000;
+  if (s < 60) return `${s < 10 ? s.toFixed(1) : Math.round(s)}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+const mb = (x: number) => `${Math.round(x)} MB`;
+
+/** How late a run started after its tick, in ms (null when it never started or was manual). */
+function lateness(run: AlertRun): number | null {
+  if (run.trigger !== 'schedule' && run.trigger !== 'catchup') return null;
+  if (!run.started_at) return null;
+  return Date.parse(run.started_at) - Date.parse(run.scheduled_for);
+}
+
+/** The rules applied to one finished run; `job` is the row after its counters were updated. */
+export function evaluateRun(job: AlertJob, run: AlertRun, defaults: Thresholds): Verdict {
+  const t = jobThresholds(job, defaults);
+  const raise: Finding[] = [];
+  const clear = new Set<AlertType>();
+  const s = run.status;
+
+  if (s === 'failed' && on(job.alert_on_failure)) {
+    const why = run.signal ? `killed by ${run.signal}` : `exit code ${run.exit_code ?? '?'}`;
+    raise.push(event('failure', why, run.id));
+  }
+  if (s === 'timeout' && on(job.alert_on_timeout)) {
+    const limit = job.timeout_seconds ? ` (limit ${fmtDuration(job.timeout_seconds * 1000)})` : '';
+    raise.push(event('timeout', `timed out after ${fmtDuration(run.duration_ms ?? 0)}${limit}`, run.id));
+  }
+  if (s === 'memory_limit' && on(job.alert_on_failure)) {
+    raise.push(event('memory_limit', `killed over its memory limit${run.peak_memory_mb != null ? ` at ${mb(run.peak_memory_mb)}` : ''}`, run.id));
+  }
+  if (s === 'oom_killed' && on(job.alert_on_failure)) {
+    raise.push(event('oom_killed', `killed by the kernel OOM killer${run.peak_memory_mb != null ? ` at ${mb(run.peak_memory_mb)}` : ''}`, run.id));
+  }
+  if (s === 'succeeded') for (const c of CLEARED_BY_SUCCESS) clear.add(c);
+
+  const failedRun = s === 'failed' || s === 'timeout' || s === 'memory_limit' || s === 'oom_killed';
+  if (failedRun && job.consecutive_failures >= t.consecutiveFailureThreshold && on(job.alert_on_failure)) {
+    raise.push(event('consecutive_failures', `${job.consecutive_failures} failed runs in a row (threshold ${t.consecutiveFailureThreshold})`, run.id));
+  }
+
+  // A memory kill already says "too much memory"; a warning on top would only be noise.
+  const measured = failedRun || s === 'succeeded';
+  if (measured && s !== 'memory_limit' && s !== 'oom_killed' && run.peak_memory_mb != null && job.baseline_memory_mb) {
+    const limit = t.highMemoryFactor * job.baseline_memory_mb;
+    if (run.peak_memory_mb > limit) {
+      if (on(job.alert_on_high_memory)) {
+        raise.push(event('high_memory', `peak memory ${mb(run.peak_memory_mb)}, ${(run.peak_memory_mb / job.baseline_memory_mb).toFixed(1)}× its baseline of ${mb(job.baseline_memory_mb)}`, run.id));
+      }
+    } else clear.add('high_memory');
+  }
+  if (measured && s !== 'timeout' && run.duration_ms != null && job.baseline_duration_seconds) {
+    const baseMs = job.baseline_duration_seconds * 1000;
+    if (run.duration_ms > t.highDurationFactor * baseMs) {
+      if (on(job.alert_on_high_duration)) {
+        raise.push(event('high_duration', `ran ${fmtDuration(run.duration_ms)}, ${(run.duration_ms / baseMs).toFixed(1)}× its baseline of ${fmtDuration(baseMs)}`, run.id));
+      }
+    } else clear.add('high_duration');
+  }
+
+  // The run is over, so it is not hanging any more (its outcome has its own alert).
+  clear.add('hanging');
+
+  const late = lateness(run);
+  const graceMs = t.missedGraceSeconds * 1000;
+  if (s === 'skipped' && /misfire|missed/i.test(run.skip_reason ?? '') && on(job.alert_on_missed)) {
+    raise.push(event('missed', `the run due at ${run.scheduled_for} was skipped: ${run.skip_reason}`, run.id));
+  } else if (late !== null && late > graceMs && on(job.alert_on_missed)) {
+    raise.push(event('missed', `the run due at ${run.scheduled_for} started ${fmtDuration(late)} late`, run.id));
+  } else if (late !== null && late <= graceMs && measured) {
+    clear.add('missed');
+  }
+
+  if (job.circuit_state === 'open') {
+    if (on(job.alert_on_failure)) raise.push(state('circuit_open', 'circuit breaker open: runs are paused after repeated failures'));
+  } else clear.add('circuit_open');
+
+  for (const f of raise) clear.delete(f.type);
+  return { jobId: job.id, raise, clear: [...clear] };
+}
+
+/**
+ * The rules that need no finished run, checked every so often: missed ticks, runs queued too
+ * long, runs hanging far beyond their baseline, open circuits. `liveRuns` are the queued and
+ * running runs (any job).
+ */
+export function evaluatePeriodic(now: number, jobs: AlertJob[], liveRuns: AlertRun[], defaults: Thresholds): Verdict[] {
+  const live = new Map<number, AlertRun[]>();
+  for (const r of liveRuns) live.set(r.job_id, [...(live.get(r.job_id) ?? []), r]);
+  return jobs.map((job) => {
+    const t = jobThresholds(job, defaults);
+    const runs = live.get(job.id) ?? [];
+    const raise: Finding[] = [];
+    const clear = new Set<AlertType>(['hanging', 'circuit_open']);
+    const graceMs = t.missedGraceSeconds * 1000;
+
+    if (job.enabled && on(job.alert_on_missed)) {
+      const next = job.next_scheduled_run ? Date.parse(job.next_scheduled_run) : null;
+      const stuck = runs.find((r) => r.status === 'queued' && Date.parse(r.scheduled_for) + graceMs < now);
+      if (stuck) {
+        const why = stuck.wait_reason ? `: ${stuck.wait_reason}` : '';
+        raise.push(state('missed', `the run due at ${stuck.scheduled_for} has been queued for ${fmtDuration(now - Date.parse(stuck.queued_at))}${why}`, stuck.id));
+      } else if (next !== null && next + graceMs < now && runs.length === 0) {
+        raise.push(state('missed', `did not start: it was due at ${job.next_scheduled_run} (${fmtDuration(now - next)} ago; is the daemon running?)`));
+      }
+    } else {
+      // Off or disabled: nothing is expected of it any more. Otherwise only an on-time run clears it.
+      clear.add('missed');
+    }
+
+    const baseMs = (job.baseline_duration_seconds ?? 0) * 1000;
+    if (baseMs > 0 && on(job.alert_on_hanging)) {
+      for (const r of runs) {
+        if (r.status !== 'running' || !r.started_at) continue;
+        const elapsed = now - Date.parse(r.started_at);
+        const atTimeout = job.timeout_seconds > 0 && elapsed >= job.timeout_seconds * 1000;
+        if (elapsed > t.hangingFactor * baseMs && !atTimeout) {
+          raise.push(state('hanging', `running for ${fmtDuration(elapsed)}, ${(elapsed / baseMs).toFixed(1)}× its baseline of ${fmtDuration(baseMs)}`, r.id));
+          break;
+        }
+      }
+    }
+
+    if (job.circuit_state === 'open' && on(job.alert_on_failure)) {
+      raise.push(state('circuit_open', 'circuit breaker open: runs are paused after repeated failures'));
+    }
+    for (const f of raise) clear.delete(f.type);
+    return { jobId: job.id, raise, clear: [...clear] };
+  });
+}

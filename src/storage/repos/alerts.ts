@@ -1,0 +1,95 @@
+import type { Insertable, Kysely, Selectable, Transaction, Updateable } from 'kysely';
+import type { AlertRow, AlertsTable, DB, DeliveriesTable } from '../schema.js';
+
+type Q = Kysely<DB> | Transaction<DB>;
+const A = 'smart_cron_performance_alerts' as const;
+const D = 'smart_cron_alert_deliveries' as const;
+
+export type DeliveryRow = Selectable<DeliveriesTable>;
+export type AlertView = AlertRow & { job_name: string | null };
+
+export interface AlertListFilter {
+  /** Only alerts that have not resolved (acknowledged ones included). */
+  open?: boolean;
+  jobId?: number;
+  limit?: number;
+  offset?: number;
+}
+
+/** One repository per table: alerts, and the deliveries that belong to them. */
+export class AlertsRepo {
+  constructor(private readonly db: Kysely<DB>) {}
+
+  byId(id: number, q: Q = this.db): Promise<AlertRow | undefined> {
+    return q.selectFrom(A).selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** The open alert of this type for this job (there is at most one). */
+  open(jobId: number, type: string, q: Q = this.db): Promise<AlertRow | undefined> {
+    return q.selectFrom(A).selectAll().where('job_id', '=', jobId).where('alert_type', '=', type).where('resolved_at', 'is', null).orderBy('id').executeTakeFirst();
+  }
+
+  /** Every open alert of one job (a handful at most): one query per recorded run. */
+  openForJob(jobId: number, q: Q = this.db): Promise<AlertRow[]> {
+    return q.selectFrom(A).selectAll().where('job_id', '=', jobId).where('resolved_at', 'is', null).orderBy('id').execute();
+  }
+
+  /** Open alerts of these types (any job). */
+  openOfTypes(types: readonly string[], q: Q = this.db): Promise<AlertRow[]> {
+    return q.selectFrom(A).selectAll().where('alert_type', 'in', [...types]).where('resolved_at', 'is', null).execute();
+  }
+
+  async insert(row: Insertable<AlertsTable>, q: Q = this.db): Promise<AlertRow> {
+    const r = await q.insertInto(A).values(row).returning('id').executeTakeFirstOrThrow();
+    return (await this.byId(r.id, q))!;
+  }
+
+  async update(id: number, patch: Updateable<AlertsTable>, q: Q = this.db): Promise<AlertRow> {
+    await q.updateTable(A).set(patch).where('id', '=', id).execute();
+    return (await this.byId(id, q))!;
+  }
+
+  /** Count one more occurrence (in SQL, so two nodes counting at once both count). */
+  async repeat(id: number, patch: Updateable<AlertsTable>, q: Q = this.db): Promise<AlertRow> {
+    await q.updateTable(A).set(patch).set((eb) => ({ count: eb('count', '+', 1) })).where('id', '=', id).execute();
+    return (await this.byId(id, q))!;
+  }
+
+  /** Resolve only if still open, so two resolvers never both announce it. */
+  async resolve(id: number, at: string, q: Q = this.db): Promise<boolean> {
+    const r = await q.updateTable(A).set({ resolved_at: at, updated_at: at }).where('id', '=', id).where('resolved_at', 'is', null).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** Newest first, with the job's name. */
+  async list(f: AlertListFilter, q: Q = this.db): Promise<{ alerts: AlertView[]; total: number }> {
+    let base = q.selectFrom(A).leftJoin('smart_cron_integrated_jobs as j', 'j.id', `${A}.job_id`);
+    if (f.open) base = base.where(`${A}.resolved_at`, 'is', null);
+    if (f.jobId !== undefined) base = base.where(`${A}.job_id`, '=', f.jobId);
+    const alerts = await base
+      .selectAll(A)
+      .select('j.name as job_name')
+      .orderBy(`${A}.id`, 'desc')
+      .limit(f.limit ?? 50)
+      .offset(f.offset ?? 0)
+      .execute();
+    const { n } = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    return { alerts, total: Number(n) };
+  }
+
+  async insertDelivery(row: Insertable<DeliveriesTable>, q: Q = this.db): Promise<DeliveryRow> {
+    const r = await q.insertInto(D).values(row).returning('id').executeTakeFirstOrThrow();
+    return (await q.selectFrom(D).selectAll().where('id', '=', r.id).executeTakeFirstOrThrow())!;
+  }
+
+  async updateDelivery(id: number, patch: Updateable<DeliveriesTable>, q: Q = this.db): Promise<void> {
+    await q.updateTable(D).set(patch).where('id', '=', id).execute();
+  }
+
+  deliveries(f: { alertId?: number; kind?: DeliveryRow['kind'] } = {}, q: Q = this.db): Promise<DeliveryRow[]> {
+    let query = q.selectFrom(D).selectAll();
+    if (f.alertId !== undefined) query = query.where('alert_id', '=', f.alertId);
+    if (f.kind) query = query.where('kind', '=', f.kind);
+    return query.orderBy('id').execute();
+  }
+}
