@@ -1,0 +1,123 @@
+/** The alert rules as tables of cases: input row(s) -> raised types and cleared types. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { evaluatePeriodic, evaluateRun, jobThresholds, type Thresholds } from '../../src/alerts/rules.js';
+import type { JobRow, RunRow } from '../../src/storage/schema.js';
+
+const T: Thresholds = { highMemoryFactor: 1.5, highDurationFactor: 2, hangingFactor: 3, consecutiveFailureThreshold: 3, missedGraceSeconds: 300 };
+const NOW = Date.parse('2026-03-02T10:00:00.000Z');
+
+const job = (p: Partial<JobRow> = {}) =>
+  ({
+    id: 1,
+    name: 'backup-db',
+    enabled: 1,
+    consecutive_failures: 0,
+    consecutive_failure_threshold: 3,
+    missed_grace_seconds: null,
+    baseline_duration_seconds: null,
+    baseline_memory_mb: null,
+    circuit_state: 'closed',
+    next_scheduled_run: '2026-03-02T10:30:00.000Z',
+    timeout_seconds: 3600,
+    user_overrides: '[]',
+    alert_on_failure: 1,
+    alert_on_timeout: 1,
+    alert_on_high_memory: 1,
+    alert_on_high_duration: 1,
+    alert_on_missed: 1,
+    alert_on_hanging: 1,
+    ...p,
+  }) as JobRow;
+
+const run = (p: Partial<RunRow> = {}) =>
+  ({
+    id: 7,
+    job_id: 1,
+    status: 'succeeded',
+    trigger: 'manual',
+    exit_code: 0,
+    signal: null,
+    duration_ms: 1000,
+    peak_memory_mb: 100,
+    scheduled_for: '2026-03-02T09:00:00.000Z',
+    queued_at: '2026-03-02T09:00:00.000Z',
+    started_at: '2026-03-02T09:00:01.000Z',
+    skip_reason: null,
+    wait_reason: null,
+    error_message: null,
+    ...p,
+  }) as RunRow;
+
+const runCases: { name: string; job?: Partial<JobRow>; run?: Partial<RunRow>; raise: string[]; clears?: string[]; notClears?: string[]; severity?: string }[] = [
+  { name: 'success raises nothing, clears failures', run: {}, raise: [], clears: ['failure', 'consecutive_failures', 'timeout', 'memory_limit', 'oom_killed', 'hanging', 'circuit_open'] },
+  { name: 'exit 2 is a failure (error)', run: { status: 'failed', exit_code: 2 }, job: { consecutive_failures: 1 }, raise: ['failure'], severity: 'error', notClears: ['failure'] },
+  { name: 'failure switched off', run: { status: 'failed', exit_code: 2 }, job: { alert_on_failure: 0, consecutive_failures: 5 }, raise: [] },
+  { name: 'timeout (warning)', run: { status: 'timeout', exit_code: null, duration_ms: 3600_000 }, job: { consecutive_failures: 1 }, raise: ['timeout'], severity: 'warning' },
+  { name: 'timeout switched off', run: { status: 'timeout' }, job: { alert_on_timeout: 0, consecutive_failures: 1 }, raise: [] },
+  { name: 'memory limit kill (error)', run: { status: 'memory_limit', peak_memory_mb: 900 }, job: { consecutive_failures: 1, baseline_memory_mb: 100 }, raise: ['memory_limit'], severity: 'error' },
+  { name: 'OOM kill (error)', run: { status: 'oom_killed' }, job: { consecutive_failures: 1 }, raise: ['oom_killed'], severity: 'error' },
+  { name: 'memory kills follow alert_on_failure, not alert_on_high_memory', run: { status: 'oom_killed' }, job: { consecutive_failures: 1, alert_on_high_memory: 0 }, raise: ['oom_killed'] },
+  { name: 'third failure in a row: consecutive (critical)', run: { status: 'failed', exit_code: 1 }, job: { consecutive_failures: 3 }, raise: ['failure', 'consecutive_failures'] },
+  { name: 'second failure: below threshold', run: { status: 'failed', exit_code: 1 }, job: { consecutive_failures: 2 }, raise: ['failure'] },
+  { name: 'a person-set threshold of 5 wins over the default', run: { status: 'failed' }, job: { consecutive_failures: 3, consecutive_failure_threshold: 5, user_overrides: '["consecutive_failure_threshold"]' }, raise: ['failure'] },
+  { name: 'peak > 1.5 x baseline: high_memory', run: { peak_memory_mb: 151 }, job: { baseline_memory_mb: 100 }, raise: ['high_memory'], severity: 'warning' },
+  { name: 'peak = 1.5 x baseline: fine, clears', run: { peak_memory_mb: 150 }, job: { baseline_memory_mb: 100 }, raise: [], clears: ['high_memory'] },
+  { name: 'high memory switched off', run: { peak_memory_mb: 500 }, job: { baseline_memory_mb: 100, alert_on_high_memory: 0 }, raise: [] },
+  { name: 'no baseline yet: no performance alerts', run: { peak_memory_mb: 5000, duration_ms: 999_999 }, raise: [] },
+  { name: 'duration > 2 x baseline: high_duration', run: { duration_ms: 20_001 }, job: { baseline_duration_seconds: 10 }, raise: ['high_duration'], severity: 'warning' },
+  { name: 'duration = 2 x baseline: fine', run: { duration_ms: 20_000 }, job: { baseline_duration_seconds: 10 }, raise: [], clears: ['high_duration'] },
+  { name: 'high duration switched off', run: { duration_ms: 99_000 }, job: { baseline_duration_seconds: 10, alert_on_high_duration: 0 }, raise: [] },
+  { name: 'a timeout is not also "slow"', run: { status: 'timeout', duration_ms: 99_000 }, job: { baseline_duration_seconds: 10, consecutive_failures: 1 }, raise: ['timeout'] },
+  { name: 'scheduled run started 10 min late: missed', run: { trigger: 'schedule', started_at: '2026-03-02T09:10:00.000Z' }, raise: ['missed'] },
+  { name: 'scheduled run on time clears missed', run: { trigger: 'schedule' }, raise: [], clears: ['missed'] },
+  { name: 'late start with per-job grace of 1 h: fine', run: { trigger: 'catchup', started_at: '2026-03-02T09:10:00.000Z' }, job: { missed_grace_seconds: 3600 }, raise: [] },
+  { name: 'tick skipped by the misfire policy: missed', run: { status: 'skipped', skip_reason: 'misfire: daemon was down', started_at: null }, raise: ['missed'] },
+  { name: 'skipped for overlap: nothing', run: { status: 'skipped', skip_reason: 'overlap: previous run still running', started_at: null }, raise: [] },
+  { name: 'circuit open', run: { status: 'failed' }, job: { circuit_state: 'open', consecutive_failures: 1 }, raise: ['failure', 'circuit_open'] },
+];
+
+for (const c of runCases) {
+  test(`evaluateRun: ${c.name}`, () => {
+    const v = evaluateRun(job(c.job), run(c.run), T);
+    assert.deepEqual(v.raise.map((f) => f.type).sort(), [...c.raise].sort());
+    for (const t of c.clears ?? []) assert.ok(v.clear.includes(t as never), `clears ${t}`);
+    for (const t of c.notClears ?? []) assert.ok(!v.clear.includes(t as never), `does not clear ${t}`);
+    for (const f of v.raise) assert.ok(!v.clear.includes(f.type), `${f.type} is not raised and cleared at once`);
+    if (c.severity) assert.equal(v.raise[0]!.severity, c.severity);
+    if (c.raise.includes('consecutive_failures')) assert.equal(v.raise.find((f) => f.type === 'consecutive_failures')!.severity, 'critical');
+  });
+}
+
+const min = 60_000;
+const periodicCases: { name: string; job?: Partial<JobRow>; live?: Partial<RunRow>[]; raise: string[]; clears?: string[] }[] = [
+  { name: 'next run in the future: nothing', raise: [] },
+  { name: 'next run 4 min ago (inside the 5 min grace): nothing', job: { next_scheduled_run: new Date(NOW - 4 * min).toISOString() }, raise: [] },
+  { name: 'next run 6 min ago, no run: missed', job: { next_scheduled_run: new Date(NOW - 6 * min).toISOString() }, raise: ['missed'] },
+  { name: 'overdue but a run is live: nothing', job: { next_scheduled_run: new Date(NOW - 6 * min).toISOString() }, live: [{ status: 'running', started_at: new Date(NOW - 5 * min).toISOString() }], raise: [] },
+  { name: 'overdue, switched off: clears', job: { next_scheduled_run: new Date(NOW - 60 * min).toISOString(), alert_on_missed: 0 }, raise: [], clears: ['missed'] },
+  { name: 'overdue but disabled: clears', job: { next_scheduled_run: new Date(NOW - 60 * min).toISOString(), enabled: 0 }, raise: [], clears: ['missed'] },
+  { name: 'queued 10 min past its tick: missed', live: [{ status: 'queued', started_at: null, scheduled_for: new Date(NOW - 10 * min).toISOString(), queued_at: new Date(NOW - 10 * min).toISOString(), wait_reason: 'slot heavy full' }], raise: ['missed'] },
+  { name: 'running 4 x its 10 min baseline, timeout 1 h: hanging', job: { baseline_duration_seconds: 600 }, live: [{ status: 'running', started_at: new Date(NOW - 40 * min).toISOString() }], raise: ['hanging'] },
+  { name: 'running 2 x baseline: not hanging, clears', job: { baseline_duration_seconds: 600 }, live: [{ status: 'running', started_at: new Date(NOW - 20 * min).toISOString() }], raise: [], clears: ['hanging'] },
+  { name: 'past its timeout: the timeout rule, not hanging', job: { baseline_duration_seconds: 600, timeout_seconds: 1800 }, live: [{ status: 'running', started_at: new Date(NOW - 40 * min).toISOString() }], raise: [] },
+  { name: 'hanging switched off', job: { baseline_duration_seconds: 600, alert_on_hanging: 0 }, live: [{ status: 'running', started_at: new Date(NOW - 40 * min).toISOString() }], raise: [] },
+  { name: 'circuit open', job: { circuit_state: 'open' }, raise: ['circuit_open'] },
+  { name: 'circuit closed: clears', raise: [], clears: ['circuit_open', 'hanging'] },
+];
+
+for (const c of periodicCases) {
+  test(`evaluatePeriodic: ${c.name}`, () => {
+    const live = (c.live ?? []).map((r, i) => run({ id: 100 + i, ...r }));
+    const [v] = evaluatePeriodic(NOW, [job(c.job)], live, T);
+    assert.deepEqual(v!.raise.map((f) => f.type).sort(), [...c.raise].sort());
+    for (const t of c.clears ?? []) assert.ok(v!.clear.includes(t as never), `clears ${t}`);
+    for (const f of v!.raise) assert.equal(f.kind, 'state');
+  });
+}
+
+test('jobThresholds: the job grace wins; the threshold only when a person set it', () => {
+  assert.equal(jobThresholds(job({ missed_grace_seconds: 60 }), T).missedGraceSeconds, 60);
+  assert.equal(jobThresholds(job({ consecutive_failure_threshold: 7 }), { ...T, consecutiveFailureThreshold: 4 }).consecutiveFailureThreshold, 4);
+  assert.equal(jobThresholds(job({ consecutive_failure_threshold: 7, user_overrides: '["consecutive_failure_threshold"]' }), T).consecutiveFailureThreshold, 7);
+});
