@@ -1,0 +1,91 @@
+import { commandLine, duration, megabytes, words } from '../format';
+import type { Job } from '../types';
+import { Stat, Time } from './ui';
+
+const sec = (s: number | null | undefined) => (s === null || s === undefined ? null : s * 1000);
+
+export function JobStats({ job }: { job: Job }) {
+  const alerts = (['failure', 'timeout', 'high_memory', 'high_duration', 'missed', 'hanging'] as const).filter((k) => job[`alert_on_${k}`]);
+  return (
+    <div class="stats-grid">
+      <section class="card" aria-labelledby="what-h">
+        <h2 id="what-h">What and when</h2>
+        <dl class="kv">
+          <Stat label={job.script_path ? 'Script' : job.shell ? 'Shell line' : 'Command'}>
+            <code class="wrap" data-testid="job-command">{commandLine(job)}</code>
+          </Stat>
+          <Stat label="Schedule">
+            <code>{job.schedule}</code> {job.timezone && <span class="muted">({job.timezone})</span>}
+          </Stat>
+          <Stat label="Next runs">
+            {job.enabled ? (
+              job.next_runs?.length ? (
+                <ol class="next-runs" data-testid="next-runs">
+                  {job.next_runs.map((r) => (
+                    <li key={r}>
+                      <Time iso={r} />
+                    </li>
+                  ))}
+                </ol>
+              ) : (
+                <Time iso={job.next_scheduled_run} />
+              )
+            ) : (
+              <span class="muted">disabled</span>
+            )}
+          </Stat>
+          <Stat label="Class">
+            {job.priority} priority · {job.category} · slot {job.slot}
+          </Stat>
+          <Stat label="Limits">
+            timeout {duration(job.timeout_seconds * 1000)} · estimate {megabytes(job.estimated_memory_mb)} · limit {job.memory_limit_mb ? megabytes(job.memory_limit_mb) : 'none'}
+          </Stat>
+          <Stat label="Alerts on">{alerts.length ? alerts.map(words).join(', ') : 'nothing'}</Stat>
+          <Stat label="Tags">{job.tags.length ? job.tags.map((t) => <span key={t} class="tag">{t}</span>) : <span class="muted">none</span>}</Stat>
+          <Stat label="Source">
+            {job.source}
+            {job.missing && <span class="badge tone-bad">script missing</span>}
+          </Stat>
+        </dl>
+      </section>
+      <section class="card" aria-labelledby="stats-h">
+        <h2 id="stats-h">Stats</h2>
+        <dl class="kv">
+          <Stat label="Last run" testid="stat-last-run">
+            <Time iso={job.last_executed_at} /> {job.last_status && <span class="muted">({words(job.last_status)})</span>}
+          </Stat>
+          <Stat label="Executions" testid="stat-executions">
+            {job.total_executions.toLocaleString()}
+            {job.failed_executions !== undefined && <span class="muted"> ({job.failed_executions.toLocaleString()} failed)</span>}
+          </Stat>
+          <Stat label="Consecutive failures" testid="stat-consecutive">
+            <span class={job.consecutive_failures ? 'bad' : undefined}>{job.consecutive_failures}</span>
+          </Stat>
+          <Stat label="Last 24 h">
+            {job.executions_24h} runs, <span class={job.failures_24h ? 'bad' : undefined}>{job.failures_24h} failed</span>
+          </Stat>
+          <Stat label="Duration (24 h)">
+            avg {duration(sec(job.avg_duration_24h))} · max {duration(sec(job.max_duration_24h))}
+          </Stat>
+          <Stat label="Memory (24 h)">
+            avg {megabytes(job.avg_memory_24h)}
+            {job.max_memory_24h !== undefined && <> · max {megabytes(job.max_memory_24h)}</>}
+          </Stat>
+          <Stat label="Baseline">
+            {job.baseline_duration_seconds === null && job.baseline_memory_mb === null
+              ? 'not yet (after 10 runs)'
+              : `${duration(sec(job.baseline_duration_seconds))} · ${megabytes(job.baseline_memory_mb)}`}
+          </Stat>
+          <Stat label="Circuit">
+            <span class={job.circuit_state === 'closed' ? undefined : 'bad'}>{words(job.circuit_state)}</span>
+          </Stat>
+          {job.last_error_message && (
+            <Stat label="Last error">
+              <span class="bad">{job.last_error_message}</span>
+            </Stat>
+          )}
+        </dl>
+      </section>
+    </div>
+  );
+}

@@ -1,0 +1,36 @@
+/** The next run times of the schedule being typed, or the server's message naming the wrong field. */
+import { get, query, ApiError } from '../api';
+import { useDebounced, useLoader } from '../hooks';
+import { absolute, relative } from '../format';
+
+export function SchedulePreview({ expr, timezone, id }: { expr: string; timezone: string; id: string }) {
+  const d = useDebounced({ expr: expr.trim(), timezone: timezone.trim() }, 300);
+  const qs = query({ expr: d.expr, timezone: d.timezone, count: 5 });
+  const preview = useLoader(`preview${qs}`, () => (d.expr ? get<{ runs: string[] }>(`/api/schedule/preview${qs}`) : Promise.resolve({ runs: [] })));
+  const stale = d.expr !== expr.trim() || d.timezone !== timezone.trim();
+  const err = preview.error;
+  return (
+    <div id={id} class={`preview${stale ? ' stale' : ''}`} aria-live="polite" data-testid="schedule-preview">
+      {!d.expr ? (
+        <span class="muted">e.g. <code>*/15 * * * *</code>, <code>0 3 * * 1-5</code>, <code>@daily</code></span>
+      ) : err ? (
+        <span class="error" data-testid="schedule-error">{err instanceof ApiError ? err.message : String(err)}</span>
+      ) : preview.data ? (
+        <>
+          <span class="muted">Next runs: </span>
+          <ol class="inline-list" data-testid="schedule-runs">
+            {preview.data.runs.map((r) => (
+              <li key={r}>
+                <time dateTime={r} title={relative(r, Date.now())}>
+                  {absolute(r)}
+                </time>
+              </li>
+            ))}
+          </ol>
+        </>
+      ) : (
+        <span class="muted">…</span>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,80 @@
+/** How numbers and times read on the dashboard. */
+
+const UNITS: [number, string][] = [
+  [60, 's'],
+  [60, 'min'],
+  [24, 'h'],
+  [30, 'd'],
+  [12, 'mo'],
+  [Infinity, 'y'],
+];
+
+/** "3 min ago" / "in 2 h"; the exact time goes in the title. */
+export function relative(iso: string | null | undefined, now: number): string {
+  if (!iso) return '—';
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return iso;
+  const diff = (t - now) / 1000;
+  let v = Math.abs(diff);
+  if (v < 5) return 'just now';
+  let unit = 's';
+  for (const [size, name] of UNITS) {
+    unit = name;
+    if (v < size) break;
+    v /= size;
+  }
+  const n = v >= 10 || unit === 's' ? Math.round(v) : Math.round(v * 10) / 10;
+  return diff < 0 ? `${n} ${unit} ago` : `in ${n} ${unit}`;
+}
+
+export function absolute(iso: string | null | undefined): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+}
+
+export function duration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return '—';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s < 10 ? s.toFixed(2) : s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${Math.round(s % 60)} s`;
+  const h = Math.floor(m / 60);
+  return `${h} h ${m % 60} min`;
+}
+
+export function megabytes(mb: number | null | undefined): string {
+  if (mb === null || mb === undefined) return '—';
+  if (mb >= 1024) return `${(mb / 1024).toFixed(mb >= 10240 ? 0 : 1)} GB`;
+  return `${mb < 10 ? mb.toFixed(1) : Math.round(mb)} MB`;
+}
+
+export function bytes(n: number | null | undefined): string {
+  if (n === null || n === undefined) return '—';
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+export function percent(p: number | null | undefined): string {
+  if (p === null || p === undefined) return '—';
+  return `${p < 10 ? p.toFixed(1) : Math.round(p)} %`;
+}
+
+/** "execution_status" words as people say them. */
+export function words(s: string | null | undefined): string {
+  return s ? s.replace(/_/g, ' ') : '—';
+}
+
+export function commandLine(job: { command: string[] | null; shell: boolean; script_path: string | null }): string {
+  if (job.script_path) return job.script_path;
+  if (!job.command) return '—';
+  if (job.shell) return job.command[0] ?? '';
+  return job.command.map(quoteWord).join(' ');
+}
+
+function quoteWord(w: string): string {
+  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,113 @@
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError } from './api';
+import { useLive, type LiveEvent } from './live';
+
+export interface Loaded<T> {
+  data: T | undefined;
+  error: ApiError | null;
+  loading: boolean;
+  reload: () => void;
+  /** Replace the data locally (live patches) without a fetch. */
+  set: (fn: (old: T | undefined) => T | undefined) => void;
+}
+
+/**
+ * Fetch on mount and whenever `key` changes; refetch (at most every `throttleMs`) when one of
+ * `events` arrives. Answers that arrive out of order are dropped, so typing fast never shows
+ * an older result last.
+ */
+export function useLoader<T>(
+  key: string,
+  fetcher: () => Promise<T>,
+  events: LiveEvent[] = [],
+  throttleMs = 400,
+  /** Only refetch for events this returns true for (e.g. runs of this job). */
+  filter?: (type: LiveEvent, data: unknown) => boolean,
+): Loaded<T> {
+  const [data, setData] = useState<T | undefined>(undefined);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [loading, setLoading] = useState(true);
+  const seq = useRef(0);
+  const fetchRef = useRef(fetcher);
+  fetchRef.current = fetcher;
+  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const lastKey = useRef(key);
+
+  const load = useCallback(() => {
+    const mine = ++seq.current;
+    setLoading(true);
+    fetchRef.current().then(
+      (d) => {
+        if (mine !== seq.current) return;
+        setData(d);
+        setError(null);
+        setLoading(false);
+      },
+      (e: unknown) => {
+        if (mine !== seq.current) return;
+        setError(e instanceof ApiError ? e : new ApiError(0, 'CLIENT', String(e)));
+        setLoading(false);
+      },
+    );
+  }, []);
+
+  useEffect(() => {
+    // A new key is a different thing to show: do not keep the old one on screen as if it were current.
+    if (lastKey.current !== key) {
+      lastKey.current = key;
+      setData(undefined);
+    }
+    load();
+    return () => {
+      clearTimeout(timer.current);
+      timer.current = undefined;
+    };
+  }, [key, load]);
+
+  const filterRef = useRef(filter);
+  filterRef.current = filter;
+  useLive(events.length ? [...events, 'resync'] : [], (type, data) => {
+    if (type !== 'resync' && filterRef.current && !filterRef.current(type, data)) return;
+    if (timer.current !== undefined) return;
+    timer.current = setTimeout(() => {
+      timer.current = undefined;
+      load();
+    }, throttleMs);
+  });
+
+  return { data, error, loading, reload: load, set: setData as Loaded<T>['set'] };
+}
+
+export function useDebounced<T>(value: T, ms: number): T {
+  const [v, setV] = useState(value);
+  useEffect(() => {
+    const t = setTimeout(() => setV(value), ms);
+    return () => clearTimeout(t);
+  }, [value, ms]);
+  return v;
+}
+
+const nowListeners = new Set<(n: number) => void>();
+let nowTimer: ReturnType<typeof setInterval> | undefined;
+
+/** The current time, ticking every 10 s: relative times stay true without each one running a timer. */
+export function useNow(): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    nowListeners.add(setNow);
+    if (!nowTimer) {
+      nowTimer = setInterval(() => {
+        const n = Date.now();
+        for (const l of nowListeners) l(n);
+      }, 10_000);
+    }
+    return () => {
+      nowListeners.delete(setNow);
+      if (nowListeners.size === 0) {
+        clearInterval(nowTimer);
+        nowTimer = undefined;
+      }
+    };
+  }, []);
+  return now;
+}

@@ -1,0 +1,156 @@
+/** The API's JSON shapes (snake_case, as the registry and history columns are named). */
+export type Health = 'critical' | 'warning' | 'healthy';
+export type ExecutionStatus = 'never_run' | 'overdue' | 'failing' | 'ok';
+export type Priority = 'critical' | 'high' | 'medium' | 'low';
+export type RunStatus =
+  | 'queued'
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'timeout'
+  | 'memory_limit'
+  | 'oom_killed'
+  | 'interrupted'
+  | 'lost'
+  | 'skipped';
+export type Severity = 'info' | 'warning' | 'error' | 'critical';
+
+export interface Job {
+  id: number;
+  name: string;
+  description: string | null;
+  command: string[] | null;
+  shell: boolean;
+  script_path: string | null;
+  script_type?: string | null;
+  schedule: string;
+  timezone: string | null;
+  next_scheduled_run: string | null;
+  category: string;
+  priority: Priority;
+  slot: string;
+  enabled: boolean;
+  timeout_seconds: number;
+  estimated_memory_mb: number;
+  memory_limit_mb: number | null;
+  total_executions: number;
+  successful_executions?: number;
+  failed_executions?: number;
+  consecutive_failures: number;
+  last_executed_at: string | null;
+  last_status: RunStatus | null;
+  last_error_message?: string | null;
+  executions_24h: number;
+  failures_24h: number;
+  avg_duration_24h: number | null;
+  max_duration_24h: number | null;
+  avg_memory_24h: number | null;
+  max_memory_24h?: number | null;
+  baseline_duration_seconds: number | null;
+  baseline_memory_mb: number | null;
+  alert_on_failure: boolean;
+  alert_on_timeout: boolean;
+  alert_on_high_memory: boolean;
+  alert_on_high_duration: boolean;
+  alert_on_missed: boolean;
+  alert_on_hanging: boolean;
+  tags: string[];
+  source: 'discovered' | 'crontab' | 'manual' | 'file';
+  missing: boolean;
+  discovery_info?: Record<string, unknown> | null;
+  health_status: Health;
+  execution_status: ExecutionStatus;
+  circuit_state: 'closed' | 'open' | 'half_open';
+  next_runs?: string[];
+}
+
+export interface Run {
+  id: number;
+  job_id: number;
+  job_name?: string;
+  scheduled_for: string;
+  attempt: number;
+  trigger: string;
+  status: RunStatus;
+  skip_reason: string | null;
+  wait_reason: string | null;
+  node: string | null;
+  slot: string | null;
+  reservation_mb: number | null;
+  queued_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  wait_ms: number | null;
+  duration_ms: number | null;
+  exit_code: number | null;
+  signal: string | null;
+  peak_memory_mb: number | null;
+  memory_source: 'cgroup' | 'sampled' | null;
+  cpu_time_ms: number | null;
+  cpu_percent: number | null;
+  output_tail: string | null;
+  output_bytes: number | null;
+  output_truncated: boolean | number;
+  error_message: string | null;
+  pid: number | null;
+}
+
+export interface Alert {
+  id: number;
+  job_id: number | null;
+  job_name?: string;
+  run_id: number | null;
+  alert_type: string;
+  severity: Severity;
+  message: string;
+  count: number;
+  created_at: string;
+  updated_at: string;
+  acknowledged_at: string | null;
+  resolved_at: string | null;
+  notification_status: string;
+}
+
+export interface SlotUsage {
+  node: string;
+  slot: string;
+  max_concurrent_jobs: number;
+  max_memory_mb: number;
+  max_cpu_percent: number;
+  current_running_jobs: number;
+  current_memory_mb: number;
+  current_cpu_percent: number;
+  queued: number;
+}
+
+export interface Overview {
+  counts: Record<Health, number>;
+  slots: SlotUsage[];
+  running: Run[];
+  queued: Run[];
+  alerts: Alert[];
+}
+
+export interface TrendDay {
+  day: string;
+  runs: number;
+  failures: number;
+  avg_duration_ms: number | null;
+  max_duration_ms: number | null;
+  avg_memory_mb: number | null;
+  max_memory_mb: number | null;
+}
+
+export interface DependencyLink {
+  job: { id: number; name: string } | string;
+  kind: 'requires' | 'triggers';
+  on: 'success' | 'failure' | 'always';
+  window_seconds: number | null;
+}
+
+export interface Dependencies {
+  upstream: DependencyLink[];
+  downstream: DependencyLink[];
+}
+
+export const FINAL_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'timeout', 'memory_limit', 'oom_killed', 'interrupted', 'lost', 'skipped'];
