@@ -1,0 +1,70 @@
+/**
+ * Choosing the enforcement backend once, at start-up. `auto` takes the strongest the host
+ * offers (a delegated cgroup v2 subtree, else writable cgroup v1 memory, else portable); an
+ * explicit choice the host cannot honour is a configuration error, not a silent downgrade.
+ */
+import { ConfigError } from '../../errors.js';
+import { readHostCgroups } from './cgroupfs.js';
+import { Cgroup1Backend, probeCgroup1, type V1Probe } from './cgroup1.js';
+import { Cgroup2Backend, probeCgroup2, type V2Probe } from './cgroup2.js';
+import { PortableBackend } from './portable.js';
+import type { BackendName, EnforcementBackend } from './types.js';
+
+export type EnforcementPreference = 'auto' | BackendName;
+
+export interface BackendOptions {
+  /** Name of our directory in each cgroup hierarchy (tests use a unique one). */
+  groupName?: string;
+}
+
+export interface HostProbe {
+  cgroup2: V2Probe;
+  cgroup1: V1Probe;
+  auto: BackendName;
+}
+
+export function probeHost(): HostProbe {
+  const host = readHostCgroups();
+  const cgroup2 = probeCgroup2(host);
+  const cgroup1 = probeCgroup1(host);
+  return { cgroup2, cgroup1, auto: cgroup2.ok ? 'cgroup2' : cgroup1.ok ? 'cgroup1' : 'portable' };
+}
+
+export function createBackend(name: BackendName, opts: BackendOptions = {}, probe: HostProbe = probeHost()): EnforcementBackend {
+  const group = opts.groupName ?? 'smart-cron';
+  switch (name) {
+    case 'cgroup2':
+      return new Cgroup2Backend(probe.cgroup2, group);
+    case 'cgroup1':
+      return new Cgroup1Backend(probe.cgroup1, group);
+    case 'portable':
+      return new PortableBackend();
+  }
+}
+
+export function detectBackend(preference: EnforcementPreference = 'auto', opts: BackendOptions = {}): EnforcementBackend {
+  const probe = probeHost();
+  if (preference !== 'auto') {
+    try {
+      return createBackend(preference, opts, probe);
+    } catch (e) {
+      throw new ConfigError(
+        `execution.enforcement is '${preference}' but this host cannot provide it: ${(e as Error).message}`,
+        'execution.enforcement',
+      );
+    }
+  }
+  // auto: a backend whose probe passed can still fail to set up (e.g. v2 with foreign processes).
+  const order: BackendName[] = [probe.auto, ...(['cgroup2', 'cgroup1', 'portable'] as const)];
+  let last: unknown;
+  for (const name of [...new Set(order)]) {
+    if (name === 'cgroup2' && !probe.cgroup2.ok) continue;
+    if (name === 'cgroup1' && !probe.cgroup1.ok) continue;
+    try {
+      return createBackend(name, opts, probe);
+    } catch (e) {
+      last = e;
+    }
+  }
+  throw last instanceof Error ? last : new Error('no enforcement backend available');
+}

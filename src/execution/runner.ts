@@ -1,0 +1,633 @@
+/**
+ * The Runner: spawn one run, hold it to its limits, measure it, report how it ended.
+ * No database, no scheduling: the Dispatcher calls this and records what it returns.
+ *
+ * API (for the Dispatcher)
+ *
+ *   const backend = detectBackend(cfg.execution.enforcement);      // once, at start-up
+ *   backend.configureSlots(cfg.slots);                              // per-slot kernel budgets
+ *   const sampler = new Sampler({ intervalMs: cfg.execution.sample_interval_ms });
+ *   const opts = runnerOptionsFromConfig(cfg.execution, sampler);
+ *
+ *   const h = startRun(spec, backend, opts);       // never throws; returns at once
+ *   // store h.pid, h.pidStart, h.runDir, h.logPath in the history row (status running)
+ *   h.currentUsage();                              // { memoryMb, cpuPercent } from the last tick
+ *   h.cancel('user request');                      // TERM group, grace, KILL group, cgroup kill
+ *   const o: RunOutcome = await h.done;            // never rejects; write o into the history row
+ *
+ *   // after a daemon restart, for each history row still 'running' on this node:
+ *   const h2 = adoptRun({ runId, pid, pidStart, runDir }, backend, opts);
+ *   const o2 = h2 ? await h2.done : await collectFinishedRun({ runId, pid, pidStart, runDir }, opts);
+ *
+ * RunSpec.argv runs without a shell (argv[0] looked up in PATH); shell: true runs argv[0] as
+ * one /bin/sh -c line (further argv become $1...). Every run sits under the shim (shim.ts);
+ * its output goes to runDir/output.log (output.ts). cpuPercent, in a spec and in results, is
+ * a percent of the whole machine (100 = all CPUs), like the slots' max_cpu_percent.
+ * Status: our own kill decides first (timeout, memory_limit, interrupted), then the kernel's
+ * OOM counter (oom_killed), then the exit status (succeeded when 0, else failed).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { systemClock, type Clock, type TimerHandle } from '../clock.js';
+import type { BackendName, Confinement, EnforcementBackend, SavedConfinement } from './enforcement/types.js';
+import { reattachConfinement } from './enforcement/reattach.js';
+import { OutputFollower, type OutputResult } from './output.js';
+import { cpuCount, fdPosition, isSameProcess, processGroupMembers, startToken, WatchedProcess } from './procfs.js';
+import type { Sampler, SampleTarget } from './sampler.js';
+import { lookupUser, preflight, readExitFile, shimArgs, signalFromStatus, SHIM_UNSTARTED, type ExitRecord } from './shim.js';
+export { argvForScript } from './shim.js';
+
+export interface RunSpec {
+  runId: string | number;
+  jobName: string;
+  argv: string[];
+  shell?: boolean;
+  cwd?: string;
+  /** Merged on top of the daemon's environment; SMART_CRON_JOB and SMART_CRON_RUN_ID are added. */
+  env?: Record<string, string>;
+  runAsUser?: string | null;
+  /** 0 = no timeout. */
+  timeoutMs: number;
+  memoryLimitMb?: number | null;
+  cpuPercent?: number | null;
+  slot: string;
+  /** Created if missing: <home>/runs/<runId> (see runDirFor). */
+  runDir: string;
+}
+
+export interface RunnerOptions {
+  sampler: Sampler;
+  killGraceMs: number;
+  outputTailBytes: number;
+  logMaxBytes: number;
+  clock?: Clock;
+  /** The environment runs inherit; default process.env. */
+  baseEnv?: NodeJS.ProcessEnv;
+}
+
+export type RunStatusFinal = 'succeeded' | 'failed' | 'timeout' | 'memory_limit' | 'oom_killed' | 'interrupted';
+
+export interface RunOutcome {
+  status: RunStatusFinal;
+  exitCode: number | null;
+  signal: string | null;
+  startedAt: number;
+  finishedAt: number;
+  durationMs: number;
+  peakMemoryMb: number | null;
+  memorySource: 'cgroup' | 'sampled' | null;
+  cpuTimeMs: number | null;
+  cpuPercent: number | null;
+  outputTail: string;
+  outputBytes: number;
+  outputTruncated: boolean;
+  logPath: string;
+  errorMessage: string | null;
+}
+
+export interface RunUsage {
+  memoryMb: number;
+  cpuPercent: number;
+}
+
+/** What a restarted daemon needs to find a run again (all in the history row). */
+export interface AdoptRecord {
+  runId: string | number;
+  pid: number;
+  pidStart: string;
+  runDir: string;
+}
+
+export interface RunHandle {
+  readonly runId: string;
+  /** The shim's pid (= process group id); null when nothing was spawned. */
+  readonly pid: number | null;
+  readonly pidStart: string | null;
+  readonly startedAt: number;
+  readonly runDir: string;
+  readonly logPath: string;
+  readonly backend: BackendName;
+  readonly done: Promise<RunOutcome>;
+  /** 'timeout' ends with status timeout; any other reason with interrupted. Idempotent. */
+  cancel(reason?: string): void;
+  currentUsage(): RunUsage;
+  /** Stop supervising without touching the processes (shutdown for a later adoption); done never settles. */
+  abandon(): void;
+}
+
+export function runDirFor(home: string, runId: string | number): string {
+  return path.join(home, 'runs', String(runId));
+}
+
+export function runnerOptionsFromConfig(
+  exec: { kill_grace_seconds: number; output_tail_bytes: number; log_max_bytes: number },
+  sampler: Sampler,
+  clock: Clock = systemClock,
+): RunnerOptions {
+  return {
+    sampler,
+    clock,
+    killGraceMs: exec.kill_grace_seconds * 1000,
+    outputTailBytes: exec.output_tail_bytes,
+    logMaxBytes: exec.log_max_bytes,
+  };
+}
+
+interface RunFile {
+  runId: string;
+  jobName: string;
+  argv: string[];
+  startedAt: number;
+  timeoutMs: number;
+  memoryLimitMb: number | null;
+  pid: number;
+  pidStart: string | null;
+  confinement: SavedConfinement;
+}
+
+const MB = 1024 * 1024;
+const round1 = (n: number): number => Math.round(n * 10) / 10;
+const safeId = (id: string | number): string => String(id).replace(/[^A-Za-z0-9._-]/g, '_');
+
+class Run implements RunHandle, SampleTarget {
+  readonly runId: string;
+  pid: number | null = null;
+  pidStart: string | null = null;
+  startedAt: number;
+  readonly runDir: string;
+  readonly logPath: string;
+  readonly backend: BackendName;
+  readonly done: Promise<RunOutcome>;
+  private resolve!: (o: RunOutcome) => void;
+  private readonly clock: Clock;
+  private follower: OutputFollower | null = null;
+  private conf: Confinement | null = null;
+  private timers: TimerHandle[] = [];
+  private stop: { status: 'timeout' | 'memory_limit' | 'interrupted'; message: string } | null = null;
+  private termAt: number | null = null;
+  private killAt: number | null = null;
+  private mainExit: { code: number | null; signal: string | null } | null = null;
+  private mainEndedAt = 0;
+  private finalizing = false;
+  private abandoned = false;
+  private usage: RunUsage = { memoryMb: 0, cpuPercent: 0 };
+  private prevCpu: { at: number; ms: number } | null = null;
+  private watched: WatchedProcess | null = null;
+  timeoutMs = 0;
+  memoryLimitMb: number | null = null;
+
+  constructor(
+    runId: string | number,
+    runDir: string,
+    backend: EnforcementBackend,
+    private readonly opts: RunnerOptions,
+  ) {
+    this.runId = String(runId);
+    this.runDir = runDir;
+    this.logPath = path.join(runDir, 'output.log');
+    this.backend = backend.name;
+    this.clock = opts.clock ?? systemClock;
+    this.startedAt = this.clock.now();
+    this.done = new Promise((r) => (this.resolve = r));
+  }
+
+  start(spec: RunSpec, backend: EnforcementBackend): void {
+    this.timeoutMs = spec.timeoutMs;
+    this.memoryLimitMb = spec.memoryLimitMb ?? null;
+    fs.mkdirSync(this.runDir, { recursive: true });
+    const logFd = fs.openSync(this.logPath, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_APPEND, 0o640);
+    try {
+      fs.rmSync(path.join(this.runDir, 'exit'), { force: true });
+      this.follower = new OutputFollower(this.logPath, this.limits(), this.clock, false, this.writerPos);
+      const err = this.launch(spec, backend, logFd);
+      if (err) this.failEarly(err, logFd);
+    } finally {
+      fs.closeSync(logFd);
+    }
+  }
+
+  private limits() {
+    return { tailBytes: this.opts.outputTailBytes, logMaxBytes: this.opts.logMaxBytes };
+  }
+
+  /** Returns a reason when the run could not be started. */
+  private launch(spec: RunSpec, backend: EnforcementBackend, logFd: number): string | null {
+    if (!Array.isArray(spec.argv) || spec.argv.length === 0) return 'empty command: argv has no program to run';
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(this.opts.baseEnv ?? process.env)) if (v !== undefined) env[k] = v;
+    let ids: { uid: number; gid: number } | undefined;
+    if (spec.runAsUser) {
+      const u = lookupUser(spec.runAsUser);
+      if (!u) return `run_as_user '${spec.runAsUser}': no such user`;
+      const me = process.getuid?.() ?? -1;
+      if (me !== 0 && u.uid !== me) return `run_as_user '${spec.runAsUser}' needs the daemon to run as root (it runs as uid ${me})`;
+      if (me === 0) ids = { uid: u.uid, gid: u.gid };
+      Object.assign(env, { HOME: u.home, USER: u.name, LOGNAME: u.name });
+    }
+    Object.assign(env, spec.env ?? {}, { SMART_CRON_JOB: spec.jobName, SMART_CRON_RUN_ID: this.runId });
+    const argv = spec.shell ? ['/bin/sh', '-c', spec.argv[0]!, spec.jobName, ...spec.argv.slice(1)] : spec.argv;
+    const cwd = spec.cwd ?? (ids ? env.HOME! : process.cwd());
+    const why = preflight(argv, cwd, env.PATH);
+    if (why) return why;
+    if (ids) {
+      // The shim runs as the user and writes runDir/exit.
+      fs.chownSync(this.runDir, ids.uid, ids.gid);
+    }
+    try {
+      this.conf = backend.prepare({
+        runId: safeId(this.runId),
+        slot: safeId(spec.slot || 'default'),
+        memoryLimitMb: spec.memoryLimitMb ?? undefined,
+        cpuPercent: spec.cpuPercent ?? undefined,
+      });
+    } catch (e) {
+      return `enforcement (${backend.name}) could not confine the run: ${(e as Error).message}`;
+    }
+    let child: ChildProcess;
+    try {
+      this.startedAt = this.clock.now();
+      child = spawn('/bin/sh', shimArgs(this.runDir, argv), {
+        cwd,
+        env,
+        detached: true,
+        stdio: ['pipe', logFd, logFd],
+        ...(ids ?? {}),
+      });
+    } catch (e) {
+      return `cannot start '${argv[0]}': ${(e as Error).message}`;
+    }
+    if (child.pid === undefined) {
+      // The 'error' event follows (EAGAIN, EPERM for setuid, ...).
+      child.once('error', (e) => this.failEarly(`cannot start '${argv[0]}': ${e.message}`, null));
+      return null;
+    }
+    const pid = child.pid;
+    this.pid = pid;
+    this.pidStart = startToken(pid);
+    child.stdin!.on('error', () => {
+      /* the shim died before reading "go": its exit reports it */
+    });
+    child.on('exit', (code, signal) => this.onMainExit({ code, signal }));
+    try {
+      this.conf.attach(pid);
+    } catch (e) {
+      this.stop = { status: 'interrupted', message: '' };
+      child.stdin!.end(); // EOF without "go": the shim exits 125 and never runs the command
+      this.failMessage = `enforcement (${backend.name}) could not place the run: ${(e as Error).message}`;
+      return null;
+    }
+    const rf: RunFile = {
+      runId: this.runId,
+      jobName: spec.jobName,
+      argv,
+      startedAt: this.startedAt,
+      timeoutMs: spec.timeoutMs,
+      memoryLimitMb: this.memoryLimitMb,
+      pid,
+      pidStart: this.pidStart,
+      confinement: this.conf.saved,
+    };
+    fs.writeFileSync(path.join(this.runDir, 'run.json'), JSON.stringify(rf, null, 1));
+    child.stdin!.end('go\n');
+    this.begin();
+    return null;
+  }
+
+  private failMessage: string | null = null;
+  private readonly writerPos = (): number | null => (this.pid === null ? null : fdPosition(this.pid, 1));
+
+  /** Timers and sampling, for started and adopted runs alike. */
+  begin(): void {
+    if (this.timeoutMs > 0 && Number.isFinite(this.timeoutMs)) {
+      const left = this.startedAt + this.timeoutMs - this.clock.now();
+      const secs = round1(this.timeoutMs / 1000);
+      this.timers.push(this.clock.setTimer(left, () => this.cancel('timeout', `timed out after ${secs} s`)));
+    }
+    this.opts.sampler.add(this);
+  }
+
+  adopt(rf: RunFile, conf: Confinement, pid: number, pidStart: string): void {
+    this.pid = pid;
+    this.pidStart = pidStart;
+    this.startedAt = rf.startedAt;
+    this.timeoutMs = rf.timeoutMs;
+    this.memoryLimitMb = rf.memoryLimitMb;
+    this.conf = conf;
+    this.watched = new WatchedProcess(pid);
+    this.follower = new OutputFollower(this.logPath, this.limits(), this.clock, true, this.writerPos);
+    this.begin();
+  }
+
+  failEarly(message: string, logFd: number | null): void {
+    try {
+      const line = `smart-cron: ${message}\n`;
+      if (logFd !== null) fs.writeSync(logFd, line);
+      else fs.appendFileSync(this.logPath, line);
+    } catch {
+      /* the message is in the outcome anyway */
+    }
+    this.conf?.release();
+    const out = this.follower?.finish() ?? { outputTail: '', outputBytes: 0, outputTruncated: false, logPath: this.logPath };
+    const now = this.clock.now();
+    this.resolve(baseOutcome('failed', this.startedAt, now, out, message));
+  }
+
+  cancel(reason = 'cancelled', message?: string): void {
+    if (this.stop || this.abandoned || this.pid === null) return;
+    const status = reason === 'timeout' ? 'timeout' : 'interrupted';
+    this.stop = { status, message: message ?? (status === 'timeout' ? 'timed out' : `cancelled: ${reason}`) };
+    this.terminate(false);
+  }
+
+  /** TERM now and KILL after the grace (or KILL now). */
+  private terminate(immediate: boolean): void {
+    const now = this.clock.now();
+    if (!immediate && this.termAt === null) {
+      this.termAt = now;
+      this.signalGroup('SIGTERM');
+      this.timers.push(this.clock.setTimer(this.opts.killGraceMs, () => this.terminate(true)));
+      return;
+    }
+    if (this.killAt !== null) return;
+    this.killAt = now;
+    this.signalGroup('SIGKILL');
+    this.conf?.killAll();
+  }
+
+  private signalGroup(sig: NodeJS.Signals): void {
+    if (this.pid === null) return;
+    try {
+      process.kill(-this.pid, sig);
+    } catch {
+      /* group empty */
+    }
+    this.conf?.signalAll(sig);
+  }
+
+  currentUsage(): RunUsage {
+    return { ...this.usage };
+  }
+
+  abandon(): void {
+    this.abandoned = true;
+    for (const t of this.timers) t.cancel();
+    this.opts.sampler.remove(this);
+    this.follower?.close();
+    this.watched?.close();
+  }
+
+  sample(now: number): void {
+    if (this.finalizing || this.abandoned || !this.conf) return;
+    const u = this.conf.sample(now);
+    let pct = this.usage.cpuPercent;
+    if (u.cpuTimeMs !== null) {
+      if (this.prevCpu && now > this.prevCpu.at) pct = ((u.cpuTimeMs - this.prevCpu.ms) / (now - this.prevCpu.at) / cpuCount()) * 100;
+      this.prevCpu = { at: now, ms: u.cpuTimeMs };
+    }
+    this.usage = { memoryMb: round1(u.memoryBytes / MB), cpuPercent: round1(Math.max(0, pct)) };
+    const limit = this.conf.sampledLimitBytes;
+    if (limit !== null && u.memoryBytes > limit && !this.stop) {
+      this.stop = {
+        status: 'memory_limit',
+        message: `memory ${round1(u.memoryBytes / MB)} MB exceeded the limit of ${round1(limit / MB)} MB (sampled); killed`,
+      };
+      this.terminate(true);
+    } else if (u.oomKills > 0 && this.killAt === null) {
+      // The kernel killed part of the run at its limit: end the rest too (v1 has no oom.group).
+      this.terminate(true);
+    }
+    this.follower?.poll();
+    if (this.watched && !this.mainExit) {
+      const st = this.watched.readStat();
+      if (!st || st.state === 'Z' || st.state === 'X') this.onMainExit(null);
+    }
+  }
+
+  private onMainExit(exit: { code: number | null; signal: string | null } | null): void {
+    if (this.finalizing || this.abandoned) return;
+    this.mainExit = exit;
+    this.mainEndedAt = this.clock.now();
+    this.finalizing = true;
+    void this.finalize().catch((e: unknown) => {
+      // Never leave the Dispatcher waiting: report what we know.
+      const out = { outputTail: '', outputBytes: 0, outputTruncated: false, logPath: this.logPath };
+      this.resolve(baseOutcome('failed', this.startedAt, this.clock.now(), out, `supervisor error: ${(e as Error).message}`));
+    });
+  }
+
+  private alive(): boolean {
+    if (this.pid === null) return false;
+    let group = false;
+    try {
+      process.kill(-this.pid, 0);
+      group = processGroupMembers(this.pid).length > 0;
+    } catch {
+      group = false;
+    }
+    return group || (this.conf?.hasTasks() ?? false);
+  }
+
+  /** Leftovers (background children) get TERM, the grace, then KILL, like a timeout. */
+  private async reapLeftovers(): Promise<void> {
+    const sleep = (ms: number) => new Promise<void>((r) => this.clock.setTimer(ms, r));
+    if (!this.alive()) return;
+    if (this.termAt === null && this.killAt === null) this.terminate(false);
+    const giveUpAt = this.clock.now() + this.opts.killGraceMs + 5000;
+    while (this.alive() && this.clock.now() < giveUpAt) await sleep(25);
+  }
+
+  private async finalize(): Promise<void> {
+    const conf = this.conf!;
+    await this.reapLeftovers();
+    for (const t of this.timers) t.cancel();
+    this.opts.sampler.remove(this);
+    this.watched?.close();
+    const last = conf.sample(this.clock.now());
+    const usage = conf.finish();
+    conf.release();
+    const exit = readExitFile(this.runDir);
+    const out = this.follower!.finish();
+    const endedAt = this.mainExit ? this.mainEndedAt : (exit?.endedAt ?? this.mainEndedAt);
+    this.resolve(
+      buildOutcome({
+        startedAt: this.startedAt,
+        endedAt,
+        mainExit: this.mainExit,
+        exit,
+        stop: this.failMessage ? null : this.stop,
+        failMessage: this.failMessage,
+        oomKills: Math.max(usage.oomKills, last.oomKills),
+        memoryLimitMb: this.memoryLimitMb,
+        usage,
+        out,
+        backend: this.backend,
+        killedHard: this.killAt !== null,
+      }),
+    );
+  }
+}
+
+function baseOutcome(status: RunStatusFinal, startedAt: number, endedAt: number, out: OutputResult, msg: string | null): RunOutcome {
+  return {
+    status,
+    exitCode: null,
+    signal: null,
+    startedAt,
+    finishedAt: endedAt,
+    durationMs: Math.max(0, endedAt - startedAt),
+    peakMemoryMb: null,
+    memorySource: null,
+    cpuTimeMs: null,
+    cpuPercent: null,
+    ...out,
+    errorMessage: msg,
+  };
+}
+
+interface OutcomeFacts {
+  startedAt: number;
+  endedAt: number;
+  mainExit: { code: number | null; signal: string | null } | null;
+  exit: ExitRecord | null;
+  stop: { status: 'timeout' | 'memory_limit' | 'interrupted'; message: string } | null;
+  failMessage: string | null;
+  oomKills: number;
+  memoryLimitMb: number | null;
+  usage: { peakBytes: number | null; source: 'cgroup' | 'sampled'; cpuTimeMs: number | null };
+  out: OutputResult;
+  backend: BackendName;
+  killedHard: boolean;
+}
+
+export function buildOutcome(f: OutcomeFacts): RunOutcome {
+  const o = baseOutcome('failed', f.startedAt, f.endedAt, f.out, null);
+  if (f.mainExit && f.mainExit.code === null) o.signal = f.mainExit.signal;
+  else {
+    const code = f.mainExit?.code ?? f.exit?.exitCode ?? null;
+    o.exitCode = code;
+    o.signal = code === null ? null : signalFromStatus(code);
+  }
+  if (f.usage.peakBytes !== null) {
+    o.peakMemoryMb = round1(f.usage.peakBytes / MB);
+    o.memorySource = f.usage.source;
+  }
+  // cgroup CPU time is exact; otherwise the shim's `times` (every waited-for process) or samples.
+  const sampled = f.usage.cpuTimeMs;
+  o.cpuTimeMs = f.backend !== 'portable' && sampled !== null ? sampled : Math.max(f.exit?.childCpuMs ?? 0, sampled ?? 0);
+  o.cpuTimeMs = Math.round(o.cpuTimeMs);
+  o.cpuPercent = o.durationMs > 0 ? round1((o.cpuTimeMs / o.durationMs / cpuCount()) * 100) : 0;
+  const hard = f.killedHard ? ', then SIGKILL after the grace period' : '';
+  if (f.failMessage) o.errorMessage = f.failMessage;
+  else if (f.stop) {
+    o.status = f.stop.status;
+    o.errorMessage = f.stop.status === 'memory_limit' ? f.stop.message : `${f.stop.message} (SIGTERM to the process group${hard})`;
+  } else if (f.oomKills > 0 && o.exitCode !== 0) {
+    o.status = 'oom_killed';
+    const at = f.memoryLimitMb ? `its memory limit of ${f.memoryLimitMb} MB` : 'the slot memory budget';
+    o.errorMessage = `killed by the kernel OOM killer at ${at} (${f.oomKills} OOM kill${f.oomKills > 1 ? 's' : ''} in the run's cgroup)`;
+  } else if (o.exitCode === 0) {
+    o.status = 'succeeded';
+  } else if (!f.mainExit && !f.exit) {
+    o.status = 'interrupted';
+    o.errorMessage = 'the run ended while no supervisor was watching and left no exit status';
+  } else if (o.exitCode === SHIM_UNSTARTED && !f.exit) {
+    o.errorMessage = 'the command was never started (the supervisor went away before the start signal)';
+  } else if (o.exitCode === null) {
+    o.errorMessage = `killed by signal ${o.signal}`;
+  } else {
+    const sig = o.signal ? ` (killed by ${o.signal})` : o.exitCode === 127 ? ' (command not found?)' : '';
+    o.errorMessage = `exited with code ${o.exitCode}${sig}`;
+  }
+  return o;
+}
+
+export function startRun(spec: RunSpec, backend: EnforcementBackend, opts: RunnerOptions): RunHandle {
+  const run = new Run(spec.runId, spec.runDir, backend, opts);
+  try {
+    run.start(spec, backend);
+  } catch (e) {
+    run.failEarly(`cannot start run ${spec.runId}: ${(e as Error).message}`, null);
+  }
+  return run;
+}
+
+function readRunFile(runDir: string): RunFile | null {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8')) as RunFile;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Supervise a run started by an earlier daemon. Null when its process is gone (or the pid now
+ * belongs to another process); then collectFinishedRun gives the outcome.
+ */
+export function adoptRun(record: AdoptRecord, backend: EnforcementBackend, opts: RunnerOptions): RunHandle | null {
+  if (!isSameProcess(record.pid, record.pidStart)) return null;
+  const rf = readRunFile(record.runDir) ?? fallbackRunFile(record, opts);
+  const conf = reattachConfinement(rf.confinement, record.pid, backend);
+  const run = new Run(record.runId, record.runDir, backend, opts);
+  run.adopt(rf, conf, record.pid, record.pidStart);
+  return run;
+}
+
+function fallbackRunFile(record: AdoptRecord, opts: RunnerOptions): RunFile {
+  return {
+    runId: String(record.runId),
+    jobName: '',
+    argv: [],
+    startedAt: (opts.clock ?? systemClock).now(),
+    timeoutMs: 0,
+    memoryLimitMb: null,
+    pid: record.pid,
+    pidStart: record.pidStart,
+    confinement: { backend: 'portable', paths: [], memoryLimitBytes: null },
+  };
+}
+
+/** The outcome of a run whose process is gone: the shim's exit file, else interrupted. */
+export async function collectFinishedRun(record: AdoptRecord, opts: Omit<RunnerOptions, 'sampler'>): Promise<RunOutcome> {
+  const clock = opts.clock ?? systemClock;
+  const rf = readRunFile(record.runDir);
+  const exit = readExitFile(record.runDir);
+  const logPath = path.join(record.runDir, 'output.log');
+  let out: OutputResult = { outputTail: '', outputBytes: 0, outputTruncated: false, logPath };
+  if (fs.existsSync(logPath)) out = new OutputFollower(logPath, { tailBytes: opts.outputTailBytes, logMaxBytes: opts.logMaxBytes }, clock, true).finish();
+  let usage: { peakBytes: number | null; source: 'cgroup' | 'sampled'; cpuTimeMs: number | null; oomKills: number } = {
+    peakBytes: null,
+    source: 'sampled',
+    cpuTimeMs: null,
+    oomKills: 0,
+  };
+  if (rf && rf.confinement.backend !== 'portable' && rf.confinement.paths.every((p) => fs.existsSync(p))) {
+    const conf = reattachConfinement(rf.confinement, record.pid, null);
+    conf.killAll(); // whatever the job left behind in its cgroup
+    usage = conf.finish();
+    conf.release();
+  }
+  let endedAt = exit?.endedAt;
+  if (endedAt === undefined) {
+    try {
+      endedAt = Math.round(fs.statSync(logPath).mtimeMs);
+    } catch {
+      endedAt = clock.now();
+    }
+  }
+  const startedAt = rf?.startedAt ?? endedAt;
+  return buildOutcome({
+    startedAt,
+    endedAt: Math.max(startedAt, endedAt),
+    mainExit: null,
+    exit,
+    stop: null,
+    failMessage: null,
+    oomKills: usage.oomKills,
+    memoryLimitMb: rf?.memoryLimitMb ?? null,
+    usage,
+    out,
+    backend: rf?.confinement.backend ?? 'portable',
+    killedHard: false,
+  });
+}

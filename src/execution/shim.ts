@@ -1,0 +1,185 @@
+/**
+ * How a run is launched: the /bin/sh shim every run starts under, the argv for script jobs,
+ * the user a run runs as, and the checks that turn a bad command or cwd into a clear message
+ * before anything is spawned.
+ *
+ * Why a shim: the daemon may be killed -9 while jobs run. The shim is the run's first
+ * process (its pid and start time are recorded); it outlives the daemon, waits for the real
+ * command and writes `runDir/exit` (exit status, CPU time of everything it waited for, end
+ * time), so a restarted daemon can still learn how the run ended.
+ *
+ * Start handshake: the shim first reads one line "go" from stdin. The daemon writes it only
+ * after putting the shim into its cgroup (or setting oom_score_adj), so the job never runs a
+ * single instruction outside its limits, and no cgroup file has to be writable by the job's
+ * user. If the daemon dies before that, stdin reaches EOF and the shim exits 125 unstarted.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** Exit code of a shim that never started the command. */
+export const SHIM_UNSTARTED = 125;
+
+// trap with a handler (not '') so TERM/INT/HUP sent to the group do not kill the shim while it
+// waits for the job (the job itself still gets them, and handlers are not inherited). `times`
+// prints the shell's and then its children's CPU time. stdin becomes /dev/null for the job.
+export const SHIM_SCRIPT = [
+  'd=$1; shift',
+  "trap ':' HUP INT TERM",
+  'IFS= read -r go',
+  '[ "$go" = go ] || { echo "smart-cron: supervisor went away before the start signal" >&2; exit 125; }',
+  'exec 0</dev/null',
+  '"$@"',
+  'rc=$?',
+  '{ echo "$rc"; times; date +%s; } >"$d/exit.tmp" 2>/dev/null && mv -f "$d/exit.tmp" "$d/exit"',
+  'exit "$rc"',
+].join('\n');
+
+/** argv for spawn: /bin/sh -c SHIM smart-cron-run <runDir> <command...>. */
+export function shimArgs(runDir: string, argv: string[]): string[] {
+  return ['-c', SHIM_SCRIPT, 'smart-cron-run', runDir, ...argv];
+}
+
+export interface ExitRecord {
+  exitCode: number;
+  /** CPU time of every process the shim waited for (the job and its reaped descendants). */
+  childCpuMs: number | null;
+  /** ms since the epoch: the file's mtime (ms precision), else the seconds the shim wrote. */
+  endedAt: number;
+}
+
+function parseTimes(s: string | undefined): number | null {
+  // dash/bash: "0m1.230000s 0m0.010000s"
+  if (!s) return null;
+  const parts = [...s.matchAll(/(\d+)m([\d.]+)s/g)];
+  if (parts.length !== 2) return null;
+  return Math.round(parts.reduce((a, m) => a + (Number(m[1]) * 60 + Number(m[2])) * 1000, 0));
+}
+
+export function readExitFile(runDir: string): ExitRecord | null {
+  const file = path.join(runDir, 'exit');
+  try {
+    const text = fs.readFileSync(file, 'utf8');
+    const lines = text.split('\n');
+    const exitCode = Number(lines[0]);
+    if (lines[0] === '' || !Number.isInteger(exitCode)) return null;
+    const mtime = fs.statSync(file).mtimeMs;
+    const secs = Number(lines[3]);
+    return {
+      exitCode,
+      childCpuMs: parseTimes(lines[2]),
+      endedAt: Number.isFinite(mtime) && mtime > 0 ? Math.round(mtime) : secs * 1000,
+    };
+  } catch {
+    return null;
+  }
+}
+
+const SIGNALS: Record<number, string> = {
+  1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 4: 'SIGILL', 5: 'SIGTRAP', 6: 'SIGABRT', 7: 'SIGBUS',
+  8: 'SIGFPE', 9: 'SIGKILL', 10: 'SIGUSR1', 11: 'SIGSEGV', 12: 'SIGUSR2', 13: 'SIGPIPE',
+  14: 'SIGALRM', 15: 'SIGTERM', 24: 'SIGXCPU', 25: 'SIGXFSZ', 31: 'SIGSYS',
+};
+
+/**
+ * The shell reports a command killed by signal N as status 128+N and cannot say more, so
+ * the shim's status follows that convention (a job that deliberately exits 137 reads as SIGKILL).
+ */
+export function signalFromStatus(code: number): string | null {
+  return code > 128 && code < 160 ? (SIGNALS[code - 128] ?? `SIG${code - 128}`) : null;
+}
+
+export type ScriptType = 'php' | 'bash' | 'python' | 'python3' | 'node' | 'executable' | 'sh';
+
+/** argv that runs a script file of the given type (never through a shell line). */
+export function argvForScript(scriptPath: string, scriptType: ScriptType | null | undefined): string[] {
+  switch (scriptType) {
+    case 'php':
+      return ['php', scriptPath];
+    case 'bash':
+      return ['bash', scriptPath];
+    case 'sh':
+      return ['/bin/sh', scriptPath];
+    case 'python':
+    case 'python3':
+      return ['python3', scriptPath];
+    case 'node':
+      // .ts would need a loader; node runs js/mjs/cjs directly.
+      return ['node', scriptPath];
+    default:
+      return [scriptPath];
+  }
+}
+
+export interface UserIds {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+  shell: string;
+}
+
+/** uid/gid of a user from /etc/passwd, else `id` (for NSS users: LDAP, sssd). */
+export function lookupUser(name: string, passwd = '/etc/passwd'): UserIds | null {
+  try {
+    for (const line of fs.readFileSync(passwd, 'utf8').split('\n')) {
+      const f = line.split(':');
+      if (f[0] === name && f.length >= 7) {
+        return { name, uid: Number(f[2]), gid: Number(f[3]), home: f[5] || '/', shell: f[6] || '/bin/sh' };
+      }
+    }
+  } catch {
+    /* fall back to id */
+  }
+  try {
+    const opts = { encoding: 'utf8' as const, stdio: ['ignore', 'pipe', 'ignore'] as ['ignore', 'pipe', 'ignore'] };
+    const uid = Number(execFileSync('id', ['-u', name], opts).trim());
+    const gid = Number(execFileSync('id', ['-g', name], opts).trim());
+    if (Number.isInteger(uid) && Number.isInteger(gid)) return { name, uid, gid, home: '/', shell: '/bin/sh' };
+  } catch {
+    /* unknown user */
+  }
+  return null;
+}
+
+/** Why a run cannot even be spawned, in words that name the thing; null when it can. */
+export function preflight(argv: string[], cwd: string, envPath: string | undefined): string | null {
+  try {
+    if (!fs.statSync(cwd).isDirectory()) return `working directory ${cwd} is not a directory`;
+  } catch (e) {
+    return `working directory ${cwd}: ${describeFsError(e)}`;
+  }
+  const cmd = argv[0];
+  if (cmd === undefined || cmd === '') return 'empty command: argv has no program to run';
+  if (cmd.includes('/')) {
+    const full = path.resolve(cwd, cmd);
+    return checkExecutable(full, cmd);
+  }
+  for (const dir of (envPath ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
+    if (!dir) continue;
+    const full = path.join(dir, cmd);
+    if (fs.existsSync(full) && checkExecutable(full, cmd) === null) return null;
+  }
+  return `command '${cmd}' not found in PATH (${envPath ?? '(unset)'}) (ENOENT)`;
+}
+
+function checkExecutable(full: string, shown: string): string | null {
+  try {
+    const st = fs.statSync(full);
+    if (st.isDirectory()) return `command '${shown}' is a directory (EISDIR)`;
+    fs.accessSync(full, fs.constants.X_OK);
+    // root passes X_OK for any file with at least one x bit; none at all still fails at exec.
+    if ((st.mode & 0o111) === 0) return `command '${shown}' is not executable (EACCES)`;
+    return null;
+  } catch (e) {
+    return `command '${shown}': ${describeFsError(e)}`;
+  }
+}
+
+function describeFsError(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'does not exist (ENOENT)';
+  if (code === 'EACCES') return 'permission denied (EACCES)';
+  if (code === 'ENOTDIR') return 'a path component is not a directory (ENOTDIR)';
+  return (e as Error).message;
+}

@@ -1,0 +1,130 @@
+/**
+ * Output: head + tail for the history row, exact byte count, the log cap, bounded daemon
+ * memory under a flood. Real processes on the portable backend (the output path is the same
+ * for every backend).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { systemClock } from '../../src/clock.js';
+import { OutputFollower, omittedMarker } from '../../src/execution/output.js';
+import { PortableBackend } from '../../src/execution/enforcement/portable.js';
+import { runnerOptionsFromConfig, startRun } from '../../src/execution/runner.js';
+import { Sampler } from '../../src/execution/sampler.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const programs = fileURLToPath(new URL('../fixtures/programs/', import.meta.url));
+const backend = new PortableBackend();
+
+function options(tailBytes: number, logMaxBytes: number) {
+  const sampler = new Sampler({ intervalMs: 50 });
+  return runnerOptionsFromConfig({ kill_grace_seconds: 1, output_tail_bytes: tailBytes, log_max_bytes: logMaxBytes }, sampler);
+}
+
+test('follower: short output is kept whole and counted exactly', () => {
+  const dir = tempDir();
+  const log = path.join(dir, 'output.log');
+  fs.writeFileSync(log, 'hello\n');
+  const f = new OutputFollower(log, { tailBytes: 1024, logMaxBytes: 4096 }, systemClock);
+  f.poll();
+  fs.appendFileSync(log, 'world\n');
+  const r = f.finish();
+  assert.deepEqual(r, { outputTail: 'hello\nworld\n', outputBytes: 12, outputTruncated: false, logPath: log });
+  assert.equal(f.finish(), r, 'finish is idempotent');
+});
+
+test('follower: a cut log keeps head, marker and the most recent bytes, in the row and the file', () => {
+  const dir = tempDir();
+  const log = path.join(dir, 'output.log');
+  fs.writeFileSync(log, '');
+  const f = new OutputFollower(log, { tailBytes: 1024, logMaxBytes: 4096 }, systemClock);
+  let all = '';
+  for (let i = 0; i < 400; i++) {
+    const line = `line ${String(i).padStart(4, '0')} ${'x'.repeat(40)}\n`;
+    all += line;
+    fs.appendFileSync(log, line);
+    if (i % 7 === 0) f.poll();
+  }
+  const r = f.finish();
+  assert.equal(r.outputBytes, all.length);
+  assert.equal(r.outputTruncated, true);
+  const head = all.slice(0, 256);
+  const tail = all.slice(all.length - 768);
+  assert.equal(r.outputTail, head + omittedMarker(all.length - 1024) + tail);
+  const file = fs.readFileSync(log, 'utf8');
+  assert.ok(file.length <= 4096, `log file ${file.length} bytes is within the cap`);
+  assert.ok(file.startsWith(head), 'file starts with the head');
+  assert.ok(file.endsWith(all.slice(all.length - 2000)), 'file ends with the most recent output');
+  assert.match(file, /\[\.\.\. \d+ bytes omitted \.\.\.\]/);
+});
+
+test('a 50 MB flood: head and tail kept, bytes counted, log capped, daemon memory bounded', async () => {
+  const dir = tempDir();
+  const bytes = 50 * 1024 * 1024;
+  const cap = 1024 * 1024;
+  const opts = options(8192, cap);
+  global.gc?.();
+  const rssBefore = process.memoryUsage().rss;
+  let rssMax = rssBefore;
+  let logMax = 0;
+  const h = startRun(
+    { runId: 'flood', jobName: 'flood', argv: [path.join(programs, 'flood.sh'), String(bytes)], timeoutMs: 30_000, slot: 'default', runDir: dir },
+    backend,
+    opts,
+  );
+  const watch = setInterval(() => {
+    rssMax = Math.max(rssMax, process.memoryUsage().rss);
+    try {
+      logMax = Math.max(logMax, fs.statSync(h.logPath).size);
+    } catch {
+      /* renamed at the end */
+    }
+  }, 5);
+  const o = await h.done;
+  clearInterval(watch);
+  assert.equal(o.status, 'succeeded', o.errorMessage ?? '');
+  const expected = 'BEGIN\n'.length + 'to stderr\n'.length + bytes + 1 + 'END\n'.length;
+  // Bytes appended in the instant between the size check and a truncate are lost; a handful at most.
+  assert.ok(Math.abs(o.outputBytes - expected) <= expected * 0.001, `counted ${o.outputBytes} of ${expected}`);
+  assert.equal(o.outputTruncated, true);
+  assert.ok(o.outputTail.startsWith('BEGIN\nto stderr\n0123456789'), o.outputTail.slice(0, 40));
+  assert.ok(o.outputTail.endsWith('\nEND\n'));
+  assert.match(o.outputTail, /\n\[\.\.\. \d+ bytes omitted \.\.\.\]\n/);
+  assert.ok(Buffer.byteLength(o.outputTail) < 8192 + 100);
+  const finalSize = fs.statSync(o.logPath).size;
+  assert.ok(finalSize <= cap, `final log ${finalSize} <= cap ${cap}`);
+  assert.ok(fs.readFileSync(o.logPath, 'utf8').endsWith('\nEND\n'));
+  assert.ok(logMax <= cap * 16, `log never grew far past the cap (max seen ${logMax})`);
+  assert.ok(rssMax - rssBefore < 40 * 1024 * 1024, `daemon RSS grew ${((rssMax - rssBefore) / 1048576).toFixed(1)} MB`);
+});
+
+test('flood below the cap: the count is exact and the log is left whole', async () => {
+  const dir = tempDir();
+  const bytes = 3 * 1024 * 1024;
+  const h = startRun(
+    { runId: 'f2', jobName: 'flood', argv: [path.join(programs, 'flood.sh'), String(bytes)], timeoutMs: 30_000, slot: 'default', runDir: dir },
+    backend,
+    options(4096, 8 * 1024 * 1024),
+  );
+  const o = await h.done;
+  const expected = 'BEGIN\n'.length + 'to stderr\n'.length + bytes + 1 + 'END\n'.length;
+  assert.equal(o.outputBytes, expected);
+  assert.equal(fs.statSync(o.logPath).size, expected);
+  assert.equal(o.outputTruncated, true);
+});
+
+test('a job that exits before its output is read still has its output', async () => {
+  const dir = tempDir();
+  const h = startRun(
+    { runId: 'quick', jobName: 'quick', argv: ["printf 'a%.0s' 1 2 3; echo; echo bye >&2"], shell: true, timeoutMs: 5000, slot: 'default', runDir: dir },
+    backend,
+    options(4096, 1 << 20),
+  );
+  const o = await h.done;
+  assert.equal(o.status, 'succeeded');
+  assert.equal(o.outputTail, 'aaa\nbye\n');
+  assert.equal(o.outputBytes, 8);
+  assert.equal(o.outputTruncated, false);
+});

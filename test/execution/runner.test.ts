@@ -1,0 +1,192 @@
+/**
+ * The runner with real processes, once per backend this host offers (portable always,
+ * cgroup1 / cgroup2 when usable; skipped with the reason otherwise).
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createBackend, probeHost } from '../../src/execution/enforcement/detect.js';
+import type { BackendName, EnforcementBackend } from '../../src/execution/enforcement/types.js';
+import { processGroupMembers } from '../../src/execution/procfs.js';
+import { runnerOptionsFromConfig, startRun, type RunSpec } from '../../src/execution/runner.js';
+import { Sampler } from '../../src/execution/sampler.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const programs = fileURLToPath(new URL('../fixtures/programs/', import.meta.url));
+const prog = (name: string): string => path.join(programs, name);
+const probe = probeHost();
+const sampler = new Sampler({ intervalMs: 50 });
+const opts = runnerOptionsFromConfig({ kill_grace_seconds: 1, output_tail_bytes: 8192, log_max_bytes: 1 << 20 }, sampler);
+const made: EnforcementBackend[] = [];
+after(() => {
+  sampler.stop();
+  for (const b of made) b.dispose();
+});
+
+function backendOrReason(name: BackendName): EnforcementBackend | string {
+  if (name === 'cgroup2' && !probe.cgroup2.ok) return `cgroup2 not available here: ${probe.cgroup2.reason}`;
+  if (name === 'cgroup1' && !probe.cgroup1.ok) return `cgroup1 not available here: ${probe.cgroup1.reason}`;
+  try {
+    const b = createBackend(name, { groupName: `sc-test-${process.pid}` }, probe);
+    made.push(b);
+    return b;
+  } catch (e) {
+    return `${name} could not be set up: ${(e as Error).message}`;
+  }
+}
+
+let seq = 0;
+function spec(over: Partial<RunSpec> & { argv: string[] }): RunSpec {
+  const id = `t${process.pid}-${++seq}`;
+  return { runId: id, jobName: 'test-job', timeoutMs: 15_000, slot: 'default', runDir: path.join(tempDir(), id), ...over };
+}
+
+function groupGone(pgid: number): boolean {
+  return processGroupMembers(pgid).length === 0;
+}
+
+for (const name of ['portable', 'cgroup1', 'cgroup2'] as const) {
+  const b = backendOrReason(name);
+  const skip = typeof b === 'string' ? b : false;
+  if (skip) console.log(`# ${name}: skipped: ${skip}`);
+  const backend = b as EnforcementBackend;
+  const cgroup = name !== 'portable';
+
+  test(`${name}: exit codes, signals, no shell by default, shell when asked`, { skip }, async () => {
+    const cases: Array<[Partial<RunSpec> & { argv: string[] }, string, number | null, string | null, string]> = [
+      [{ argv: ['echo', '$HOME'] }, 'succeeded', 0, null, '$HOME\n'],
+      [{ argv: ['echo $((40 + 2))'], shell: true }, 'succeeded', 0, null, '42\n'],
+      [{ argv: ['exit 3'], shell: true }, 'failed', 3, null, ''],
+      // The shim (a shell) reports a signal death on stderr, as a terminal would.
+      [{ argv: ['kill -SEGV $$'], shell: true }, 'failed', 139, 'SIGSEGV', 'Segmentation fault\n'],
+      [{ argv: ['echo "$1-$2"', 'a', 'b'], shell: true }, 'succeeded', 0, null, 'a-b\n'],
+    ];
+    const outcomes = await Promise.all(cases.map(([s]) => startRun(spec(s), backend, opts).done));
+    cases.forEach(([s, status, code, signal, output], i) => {
+      const o = outcomes[i]!;
+      assert.equal(o.status, status, `${s.argv.join(' ')}: ${o.errorMessage}`);
+      assert.equal(o.exitCode, code, s.argv.join(' '));
+      assert.equal(o.signal, signal, s.argv.join(' '));
+      assert.equal(o.outputTail, output, s.argv.join(' '));
+      assert.equal(o.memorySource, cgroup ? 'cgroup' : 'sampled');
+    });
+    assert.equal(outcomes[3]!.errorMessage, 'exited with code 139 (killed by SIGSEGV)');
+  });
+
+  test(`${name}: env and cwd; SMART_CRON_JOB and SMART_CRON_RUN_ID`, { skip }, async () => {
+    const cwd = tempDir();
+    const s = spec({ argv: [prog('print-env.sh'), '5'], cwd, env: { EXTRA: 'x y' } });
+    const o = await startRun(s, backend, opts).done;
+    assert.equal(o.status, 'failed');
+    assert.equal(o.exitCode, 5);
+    assert.equal(o.outputTail, `${fs.realpathSync(cwd)}\nJOB=test-job RUN=${s.runId} EXTRA=x y\n`);
+  });
+
+  test(`${name}: spawn failures become failed outcomes that name the command and the reason`, { skip }, async () => {
+    const dir = tempDir();
+    const notExec = path.join(dir, 'not-exec.sh');
+    fs.writeFileSync(notExec, '#!/bin/sh\necho hi\n', { mode: 0o644 });
+    const cases: Array<[Partial<RunSpec> & { argv: string[] }, RegExp]> = [
+      [{ argv: ['no-such-command-xyz'] }, /command 'no-such-command-xyz' not found in PATH .*ENOENT/],
+      [{ argv: ['/nonexistent/bin/tool'] }, /command '\/nonexistent\/bin\/tool': does not exist \(ENOENT\)/],
+      [{ argv: [notExec] }, /not-exec\.sh'(: permission denied| is not executable) \(EACCES\)/],
+      [{ argv: ['true'], cwd: '/nonexistent-dir' }, /working directory \/nonexistent-dir: does not exist \(ENOENT\)/],
+      [{ argv: [] }, /empty command/],
+      [{ argv: ['true'], runAsUser: 'no-such-user-xyz' }, /run_as_user 'no-such-user-xyz': no such user/],
+    ];
+    for (const [s, re] of cases) {
+      const h = startRun(spec(s), backend, opts);
+      const o = await h.done;
+      assert.equal(o.status, 'failed');
+      assert.match(o.errorMessage ?? '', re);
+      assert.equal(h.pid, null);
+      assert.match(o.outputTail, /^smart-cron: /, 'the reason is in the log too');
+    }
+  });
+
+  test(`${name}: run as another user`, { skip: skip || (process.getuid?.() !== 0 && 'needs root') }, async () => {
+    const o = await startRun(spec({ argv: ['id -un; echo $HOME'], shell: true, runAsUser: 'nobody', cwd: '/' }), backend, opts).done;
+    assert.equal(o.status, 'succeeded', o.errorMessage ?? o.outputTail);
+    assert.match(o.outputTail, /^nobody\n/);
+  });
+
+  test(`${name}: timeout ends a tree that ignores SIGTERM; nothing of its group survives`, { skip }, async () => {
+    const h = startRun(spec({ argv: [prog('forky-ignore-term.sh'), '4'], timeoutMs: 400 }), backend, opts);
+    const o = await h.done;
+    assert.equal(o.status, 'timeout');
+    assert.match(o.errorMessage ?? '', /timed out after 0\.4 s .*SIGKILL after the grace period/);
+    assert.match(o.outputTail, /started 4 children/);
+    assert.ok(o.durationMs >= 1300 && o.durationMs < 5000, `duration ${o.durationMs}`);
+    assert.ok(groupGone(h.pid!), 'no process of the group is left');
+  });
+
+  test(`${name}: cancel interrupts; a job that exits on TERM is not KILLed`, { skip }, async () => {
+    const h = startRun(spec({ argv: ['sleep', '30'] }), backend, opts);
+    setTimeout(() => h.cancel('user request'), 150);
+    const o = await h.done;
+    assert.equal(o.status, 'interrupted');
+    assert.equal(o.signal, 'SIGTERM');
+    assert.equal(o.errorMessage, 'cancelled: user request (SIGTERM to the process group)');
+    assert.ok(o.durationMs < 1000);
+  });
+
+  test(`${name}: over its memory limit -> ${cgroup ? 'oom_killed' : 'memory_limit'}, while a concurrent run carries on`, { skip }, async () => {
+    const big = startRun(spec({ argv: ['node', prog('grow-mem.mjs'), '600', '3000'], memoryLimitMb: 150 }), backend, opts);
+    const small = startRun(spec({ argv: ['node', prog('hold-mem.mjs'), '20', '1500'] }), backend, opts);
+    const [ob, os] = await Promise.all([big.done, small.done]);
+    assert.equal(ob.status, cgroup ? 'oom_killed' : 'memory_limit', ob.errorMessage ?? '');
+    assert.match(ob.errorMessage ?? '', cgroup ? /OOM killer at its memory limit of 150 MB/ : /exceeded the limit of 150 MB \(sampled\)/);
+    assert.ok(ob.durationMs < 3000, 'killed at the limit, not at the end');
+    assert.ok(ob.peakMemoryMb! >= 140 && ob.peakMemoryMb! < 260, `peak ${ob.peakMemoryMb}`);
+    assert.equal(os.status, 'succeeded', os.errorMessage ?? '');
+    assert.match(os.outputTail, /held 20 MB/);
+  });
+
+  test(`${name}: peak memory ${cgroup ? 'exact (within 10 %)' : 'sampled, close'}`, { skip }, async () => {
+    if (cgroup) {
+      const o = await startRun(spec({ argv: [prog('touch-mb.sh'), '150'] }), backend, opts).done;
+      assert.equal(o.status, 'succeeded');
+      assert.equal(o.memorySource, 'cgroup');
+      assert.ok(o.peakMemoryMb! >= 150 && o.peakMemoryMb! <= 165, `peak ${o.peakMemoryMb} MB for 150 MB touched`);
+    } else {
+      const o = await startRun(spec({ argv: ['node', prog('hold-mem.mjs'), '200', '600'] }), backend, opts).done;
+      assert.equal(o.status, 'succeeded');
+      assert.equal(o.memorySource, 'sampled');
+      // node itself adds ~30-50 MB (PSS) to the 200 MB it touched.
+      assert.ok(o.peakMemoryMb! >= 190 && o.peakMemoryMb! <= 280, `peak ${o.peakMemoryMb} MB for 200 MB touched`);
+    }
+  });
+
+  test(`${name}: CPU time of a busy loop`, { skip }, async () => {
+    const h = startRun(spec({ argv: ['node', prog('busy.mjs'), '700'] }), backend, opts);
+    let live = 0;
+    const t = setInterval(() => (live = Math.max(live, h.currentUsage().cpuPercent)), 100);
+    const o = await h.done;
+    clearInterval(t);
+    assert.equal(o.status, 'succeeded');
+    assert.ok(o.cpuTimeMs! >= 700 && o.cpuTimeMs! < 1600, `cpu ${o.cpuTimeMs} ms`);
+    assert.ok(o.cpuPercent! > 0);
+    assert.ok(live > 0, 'live usage reported CPU while it ran');
+  });
+
+  test(`${name}: a child that left the process group`, { skip }, async () => {
+    const h = startRun(spec({ argv: [prog('escape.sh')], timeoutMs: 500 }), backend, opts);
+    await new Promise((r) => setTimeout(r, 300));
+    const escaped = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((p) => {
+      try {
+        const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8');
+        const st = fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        return cmd === 'sleep\u0000300\u0000' && Number(st[2]) !== h.pid && Number(st[1]) !== h.pid;
+      } catch {
+        return false;
+      }
+    });
+    const o = await h.done;
+    assert.equal(o.status, 'timeout');
+    const alive = escaped.filter((p) => fs.existsSync(`/proc/${p}`) && !fs.readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z'));
+    // The cgroup holds it (killed); without cgroups it was seen as a descendant and signalled too.
+    assert.deepEqual(alive, [], `escaped setsid child(ren) ${escaped.join(',')} still alive`);
+  });
+}
