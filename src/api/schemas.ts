@@ -1,0 +1,239 @@
+/**
+ * The API's response and query shapes, in TypeBox: they type the handlers (through the
+ * type provider), validate the requests, and are the OpenAPI document. Request bodies for
+ * jobs reuse src/jobs/definition.ts (one schema, one source).
+ */
+import Type, { type Static, type TSchema } from 'typebox';
+
+import { SORTABLE } from '../storage/repos/jobs.js';
+
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const lit = <const T extends string[]>(values: readonly [...T]) => Type.Enum(values);
+const Str = Type.String();
+const Num = Type.Number();
+const Int = Type.Integer();
+const Bool = Type.Boolean();
+const Iso = Type.String({ description: 'ISO-8601 UTC timestamp' });
+
+export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'timeout', 'memory_limit', 'oom_killed', 'interrupted', 'lost', 'skipped'] as const;
+export const HEALTH = ['critical', 'warning', 'healthy'] as const;
+const EXEC_STATUS = ['never_run', 'overdue', 'failing', 'ok'] as const;
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      code: Str,
+      message: Str,
+      field: Type.Optional(Nullable(Str)),
+    }),
+  },
+  { description: 'Every error: a code, a message naming the field and what was expected, and the field.' },
+);
+
+/** The JSON form of a job (presentJob): every registry column, booleans as booleans, lists parsed. */
+export const JobOut = Type.Object(
+  {
+    id: Int,
+    name: Str,
+    description: Nullable(Str),
+    command: Nullable(Type.Array(Str)),
+    shell: Bool,
+    script_path: Nullable(Str),
+    script_type: Nullable(Str),
+    working_dir: Nullable(Str),
+    run_as_user: Nullable(Str),
+    env: Type.Record(Str, Str),
+    schedule: Str,
+    timezone: Nullable(Str),
+    next_scheduled_run: Nullable(Iso),
+    misfire_policy: Str,
+    overlap_policy: Str,
+    category: Str,
+    priority: lit(['critical', 'high', 'medium', 'low'] as const),
+    slot: Str,
+    cpu_weight: Num,
+    memory_weight: Num,
+    timeout_seconds: Int,
+    estimated_memory_mb: Num,
+    estimated_cpu_percent: Num,
+    memory_limit_mb: Nullable(Num),
+    total_executions: Int,
+    successful_executions: Int,
+    failed_executions: Int,
+    consecutive_failures: Int,
+    last_executed_at: Nullable(Iso),
+    last_finished_at: Nullable(Iso),
+    last_status: Nullable(Str),
+    last_exit_code: Nullable(Int),
+    last_error_message: Nullable(Str),
+    executions_24h: Int,
+    failures_24h: Int,
+    avg_duration_24h: Nullable(Num),
+    max_duration_24h: Nullable(Num),
+    avg_memory_24h: Nullable(Num),
+    max_memory_24h: Nullable(Num),
+    baseline_duration_seconds: Nullable(Num),
+    baseline_memory_mb: Nullable(Num),
+    baseline_cpu_percent: Nullable(Num),
+    baseline_calculated_at: Nullable(Iso),
+    alert_on_failure: Bool,
+    alert_on_timeout: Bool,
+    alert_on_high_memory: Bool,
+    alert_emails: Type.Array(Str),
+    consecutive_failure_threshold: Int,
+    circuit_state: Str,
+    circuit_opened_at: Nullable(Iso),
+    source: lit(['discovered', 'crontab', 'manual', 'file'] as const),
+    enabled: Bool,
+    missing: Bool,
+    user_overrides: Type.Array(Str),
+    tags: Type.Array(Str),
+    created_at: Iso,
+    updated_at: Iso,
+    health_status: lit(HEALTH),
+    execution_status: lit(EXEC_STATUS),
+  },
+  { additionalProperties: true, description: 'A job: the registry columns (snake_case), plus tags, health_status and execution_status.' },
+);
+export type JobOut = Static<typeof JobOut>;
+
+export const JobDetail = Type.Intersect([JobOut, Type.Object({ next_runs: Type.Array(Iso, { description: 'The next 5 run times.' }) })]);
+
+export const JobList = Type.Object({ jobs: Type.Array(JobOut), total: Int, limit: Int, offset: Int });
+
+/** A run: every history column, output_truncated as a boolean, args/env_extra parsed. */
+export const RunOut = Type.Object(
+  {
+    id: Int,
+    job_id: Int,
+    job_name: Type.Optional(Str),
+    scheduled_for: Iso,
+    attempt: Int,
+    trigger: lit(['schedule', 'manual', 'catchup', 'retry', 'dependency'] as const),
+    status: lit(RUN_STATUSES),
+    skip_reason: Nullable(Str),
+    wait_reason: Nullable(Str),
+    node: Nullable(Str),
+    slot: Nullable(Str),
+    priority: Str,
+    reservation_mb: Nullable(Num),
+    reservation_cpu: Nullable(Num),
+    queued_at: Iso,
+    deadline_at: Nullable(Iso),
+    not_before: Nullable(Iso),
+    started_at: Nullable(Iso),
+    finished_at: Nullable(Iso),
+    wait_ms: Nullable(Num),
+    duration_ms: Nullable(Num),
+    exit_code: Nullable(Int),
+    signal: Nullable(Str),
+    peak_memory_mb: Nullable(Num),
+    memory_source: Nullable(Str),
+    cpu_time_ms: Nullable(Num),
+    cpu_percent: Nullable(Num),
+    output_tail: Type.Optional(Nullable(Str)),
+    output_bytes: Nullable(Num),
+    output_truncated: Bool,
+    log_path: Nullable(Str),
+    error_message: Nullable(Str),
+    pid: Nullable(Int),
+    args: Nullable(Type.Array(Str)),
+    env_extra: Nullable(Type.Record(Str, Str)),
+  },
+  { additionalProperties: true, description: 'A run (one history row). Lists leave output_tail out unless ?output=1.' },
+);
+export type RunOut = Static<typeof RunOut>;
+
+export const RunList = Type.Object({
+  runs: Type.Array(RunOut),
+  next_before: Nullable(Int),
+});
+
+export const SlotOut = Type.Object({
+  node: Str,
+  slot: Str,
+  max_concurrent_jobs: Num,
+  max_memory_mb: Num,
+  max_cpu_percent: Num,
+  current_running_jobs: Num,
+  current_memory_mb: Num,
+  current_cpu_percent: Num,
+  queued: Num,
+});
+
+export const AlertOut = Type.Object(
+  {
+    id: Int,
+    job_id: Nullable(Int),
+    job_name: Type.Optional(Nullable(Str)),
+    run_id: Nullable(Int),
+    alert_type: Str,
+    severity: Str,
+    message: Str,
+    count: Int,
+    created_at: Iso,
+    updated_at: Iso,
+    acknowledged_at: Nullable(Iso),
+    resolved_at: Nullable(Iso),
+    notification_status: Str,
+    open: Bool,
+  },
+  { additionalProperties: true },
+);
+export type AlertOut = Static<typeof AlertOut>;
+
+export const HealthCounts = Type.Object({ critical: Int, warning: Int, healthy: Int });
+
+export const TrendOut = Type.Object({
+  job_id: Int,
+  job_name: Str,
+  day: Str,
+  runs: Int,
+  failures: Int,
+  avg_duration_ms: Nullable(Num),
+  max_duration_ms: Nullable(Num),
+  avg_memory_mb: Nullable(Num),
+  max_memory_mb: Nullable(Num),
+});
+
+// ---------------------------------------------------------------- requests
+
+const MAX_ID = Number.MAX_SAFE_INTEGER;
+export const RefParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200, description: 'job id or name' }) });
+export const IdParam = Type.Object({ id: Type.Integer({ minimum: 1, maximum: MAX_ID }) });
+export const JobRefBody = Type.Object({ job: Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Integer({ minimum: 1, maximum: MAX_ID })], { description: 'job name or id' }) });
+
+export const SORT_PATTERN = `^(dashboard|-?(${SORTABLE.join('|')}))$`;
+export const JobListQuery = Type.Object({
+  health: Type.Optional(lit(HEALTH)),
+  category: Type.Optional(Type.String({ maxLength: 100 })),
+  tag: Type.Optional(Type.String({ maxLength: 100 })),
+  source: Type.Optional(lit(['discovered', 'crontab', 'manual', 'file'] as const)),
+  enabled: Type.Optional(Bool),
+  q: Type.Optional(Type.String({ maxLength: 200, description: 'substring of name, description, command or script path' })),
+  sort: Type.Optional(Type.String({ pattern: SORT_PATTERN, description: `dashboard (default), or one of ${SORTABLE.join(', ')}; prefix - for descending` })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000, default: 0 })),
+});
+
+export const RunPageQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  before: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_ID, description: 'only runs with a smaller id (keyset paging: pass next_before)' })),
+  output: Type.Optional(Type.Boolean({ description: 'include output_tail' })),
+});
+
+export const RunListQuery = Type.Intersect([
+  RunPageQuery,
+  Type.Object({
+    status: Type.Optional(Type.String({ pattern: `^(${RUN_STATUSES.join('|')})(,(${RUN_STATUSES.join('|')}))*$`, description: 'one status or a comma list' })),
+    job: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  }),
+]);
+
+export const RunRequestBody = Type.Object(
+  {
+    args: Type.Optional(Type.Array(Type.String({ maxLength: 10_000 }), { maxItems: 1000 })),
+    env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String({ maxLength: 100_000 }))),
+  },
+  { additionalProperties: false },
+);

@@ -1,0 +1,88 @@
+/**
+ * Server-sent events at /api/events: the bus's events, one `event:` line per bus event
+ * name and `data:` in the same shapes the REST routes return, a comment line every 15 s
+ * so proxies and browsers keep the connection, and listeners removed when the client goes.
+ */
+import type { ServerResponse } from 'node:http';
+import Type from 'typebox';
+import type { BusEvents } from '../events.js';
+import type { AlertRow, RunRow } from '../storage/schema.js';
+import { presentAlert, presentRun } from './present.js';
+import type { Api, ApiContext } from './types.js';
+
+type Forward = { [K in keyof BusEvents]: (...args: BusEvents[K]) => unknown };
+
+const FORWARD: Forward = {
+  'run.queued': (run: RunRow) => presentRun(run, { output: false }),
+  'run.started': (run: RunRow) => presentRun(run, { output: false }),
+  'run.finished': (run: RunRow) => presentRun(run, { output: false }),
+  'alert.raised': (a: AlertRow) => presentAlert(a),
+  'alert.resolved': (a: AlertRow) => presentAlert(a),
+  slots: (slots) => ({ slots }),
+  'job.changed': (e) => e,
+};
+
+export interface SseOptions {
+  heartbeatMs?: number;
+}
+
+export function registerSse(server: Api, ctx: ApiContext, opts: SseOptions = {}): void {
+  const heartbeatMs = opts.heartbeatMs ?? 15_000;
+  const clients = new Set<ServerResponse>();
+
+  // A hijacked stream is never idle: end them, or close() would wait for the browsers.
+  server.addHook('preClose', async () => {
+    for (const res of clients) res.end();
+    clients.clear();
+  });
+
+  server.get(
+    '/api/events',
+    {
+      schema: {
+        tags: ['events'],
+        summary: 'Server-sent events: run.queued, run.started, run.finished, alert.raised, alert.resolved, slots, job.changed',
+        description: 'text/event-stream. Each event: `event: <name>` and `data: <JSON>` (runs and alerts in the REST shapes; output_tail left out). A comment line every 15 s keeps the connection.',
+        response: { 200: Type.String({ description: 'text/event-stream' }) },
+      },
+    },
+    (req, reply) => {
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'Content-Type': 'text/event-stream; charset=utf-8',
+        'Cache-Control': 'no-cache, no-transform',
+        Connection: 'keep-alive',
+        'X-Accel-Buffering': 'no',
+      });
+      res.write('retry: 3000\n\n');
+      clients.add(res);
+      let seq = 0;
+      const listeners: Array<[keyof BusEvents, (...a: never[]) => void]> = [];
+      for (const name of Object.keys(FORWARD) as (keyof BusEvents)[]) {
+        const fn = (...args: unknown[]) => {
+          let data: string;
+          try {
+            data = JSON.stringify((FORWARD[name] as (...a: unknown[]) => unknown)(...args));
+          } catch {
+            return;
+          }
+          res.write(`id: ${++seq}\nevent: ${name}\ndata: ${data}\n\n`);
+        };
+        ctx.bus.on(name, fn as never);
+        listeners.push([name, fn as never]);
+      }
+      const beat = setInterval(() => res.write(': heartbeat\n\n'), heartbeatMs);
+      beat.unref();
+      const cleanup = () => {
+        clearInterval(beat);
+        for (const [name, fn] of listeners) ctx.bus.off(name, fn as never);
+        listeners.length = 0;
+        clients.delete(res);
+      };
+      req.raw.on('close', cleanup);
+      res.on('close', cleanup);
+      res.on('error', cleanup);
+    },
+  );
+}
