@@ -1,0 +1,132 @@
+#!/usr/bin/env node
+/**
+ * The one test command (`npm test`). Node 20's `node --test` finds no .ts files in a bare
+ * folder, so this lists every test/**\/*.test.ts explicitly and runs
+ *   node --import tsx --test --test-concurrency=N --test-reporter=spec <files>
+ * then closes with the counts (`# tests N`, `# pass N`, `# fail N`, ...) and exits with its code.
+ *
+ *   npm test                          every test
+ *   npm test -- test/storage          only files under these folders / these files
+ *   npm test -- --test-name-pattern=X any argument starting with '-' goes to node
+ *
+ * One PostgreSQL cluster is started for the whole run (when a server binary exists) and its
+ * admin URL passed to the test processes in SMART_CRON_TEST_PG_ADMIN_URL; each test creates
+ * its own database in it. Environment: SMART_CRON_TEST_CONCURRENCY, SMART_CRON_TEST_TIMEOUT_MS,
+ * SMART_CRON_REQUIRE_POSTGRES=1 (fail instead of skipping the PostgreSQL suite).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const SKIP_MESSAGE = 'PostgreSQL suite SKIPPED: no postgres binary found';
+
+function findTests(dir, out = []) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
+    const p = join(dir, entry.name);
+    if (entry.isDirectory()) findTests(p, out);
+    else if (entry.name.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+
+const args = process.argv.slice(2);
+const nodeArgs = args.filter((a) => a.startsWith('-'));
+const filters = args.filter((a) => !a.startsWith('-'));
+
+let files = [];
+if (filters.length === 0) {
+  files = findTests(join(root, 'test'));
+} else {
+  for (const f of filters) {
+    const p = resolve(f);
+    if (!existsSync(p)) {
+      console.error(`test: no such file or folder: ${f}`);
+      process.exit(2);
+    }
+    files.push(...(statSync(p).isDirectory() ? findTests(p) : [p]));
+  }
+}
+files = [...new Set(files)].sort();
+if (files.length === 0) {
+  console.error(`test: no *.test.ts files found${filters.length ? ` under ${filters.join(', ')}` : ''}`);
+  process.exit(1);
+}
+
+// Two cores: two files at a time keeps both busy (most tests wait on databases and child processes).
+const concurrency = Number(process.env.SMART_CRON_TEST_CONCURRENCY) || Math.max(2, availableParallelism());
+const timeout = Number(process.env.SMART_CRON_TEST_TIMEOUT_MS) || 300_000;
+
+// ---- one PostgreSQL cluster for the run
+const env = { ...process.env };
+let pg = null;
+const { register } = await import('tsx/esm/api');
+register();
+const cluster = await import(new URL('../test/helpers/pg-cluster.ts', import.meta.url).href);
+if (!env.SMART_CRON_TEST_PG_ADMIN_URL) {
+  if (cluster.findPostgresBinDir()) {
+    try {
+      pg = await cluster.startPostgres();
+      env.SMART_CRON_TEST_PG_ADMIN_URL = pg.adminUrl;
+      console.log(`# PostgreSQL test cluster on 127.0.0.1:${pg.port}`);
+    } catch (e) {
+      console.error(`test: could not start the PostgreSQL test cluster: ${e.message}`);
+      process.exit(1);
+    }
+  } else {
+    const bar = '!'.repeat(SKIP_MESSAGE.length + 8);
+    console.error(`${bar}\n!!! ${SKIP_MESSAGE} !!!${process.env.SMART_CRON_REQUIRE_POSTGRES === '1' ? '\n!!! SMART_CRON_REQUIRE_POSTGRES=1: the PostgreSQL tests will FAIL' : ''}\n${bar}`);
+  }
+}
+
+const tapDir = mkdtempSync(join(tmpdir(), 'smart-cron-tap-'));
+const tapFile = join(tapDir, 'report.tap');
+const argv = [
+  '--import',
+  'tsx',
+  '--test',
+  `--test-concurrency=${concurrency}`,
+  `--test-timeout=${timeout}`,
+  '--test-reporter=spec',
+  '--test-reporter-destination=stdout',
+  '--test-reporter=tap',
+  `--test-reporter-destination=${tapFile}`,
+  ...nodeArgs,
+  ...files.map((f) => relative(root, f)),
+];
+console.log(`# ${files.length} test file(s), concurrency ${concurrency}`);
+
+const child = spawn(process.execPath, argv, { cwd: root, env, stdio: 'inherit' });
+const forward = (sig) => () => child.kill(sig);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, forward(sig));
+const code = await new Promise((res) => child.on('close', (c, s) => res(c ?? (s ? 1 : 0))));
+
+await pg?.stop();
+const summary = summarize(existsSync(tapFile) ? readFileSync(tapFile, 'utf8') : '');
+rmSync(tapDir, { recursive: true, force: true });
+console.log(summary);
+process.exit(code);
+
+/** The run's totals from the TAP report, and per-database counts for the forEachDatabase tests. */
+function summarize(tap) {
+  const totals = {};
+  for (const m of tap.matchAll(/^# (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) ([\d.]+)$/gm)) totals[m[1]] = m[2];
+  const perDb = { sqlite: { pass: 0, fail: 0, skip: 0 }, postgres: { pass: 0, fail: 0, skip: 0 } };
+  for (const m of tap.matchAll(/^\s*(ok|not ok) \d+ - (.*)$/gm)) {
+    const db = /\[(sqlite|postgres)\](?:\s*#.*)?$/.exec(m[2])?.[1];
+    if (!db) continue;
+    const key = / # SKIP/.test(m[2]) ? 'skip' : m[1] === 'ok' ? 'pass' : 'fail';
+    perDb[db][key]++;
+  }
+  const lines = ['', '# ---- smart-cron test summary'];
+  for (const [db, c] of Object.entries(perDb)) lines.push(`# ${db}: ${c.pass} pass, ${c.fail} fail, ${c.skip} skipped`);
+  if (perDb.postgres.skip > 0) lines.push(`# !!! ${SKIP_MESSAGE}`);
+  for (const k of ['tests', 'suites', 'pass', 'fail', 'cancelled', 'skipped', 'todo', 'duration_ms']) {
+    if (totals[k] !== undefined) lines.push(`# ${k} ${totals[k]}`);
+  }
+  if (totals.tests === undefined) lines.push('# tests ? (no TAP summary: the runner did not finish)');
+  return lines.join('\n');
+}
