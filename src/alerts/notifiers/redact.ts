@@ -15,9 +15,15 @@ export function redactUrl(raw: string): string {
   for (const k of [...u.searchParams.keys()]) u.searchParams.set(k, '***');
   u.pathname = u.pathname
     .split('/')
-    .map((seg) => (/^[A-Za-z0-9_-]{20,}$/.test(seg) || (/\d/.test(seg) && /^[A-Za-z0-9_-]{12,}$/.test(seg)) ? '***' : seg))
+    .map((seg) => (isTokenLike(seg) ? '***' : seg))
     .join('/');
   return u.toString().replace(/%2A%2A%2A/g, '***');
+}
+
+/** Long opaque segments, or shorter ones mixing letters and digits (Slack's T…/B…/token). */
+function isTokenLike(seg: string): boolean {
+  if (!/^[A-Za-z0-9_-]+$/.test(seg)) return false;
+  return seg.length >= 20 || (seg.length >= 8 && /\d/.test(seg) && /[A-Za-z]/.test(seg));
 }
 
 /** Remove every known secret (and any user:password@ in URLs) from a message. */
