@@ -31,8 +31,8 @@ export class TableAlerts implements AlertsService {
 
   async list(f: AlertFilter): Promise<{ alerts: AlertRow[]; total: number }> {
     let q = this.database.db.selectFrom(T);
-    if (f.open === true) q = q.where('resolved_at', 'is', null);
-    if (f.open === false) q = q.where('resolved_at', 'is not', null);
+    // As the AlertManager: open=true narrows to unresolved alerts; otherwise all of them.
+    if (f.open) q = q.where('resolved_at', 'is', null);
     if (f.jobId !== undefined) q = q.where('job_id', '=', f.jobId);
     const count = await q.select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
     const alerts = await q

@@ -233,7 +233,8 @@ export const RunListQuery = Type.Intersect([
 export const RunRequestBody = Type.Object(
   {
     args: Type.Optional(Type.Array(Type.String({ maxLength: 10_000 }), { maxItems: 1000 })),
-    env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String({ maxLength: 100_000 }))),
+    // additionalProperties: false, or JSON Schema lets keys that miss the pattern through.
+    env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String({ maxLength: 100_000 }), { additionalProperties: false })),
   },
   { additionalProperties: false },
 );

@@ -45,7 +45,7 @@ export function registerSystemRoutes(server: Api, ctx: ApiContext): void {
         tags: ['alerts'],
         summary: 'Alerts, newest first',
         querystring: Type.Object({
-          open: Type.Optional(Type.Boolean({ description: 'true: not resolved; false: resolved' })),
+          open: Type.Optional(Type.Boolean({ description: 'true: only alerts not yet resolved (default: all)' })),
           job: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
           offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000, default: 0 })),
