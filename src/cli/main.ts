@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { exitCodeFor, SmartCronError } from '../errors.js';
+import * as alerts from './alerts.js';
 import { makeContext, type CliContext } from './context.js';
 import * as health from './health.js';
 import * as init from './init.js';
@@ -12,7 +13,7 @@ import * as jobs from './jobs.js';
 type Registrar = (program: Command, ctx: CliContext) => void;
 
 /** Every command group, in the order `--help` lists them. */
-const GROUPS: Registrar[] = [init.register, jobs.register, health.register];
+const GROUPS: Registrar[] = [init.register, jobs.register, health.register, alerts.register];
 
 export function buildProgram(): Command {
   const program = new Command('smart-cron')
