@@ -1,0 +1,193 @@
+/**
+ * `smart-cron discover`: scan, analyse, and register every script found as a disabled job.
+ * Re-running it refreshes descriptions and estimates but never what a person decided
+ * (enabled, or any field they edited: JobManager keeps those), and a script that is gone
+ * is marked missing, never deleted (its history stays).
+ */
+import { existsSync } from 'node:fs';
+import { sep } from 'node:path';
+import type { JobDefinition } from '../jobs/definition.js';
+import type { Job } from '../jobs/job.js';
+import { parseJson } from '../jobs/job.js';
+import type { JobManager } from '../jobs/manager.js';
+import { analyzeFile, nameFromPath, type Analysis } from './analyze.js';
+import type { HeadReader } from './detect.js';
+import { compileGlob } from './glob.js';
+import { previewChange, type Change } from './preview.js';
+import { scan, type ScanProblem, type ScanProgress } from './scanner.js';
+
+export interface DiscoverOptions {
+  include?: string[];
+  exclude?: string[];
+  dryRun?: boolean;
+  /** Injected in tests to make a read fail. */
+  readHead?: HeadReader;
+  onProgress?: (p: ScanProgress & { phase: 'scan' | 'analyse'; scripts: number }) => void;
+}
+
+export interface DiscoverRow {
+  name: string;
+  change: Change | 'missing';
+  changed: string[];
+  script_path: string;
+  script_type: string | null;
+  schedule: string;
+  schedule_guessed: boolean;
+  category: string;
+  category_reason: string;
+  priority: string;
+  priority_reason: string;
+  estimated_memory_mb: number;
+  timeout_seconds: number;
+  description: string | null;
+  warnings: string[];
+}
+
+export interface DiscoverReport {
+  roots: string[];
+  dry_run: boolean;
+  scanned: { dirs: number; files: number; scripts: number };
+  counts: Record<DiscoverRow['change'], number>;
+  jobs: DiscoverRow[];
+  problems: ScanProblem[];
+  skipped: Record<string, number>;
+}
+
+export async function discover(jm: JobManager, dirs: string[], opts: DiscoverOptions = {}): Promise<DiscoverReport> {
+  const include = (opts.include ?? []).map((g) => compileGlob(g, '--include'));
+  const exclude = (opts.exclude ?? []).map((g) => compileGlob(g, '--exclude'));
+  const scanned = scan(dirs, { include, exclude, onProgress: (p) => opts.onProgress?.({ ...p, phase: 'scan', scripts: 0 }) });
+  const problems = [...scanned.problems];
+  const analyses: Analysis[] = [];
+  let n = 0;
+  for (const f of scanned.files) {
+    try {
+      const a = analyzeFile(f, opts.readHead);
+      if (a) analyses.push(a);
+    } catch (e) {
+      problems.push({ path: f.path, reason: readError(e) });
+    }
+    if (opts.onProgress && ++n % 2000 === 0) opts.onProgress({ phase: 'analyse', dirs: scanned.dirs, files: n, scripts: analyses.length });
+  }
+
+  const { jobs: all } = await jm.listJobs({ sort: 'id' });
+  const byPath = new Map<string, Job>();
+  const names = new Set<string>();
+  for (const j of all) {
+    names.add(j.name);
+    if (j.script_path && !byPath.has(j.script_path)) byPath.set(j.script_path, j);
+  }
+
+  const rows: DiscoverRow[] = [];
+  const found = new Set<string>();
+  for (const a of analyses) {
+    found.add(a.file.path);
+    const existing = byPath.get(a.file.path);
+    const name = existing?.name ?? uniqueName(a.file.rel, names);
+    names.add(name);
+    const def = { name, ...a.fields } as JobDefinition;
+    const info = a.info as unknown as Record<string, unknown>;
+    let change: Change;
+    let changed: string[];
+    if (existing) {
+      ({ change, changed } = previewChange(existing, def));
+      const infoChanged = JSON.stringify(info) !== existing.discovery_info;
+      if (existing.missing) {
+        change = 'updated';
+        changed = [...changed, 'missing'];
+      }
+      if (!opts.dryRun && (change !== 'unchanged' || infoChanged)) {
+        await jm.registerJob(def, { source: 'discovered', info });
+        // registerJob clears `missing` only when the info changed; a script that came back unchanged needs it too.
+        if (existing.missing) await jm.jobs.update(existing.id, { missing: 0 });
+      }
+    } else {
+      change = 'new';
+      changed = [];
+      if (!opts.dryRun) await jm.registerJob(def, { source: 'discovered', info });
+    }
+    rows.push(toRow(name, change, changed, def, a.info.schedule_guessed, a.info.category_reason, a.info.priority_reason, a.info.warnings));
+  }
+
+  // A script discovered before under these roots that is no longer on disk.
+  const under = (p: string) => scanned.roots.some((r) => p.startsWith(r.endsWith(sep) ? r : r + sep));
+  for (const j of all) {
+    if (j.source !== 'discovered' || !j.script_path || found.has(j.script_path) || !under(j.script_path)) continue;
+    if (existsSync(j.script_path)) continue;
+    if (!j.missing && !opts.dryRun) await jm.jobs.update(j.id, { missing: 1, updated_at: new Date(jm.clock.now()).toISOString() });
+    const info = parseJson<Record<string, string>>(j.discovery_info, {});
+    rows.push({
+      name: j.name,
+      change: 'missing',
+      changed: j.missing ? [] : ['missing'],
+      script_path: j.script_path,
+      script_type: j.script_type,
+      schedule: j.schedule,
+      schedule_guessed: Boolean(info.schedule_guessed),
+      category: j.category,
+      category_reason: info.category_reason ?? '',
+      priority: j.priority,
+      priority_reason: info.priority_reason ?? '',
+      estimated_memory_mb: j.estimated_memory_mb,
+      timeout_seconds: j.timeout_seconds,
+      description: j.description,
+      warnings: [],
+    });
+  }
+  rows.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+  const counts = { new: 0, updated: 0, unchanged: 0, missing: 0 };
+  for (const r of rows) counts[r.change]++;
+  return {
+    roots: scanned.roots,
+    dry_run: Boolean(opts.dryRun),
+    scanned: { dirs: scanned.dirs, files: scanned.files.length, scripts: analyses.length },
+    counts,
+    jobs: rows,
+    problems,
+    skipped: scanned.skipped,
+  };
+}
+
+/** A name no other job has: the path without extension, else with it, else numbered. */
+function uniqueName(rel: string, taken: Set<string>): string {
+  const plain = nameFromPath(rel);
+  if (!taken.has(plain)) return plain;
+  const withExt = nameFromPath(rel, true);
+  if (!taken.has(withExt)) return withExt;
+  for (let i = 2; ; i++) if (!taken.has(`${plain}-${i}`)) return `${plain}-${i}`;
+}
+
+function toRow(
+  name: string,
+  change: Change,
+  changed: string[],
+  def: JobDefinition,
+  guessed: boolean,
+  categoryReason: string,
+  priorityReason: string,
+  warnings: string[] | undefined,
+): DiscoverRow {
+  return {
+    name,
+    change,
+    changed,
+    script_path: def.script_path!,
+    script_type: def.script_type ?? null,
+    schedule: def.schedule,
+    schedule_guessed: guessed,
+    category: def.category!,
+    category_reason: categoryReason,
+    priority: def.priority!,
+    priority_reason: priorityReason,
+    estimated_memory_mb: def.estimated_memory_mb!,
+    timeout_seconds: def.timeout_seconds!,
+    description: def.description ?? null,
+    warnings: warnings ?? [],
+  };
+}
+
+function readError(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  if (err.code === 'EACCES' || err.code === 'EPERM') return `cannot read: permission denied (${err.code})`;
+  return `cannot read: ${err.code ? `${err.code} ` : ''}${err.message}`;
+}
