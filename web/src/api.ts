@@ -93,6 +93,20 @@ export async function getText(path: string): Promise<string> {
   return res.text();
 }
 
+/**
+ * Lists come back either bare (`[...]`) or wrapped (`{ runs: [...], next_before }`); accept both,
+ * so the dashboard does not break on either reading of the contract.
+ */
+export function listOf<T>(data: unknown, key: string): T[] {
+  if (Array.isArray(data)) return data as T[];
+  const inner = data && typeof data === 'object' ? (data as Record<string, unknown>)[key] : undefined;
+  return Array.isArray(inner) ? (inner as T[]) : [];
+}
+
+export async function getList<T>(path: string, key: string): Promise<T[]> {
+  return listOf<T>(await api<unknown>('GET', path), key);
+}
+
 /** `?a=1&b=x` from an object, leaving out empty values. */
 export function query(params: Record<string, string | number | boolean | null | undefined>): string {
   const q = new URLSearchParams();
@@ -119,8 +133,8 @@ export async function signOut(): Promise<void> {
 
 /** Whether this tab may use the API: a session cookie and the CSRF value that goes with it. */
 export async function checkSession(): Promise<boolean> {
-  const r = await api<{ authenticated: boolean; csrf?: string }>('GET', '/api/session');
+  const r = await api<{ authenticated?: boolean; signed_in?: boolean; csrf?: string }>('GET', '/api/session');
   if (r.csrf) setCsrf(r.csrf);
   // A new tab shares the cookie but not sessionStorage; without the CSRF value it could only read.
-  return r.authenticated && hasCsrf();
+  return Boolean(r.authenticated ?? r.signed_in) && hasCsrf();
 }

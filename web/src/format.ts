@@ -34,21 +34,29 @@ export function absolute(iso: string | null | undefined): string {
   return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 }
 
+/** "Thu 27 Nov, 14:05": for lists of upcoming times, where the year is noise. */
+export function short(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toLocaleString(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+}
+
 export function duration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return '—';
   if (ms < 1000) return `${Math.round(ms)} ms`;
   const s = ms / 1000;
   if (s < 60) return `${s < 10 ? s.toFixed(2) : s.toFixed(1)} s`;
   const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min ${Math.round(s % 60)} s`;
+  const rest = Math.round(s % 60);
+  if (m < 60) return rest ? `${m} min ${rest} s` : `${m} min`;
   const h = Math.floor(m / 60);
-  return `${h} h ${m % 60} min`;
+  return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
 }
 
 export function megabytes(mb: number | null | undefined): string {
   if (mb === null || mb === undefined) return '—';
   if (mb >= 1024) return `${(mb / 1024).toFixed(mb >= 10240 ? 0 : 1)} GB`;
-  return `${mb < 10 ? mb.toFixed(1) : Math.round(mb)} MB`;
+  return `${mb < 10 && mb !== 0 ? mb.toFixed(1) : Math.round(mb)} MB`;
 }
 
 export function bytes(n: number | null | undefined): string {
@@ -60,7 +68,7 @@ export function bytes(n: number | null | undefined): string {
 
 export function percent(p: number | null | undefined): string {
   if (p === null || p === undefined) return '—';
-  return `${p < 10 ? p.toFixed(1) : Math.round(p)} %`;
+  return `${p < 10 && p !== 0 ? p.toFixed(1) : Math.round(p)} %`;
 }
 
 /** "execution_status" words as people say them. */

@@ -20,7 +20,7 @@ function AlertItem({ alert, onChanged }: { alert: Alert; onChanged: (a: Alert) =
   }
   const state = alert.resolved_at ? 'resolved' : alert.acknowledged_at ? 'acknowledged' : 'open';
   return (
-    <li class={`alert alert-${state}`} data-testid="alert-item" data-alert-id={alert.id} data-state={state}>
+    <li class={`alert alert-${state} alert-sev-${alert.severity}`} data-testid="alert-item" data-alert-id={alert.id} data-state={state}>
       <div class="alert-head">
         <SeverityBadge severity={alert.severity} />
         <strong>{words(alert.alert_type)}</strong>

@@ -4,7 +4,7 @@ import { ApiError, post } from '../api';
 import type { Job, Run } from '../types';
 import { notify } from './toast';
 
-export function EnableToggle({ job, onChanged }: { job: Job; onChanged: (j: Job) => void }) {
+export function EnableToggle({ job, onChanged, showLabel = false }: { job: Job; onChanged: (j: Job) => void; showLabel?: boolean }) {
   const [busy, setBusy] = useState(false);
   async function toggle() {
     const want = !job.enabled;
@@ -24,11 +24,12 @@ export function EnableToggle({ job, onChanged }: { job: Job; onChanged: (j: Job)
     <label class="switch" title={job.enabled ? 'Enabled: click to disable' : 'Disabled: click to enable'}>
       <input type="checkbox" role="switch" checked={job.enabled} disabled={busy} onChange={toggle} aria-label={`${job.name} enabled`} data-testid="enable-toggle" />
       <span class="switch-track" aria-hidden="true" />
+      {showLabel && <span class="switch-label">{job.enabled ? 'Enabled' : 'Disabled'}</span>}
     </label>
   );
 }
 
-export function RunNowButton({ job, label = 'Run now', onQueued }: { job: Job; label?: string; onQueued?: (r: Run) => void }) {
+export function RunNowButton({ job, label = 'Run now', compact = false, onQueued }: { job: Job; label?: string; compact?: boolean; onQueued?: (r: Run) => void }) {
   const [busy, setBusy] = useState(false);
   async function run() {
     setBusy(true);
@@ -47,7 +48,7 @@ export function RunNowButton({ job, label = 'Run now', onQueued }: { job: Job; l
     }
   }
   return (
-    <button type="button" onClick={run} disabled={busy} aria-label={`${label}: ${job.name}`} data-testid="run-now">
+    <button type="button" class={compact ? 'compact' : undefined} onClick={run} disabled={busy} aria-label={`${label}: ${job.name}`} data-testid="run-now">
       {busy ? 'Queuing…' : label}
     </button>
   );

@@ -55,7 +55,8 @@ export function initialState(job?: Job): FormState {
     memory_limit_mb: job?.memory_limit_mb ? String(job.memory_limit_mb) : '',
     tags: job?.tags.join(', ') ?? '',
     enabled: job?.enabled ?? true,
-    alerts: Object.fromEntries(ALERTS.map((a) => [a, job ? job[`alert_on_${a}`] : a === 'failure' || a === 'timeout'])) as FormState['alerts'],
+    // New jobs start with every alert on, as the registry's defaults do.
+    alerts: Object.fromEntries(ALERTS.map((a) => [a, job ? job[`alert_on_${a}`] : true])) as FormState['alerts'],
   };
 }
 
@@ -123,7 +124,7 @@ export function changes(body: Body, original: Body): Body {
 /** The API names fields like `tags.0` or `alert_on_failure`; the form shows them at the input they came from. */
 export function formField(field: string | null): string | null {
   if (!field) return null;
-  const top = field.split(/[./[]/)[0]!;
+  const top = field.replace(/^(body|job)[./]/, '').split(/[./[]/)[0]!;
   if (top === 'shell') return 'command';
   if (top.startsWith('alert_on_')) return 'alerts';
   return top;

@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ALERT_LABEL, ALERTS, formField, initialState, type FormState, type JobFormProps, type Kind } from './JobForm';
 import { SchedulePreview } from './SchedulePreview';
 
@@ -45,6 +45,15 @@ export function JobFormView({ job, slots, busy, error, onSubmit, onCancel }: Job
     'data-testid': `input-${k}`,
     ...extra,
   });
+
+  // After a failed save, take the reader to the first field that needs fixing.
+  useEffect(() => {
+    const bad = document.querySelector<HTMLElement>('.job-form [aria-invalid="true"], .job-form [data-testid="form-error"]');
+    if (bad) {
+      bad.scrollIntoView({ block: 'center' });
+      if (bad.matches('input, select')) bad.focus();
+    }
+  }, [error, local]);
 
   async function submit(e: Event) {
     e.preventDefault();

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { get, query } from '../api';
+import { getList, query } from '../api';
 import { useLoader } from '../hooks';
 import type { Run } from '../types';
 import { RunTable } from './RunTable';
@@ -13,7 +13,7 @@ export function JobHistory({ jobId }: { jobId: number }) {
   const before = cursors[cursors.length - 1];
   const runs = useLoader(
     `runs-${jobId}-${before ?? 'top'}`,
-    () => get<Run[]>(`/api/jobs/${jobId}/runs${query({ limit: PAGE + 1, before })}`),
+    () => getList<Run>(`/api/jobs/${jobId}/runs${query({ limit: PAGE + 1, before })}`, 'runs'),
     // Only the first page changes when runs come and go.
     before === undefined ? ['run.queued', 'run.started', 'run.finished'] : [],
     500,

@@ -1,10 +1,12 @@
-import { commandLine, duration, megabytes, words } from '../format';
+import { absolute, commandLine, duration, megabytes, relative, short, words } from '../format';
+import { useNow } from '../hooks';
 import type { Job } from '../types';
 import { Stat, Time } from './ui';
 
 const sec = (s: number | null | undefined) => (s === null || s === undefined ? null : s * 1000);
 
 export function JobStats({ job }: { job: Job }) {
+  const now = useNow();
   const alerts = (['failure', 'timeout', 'high_memory', 'high_duration', 'missed', 'hanging'] as const).filter((k) => job[`alert_on_${k}`]);
   return (
     <div class="stats-grid">
@@ -23,7 +25,7 @@ export function JobStats({ job }: { job: Job }) {
                 <ol class="next-runs" data-testid="next-runs">
                   {job.next_runs.map((r) => (
                     <li key={r}>
-                      <Time iso={r} />
+                      <time dateTime={r} title={absolute(r)}>{short(r)}</time> <span class="muted">({relative(r, now)})</span>
                     </li>
                   ))}
                 </ol>

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { get, query } from '../api';
+import { getList, query } from '../api';
 import { duration, megabytes } from '../format';
 import { useLoader } from '../hooks';
 import type { Job, TrendDay } from '../types';
@@ -13,7 +13,7 @@ export function JobTrends({ job }: { job: Job }) {
   const [days, setDays] = useState(30);
   const trends = useLoader(
     `trends-${job.id}-${days}`,
-    () => get<TrendDay[]>(`/api/jobs/${job.id}/trends${query({ days })}`),
+    () => getList<TrendDay>(`/api/jobs/${job.id}/trends${query({ days })}`, 'trends'),
     ['run.finished'],
     2000,
     (_t, d) => (d as { job_id?: number }).job_id === job.id,

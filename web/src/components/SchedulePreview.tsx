@@ -1,12 +1,12 @@
 /** The next run times of the schedule being typed, or the server's message naming the wrong field. */
-import { get, query, ApiError } from '../api';
+import { ApiError, get, query } from '../api';
 import { useDebounced, useLoader } from '../hooks';
-import { absolute, relative } from '../format';
+import { absolute, relative, short } from '../format';
 
 export function SchedulePreview({ expr, timezone, id }: { expr: string; timezone: string; id: string }) {
   const d = useDebounced({ expr: expr.trim(), timezone: timezone.trim() }, 300);
   const qs = query({ expr: d.expr, timezone: d.timezone, count: 5 });
-  const preview = useLoader(`preview${qs}`, () => (d.expr ? get<{ runs: string[] }>(`/api/schedule/preview${qs}`) : Promise.resolve({ runs: [] })));
+  const preview = useLoader(`preview${qs}`, () => (d.expr ? get<{ runs?: string[]; next_runs?: string[] }>(`/api/schedule/preview${qs}`) : Promise.resolve({ runs: [] })));
   const stale = d.expr !== expr.trim() || d.timezone !== timezone.trim();
   const err = preview.error;
   return (
@@ -19,10 +19,10 @@ export function SchedulePreview({ expr, timezone, id }: { expr: string; timezone
         <>
           <span class="muted">Next runs: </span>
           <ol class="inline-list" data-testid="schedule-runs">
-            {preview.data.runs.map((r) => (
+            {(preview.data.runs ?? preview.data.next_runs ?? []).map((r) => (
               <li key={r}>
-                <time dateTime={r} title={relative(r, Date.now())}>
-                  {absolute(r)}
+                <time dateTime={r} title={`${absolute(r)} (${relative(r, Date.now())})`}>
+                  {short(r)}
                 </time>
               </li>
             ))}

@@ -51,7 +51,7 @@ export function JobPage({ id }: { id: number }) {
           {j.enabled ? words(j.execution_status) : 'disabled'}
         </span>
         <span class="spacer" />
-        <EnableToggle job={j} onChanged={(n) => job.set(() => ({ ...j, ...n }))} />
+        <EnableToggle job={j} showLabel onChanged={(n) => job.set(() => ({ ...j, ...n }))} />
         <RunNowButton job={j} />
         <a class="button" href={`#/jobs/${j.id}/edit`} data-testid="configure-job">
           Configure

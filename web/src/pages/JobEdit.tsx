@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api, ApiError, get } from '../api';
+import { api, ApiError, get, getList } from '../api';
 import { changes, initialState, toBody, type FormState } from '../components/JobForm';
 import { JobFormView } from '../components/JobFormView';
 import { notify } from '../components/toast';
@@ -10,7 +10,7 @@ import type { Job, SlotUsage } from '../types';
 
 export function JobEditPage({ id }: { id?: number }) {
   const job = useLoader(`edit-${id ?? 'new'}`, () => (id === undefined ? Promise.resolve(undefined) : get<Job>(`/api/jobs/${id}`)));
-  const slots = useLoader('slot-names', () => get<SlotUsage[]>('/api/slots'));
+  const slots = useLoader('slot-names', () => getList<SlotUsage>('/api/slots', 'slots'));
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
 

@@ -177,7 +177,7 @@ function JobTable({ jobs, onChanged }: { jobs: Job[]; onChanged: (j: Job) => voi
                 <EnableToggle job={j} onChanged={onChanged} />
               </td>
               <td>
-                <RunNowButton job={j} />
+                <RunNowButton job={j} compact />
               </td>
             </tr>
           ))}

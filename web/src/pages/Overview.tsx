@@ -20,6 +20,7 @@ export function OverviewPage() {
   if (!ov.data) return ov.error ? <ErrorNote error={ov.error} /> : <Loading />;
   const { counts, slots, running, queued, alerts } = ov.data;
   const total = counts.critical + counts.warning + counts.healthy;
+  const all = (ov.data as Overview & { jobs?: { total: number; enabled: number } }).jobs;
 
   const onAlert = (a: Alert) => ov.set((old) => (old ? { ...old, alerts: old.alerts.map((x) => (x.id === a.id ? { ...x, ...a } : x)) } : old));
 
@@ -28,7 +29,10 @@ export function OverviewPage() {
       <h1>Overview</h1>
       <ErrorNote error={ov.error} />
       <section aria-labelledby="health-h">
-        <h2 id="health-h">Health of {total.toLocaleString()} jobs</h2>
+        <h2 id="health-h">
+          Health of {total.toLocaleString()} {all && all.enabled === total ? 'enabled ' : ''}jobs
+          {all && all.total !== total && <span class="small muted">{all.total.toLocaleString()} registered</span>}
+        </h2>
         <div class="health-cards">
           {HEALTHS.map((h) => (
             <a key={h} class={`card health-card health-${h}`} href={`#/jobs?health=${h}`} data-testid={`count-${h}`}>

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { ApiError, get, post } from '../api';
+import { ApiError, getList, post } from '../api';
 import { notify } from '../components/toast';
 import { Empty, ErrorNote, Loading, Time } from '../components/ui';
 import { commandLine, megabytes } from '../format';
@@ -104,7 +104,7 @@ function ReviewItem({ job, onEnabled }: { job: Job; onEnabled: (j: Job) => void 
 }
 
 export function ReviewPage() {
-  const list = useLoader('review', () => get<Job[]>('/api/review'), ['job.changed'], 1000);
+  const list = useLoader('review', () => getList<Job>('/api/review', 'jobs'), ['job.changed'], 1000);
   const replace = (j: Job) => list.set((old) => old?.map((x) => (x.id === j.id ? { ...x, ...j } : x)));
   return (
     <div class="page" data-testid="page-review">
