@@ -66,7 +66,9 @@ let pg = null;
 const { register } = await import('tsx/esm/api');
 register();
 const cluster = await import(new URL('../test/helpers/pg-cluster.ts', import.meta.url).href);
-if (!env.SMART_CRON_TEST_PG_ADMIN_URL) {
+// Only when some selected file uses the harness (test/helpers/postgres.ts).
+const needsPostgres = files.some((f) => /helpers\/postgres(\.js|\.ts)?['"]/.test(readFileSync(f, 'utf8')));
+if (needsPostgres && !env.SMART_CRON_TEST_PG_ADMIN_URL) {
   if (cluster.findPostgresBinDir()) {
     try {
       pg = await cluster.startPostgres();

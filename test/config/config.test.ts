@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { homedir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { test } from 'node:test';
+import { loadConfig, resolveHome } from '../../src/config/load.js';
+import { DEFAULT_SLOTS } from '../../src/config/schema.js';
+import { ConfigError } from '../../src/errors.js';
+import { tempDir } from '../helpers/tmp.js';
+
+function pick(o: object, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.map((k) => [k, (o as Record<string, unknown>)[k]]));
+}
+
+function home(configText?: string): string {
+  const dir = tempDir('smart-cron-config-');
+  if (configText !== undefined) writeFileSync(join(dir, 'config.yaml'), configText);
+  return dir;
+}
+
+test('defaults: the seed slot budgets exactly, and every documented default', () => {
+  const h = home();
+  const c = loadConfig({ home: h, env: {} });
+  assert.deepEqual(c.slots, {
+    default: { max_concurrent_jobs: 5, max_memory_mb: 3072, max_cpu_percent: 80 },
+    heavy: { max_concurrent_jobs: 2, max_memory_mb: 4096, max_cpu_percent: 90 },
+    light: { max_concurrent_jobs: 10, max_memory_mb: 1024, max_cpu_percent: 50 },
+  });
+  // The documented keys (sections may grow more keys; these must keep their defaults).
+  assert.deepEqual(pick(c.api, ['host', 'port']), { host: '127.0.0.1', port: 7420 });
+  assert.deepEqual(pick(c.host, ['reserve_mb', 'psi_veto']), { reserve_mb: 'auto', psi_veto: 10 });
+  assert.deepEqual(pick(c.alerts.email, ['smtp_url', 'from', 'to']), { smtp_url: 'smtp://127.0.0.1:25', from: 'smart-cron@localhost', to: [] });
+  assert.deepEqual(c.alerts.webhooks, []);
+  assert.deepEqual(pick(c.retention, ['history_days', 'max_runs_per_job']), { history_days: 90, max_runs_per_job: 10000 });
+  assert.equal(c.database, `sqlite:${join(h, 'smart-cron.db')}`);
+  assert.equal(c.tokenPath, join(h, 'api-token'));
+  assert.equal(c.configPath, join(h, 'config.yaml'));
+  // An empty file and a file of comments are the defaults too.
+  assert.deepEqual(loadConfig({ home: home(''), env: {} }).slots, DEFAULT_SLOTS);
+  assert.deepEqual(loadConfig({ home: home('# nothing\n'), env: {} }).api.port, 7420);
+});
+
+test('the defaults are not shared between loads (no aliasing of the default objects)', () => {
+  const a = loadConfig({ home: home(), env: {} });
+  a.slots.default!.max_concurrent_jobs = 99;
+  const b = loadConfig({ home: home(), env: {} });
+  assert.equal(b.slots.default!.max_concurrent_jobs, 5);
+  assert.equal(DEFAULT_SLOTS.default!.max_concurrent_jobs, 5);
+});
+
+test('reserve_mb: auto is max(10 % of RAM, 1024); a number is taken as is', () => {
+  const totalMb = totalmem() / 1024 / 1024;
+  assert.equal(loadConfig({ home: home(), env: {} }).reserveMb, Math.max(0.1 * totalMb, 1024));
+  assert.equal(loadConfig({ home: home('host: { reserve_mb: auto }'), env: {} }).reserveMb, Math.max(0.1 * totalMb, 1024));
+  assert.equal(loadConfig({ home: home('host: { reserve_mb: 2048 }'), env: {} }).reserveMb, 2048);
+  assert.equal(loadConfig({ home: home('host: { reserve_mb: 0 }'), env: {} }).reserveMb, 0);
+});
+
+test('home: --home flag, else SMART_CRON_HOME, else ~/.smart-cron', () => {
+  assert.equal(resolveHome({ home: '/flag/home', env: { SMART_CRON_HOME: '/env/home' } }), '/flag/home');
+  assert.equal(resolveHome({ env: { SMART_CRON_HOME: '/env/home' } }), '/env/home');
+  assert.equal(resolveHome({ env: {} }), join(homedir(), '.smart-cron'));
+  assert.equal(resolveHome({ home: 'rel/dir', env: {} }), resolve('rel/dir'), 'relative to the working directory');
+  const h = home();
+  assert.equal(loadConfig({ env: { SMART_CRON_HOME: h } }).home, h);
+});
+
+test('database URL: --database flag, else SMART_CRON_DATABASE_URL, else config.yaml, else SQLite in the home', () => {
+  const h = home('database: postgres://file@db/x\n');
+  const env = { SMART_CRON_DATABASE_URL: 'postgres://env@db/x' };
+  assert.equal(loadConfig({ home: h, database: 'sqlite:/flag.db', env }).database, 'sqlite:/flag.db');
+  assert.equal(loadConfig({ home: h, env }).database, 'postgres://env@db/x');
+  assert.equal(loadConfig({ home: h, env: {} }).database, 'postgres://file@db/x');
+  const bare = home();
+  assert.equal(loadConfig({ home: bare, env: {} }).database, `sqlite:${join(bare, 'smart-cron.db')}`);
+});
+
+test('node id: flag, else SMART_CRON_NODE_ID; a bad one is refused naming it', () => {
+  assert.equal(loadConfig({ home: home(), nodeId: 'n1', env: { SMART_CRON_NODE_ID: 'n2' } }).nodeId, 'n1');
+  assert.equal(loadConfig({ home: home(), env: { SMART_CRON_NODE_ID: 'n2' } }).nodeId, 'n2');
+  assert.throws(() => loadConfig({ home: home(), nodeId: 'bad id!', env: {} }), /node id "bad id!" is invalid/);
+});
+
+test('slots: a custom slot is added to the seed slots, which stay (auto picks light/default/heavy)', () => {
+  const c = loadConfig({ home: home('slots:\n  reports: { max_concurrent_jobs: 1, max_memory_mb: 512, max_cpu_percent: 25 }\n'), env: {} });
+  assert.deepEqual(c.slots.reports, { max_concurrent_jobs: 1, max_memory_mb: 512, max_cpu_percent: 25 });
+  for (const s of ['default', 'heavy', 'light']) assert.deepEqual(c.slots[s], DEFAULT_SLOTS[s], `slot ${s} is still there`);
+});
+
+/**
+ * Bad config files: each message names the file, the field, the value and what was expected.
+ * [label, file text, field, pieces the message must contain]
+ */
+const BAD: [string, string, string, (string | RegExp)[]][] = [
+  ['YAML syntax error', 'api: {host: 127.0.0.1\nport: 7420\n', 'config.yaml', [/config\.yaml:2:\d+: not valid YAML/]],
+  ['YAML bad indentation', 'api:\n  host: 127.0.0.1\n   port: [\n', 'config.yaml', [/config\.yaml:2:\d+: not valid YAML/]],
+  ['unknown key with a did-you-mean', 'api:\n  prot: 7420\n', 'api.prot', ['unknown setting "api.prot"', 'did you mean "port"?']],
+  ['unknown top-level key', 'slot:\n  default: {}\n', 'slot', ['unknown setting "slot"', 'did you mean "slots"?']],
+  ['wrong type', 'api:\n  port: high\n', 'api.port', ['api.port = "high"', 'expected', 'integer']],
+  ['out of range (max)', 'api:\n  port: 70000\n', 'api.port', ['api.port = 70000', 'expected <= 65535']],
+  ['out of range (min)', 'slots:\n  heavy: { max_concurrent_jobs: 0, max_memory_mb: 1, max_cpu_percent: 5 }\n', 'slots.heavy.max_concurrent_jobs', ['slots.heavy.max_concurrent_jobs = 0', 'expected >= 1']],
+  ['cpu above 100 %', 'slots:\n  light: { max_concurrent_jobs: 1, max_memory_mb: 1, max_cpu_percent: 150 }\n', 'slots.light.max_cpu_percent', ['= 150', 'expected <= 100']],
+  ['bad enum', 'execution:\n  enforcement: cgroups\n', 'execution.enforcement', ['execution.enforcement = "cgroups"', '"cgroup2"', '"portable"']],
+  ['bad enum in a list', 'alerts:\n  webhooks: [{ url: "http://x", format: xml }]\n', 'alerts.webhooks.0.format', ['= "xml"', '"json" or "slack"']],
+  ['reserve_mb neither auto nor a number', 'host:\n  reserve_mb: lots\n', 'host.reserve_mb', ['host.reserve_mb = "lots"', '"auto"', 'number']],
+  ['not a mapping', '- a\n- b\n', 'config.yaml', ['expected a mapping of settings at the top level, got a list']],
+  ['retention zero', 'retention:\n  history_days: 0\n', 'retention.history_days', ['retention.history_days = 0', 'expected > 0']],
+];
+
+for (const [label, text, field, pieces] of BAD) {
+  test(`bad config: ${label} -> one message with the file, field, value and expectation`, () => {
+    const h = home(text);
+    const path = join(h, 'config.yaml');
+    assert.throws(
+      () => loadConfig({ home: h, env: {} }),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError, `a ConfigError, got ${String(e)}`);
+        assert.ok(e.message.startsWith(path), `names the file: ${e.message}`);
+        assert.equal(e.field, field);
+        for (const p of pieces) {
+          if (typeof p === 'string') assert.ok(e.message.includes(p), `"${e.message}" should contain ${JSON.stringify(p)}`);
+          else assert.match(e.message, p);
+        }
+        assert.ok(!e.message.includes('\n'), 'one line');
+        return true;
+      },
+    );
+  });
+}
+
+test('bad config: a slot name that breaks the naming rule is refused', () => {
+  assert.throws(
+    () => loadConfig({ home: home('slots:\n  Heavy: { max_concurrent_jobs: 3, max_memory_mb: 1, max_cpu_percent: 5 }\n'), env: {} }),
+    (e: unknown) => e instanceof ConfigError && /Heavy/.test(e.message),
+  );
+});
+
+test('a config.yaml that cannot be read is reported, not ignored', () => {
+  const h = home();
+  mkdirSync(join(h, 'config.yaml'));
+  assert.throws(() => loadConfig({ home: h, env: {} }));
+});
