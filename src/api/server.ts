@@ -13,7 +13,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Config } from '../config/load.js';
 import type { App } from '../daemon/app.js';
-import { ConfigError, SmartCronError, httpStatusFor } from '../errors.js';
+import { ConfigError, SmartCronError, ValidationError, httpStatusFor } from '../errors.js';
 import type { EventBus } from '../events.js';
 import type { Executor } from '../execution/types.js';
 import { TableAlerts, type AlertsService } from './alerts.js';
@@ -134,7 +134,11 @@ export function buildServer(opts: ServerOptions): Api {
   server.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, undefined);
-    defaultJson(req, text, done);
+    defaultJson(req, text, (err, value) => {
+      // Validation sees a missing body as null; a literal null must not pass for "no body".
+      if (!err && value === null) return done(new ValidationError('body: expected a JSON object, got null', 'body'), undefined);
+      done(err, value);
+    });
   });
 
   server.register(cookie);

@@ -38,16 +38,44 @@ export function describeProblem(schema: TSchema, value: unknown, errors: SchemaE
   return new ValidationError(`${part} ${explained.message}`, explained.field);
 }
 
+interface PropSchema {
+  type?: string;
+}
+
+function properties(schema: TSchema): Record<string, PropSchema> {
+  const s = schema as { properties?: Record<string, PropSchema>; allOf?: TSchema[] };
+  return Object.assign({}, s.properties, ...(s.allOf ?? []).map(properties));
+}
+
+/**
+ * Query and path values arrive as text. Convert only text that is exactly a number or a
+ * boolean (TypeBox's Convert would turn "1.5" into the integer 1 and "0x10" into 16); anything
+ * else stays text and fails the check, naming the parameter.
+ */
+function convertText(props: Record<string, PropSchema>, input: unknown): unknown {
+  if (typeof input !== 'object' || input === null) return input;
+  const out: Record<string, unknown> = { ...(input as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(out)) {
+    if (typeof v !== 'string') continue;
+    const t = props[k]?.type;
+    if (t === 'integer' && /^-?\d{1,16}$/.test(v)) out[k] = Number(v);
+    else if (t === 'number' && /^-?\d{1,16}(\.\d{1,16})?$/.test(v)) out[k] = Number(v);
+    else if (t === 'boolean' && /^(true|false|1|0)$/.test(v)) out[k] = v === 'true' || v === '1';
+  }
+  return out;
+}
+
 export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
   const check = Compile(schema);
   const isBody = httpPart === 'body';
+  const props = properties(schema);
   return (input: unknown) => {
     let value = input;
     if (isBody) {
       // POST without a body: the same as an empty object, so optional-body routes need none.
       if (value === null || value === undefined) value = {};
     } else {
-      value = Value.Default(schema, Value.Convert(schema, value));
+      value = Value.Default(schema, convertText(props, value));
     }
     if (check.Check(value)) return { value };
     return { error: describeProblem(schema, value, [...check.Errors(value)] as SchemaError[], httpPart ?? 'body') };

@@ -14,6 +14,9 @@ import type { Executor, RunRequest } from '../../src/execution/types.js';
 import { buildServer, type ServerOptions } from '../../src/api/server.js';
 import type { Api } from '../../src/api/types.js';
 import type { RunRow } from '../../src/storage/schema.js';
+import type { Response as InjectResponse } from 'light-my-request';
+
+export type { InjectResponse };
 
 export class TestExecutor implements Executor {
   private seq = 0;

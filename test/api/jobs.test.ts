@@ -1,11 +1,11 @@
 /** /api/jobs as a resource: create, read, change, delete, enable/disable, run, runs, trends; filters, sort, paging. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { addJob, harness, type Harness } from './helpers.js';
+import { addJob, harness, type Harness, type InjectResponse } from './helpers.js';
 
 describe('jobs resource', () => {
   let h: Harness;
-  let req: (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown) => ReturnType<Harness['server']['inject']>;
+  let req: (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown) => Promise<InjectResponse>;
   before(async () => {
     h = await harness();
     req = (method, url, payload) => h.server.inject({ method, url, headers: h.auth, ...(payload === undefined ? {} : { payload: payload as object }) });

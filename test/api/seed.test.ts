@@ -90,7 +90,7 @@ describe('seed endpoints', () => {
       ['POST', '/api/jobs/execute', { job: 'backup-db' }],
       ['GET', '/api/jobs/history?job=backup-db'],
     ] as const;
-    for (const headers of [{}, { authorization: `Bearer ${h.token}x` }, { authorization: `Bearer ${'0'.repeat(64)}` }, { authorization: h.token }, { authorization: 'Basic abc' }]) {
+    for (const headers of [{} as Record<string, string>, { authorization: `Bearer ${h.token}x` }, { authorization: `Bearer ${'0'.repeat(64)}` }, { authorization: h.token }, { authorization: 'Basic abc' }]) {
       for (const [m, url, body] of calls) {
         const r = await call(m, url, body, headers);
         assert.equal(r.statusCode, 401, `${m} ${url} with ${JSON.stringify(headers)}`);

@@ -1,0 +1,126 @@
+/** Slots, queue, alerts, health, overview, the cron preview and the review list. */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { AlertManager } from '../../src/alerts/manager.js';
+import { addJob, harness, type Harness, type InjectResponse } from './helpers.js';
+
+async function insertAlert(h: Harness, jobId: number | null, over: Record<string, unknown> = {}) {
+  const now = new Date(h.clock.now()).toISOString();
+  return h.app.database.db
+    .insertInto('smart_cron_performance_alerts')
+    .values({ job_id: jobId, alert_type: 'failure', severity: 'error', message: 'job failed', created_at: now, updated_at: now, ...over })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+for (const backend of ['table', 'AlertManager'] as const) {
+  describe(`system routes (alerts from the ${backend})`, () => {
+    let h: Harness;
+    let get: (url: string) => Promise<InjectResponse>;
+    before(async () => {
+      h = await harness();
+      if (backend === 'AlertManager') {
+        // Rebuild the server with the real AlertManager behind /api/alerts.
+        await h.server.close();
+        const { buildServer } = await import('../../src/api/server.js');
+        const alerts = new AlertManager({ db: h.app.database.db, clock: h.clock, config: { alerts: h.app.config.alerts }, logger: { alert() {}, resolved() {} } as never });
+        h.server = buildServer({ app: h.app, executor: h.executor, bus: h.bus, token: h.token, alerts, webRoot: '/nonexistent' });
+        await h.server.ready();
+      }
+      get = (url) => h.server.inject({ url, headers: h.auth });
+      const a = await addJob(h, 'alpha', { priority: 'critical' });
+      await addJob(h, 'beta');
+      await h.app.jobs.jobs.update(a.id, { consecutive_failures: 3, last_executed_at: '2026-03-01T11:00:00.000Z' });
+      await h.app.jobs.registerJob({ name: 'found-1', schedule: '@daily', script_path: '/etc/cron.daily/x' }, { source: 'discovered' });
+      await h.app.jobs.registerJob({ name: 'imported-1', schedule: '@hourly', command: ['/bin/y'] }, { source: 'crontab' });
+      await h.executor.requestRun({ job: 'alpha' });
+      await h.executor.requestRun({ job: 'beta' });
+      await h.app.jobs.history.update(2, { status: 'running', started_at: '2026-03-01T12:00:00.000Z' });
+      await insertAlert(h, a.id);
+      await insertAlert(h, a.id, { alert_type: 'timeout', severity: 'warning', resolved_at: '2026-03-01T12:00:00.000Z' });
+      await insertAlert(h, null, { alert_type: 'missed', severity: 'critical' });
+    });
+    after(() => h.close());
+
+    test('GET /api/slots and /api/queue come from the executor', async () => {
+      const s = (await get('/api/slots')).json();
+      assert.deepEqual(s.slots.map((x: { slot: string }) => x.slot).sort(), ['default', 'heavy', 'light']);
+      const def = s.slots.find((x: { slot: string }) => x.slot === 'default');
+      assert.equal(def.max_memory_mb, 3072);
+      assert.equal(def.current_running_jobs, 1);
+      const q = (await get('/api/queue')).json();
+      assert.deepEqual(q.runs.map((r: { id: number; job_name: string }) => [r.id, r.job_name]), [[1, 'alpha']]);
+    });
+
+    test('GET /api/alerts with filters and paging; POST /api/alerts/:id/ack', async () => {
+      const all = (await get('/api/alerts')).json();
+      assert.equal(all.alerts.length, 3);
+      assert.equal(all.total, 3);
+      assert.equal(all.alerts[0].alert_type, 'missed');
+      const open = (await get('/api/alerts?open=true')).json();
+      assert.equal(open.alerts.length, 2);
+      assert.ok(open.alerts.every((x: { open: boolean }) => x.open));
+      const alpha = (await get('/api/alerts?job=alpha&limit=1')).json();
+      assert.equal(alpha.alerts.length, 1);
+      assert.equal(alpha.alerts[0].job_name, 'alpha');
+      assert.equal(alpha.total, 2);
+      const ack = await h.server.inject({ method: 'POST', url: '/api/alerts/1/ack', headers: h.auth });
+      assert.equal(ack.statusCode, 200);
+      assert.ok(ack.json().acknowledged_at);
+      assert.equal((await h.server.inject({ method: 'POST', url: '/api/alerts/999/ack', headers: h.auth })).statusCode, 404);
+      assert.equal((await h.server.inject({ method: 'POST', url: '/api/alerts/x/ack', headers: h.auth })).json().error.field, 'id');
+      assert.equal((await get('/api/alerts?open=perhaps')).json().error.field, 'open');
+      assert.equal((await get('/api/alerts?job=nope')).statusCode, 404);
+    });
+
+    test('GET /api/health: counts and enabled jobs in dashboard order', async () => {
+      const r = (await get('/api/health')).json();
+      assert.deepEqual(r.counts, { critical: 1, warning: 0, healthy: 1 });
+      assert.deepEqual(r.jobs.map((j: { name: string }) => j.name), ['alpha', 'beta']);
+    });
+
+    test('GET /api/overview: the first screen in one call', async () => {
+      const r = await get('/api/overview');
+      assert.equal(r.statusCode, 200);
+      const o = r.json();
+      assert.deepEqual(o.counts, { critical: 1, warning: 0, healthy: 1 });
+      assert.deepEqual(o.jobs, { total: 4, enabled: 2 });
+      assert.equal(o.slots.length, 3);
+      assert.deepEqual(o.running.map((x: { id: number }) => x.id), [2]);
+      assert.deepEqual(o.queued.map((x: { id: number }) => x.id), [1]);
+      assert.equal(o.alerts.length, 2);
+    });
+
+    test('GET /api/schedule/preview: next times, or 400 naming the cron field', async () => {
+      const ok = (await get('/api/schedule/preview?expr=' + encodeURIComponent('30 2 * * 1-5') + '&timezone=UTC&count=3')).json();
+      assert.deepEqual(ok.next_runs, ['2026-03-02T02:30:00.000Z', '2026-03-03T02:30:00.000Z', '2026-03-04T02:30:00.000Z']);
+      const berlin = (await get('/api/schedule/preview?expr=@daily&timezone=Europe/Berlin&count=1')).json();
+      assert.deepEqual(berlin.next_runs, ['2026-03-01T23:00:00.000Z']);
+      for (const [expr, msg] of [
+        ['61 * * * *', /minute field "61".*out of range/],
+        ['0 25 * * *', /hour field/],
+        ['0 0 32 * *', /day-of-month/],
+        ['0 0 * 13 *', /month field/],
+        ['0 0 * * 9', /day-of-week/],
+        ['* * *', /3 fields/],
+        ['@fortnightly', /unknown macro/],
+      ] as const) {
+        const r = await get('/api/schedule/preview?expr=' + encodeURIComponent(expr));
+        assert.equal(r.statusCode, 400, expr);
+        assert.equal(r.json().error.field, 'expr');
+        assert.match(r.json().error.message, msg);
+      }
+      assert.equal((await get('/api/schedule/preview?expr=@daily&timezone=Nowhere/Land')).json().error.field, 'timezone');
+      assert.equal((await get('/api/schedule/preview')).json().error.field, 'expr');
+      assert.equal((await get('/api/schedule/preview?expr=@daily&count=1000')).json().error.field, 'count');
+      assert.equal((await get('/api/schedule/preview?expr=@daily&from=yesterday')).json().error.field, 'from');
+      assert.deepEqual((await get('/api/schedule/preview?expr=@reboot')).json().next_runs, []);
+    });
+
+    test('GET /api/review: disabled jobs from discovery and crontab import', async () => {
+      const r = (await get('/api/review')).json();
+      assert.deepEqual(r.jobs.map((j: { name: string }) => j.name), ['found-1', 'imported-1']);
+      assert.ok(r.jobs.every((j: { enabled: boolean }) => !j.enabled));
+    });
+  });
+}
