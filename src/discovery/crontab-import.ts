@@ -1,0 +1,217 @@
+/**
+ * `smart-cron import-crontab`: crontab entries become disabled jobs (source 'crontab'),
+ * named from the file and a hash of the entry so re-importing the same file changes
+ * nothing. If any line is bad nothing is imported (unless the caller skips bad lines),
+ * so a crontab is never half-imported.
+ */
+import { createHash } from 'node:crypto';
+import { ValidationError } from '../errors.js';
+import type { JobDefinition } from '../jobs/definition.js';
+import type { JobManager } from '../jobs/manager.js';
+import { guessCategory, guessPriority } from './classify.js';
+import { type CrontabEntry, type CrontabProblem, type ParsedCrontab } from './crontab.js';
+import { estimateCost } from './estimate.js';
+import { previewChange, type Change } from './preview.js';
+
+/** The here-doc delimiter that carries a %-stdin; numbered if the text itself contains it. */
+const STDIN_EOF = 'SMART_CRON_STDIN';
+const SKIP_WORDS = new Set(['command', 'test', '[', '[[', 'cd', 'if', 'then', 'else', 'fi', 'do', 'done', 'exec', 'nice', 'ionice', 'timeout', 'flock', 'sudo', 'env', 'export', 'true', 'false', '!', '{', '}']);
+const RUNNERS = new Set(['php', 'python', 'python3', 'node', 'sh', 'bash', 'run-parts', 'perl', 'ruby', 'tsx']);
+
+export interface ImportedJob {
+  file: string;
+  line: number;
+  name: string;
+  change: Change;
+  changed: string[];
+  active_in_crontab: boolean;
+  schedule: string;
+  run_as_user: string | null;
+  category: string;
+  category_reason: string;
+  priority: string;
+  priority_reason: string;
+  description: string | null;
+  command: string;
+  warnings: string[];
+  def: JobDefinition;
+  info: Record<string, unknown>;
+}
+
+export interface ImportReport {
+  dry_run: boolean;
+  jobs: ImportedJob[];
+  invalid: (CrontabProblem & { file: string })[];
+  counts: Record<Change, number>;
+}
+
+/** The shell line that does what cron would: the command, with its %-stdin as a here-doc to the whole command. */
+export function shellLine(e: Pick<CrontabEntry, 'command' | 'stdin'>): string {
+  if (e.stdin === null) return e.command;
+  let eof = STDIN_EOF;
+  for (let n = 2; e.stdin.split('\n').includes(eof); n++) eof = `${STDIN_EOF}_${n}`;
+  // A brace group, so a pipeline's first command reads the stdin, as under cron.
+  // A here-doc always ends in a newline; cron's stdin ends in one only if the entry ended in %.
+  const body = e.stdin.endsWith('\n') ? e.stdin : `${e.stdin}\n`;
+  return `{\n${e.command}\n} <<'${eof}'\n${body}${eof}`;
+}
+
+/** A readable stem for a job name: the program the entry really runs (or the script it runs). */
+export function programName(command: string): string {
+  const segments = command.split(/&&|\|\||;|\|/).map((s) => s.trim()).filter(Boolean);
+  let best: string | undefined;
+  for (const seg of segments) {
+    const ws = seg.split(/\s+/).filter((w) => !/^[A-Za-z_]\w*=/.test(w));
+    let i = 0;
+    while (i < ws.length && SKIP_WORDS.has(ws[i]!)) {
+      if (ws[i] === 'test' || ws[i] === '[' || ws[i] === '[[' || ws[i] === 'command' || ws[i] === 'cd') {
+        i = ws.length;
+        break;
+      }
+      i++;
+    }
+    const prog = ws[i];
+    if (!prog || prog.startsWith('-') || prog.startsWith('>') || prog === ']') continue;
+    let base = prog.slice(prog.lastIndexOf('/') + 1);
+    if (RUNNERS.has(base)) {
+      const arg = ws.slice(i + 1).find((w) => !w.startsWith('-') && !w.startsWith('>'));
+      if (arg) base = arg.slice(arg.lastIndexOf('/') + 1);
+    }
+    if (base) best = base.replace(/\.(php|py|sh|js|mjs|cjs|ts|pl|rb)$/, '');
+  }
+  const clean = (best ?? 'job').replace(/[^A-Za-z0-9._-]/g, '').replace(/^[^A-Za-z0-9]+/, '');
+  return clean.slice(0, 60) || 'job';
+}
+
+function scriptTypeOf(command: string): JobDefinition['script_type'] | null {
+  const w = command.split(/\s+/).map((x) => x.slice(x.lastIndexOf('/') + 1));
+  if (w.some((x) => /^php(\d[\d.]*)?$/.test(x) || x.endsWith('.php'))) return 'php' as never;
+  if (w.some((x) => /^python\d?$/.test(x) || x.endsWith('.py'))) return 'python' as never;
+  if (w.some((x) => x === 'node' || /\.(m|c)?js$/.test(x))) return 'node' as never;
+  return 'bash' as never;
+}
+
+export function entryToJob(e: CrontabEntry, file: string, label: string): Omit<ImportedJob, 'change' | 'changed'> {
+  const prog = programName(e.command);
+  const hash = createHash('sha1').update(`${e.schedule}\0${e.user ?? ''}\0${e.command}\0${e.stdin ?? ''}`).digest('hex').slice(0, 6);
+  const name = e.rewrittenAs ?? `crontab:${label}/${prog}-${hash}`;
+  const warnings: string[] = [];
+  const line = shellLine(e);
+  const def: JobDefinition = { name, schedule: e.schedule, description: e.description };
+  // cron runs the line with $SHELL -c; /bin/sh is what `shell: true` means.
+  if (!e.shell || e.shell === '/bin/sh' || e.shell === 'sh') {
+    def.command = [line];
+    def.shell = true;
+  } else {
+    def.command = [e.shell, '-c', line];
+    def.shell = false;
+  }
+  if (e.timezone) def.timezone = e.timezone;
+  if (Object.keys(e.env).length) def.env = e.env;
+  if (e.user) def.run_as_user = e.user;
+  if (e.mailto !== undefined) {
+    const parts = e.mailto.split(/[,\s]+/).filter(Boolean);
+    def.alert_emails = parts.filter((p) => /^[^@\s]+@[^@\s]+$/.test(p));
+    for (const p of parts) if (!def.alert_emails.includes(p)) warnings.push(`MAILTO "${p}" is a local mailbox, not an e-mail address; not used for alerts`);
+  }
+  // Addresses and URLs say nothing about the job ("example.com" is not an example job).
+  const texts = { name: prog, description: e.description, folders: e.command.replace(/\S+@\S+|\w+:\/\/\S+|(?<!\S)-\S+/g, ' ') };
+  const category = guessCategory(texts);
+  const priority = guessPriority(texts, category.value);
+  const est = estimateCost({ category: category.value, type: scriptTypeOf(e.command) as never, texts: [prog, e.description] });
+  Object.assign(def, {
+    category: category.value,
+    priority: priority.value,
+    timeout_seconds: est.timeout_seconds,
+    estimated_memory_mb: est.estimated_memory_mb,
+    cpu_weight: est.cpu_weight,
+    memory_weight: est.memory_weight,
+  });
+  const info: Record<string, unknown> = {
+    file,
+    line: e.line,
+    crontab_line: e.raw,
+    active_in_crontab: e.active,
+    ...(e.stdin !== null ? { stdin_from_percent: true } : {}),
+    ...(e.mailto !== undefined ? { mailto: e.mailto } : {}),
+    ...(e.shell ? { shell: e.shell } : {}),
+    schedule_guessed: false,
+    category_reason: category.reason,
+    priority_reason: priority.reason,
+    estimate_reason: est.reason,
+    ...(warnings.length ? { warnings } : {}),
+  };
+  return {
+    file,
+    line: e.line,
+    name,
+    active_in_crontab: e.active,
+    schedule: e.schedule,
+    run_as_user: e.user ?? null,
+    category: category.value,
+    category_reason: category.reason,
+    priority: priority.value,
+    priority_reason: priority.reason,
+    description: e.description,
+    command: line,
+    warnings,
+    def,
+    info,
+  };
+}
+
+/** The label in a job's name: the cron.d file's name, "system" for /etc/crontab, else the file's name. */
+export function labelFor(file: string): string {
+  if (file === '-') return 'stdin';
+  const base = file.slice(file.lastIndexOf('/') + 1) || 'crontab';
+  if (file === '/etc/crontab' || file.endsWith('/etc/crontab')) return 'system';
+  return base.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'crontab';
+}
+
+export async function importCrontabs(
+  jm: JobManager,
+  parsed: (ParsedCrontab & { label?: string })[],
+  opts: { dryRun?: boolean; skipInvalid?: boolean } = {},
+): Promise<ImportReport> {
+  const invalid = parsed.flatMap((p) => p.problems.map((x) => ({ ...x, file: p.file })));
+  if (invalid.length && !opts.skipInvalid) {
+    const lines = invalid.map((x) => `${x.file}:${x.line}: ${x.reason}: ${x.text.trim()}`);
+    throw new ValidationError(
+      `${lines.join('\n')}\n${invalid.length} bad line${invalid.length === 1 ? '' : 's'}: nothing imported (fix ${invalid.length === 1 ? 'it' : 'them'}, or use --skip-invalid)`,
+      'crontab',
+    );
+  }
+  const built = parsed.flatMap((p) => p.entries.map((e) => entryToJob(e, p.file, p.label ?? labelFor(p.file))));
+  const seen = new Map<string, number>();
+  for (const b of built) {
+    // The same entry twice in one file: keep both, numbered.
+    const n = (seen.get(b.name) ?? 0) + 1;
+    seen.set(b.name, n);
+    if (n > 1) b.name = b.def.name = `${b.name}-${n}`;
+  }
+  const jobs: ImportedJob[] = [];
+  for (const b of built) {
+    const existing = await jm.findJob(b.name);
+    const { change, changed } = existing ? previewChange(existing, b.def) : { change: 'new' as Change, changed: [] };
+    if (!opts.dryRun && (change !== 'unchanged' || existing?.discovery_info !== JSON.stringify(b.info))) {
+      await jm.registerJob(b.def, { source: 'crontab', info: b.info });
+    }
+    jobs.push({ ...b, change, changed });
+  }
+  const counts = { new: 0, updated: 0, unchanged: 0 };
+  for (const j of jobs) counts[j.change]++;
+  return { dry_run: Boolean(opts.dryRun), jobs, invalid, counts };
+}
+
+/** The crontab to install after an import: every imported active line commented out with a marker, so nothing runs twice. */
+export function rewriteCrontab(parsed: ParsedCrontab, jobs: ImportedJob[]): string {
+  const byLine = new Map(jobs.filter((j) => j.file === parsed.file).map((j) => [j.line, j]));
+  const out = parsed.lines.map((raw, i) => {
+    const j = byLine.get(i + 1);
+    if (!j || !j.active_in_crontab || raw.trim().startsWith('#')) return raw;
+    return `#[smart-cron ${j.name}] ${raw.trim()}`;
+  });
+  const head = '# Entries marked #[smart-cron NAME] now run under smart-cron (`smart-cron review` to enable them).';
+  return `${out[0] === head ? '' : `${head}\n`}${out.join('\n')}\n`;
+}
+

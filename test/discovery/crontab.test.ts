@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parseCrontab, splitPercent } from '../../src/discovery/crontab.js';
+import { importCrontabs, programName, rewriteCrontab, shellLine } from '../../src/discovery/crontab-import.js';
+import { readCrontabs } from '../../src/discovery/crontab-sources.js';
+import { ValidationError } from '../../src/errors.js';
+import { FIXTURES, openEnv } from './helpers.js';
+
+const CT = join(FIXTURES, 'crontab');
+
+test('% rules: first unescaped % starts stdin, later ones are newlines, \\% is a literal %', () => {
+  const cases: [string, string, string | null][] = [
+    ['echo hi', 'echo hi', null],
+    ['mail -s x a@b%Hello%World', 'mail -s x a@b', 'Hello\nWorld'],
+    ['date +\\%Y-\\%m', 'date +%Y-%m', null],
+    ['cat%50\\% off%', 'cat', '50% off\n'],
+  ];
+  for (const [input, command, stdin] of cases) assert.deepEqual(splitPercent(input), { command, stdin }, input);
+});
+
+test('the %-stdin reaches the whole command through sh, as under cron', () => {
+  const line = shellLine({ command: 'cat | tr a-z A-Z', stdin: 'hello\nworld' });
+  assert.equal(execFileSync('/bin/sh', ['-c', line], { encoding: 'utf8' }), 'HELLO\nWORLD\n');
+});
+
+test('job names come from the program the entry runs', () => {
+  const cases: [string, string][] = [
+    ['command -v debian-sa1 > /dev/null && debian-sa1 1 1', 'debian-sa1'],
+    ['[ -x /usr/lib/php/sessionclean ] && if [ ! -d /run/systemd/system ]; then /usr/lib/php/sessionclean; fi', 'sessionclean'],
+    ['test -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.daily; }', 'cron.daily'],
+    ['/usr/bin/php /srv/app/queue/bin/process_queue.php >> /var/log/q.log 2>&1', 'process_queue'],
+    ['SERVICE_MODE=1 /sbin/e2scrub_all -A -r', 'e2scrub_all'],
+  ];
+  for (const [cmd, name] of cases) assert.equal(programName(cmd), name, cmd);
+});
+
+// file basename:line -> [schedule, run_as_user, description, active in crontab, shell line or argv]
+const EXPECTED: Record<string, [string, string | null, string | null, boolean, string[]]> = {
+  'crontab:19': ['17 * * * *', 'root', null, true, ['cd / && run-parts --report /etc/cron.hourly']],
+  'crontab:20': ['25 6 * * *', 'root', null, true, ['test -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.daily; }']],
+  'crontab:21': ['47 6 * * 7', 'root', null, true, ['test -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.weekly; }']],
+  'crontab:22': ['52 6 1 * *', 'root', null, true, ['test -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.monthly; }']],
+  'sysstat:6': ['5-55/10 * * * *', 'root', 'Activity reports every 10 minutes everyday', true, ['command -v debian-sa1 > /dev/null && debian-sa1 1 1']],
+  'sysstat:9': ['59 23 * * *', 'root', 'Additional run at 23:59 to rotate the statistics file', true, ['command -v debian-sa1 > /dev/null && debian-sa1 60 2']],
+  'php:14': ['09,39 * * * *', 'root', 'Look for and purge old sessions every 30 minutes', true, ['[ -x /usr/lib/php/sessionclean ] && if [ ! -d /run/systemd/system ]; then /usr/lib/php/sessionclean; fi']],
+  'e2scrub_all:1': ['30 3 * * 0', 'root', null, true, ['test -e /run/systemd/system || SERVICE_MODE=1 /usr/lib/x86_64-linux-gnu/e2fsprogs/e2scrub_all_cron']],
+  'e2scrub_all:2': ['10 3 * * *', 'root', null, true, ['test -e /run/systemd/system || SERVICE_MODE=1 /sbin/e2scrub_all -A -r']],
+  'logrotate:3': ['25 6 * * *', 'root', null, true, ['test -x /usr/sbin/logrotate && /usr/sbin/logrotate /etc/logrotate.conf']],
+};
+
+test('system crontabs as Debian packages install them import into the expected jobs, disabled', async () => {
+  const env = await openEnv();
+  try {
+    const parsed = readCrontabs([join(CT, 'etc/crontab'), join(CT, 'etc/cron.d')], { system: true });
+    assert.deepEqual(parsed.map((p) => p.file.slice(CT.length + 1)), ['etc/crontab', 'etc/cron.d/e2scrub_all', 'etc/cron.d/logrotate', 'etc/cron.d/php', 'etc/cron.d/sysstat'], 'dotted cron.d names are ignored, as cron does');
+    const r = await importCrontabs(env.jm, parsed);
+    assert.equal(r.jobs.length, Object.keys(EXPECTED).length, 'the commented "# * * * * * user-name command" example is prose');
+    for (const j of r.jobs) {
+      const key = `${j.file.slice(j.file.lastIndexOf('/') + 1)}:${j.line}`;
+      const want = EXPECTED[key];
+      assert.ok(want, `unexpected job from ${key}`);
+      const job = await env.jm.getJob(j.name);
+      assert.deepEqual([job.schedule, job.run_as_user, job.description, j.active_in_crontab, JSON.parse(job.command!)], want, key);
+      assert.equal(job.shell, 1);
+      assert.equal(job.source, 'crontab');
+      assert.equal(job.enabled, 0);
+      assert.equal(job.next_scheduled_run, null);
+    }
+    const sysstat = await env.jm.getJob(r.jobs.find((j) => j.file.endsWith('sysstat'))!.name);
+    assert.deepEqual(JSON.parse(sysstat.env), { PATH: '/usr/lib/sysstat:/usr/sbin:/usr/sbin:/usr/bin:/sbin:/bin' });
+    assert.match(sysstat.name, /^crontab:sysstat\/debian-sa1-[0-9a-f]{6}$/);
+    assert.deepEqual(JSON.parse((await env.jm.getJob(r.jobs.find((j) => j.file.endsWith('logrotate'))!.name)).alert_emails), ['ops@example.com']);
+    const again = await importCrontabs(env.jm, readCrontabs([join(CT, 'etc/crontab'), join(CT, 'etc/cron.d')], { system: true }));
+    assert.deepEqual(again.counts, { new: 0, updated: 0, unchanged: Object.keys(EXPECTED).length }, 're-import is idempotent');
+  } finally {
+    await env.close();
+  }
+});
+
+test('a user crontab with every syntax imports into the expected jobs', async () => {
+  const env = await openEnv();
+  try {
+    const parsed = readCrontabs([join(CT, 'user/crontab')]);
+    const r = await importCrontabs(env.jm, parsed);
+    const got = Object.fromEntries(
+      await Promise.all(
+        r.jobs.map(async (j) => {
+          const job = await env.jm.getJob(j.name);
+          return [j.line, { schedule: job.schedule, tz: job.timezone, active: j.active_in_crontab, description: job.description, command: JSON.parse(job.command!), shell: job.shell, env: JSON.parse(job.env), emails: JSON.parse(job.alert_emails), enabled: job.enabled }];
+        }),
+      ),
+    );
+    const env0 = { PATH: '/usr/local/bin:/usr/bin:/bin', APP_ENV: 'production' };
+    const base = { tz: 'Europe/Berlin', shell: 1, env: env0, emails: ['dev@example.com'], enabled: 0 };
+    assert.deepEqual(Object.keys(got).map(Number), [16, 19, 21, 22, 25, 26, 29, 30, 34], 'the template example "# 0 5 * * 1 tar …" is not an entry');
+    assert.deepEqual(got[16], { ...base, schedule: '0 2 * * *', active: true, description: 'Nightly database backup', command: ['/usr/local/bin/backup-db.sh >> /var/log/backup.log 2>&1'] });
+    assert.deepEqual(got[21], { ...base, schedule: '@reboot', active: true, description: null, command: ['/srv/app/bin/warm-cache'] });
+    assert.deepEqual(got[22], { ...base, schedule: '@hourly', active: true, description: null, command: ['cd /srv/app && php artisan schedule:run'] });
+    assert.equal(got[25]!.schedule, '30 7 * * mon-fri');
+    assert.deepEqual(got[25]!.command, ["{\nmail -s \"Daily digest\" team@example.com\n} <<'SMART_CRON_STDIN'\nGood morning,\nthe digest is attached.\nSMART_CRON_STDIN"]);
+    assert.deepEqual(got[26]!.command, ['echo "100% done" > /tmp/monthly.flag']);
+    assert.deepEqual(got[29], { ...base, schedule: '*/5 * * * *', active: false, description: 'Switched off until the new API is live', command: ['/srv/app/bin/sync-inventory'] });
+    assert.equal(got[30]!.active, false);
+    // SHELL=/bin/bash: run by bash, as cron would; TZ sets the schedule's zone only when CRON_TZ did not.
+    assert.deepEqual(got[34], {
+      ...base,
+      schedule: '0 12 * * 7',
+      active: true,
+      description: null,
+      shell: 0,
+      command: ['/bin/bash', '-c', '[[ -f /tmp/x ]] && /srv/app/bin/weekly-cleanup'],
+      env: { ...env0, TZ: 'America/New_York' },
+    });
+    const backup = r.jobs.find((j) => j.line === 16)!;
+    assert.equal(backup.category, 'backup');
+    assert.match(backup.warnings[0]!, /MAILTO "root" is a local mailbox/);
+  } finally {
+    await env.close();
+  }
+});
+
+test('every malformed line is reported with its line number and reason, and nothing is imported', async () => {
+  const env = await openEnv();
+  try {
+    const parsed = readCrontabs([join(CT, 'user/bad.crontab')]);
+    const reasons = parsed[0]!.problems.map((p) => [p.line, p.reason]);
+    assert.deepEqual(reasons.map(([l]) => l), [4, 5, 6, 7, 8, 9, 10, 11]);
+    const want = [/minute .*61 is out of range/, /day-of-week field "\/bin\/too-few-fields"/, /expected a command/, /unknown macro "@fortnightly"/, /CRON_TZ: unknown timezone "Mars\/Olympus"/, /not a cron entry/, /command before the first % is empty/, /day-of-week .*8 is out of range/];
+    reasons.forEach(([, reason], i) => assert.match(String(reason), want[i]!));
+    await assert.rejects(importCrontabs(env.jm, parsed), (e: Error) => e instanceof ValidationError && /bad.crontab:4: minute/.test(e.message) && /8 bad lines: nothing imported/.test(e.message));
+    assert.equal((await env.jm.listJobs()).total, 0);
+    const skipped = await importCrontabs(env.jm, parsed, { skipInvalid: true });
+    assert.equal(skipped.jobs.length, 1);
+    assert.equal(skipped.invalid.length, 8);
+  } finally {
+    await env.close();
+  }
+});
+
+test('--rewrite comments out what was imported with a marker; re-importing the rewritten crontab changes nothing', async () => {
+  const env = await openEnv();
+  try {
+    const parsed = readCrontabs([join(CT, 'user/crontab')]);
+    const r = await importCrontabs(env.jm, parsed);
+    const text = rewriteCrontab(parsed[0]!, r.jobs);
+    const reparsed = parseCrontab(text, { file: join(CT, 'user/crontab'), system: false });
+    assert.ok(text.includes(`#[smart-cron ${r.jobs[0]!.name}] 0 2 * * * /usr/local/bin/backup-db.sh`));
+    assert.equal(text.split('\n').filter((l) => /^[\d*@]/.test(l)).length, 0, 'no active entry left');
+    const again = await importCrontabs(env.jm, [reparsed]);
+    assert.deepEqual(again.counts, { new: 0, updated: 0, unchanged: r.jobs.length });
+  } finally {
+    await env.close();
+  }
+});
