@@ -127,6 +127,11 @@ export function registerAuth(server: Api, opts: { token: string; sessions: Sessi
       return null;
     }
   }
+}
+
+/** POST/GET/DELETE /api/session (registered with the other routes, so the OpenAPI document lists them). */
+export function registerSessionRoutes(server: Api, opts: { token: string; sessions: Sessions }): void {
+  const { token, sessions } = opts;
 
   const cookieOptions = { path: '/', httpOnly: true, sameSite: 'strict' as const };
   const SessionState = Type.Object({ signed_in: Type.Boolean(), via: Type.Optional(Type.String()), csrf: Type.Optional(Type.String()) });

@@ -17,7 +17,7 @@ import { ConfigError, SmartCronError, ValidationError, httpStatusFor } from '../
 import type { EventBus } from '../events.js';
 import type { Executor } from '../execution/types.js';
 import { TableAlerts, type AlertsService } from './alerts.js';
-import { Sessions, registerAuth } from './auth.js';
+import { Sessions, registerAuth, registerSessionRoutes } from './auth.js';
 import { ApiMetrics } from './metrics.js';
 import { registerOpenApi } from './openapi.js';
 import { registerJobRoutes } from './routes/jobs.js';
@@ -153,6 +153,7 @@ export function buildServer(opts: ServerOptions): Api {
 
   server.register(async (child) => {
     const api = child as unknown as Api;
+    registerSessionRoutes(api, { token: opts.token, sessions });
     registerSystemRoutes(api, ctx);
     registerSeedRoutes(api, ctx);
     registerJobRoutes(api, ctx);
