@@ -101,20 +101,29 @@ export function isSameProcess(pid: number, token: string): boolean {
 
 const scratch = Buffer.alloc(4096);
 
-/** A /proc file kept open and re-read with pread; null once the process is gone. */
+/**
+ * A /proc (or cgroup) file kept open and re-read with pread; null once the process is gone.
+ * Opened at the first read, never re-opened: a re-open could find a reused pid.
+ */
 export class ProcFile {
-  private fd: number | null;
-  constructor(path: string) {
+  private fd: number | null = null;
+  private tried = false;
+  constructor(private readonly path: string) {}
+  private ensure(): void {
+    if (this.tried) return;
+    this.tried = true;
     try {
-      this.fd = fs.openSync(path, 'r');
+      this.fd = fs.openSync(this.path, 'r');
     } catch {
       this.fd = null;
     }
   }
   get open(): boolean {
+    this.ensure();
     return this.fd !== null;
   }
   read(): string | null {
+    this.ensure();
     if (this.fd === null) return null;
     try {
       let n = fs.readSync(this.fd, scratch, 0, scratch.length, 0);
@@ -138,6 +147,7 @@ export class ProcFile {
     }
   }
   close(): void {
+    this.tried = true;
     if (this.fd !== null) {
       try {
         fs.closeSync(this.fd);
@@ -149,20 +159,34 @@ export class ProcFile {
   }
 }
 
-/** One watched process: its stat and (main thread) children list. */
+/**
+ * One watched process. statm (memory) is the cheap read done every tick; stat (CPU, state,
+ * group) costs 2-3x more and is read less often; children only when new pids appeared.
+ */
 export class WatchedProcess {
   private readonly stat: ProcFile;
+  private readonly statm: ProcFile;
   private readonly children: ProcFile;
+  fresh = true;
+  cpuMs = 0;
   pssBytes: number | null = null;
   rssAtPss = 0;
   pssReadAt = 0;
   constructor(readonly pid: number) {
     this.stat = new ProcFile(`/proc/${pid}/stat`);
+    this.statm = new ProcFile(`/proc/${pid}/statm`);
     this.children = new ProcFile(`/proc/${pid}/task/${pid}/children`);
   }
   readStat(): ProcStat | null {
     const t = this.stat.read();
     return t === null ? null : parseStat(this.pid, t);
+  }
+  /** Resident bytes, or null once the process is gone (a zombie reads 0). */
+  readRss(): number | null {
+    const t = this.statm.read();
+    if (t === null) return null;
+    const sp = t.indexOf(' ');
+    return Number(t.slice(sp + 1, t.indexOf(' ', sp + 1))) * pageBytes();
   }
   readChildren(): number[] {
     const t = this.children.read();
@@ -171,13 +195,18 @@ export class WatchedProcess {
     for (const s of t.split(' ')) if (s) out.push(Number(s));
     return out;
   }
-  get childrenReadable(): boolean {
-    return this.children.open;
-  }
   close(): void {
     this.stat.close();
+    this.statm.close();
     this.children.close();
   }
+}
+
+const loadavg = new ProcFile('/proc/loadavg');
+/** The last pid the kernel handed out: when it has not moved, nobody forked. */
+export function lastPid(): number {
+  const t = loadavg.read();
+  return t ? Number(t.slice(t.lastIndexOf(' ') + 1)) : -1;
 }
 
 /** The file position of a process's fd (shared by every process holding the same open file). */
@@ -256,7 +285,12 @@ export function smapsRollupReadable(): boolean {
 }
 
 /** Number of CPUs the host has (cpu percent of "the whole machine" divides by this). */
+let cpus: number | undefined;
 export function cpuCount(): number {
+  return (cpus ??= countCpus());
+}
+
+function countCpus(): number {
   try {
     const t = fs.readFileSync('/proc/stat', 'latin1');
     const n = (t.match(/^cpu\d+ /gm) ?? []).length;

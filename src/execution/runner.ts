@@ -13,7 +13,7 @@
  *   // store h.pid, h.pidStart, h.runDir, h.logPath in the history row (status running)
  *   h.currentUsage();                              // { memoryMb, cpuPercent } from the last tick
  *   h.cancel('user request');                      // TERM group, grace, KILL group, cgroup kill
- *   const o: RunOutcome = await h.done;            // never rejects; write o into the history row
+ *   const o: RunOutcome = await h.done;            // never rejects; historyFields(o) -> history row
  *
  *   // after a daemon restart, for each history row still 'running' on this node:
  *   const h2 = adoptRun({ runId, pid, pidStart, runDir }, backend, opts);
@@ -29,14 +29,27 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { systemClock, type Clock, type TimerHandle } from '../clock.js';
-import type { BackendName, Confinement, EnforcementBackend, SavedConfinement } from './enforcement/types.js';
+import { iso, systemClock, type Clock, type TimerHandle } from '../clock.js';
+import type { BackendName, Confinement, EnforcementBackend } from './enforcement/types.js';
 import { reattachConfinement } from './enforcement/reattach.js';
-import { OutputFollower, type OutputResult } from './output.js';
+import { OutputFollower } from './output.js';
 import { cpuCount, fdPosition, isSameProcess, processGroupMembers, startToken, WatchedProcess } from './procfs.js';
 import type { Sampler, SampleTarget } from './sampler.js';
-import { lookupUser, preflight, readExitFile, shimArgs, signalFromStatus, SHIM_UNSTARTED, type ExitRecord } from './shim.js';
-export { argvForScript } from './shim.js';
+import {
+  baseOutcome,
+  buildOutcome,
+  lookupUser,
+  preflight,
+  readExitFile,
+  readRunFile,
+  round1,
+  shimArgs,
+  type AdoptRecord,
+  type RunFile,
+  type RunOutcome,
+} from './shim.js';
+export { argvForScript, buildOutcome, collectFinishedRun } from './shim.js';
+export type { AdoptRecord, RunOutcome, RunStatusFinal } from './shim.js';
 
 export interface RunSpec {
   runId: string | number;
@@ -66,37 +79,9 @@ export interface RunnerOptions {
   baseEnv?: NodeJS.ProcessEnv;
 }
 
-export type RunStatusFinal = 'succeeded' | 'failed' | 'timeout' | 'memory_limit' | 'oom_killed' | 'interrupted';
-
-export interface RunOutcome {
-  status: RunStatusFinal;
-  exitCode: number | null;
-  signal: string | null;
-  startedAt: number;
-  finishedAt: number;
-  durationMs: number;
-  peakMemoryMb: number | null;
-  memorySource: 'cgroup' | 'sampled' | null;
-  cpuTimeMs: number | null;
-  cpuPercent: number | null;
-  outputTail: string;
-  outputBytes: number;
-  outputTruncated: boolean;
-  logPath: string;
-  errorMessage: string | null;
-}
-
 export interface RunUsage {
   memoryMb: number;
   cpuPercent: number;
-}
-
-/** What a restarted daemon needs to find a run again (all in the history row). */
-export interface AdoptRecord {
-  runId: string | number;
-  pid: number;
-  pidStart: string;
-  runDir: string;
 }
 
 export interface RunHandle {
@@ -134,20 +119,27 @@ export function runnerOptionsFromConfig(
   };
 }
 
-interface RunFile {
-  runId: string;
-  jobName: string;
-  argv: string[];
-  startedAt: number;
-  timeoutMs: number;
-  memoryLimitMb: number | null;
-  pid: number;
-  pidStart: string | null;
-  confinement: SavedConfinement;
+/** The history row's columns (snake_case, as stored) for an outcome. */
+export function historyFields(o: RunOutcome) {
+  return {
+    status: o.status,
+    finished_at: iso(o.finishedAt),
+    duration_ms: o.durationMs,
+    exit_code: o.exitCode,
+    signal: o.signal,
+    peak_memory_mb: o.peakMemoryMb,
+    memory_source: o.memorySource,
+    cpu_time_ms: o.cpuTimeMs,
+    cpu_percent: o.cpuPercent,
+    output_tail: o.outputTail,
+    output_bytes: o.outputBytes,
+    output_truncated: o.outputTruncated ? 1 : 0,
+    log_path: o.logPath,
+    error_message: o.errorMessage,
+  };
 }
 
 const MB = 1024 * 1024;
-const round1 = (n: number): number => Math.round(n * 10) / 10;
 const safeId = (id: string | number): string => String(id).replace(/[^A-Za-z0-9._-]/g, '_');
 
 class Run implements RunHandle, SampleTarget {
@@ -443,7 +435,7 @@ class Run implements RunHandle, SampleTarget {
     for (const t of this.timers) t.cancel();
     this.opts.sampler.remove(this);
     this.watched?.close();
-    const last = conf.sample(this.clock.now());
+    const last = conf.sample(this.clock.now(), true);
     const usage = conf.finish();
     conf.release();
     const exit = readExitFile(this.runDir);
@@ -468,80 +460,6 @@ class Run implements RunHandle, SampleTarget {
   }
 }
 
-function baseOutcome(status: RunStatusFinal, startedAt: number, endedAt: number, out: OutputResult, msg: string | null): RunOutcome {
-  return {
-    status,
-    exitCode: null,
-    signal: null,
-    startedAt,
-    finishedAt: endedAt,
-    durationMs: Math.max(0, endedAt - startedAt),
-    peakMemoryMb: null,
-    memorySource: null,
-    cpuTimeMs: null,
-    cpuPercent: null,
-    ...out,
-    errorMessage: msg,
-  };
-}
-
-interface OutcomeFacts {
-  startedAt: number;
-  endedAt: number;
-  mainExit: { code: number | null; signal: string | null } | null;
-  exit: ExitRecord | null;
-  stop: { status: 'timeout' | 'memory_limit' | 'interrupted'; message: string } | null;
-  failMessage: string | null;
-  oomKills: number;
-  memoryLimitMb: number | null;
-  usage: { peakBytes: number | null; source: 'cgroup' | 'sampled'; cpuTimeMs: number | null };
-  out: OutputResult;
-  backend: BackendName;
-  killedHard: boolean;
-}
-
-export function buildOutcome(f: OutcomeFacts): RunOutcome {
-  const o = baseOutcome('failed', f.startedAt, f.endedAt, f.out, null);
-  if (f.mainExit && f.mainExit.code === null) o.signal = f.mainExit.signal;
-  else {
-    const code = f.mainExit?.code ?? f.exit?.exitCode ?? null;
-    o.exitCode = code;
-    o.signal = code === null ? null : signalFromStatus(code);
-  }
-  if (f.usage.peakBytes !== null) {
-    o.peakMemoryMb = round1(f.usage.peakBytes / MB);
-    o.memorySource = f.usage.source;
-  }
-  // cgroup CPU time is exact; otherwise the shim's `times` (every waited-for process) or samples.
-  const sampled = f.usage.cpuTimeMs;
-  o.cpuTimeMs = f.backend !== 'portable' && sampled !== null ? sampled : Math.max(f.exit?.childCpuMs ?? 0, sampled ?? 0);
-  o.cpuTimeMs = Math.round(o.cpuTimeMs);
-  o.cpuPercent = o.durationMs > 0 ? round1((o.cpuTimeMs / o.durationMs / cpuCount()) * 100) : 0;
-  const hard = f.killedHard ? ', then SIGKILL after the grace period' : '';
-  if (f.failMessage) o.errorMessage = f.failMessage;
-  else if (f.stop) {
-    o.status = f.stop.status;
-    o.errorMessage = f.stop.status === 'memory_limit' ? f.stop.message : `${f.stop.message} (SIGTERM to the process group${hard})`;
-  } else if (f.oomKills > 0 && o.exitCode !== 0) {
-    o.status = 'oom_killed';
-    const at = f.memoryLimitMb ? `its memory limit of ${f.memoryLimitMb} MB` : 'the slot memory budget';
-    o.errorMessage = `killed by the kernel OOM killer at ${at} (${f.oomKills} OOM kill${f.oomKills > 1 ? 's' : ''} in the run's cgroup)`;
-  } else if (o.exitCode === 0) {
-    o.status = 'succeeded';
-  } else if (!f.mainExit && !f.exit) {
-    o.status = 'interrupted';
-    o.errorMessage = 'the run ended while no supervisor was watching and left no exit status';
-  } else if (o.exitCode === SHIM_UNSTARTED && !f.exit) {
-    o.errorMessage = 'the command was never started (the supervisor went away before the start signal)';
-  } else if (o.exitCode === null) {
-    o.errorMessage = `killed by signal ${o.signal}`;
-  } else {
-    const sig = o.signal ? ` (killed by ${o.signal})` : o.exitCode === 127 ? ' (command not found?)' : '';
-    o.errorMessage = `exited with code ${o.exitCode}${sig}`;
-  }
-  return o;
-}
-
 export function startRun(spec: RunSpec, backend: EnforcementBackend, opts: RunnerOptions): RunHandle {
   const run = new Run(spec.runId, spec.runDir, backend, opts);
   try {
@@ -552,13 +470,6 @@ export function startRun(spec: RunSpec, backend: EnforcementBackend, opts: Runne
   return run;
 }
 
-function readRunFile(runDir: string): RunFile | null {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8')) as RunFile;
-  } catch {
-    return null;
-  }
-}
 
 /**
  * Supervise a run started by an earlier daemon. Null when its process is gone (or the pid now
@@ -587,47 +498,3 @@ function fallbackRunFile(record: AdoptRecord, opts: RunnerOptions): RunFile {
   };
 }
 
-/** The outcome of a run whose process is gone: the shim's exit file, else interrupted. */
-export async function collectFinishedRun(record: AdoptRecord, opts: Omit<RunnerOptions, 'sampler'>): Promise<RunOutcome> {
-  const clock = opts.clock ?? systemClock;
-  const rf = readRunFile(record.runDir);
-  const exit = readExitFile(record.runDir);
-  const logPath = path.join(record.runDir, 'output.log');
-  let out: OutputResult = { outputTail: '', outputBytes: 0, outputTruncated: false, logPath };
-  if (fs.existsSync(logPath)) out = new OutputFollower(logPath, { tailBytes: opts.outputTailBytes, logMaxBytes: opts.logMaxBytes }, clock, true).finish();
-  let usage: { peakBytes: number | null; source: 'cgroup' | 'sampled'; cpuTimeMs: number | null; oomKills: number } = {
-    peakBytes: null,
-    source: 'sampled',
-    cpuTimeMs: null,
-    oomKills: 0,
-  };
-  if (rf && rf.confinement.backend !== 'portable' && rf.confinement.paths.every((p) => fs.existsSync(p))) {
-    const conf = reattachConfinement(rf.confinement, record.pid, null);
-    conf.killAll(); // whatever the job left behind in its cgroup
-    usage = conf.finish();
-    conf.release();
-  }
-  let endedAt = exit?.endedAt;
-  if (endedAt === undefined) {
-    try {
-      endedAt = Math.round(fs.statSync(logPath).mtimeMs);
-    } catch {
-      endedAt = clock.now();
-    }
-  }
-  const startedAt = rf?.startedAt ?? endedAt;
-  return buildOutcome({
-    startedAt,
-    endedAt: Math.max(startedAt, endedAt),
-    mainExit: null,
-    exit,
-    stop: null,
-    failMessage: null,
-    oomKills: usage.oomKills,
-    memoryLimitMb: rf?.memoryLimitMb ?? null,
-    usage,
-    out,
-    backend: rf?.confinement.backend ?? 'portable',
-    killedHard: false,
-  });
-}

@@ -18,6 +18,7 @@ import {
   cgPids,
   cgReadNumber,
   cgRmdir,
+  cgRmdirSoon,
   cgWrite,
   isWritable,
   ownDirIn,
@@ -101,15 +102,17 @@ export class Cgroup1Confinement implements Confinement {
     return m ? Number(m[1]) : this.sawUnderOom ? 1 : 0;
   }
 
-  sample(): UsageSample {
+  /** CPU time and the OOM counter every 5th tick (and at the end); memory every tick. */
+  sample(_now?: number, full = false): UsageSample {
     const mem = Number(this.usageFile.read() ?? 0);
-    const cpuNs = this.cpuFile ? Number(this.cpuFile.read() ?? NaN) : NaN;
-    return {
-      memoryBytes: mem,
-      cpuTimeMs: Number.isFinite(cpuNs) ? cpuNs / 1e6 : null,
-      oomKills: this.oomKills(this.oomFile.read()),
-    };
+    if (full || this.ticks++ % 5 === 0) {
+      const cpuNs = this.cpuFile ? Number(this.cpuFile.read() ?? NaN) : NaN;
+      this.last = { cpuTimeMs: Number.isFinite(cpuNs) ? cpuNs / 1e6 : null, oomKills: this.oomKills(this.oomFile.read()) };
+    }
+    return { memoryBytes: mem, ...this.last };
   }
+  private ticks = 0;
+  private last: { cpuTimeMs: number | null; oomKills: number } = { cpuTimeMs: null, oomKills: 0 };
 
   private pids(): number[] {
     const seen = new Set<number>();
@@ -154,7 +157,7 @@ export class Cgroup1Confinement implements Confinement {
   }
 
   finish(): FinalUsage {
-    const s = this.sample();
+    const s = this.sample(0, true);
     return {
       peakBytes: cgReadNumber(path.join(this.mem, 'memory.max_usage_in_bytes')),
       source: 'cgroup',
@@ -167,7 +170,7 @@ export class Cgroup1Confinement implements Confinement {
     this.usageFile.close();
     this.cpuFile?.close();
     this.oomFile.close();
-    for (const dir of this.saved.paths) cgRmdir(dir);
+    for (const dir of this.saved.paths) cgRmdirSoon(dir);
   }
 }
 

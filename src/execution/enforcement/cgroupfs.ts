@@ -15,6 +15,11 @@ export interface CgroupMount {
   controllers: string[];
 }
 
+const V1_CONTROLLERS = new Set([
+  'cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'net_cls', 'net_prio', 'blkio',
+  'perf_event', 'hugetlb', 'pids', 'rdma', 'misc',
+]);
+
 function unescapeMount(s: string): string {
   return s.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
@@ -33,7 +38,7 @@ export function parseMountinfo(text: string): CgroupMount[] {
       version: fstype === 'cgroup2' ? 2 : 1,
       root: unescapeMount(left[3] ?? '/'),
       mountPoint: unescapeMount(left[4] ?? ''),
-      controllers: fstype === 'cgroup' ? opts.filter((o) => o !== 'rw' && o !== 'ro' && !o.includes('=')) : [],
+      controllers: fstype === 'cgroup' ? opts.filter((o) => V1_CONTROLLERS.has(o)) : [],
     });
   }
   return out;
@@ -135,6 +140,15 @@ export function cgRmdir(dir: string, attempts = 20): boolean {
     }
   }
   return false;
+}
+
+/**
+ * Remove a run's cgroup without blocking the daemon: one try now, then retries on a timer
+ * while the kernel still reports it busy (the last task is being torn down).
+ */
+export function cgRmdirSoon(dir: string, attempts = 50): void {
+  if (cgRmdir(dir, 1) || attempts <= 0) return;
+  setTimeout(() => cgRmdirSoon(dir, attempts - 1), 20).unref();
 }
 
 /** Pids listed in a cgroup.procs / tasks file ([] when the cgroup is gone). */

@@ -4,15 +4,17 @@
  * picks the job before the editor the user cares about, and /proc sampling at the shared
  * sampler's interval with a kill on the memory limit.
  *
- * Cost matters (100 runs x 10 ticks/s): each watched process keeps its stat and children
- * files open (one pread each per tick). PSS (smaps_rollup) makes the kernel walk the page
+ * Cost matters (100 runs x 10 ticks/s): each watched process keeps its /proc files
+ * open and re-reads them with pread. PSS (smaps_rollup) makes the kernel walk the page
  * tables — ~0.1 ms even for `sleep` — so it is read only for processes above 16 MB, at most
  * every 2 s or when RSS moved, and in between PSS is estimated from the RSS change. Before a
- * kill on the limit, PSS is re-read for real. Orphans reparented away from the tree are found
- * by a scan of all of /proc for the group id every 2 s, shared by all runs.
+ * kill on the limit, PSS is re-read for real. Memory comes from statm every tick, CPU from stat
+ * every 5th; children lists are re-read only when the kernel handed out new pids. Orphans
+ * reparented away from the tree are found by a scan of /proc every 10 s shared by all runs
+ * (the process-group signal reaches them anyway).
  */
 import fs from 'node:fs';
-import { listPids, readPssBytes, readStat, smapsRollupReadable, WatchedProcess } from '../procfs.js';
+import { lastPid, listPids, readPssBytes, readStat, smapsRollupReadable, WatchedProcess } from '../procfs.js';
 import type {
   BackendCapabilities,
   ConfineRequest,
@@ -25,7 +27,9 @@ import type {
 
 const SMALL_BYTES = 16 * 1024 * 1024;
 const PSS_MAX_AGE_MS = 2000;
-const SCAN_EVERY_MS = 2000;
+const SCAN_EVERY_MS = 10_000;
+/** CPU time and state come from stat every this many ticks; memory (statm) every tick. */
+const STAT_EVERY = 5;
 
 function kill(pid: number, sig: NodeJS.Signals): void {
   try {
@@ -41,6 +45,8 @@ export class ProcessGroupTracker {
   cpuMaxMs = 0;
   lastBytes = 0;
   private started = false;
+  private ticks = 0;
+  private walkedAt = -2;
 
   constructor(
     readonly pgid: number,
@@ -54,32 +60,44 @@ export class ProcessGroupTracker {
       this.started = true;
       this.members.set(this.pgid, new WatchedProcess(this.pgid));
     }
-    for (const pid of this.scanner.orphansOf(this.pgid, this.members, now)) {
+    for (const pid of this.scanner.orphansOf(this.pgid, now)) {
       if (this.members.has(pid)) continue;
-      // The scan result is up to 2 s old: the pid may have been reused since.
+      // The scan result may be seconds old: the pid may have been reused since.
       const st = readStat(pid);
       if (st && st.pgrp === this.pgid) this.members.set(pid, new WatchedProcess(pid));
     }
+    const fullStat = forcePss || this.ticks++ % STAT_EVERY === 0;
+    const last = this.scanner.lastPid(now);
+    const walk = last !== this.walkedAt || last < 0;
+    this.walkedAt = last;
     let bytes = 0;
     let cpu = 0;
     const queue = [...this.members.values()];
     for (let i = 0; i < queue.length; i++) {
       const w = queue[i]!;
-      const st = w.readStat();
-      if (!st || st.state === 'Z' || st.state === 'X') {
+      let rss: number | null;
+      if (fullStat || w.fresh) {
+        const st = w.readStat();
+        rss = !st || st.state === 'Z' || st.state === 'X' ? null : st.rssBytes;
+        if (st) w.cpuMs = st.cpuMs + st.childCpuMs;
+      } else rss = w.readRss();
+      if (rss === null) {
         w.close();
         this.members.delete(w.pid);
         continue;
       }
-      for (const c of w.readChildren()) {
-        if (!this.members.has(c)) {
-          const nw = new WatchedProcess(c);
-          this.members.set(c, nw);
-          queue.push(nw);
+      if (walk || w.fresh) {
+        for (const c of w.readChildren()) {
+          if (!this.members.has(c)) {
+            const nw = new WatchedProcess(c);
+            this.members.set(c, nw);
+            queue.push(nw);
+          }
         }
       }
-      cpu += st.cpuMs + st.childCpuMs;
-      bytes += this.memoryOf(w, st.rssBytes, now, forcePss);
+      w.fresh = false;
+      cpu += w.cpuMs;
+      bytes += this.memoryOf(w, rss, now, forcePss);
     }
     this.lastBytes = bytes;
     if (bytes > this.peakBytes) this.peakBytes = bytes;
@@ -115,28 +133,43 @@ export class ProcessGroupTracker {
   }
 }
 
-/** The shared, rate-limited full /proc scan for group members the tree walk cannot see. */
+/**
+ * What all runs share: the rate-limited full /proc scan for group members the tree walk cannot
+ * see (a double fork whose middle process died between two ticks), and the last-pid probe.
+ */
 export class GroupScanner {
   private lastScan = -Infinity;
   private byGroup = new Map<number, number[]>();
-  private readonly groups = new Set<number>();
+  private readonly groups = new Map<number, Map<number, unknown>>();
+  private pidAt = -Infinity;
+  private pid = -1;
 
-  register(pgid: number): void {
-    this.groups.add(pgid);
+  register(pgid: number, members: Map<number, unknown>): void {
+    this.groups.set(pgid, members);
   }
   unregister(pgid: number): void {
     this.groups.delete(pgid);
   }
 
-  orphansOf(pgid: number, known: Map<number, unknown>, now: number, force = false): number[] {
-    if (force || now - this.lastScan >= SCAN_EVERY_MS) this.scan(now, known);
+  lastPid(now: number): number {
+    if (now !== this.pidAt) {
+      this.pidAt = now;
+      this.pid = lastPid();
+    }
+    return this.pid;
+  }
+
+  orphansOf(pgid: number, now: number, force = false): number[] {
+    if (force || now - this.lastScan >= SCAN_EVERY_MS) this.scan(now);
     return this.byGroup.get(pgid) ?? [];
   }
 
-  private scan(now: number, known: Map<number, unknown>): void {
+  private scan(now: number): void {
     this.lastScan = now;
     this.byGroup = new Map();
     if (this.groups.size === 0) return;
+    const known = new Set<number>();
+    for (const m of this.groups.values()) for (const pid of m.keys()) known.add(pid);
     for (const pid of listPids()) {
       if (known.has(pid)) continue;
       const st = readStat(pid);
@@ -161,7 +194,7 @@ class PortableConfinement implements Confinement {
 
   attach(pid: number): void {
     this.tracker = new ProcessGroupTracker(pid, this.backend.usePss, this.backend.scanner);
-    this.backend.scanner.register(pid);
+    this.backend.scanner.register(pid, this.tracker.members);
     try {
       // Inherited by everything the shim starts: the job dies first when the host runs out.
       fs.writeFileSync(`/proc/${pid}/oom_score_adj`, '1000');
@@ -183,8 +216,8 @@ class PortableConfinement implements Confinement {
   hasTasks(): boolean {
     const t = this.tracker;
     if (!t) return false;
-    this.backend.scanner.orphansOf(t.pgid, t.members, Date.now(), true);
-    t.refresh(Date.now());
+    this.backend.scanner.orphansOf(t.pgid, Date.now(), true);
+    t.refresh(Date.now(), true);
     return t.members.size > 0;
   }
 

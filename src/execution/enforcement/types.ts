@@ -62,7 +62,8 @@ export interface Confinement {
   readonly sampledLimitBytes: number | null;
   /** Put the shim (not started yet) in; throws with a clear message on failure. */
   attach(pid: number): void;
-  sample(now: number): UsageSample;
+  /** full: read every counter now (the runner's last sample), not only the cheap ones. */
+  sample(now: number, full?: boolean): UsageSample;
   /** Whether the backend knows of any process of the run still alive (beyond the process group). */
   hasTasks(): boolean;
   /** Signal every task of the run the backend can see (the runner also signals the process group). */

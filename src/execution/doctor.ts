@@ -1,0 +1,86 @@
+/**
+ * What this host offers for enforcement, for `smart-cron doctor` and the daemon's start-up
+ * log: cgroup v2 delegation, cgroup v1 controllers, PSI, smaps_rollup, and which backend
+ * `auto` picks. Read-only: probing creates nothing.
+ */
+import { probeHost } from './enforcement/detect.js';
+import type { BackendName } from './enforcement/types.js';
+import { readHostMemory, readMemoryPressure, smapsRollupReadable, type HostMemory } from './procfs.js';
+
+export { readHostMemory, readMemoryPressure };
+export type { HostMemory };
+
+export interface EnforcementReport {
+  root: boolean;
+  cgroup2: {
+    available: boolean;
+    mount: string | null;
+    path: string | null;
+    delegated: boolean;
+    controllers: string[];
+    memoryPeak: boolean;
+    cgroupKill: boolean;
+    reason: string;
+  };
+  cgroup1: {
+    available: boolean;
+    /** controller -> where our hierarchy would go, and whether we may write there. */
+    controllers: Record<string, { mount: string; base: string | null; writable: boolean; note: string }>;
+    reason: string;
+  };
+  psi: boolean;
+  memoryPressureAvg10: number | null;
+  smapsRollup: boolean;
+  hostMemory: HostMemory | null;
+  auto: BackendName;
+  /** Human lines, in the order doctor prints them. */
+  lines: string[];
+}
+
+export function enforcementReport(): EnforcementReport {
+  const probe = probeHost();
+  const psiValue = readMemoryPressure();
+  const smaps = smapsRollupReadable();
+  let hostMemory: HostMemory | null = null;
+  try {
+    hostMemory = readHostMemory();
+  } catch {
+    /* no /proc/meminfo */
+  }
+  const v2 = probe.cgroup2;
+  const v1 = probe.cgroup1;
+  const controllers: EnforcementReport['cgroup1']['controllers'] = {};
+  for (const [c, info] of Object.entries(v1.controllers)) if (info) controllers[c] = info;
+  const lines: string[] = [];
+  lines.push(`cgroup v2: ${v2.ok ? 'available' : 'not usable'} — ${v2.reason}`);
+  if (v2.ok) lines.push(`  memory.peak ${v2.hasPeak ? 'yes' : 'no (peak sampled)'}, cgroup.kill ${v2.hasKill ? 'yes' : 'no (freeze and kill)'}`);
+  const names = Object.keys(controllers);
+  lines.push(
+    `cgroup v1: ${v1.ok ? 'available' : 'not usable'} — ${names.length ? names.map((c) => `${c} ${controllers[c]!.writable ? 'writable' : 'read-only'}`).join(', ') : 'no controllers mounted'}`,
+  );
+  for (const c of names) lines.push(`  ${c}: ${controllers[c]!.mount} (${controllers[c]!.note})`);
+  lines.push(`PSI memory pressure: ${psiValue === null ? 'not available (no /proc/pressure/memory; the PSI veto is off)' : `available (some avg10 ${psiValue})`}`);
+  lines.push(`smaps_rollup: ${smaps ? 'readable (portable sampling uses PSS)' : 'not readable (portable sampling uses RSS)'}`);
+  if (hostMemory) lines.push(`host memory: ${hostMemory.memAvailableMb} MB available of ${hostMemory.memTotalMb} MB`);
+  lines.push(`execution.enforcement auto -> ${probe.auto}`);
+  return {
+    root: process.getuid?.() === 0,
+    cgroup2: {
+      available: v2.ok,
+      mount: v2.mount,
+      path: v2.ownDir,
+      delegated: v2.delegated,
+      controllers: v2.controllers,
+      memoryPeak: v2.hasPeak,
+      cgroupKill: v2.hasKill,
+      reason: v2.reason,
+    },
+    cgroup1: { available: v1.ok, controllers, reason: v1.reason },
+    psi: psiValue !== null,
+    memoryPressureAvg10: psiValue,
+    smapsRollup: smaps,
+    hostMemory,
+    auto: probe.auto,
+    lines,
+  };
+}

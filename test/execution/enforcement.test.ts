@@ -1,0 +1,205 @@
+/**
+ * Backend detection and the host report, cgroup file parsing, the cgroup v2 file protocol
+ * against a fake tree (no v2 here), cgroup v1 clean-up, host probes and the shared sampler.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { VirtualClock } from '../../src/clock.js';
+import { ConfigError } from '../../src/errors.js';
+import { enforcementReport, readHostMemory, readMemoryPressure } from '../../src/execution/doctor.js';
+import { ownDirIn, parseMountinfo, parseProcCgroup } from '../../src/execution/enforcement/cgroupfs.js';
+import { Cgroup2Backend, probeCgroup2 } from '../../src/execution/enforcement/cgroup2.js';
+import { createBackend, detectBackend, probeHost } from '../../src/execution/enforcement/detect.js';
+import { parseMeminfo } from '../../src/execution/procfs.js';
+import { runnerOptionsFromConfig, startRun } from '../../src/execution/runner.js';
+import { Sampler } from '../../src/execution/sampler.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const MOUNTINFO = [
+  '31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755',
+  '32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct',
+  '35 31 0:32 /docker/abc /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory',
+  '40 31 0:37 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd',
+  '41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw,nsdelegate',
+  '50 23 0:40 / /mnt/with\\040space rw - ext4 /dev/sda1 rw',
+].join('\n');
+
+test('mountinfo: cgroup mounts, co-mounted controllers, container roots', () => {
+  const m = parseMountinfo(MOUNTINFO);
+  assert.deepEqual(
+    m.map((x) => [x.version, x.mountPoint, x.root, x.controllers.join(',')]),
+    [
+      [1, '/sys/fs/cgroup/cpu,cpuacct', '/', 'cpu,cpuacct'],
+      [1, '/sys/fs/cgroup/memory', '/docker/abc', 'memory'],
+      [1, '/sys/fs/cgroup/systemd', '/', ''],
+      [2, '/sys/fs/cgroup/unified', '/', ''],
+    ],
+  );
+  const cases: Array<[string, string | null]> = [
+    ['/docker/abc', '/sys/fs/cgroup/memory'],
+    ['/docker/abc/sub', '/sys/fs/cgroup/memory/sub'],
+    ['/other', null],
+  ];
+  for (const [own, dir] of cases) assert.equal(ownDirIn(m[1]!, own), dir, own);
+});
+
+test('/proc/<pid>/cgroup: v1 controllers and the v2 path', () => {
+  const c = parseProcCgroup('12:cpu,cpuacct:/a\n4:memory:/process_api/x\n1:name=systemd:/\n0::/user.slice/u.service\n');
+  assert.equal(c.v1.get('cpu'), '/a');
+  assert.equal(c.v1.get('cpuacct'), '/a');
+  assert.equal(c.v1.get('memory'), '/process_api/x');
+  assert.equal(c.v2, '/user.slice/u.service');
+});
+
+test('meminfo and PSI parsing', () => {
+  assert.deepEqual(parseMeminfo('MemTotal: 16384000 kB\nMemFree: 1024000 kB\nMemAvailable: 8192000 kB\n'), {
+    memAvailableMb: 8000,
+    memTotalMb: 16000,
+  });
+  // Before Linux 3.14: free + buffers + cached.
+  assert.deepEqual(parseMeminfo('MemTotal: 2048000 kB\nMemFree: 102400 kB\nBuffers: 102400 kB\nCached: 204800 kB\n'), {
+    memAvailableMb: 400,
+    memTotalMb: 2000,
+  });
+  const h = readHostMemory();
+  assert.ok(h.memTotalMb > 0 && h.memAvailableMb <= h.memTotalMb);
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, 'memory'), 'some avg10=12.50 avg60=3.00 avg300=1.00 total=5\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n');
+  assert.equal(readMemoryPressure(path.join(dir, 'memory')), 12.5);
+  assert.equal(readMemoryPressure(path.join(dir, 'absent')), null);
+  const real = readMemoryPressure();
+  assert.ok(real === null || real >= 0);
+});
+
+test('doctor: the report of this host, and what auto picks', () => {
+  const r = enforcementReport();
+  const p = probeHost();
+  assert.equal(r.auto, p.auto);
+  assert.ok(r.lines.some((l) => l === `execution.enforcement auto -> ${r.auto}`));
+  if (fs.existsSync('/sys/fs/cgroup/memory/memory.limit_in_bytes') && process.getuid?.() === 0) {
+    // This development machine: cgroup v1 memory and cpu writable, v2 mounted without controllers.
+    assert.equal(r.cgroup1.available, true);
+    assert.equal(r.cgroup1.controllers.memory?.writable, true);
+    assert.equal(r.cgroup1.controllers.cpu?.writable, true);
+    assert.ok(r.lines.some((l) => /^cgroup v1: available — memory writable, cpu writable/.test(l)), r.lines.join('\n'));
+    if (!r.cgroup2.available) assert.equal(r.auto, 'cgroup1');
+  }
+  assert.equal(typeof r.smapsRollup, 'boolean');
+  assert.equal(r.psi, r.memoryPressureAvg10 !== null);
+});
+
+test('detectBackend: auto takes the best; an explicit choice the host lacks is a ConfigError', () => {
+  const p = probeHost();
+  const auto = detectBackend('auto', { groupName: `sc-detect-${process.pid}` });
+  assert.equal(auto.name, p.auto);
+  auto.dispose();
+  assert.equal(detectBackend('portable').name, 'portable');
+  if (!p.cgroup2.ok) {
+    assert.throws(
+      () => detectBackend('cgroup2'),
+      (e: unknown) => e instanceof ConfigError && e.field === 'execution.enforcement' && /cgroup2/.test(e.message),
+    );
+  }
+});
+
+test('cgroup1: slot limits are written, and a run leaves no cgroup behind', { skip: !probeHost().cgroup1.ok && 'no cgroup v1 here' }, async () => {
+  const group = `sc-enf-${process.pid}`;
+  const b = createBackend('cgroup1', { groupName: group });
+  const memRoot = probeHost().cgroup1.controllers.memory!.base!;
+  try {
+    b.configureSlots({ heavy: { max_memory_mb: 512, max_cpu_percent: 50 } });
+    assert.equal(fs.readFileSync(path.join(memRoot, group, 'heavy', 'memory.limit_in_bytes'), 'utf8').trim(), String(512 * 1024 * 1024));
+    const sampler = new Sampler({ intervalMs: 50 });
+    const opts = runnerOptionsFromConfig({ kill_grace_seconds: 1, output_tail_bytes: 4096, log_max_bytes: 1 << 20 }, sampler);
+    const h = startRun(
+      { runId: 'leaf1', jobName: 'j', argv: ['cat /proc/self/cgroup'], shell: true, timeoutMs: 5000, slot: 'heavy', runDir: path.join(tempDir(), 'r'), memoryLimitMb: 64, cpuPercent: 10 },
+      b,
+      opts,
+    );
+    await new Promise((r) => setTimeout(r, 0));
+    const o = await h.done;
+    assert.equal(o.status, 'succeeded', o.errorMessage ?? '');
+    assert.match(o.outputTail, new RegExp(`memory:.*/${group}/heavy/leaf1`));
+    const leaf = path.join(memRoot, group, 'heavy', 'leaf1');
+    for (let i = 0; i < 50 && fs.existsSync(leaf); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(fs.existsSync(leaf), false, 'run cgroup removed');
+    b.dispose();
+    assert.equal(fs.existsSync(path.join(memRoot, group)), false, 'dispose removes our hierarchy');
+  } finally {
+    b.dispose();
+  }
+});
+
+test('cgroup2 file protocol against a fake delegated tree', () => {
+  const root = tempDir();
+  fs.writeFileSync(path.join(root, 'cgroup.controllers'), 'cpu memory pids\n');
+  fs.writeFileSync(path.join(root, 'cgroup.subtree_control'), '');
+  fs.writeFileSync(path.join(root, 'cgroup.procs'), '');
+  fs.writeFileSync(path.join(root, 'memory.peak'), '0\n');
+  fs.writeFileSync(path.join(root, 'cgroup.kill'), '');
+  const host = { mounts: [{ version: 2 as const, mountPoint: root, root: '/', controllers: [] }], self: { v1: new Map(), v2: '/' } };
+  const probe = probeCgroup2(host);
+  assert.equal(probe.ok, true, probe.reason);
+  fs.mkdirSync(path.join(root, 'sc'));
+  fs.writeFileSync(path.join(root, 'sc', 'cgroup.controllers'), 'cpu memory\n');
+  const b = new Cgroup2Backend(probe, 'sc');
+  assert.equal(fs.readFileSync(path.join(root, 'sc', 'cgroup.subtree_control'), 'utf8'), '+memory +cpu');
+  b.configureSlots({ light: { max_memory_mb: 1024, max_cpu_percent: 50 } });
+  assert.equal(fs.readFileSync(path.join(root, 'sc', 'light', 'memory.max'), 'utf8'), String(1024 * 1024 * 1024));
+  assert.match(fs.readFileSync(path.join(root, 'sc', 'light', 'cpu.max'), 'utf8'), /^\d+ 100000$/);
+  const c = b.prepare({ runId: 'r1', slot: 'light', memoryLimitMb: 100, cpuPercent: 25 });
+  const leaf = path.join(root, 'sc', 'light', 'r1');
+  assert.equal(fs.readFileSync(path.join(leaf, 'memory.max'), 'utf8'), String(100 * 1024 * 1024));
+  assert.equal(fs.readFileSync(path.join(leaf, 'memory.oom.group'), 'utf8'), '1');
+  fs.writeFileSync(path.join(leaf, 'memory.current'), '5242880\n');
+  fs.writeFileSync(path.join(leaf, 'cpu.stat'), 'usage_usec 250000\nuser_usec 200000\n');
+  fs.writeFileSync(path.join(leaf, 'memory.events'), 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n');
+  fs.writeFileSync(path.join(leaf, 'memory.peak'), '104857600\n');
+  fs.writeFileSync(path.join(leaf, 'cgroup.kill'), '');
+  assert.deepEqual(c.sample(0), { memoryBytes: 5242880, cpuTimeMs: 250, oomKills: 1 });
+  c.killAll();
+  assert.equal(fs.readFileSync(path.join(leaf, 'cgroup.kill'), 'utf8'), '1');
+  assert.deepEqual(c.finish(), { peakBytes: 104857600, source: 'cgroup', cpuTimeMs: 250, oomKills: 1 });
+  assert.deepEqual(c.saved, { backend: 'cgroup2', paths: [leaf], memoryLimitBytes: 100 * 1024 * 1024 });
+});
+
+test('cgroup2 refuses a cgroup it shares with foreign processes, and says why', () => {
+  const root = tempDir();
+  const own = path.join(root, 'svc');
+  fs.mkdirSync(own);
+  fs.writeFileSync(path.join(own, 'cgroup.controllers'), 'memory cpu\n');
+  fs.writeFileSync(path.join(own, 'cgroup.subtree_control'), '');
+  fs.writeFileSync(path.join(own, 'cgroup.procs'), `${process.pid}\n1\n`);
+  const host = { mounts: [{ version: 2 as const, mountPoint: root, root: '/', controllers: [] }], self: { v1: new Map(), v2: '/svc' } };
+  const probe = probeCgroup2(host);
+  assert.equal(probe.ok, true);
+  assert.throws(() => new Cgroup2Backend(probe, 'sc'), /also holds processes other than the daemon \(\d+, 1\)/);
+  fs.writeFileSync(path.join(root, 'cgroup.controllers'), '');
+  const none = probeCgroup2({ ...host, self: { v1: new Map(), v2: '/' } });
+  assert.equal(none.ok, false);
+  assert.match(none.reason, /offers no memory controller/);
+});
+
+test('sampler: one timer for every target, none when idle', async () => {
+  const clock = new VirtualClock();
+  const s = new Sampler({ intervalMs: 100, clock });
+  const counts = [0, 0, 0];
+  const targets = counts.map((_, i) => ({ sample: () => void counts[i]!++ }));
+  for (const t of targets) s.add(t);
+  assert.equal(clock.pending, 1);
+  await clock.advance(1000);
+  assert.deepEqual(counts, [10, 10, 10]);
+  s.remove(targets[0]!);
+  await clock.advance(500);
+  assert.deepEqual(counts, [10, 15, 15]);
+  s.remove(targets[1]!);
+  s.remove(targets[2]!);
+  assert.equal(clock.pending, 0);
+  s.add({ sample: () => { throw new Error('broken'); } });
+  s.add(targets[1]!);
+  await clock.advance(200);
+  assert.equal(counts[1], 17, 'a throwing target does not stop the others');
+  s.stop();
+});
