@@ -1,6 +1,7 @@
 /** The alert lifecycle driven by real recorded runs, with mail received by a real SMTP server. */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import type { AlertsService } from '../../src/api/alerts.js';
 import { iso } from '../../src/clock.js';
 import { NotFoundError } from '../../src/errors.js';
 import type { AlertRow } from '../../src/storage/schema.js';
@@ -218,6 +219,9 @@ test('acknowledge: sets acknowledged_at, keeps the alert open; unknown id is Not
     assert.equal(acked.resolved_at, null);
     assert.equal((await w.am.list({ open: true })).total, 1);
     await assert.rejects(w.am.acknowledge(9999), NotFoundError);
+    // The API takes the manager as its alerts service.
+    const service: AlertsService = w.am;
+    assert.equal((await service.acknowledge(a!.id)).id, a!.id);
     // No channel configured at all: the alert says so instead of staying pending.
     assert.equal((await w.am.repo.byId(a!.id))!.notification_status, 'none');
   } finally {
