@@ -6,14 +6,16 @@ import { Command, CommanderError } from 'commander';
 import { exitCodeFor, SmartCronError } from '../errors.js';
 import * as alerts from './alerts.js';
 import { makeContext, type CliContext } from './context.js';
+import * as daemon from './daemon.js';
 import * as health from './health.js';
 import * as init from './init.js';
 import * as jobs from './jobs.js';
+import * as runs from './runs.js';
 
 type Registrar = (program: Command, ctx: CliContext) => void;
 
 /** Every command group, in the order `--help` lists them. */
-const GROUPS: Registrar[] = [init.register, jobs.register, health.register, alerts.register];
+const GROUPS: Registrar[] = [init.register, daemon.register, jobs.register, runs.register, health.register, alerts.register];
 
 export function buildProgram(): Command {
   const program = new Command('smart-cron')

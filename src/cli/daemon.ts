@@ -1,0 +1,145 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { startDaemon } from '../daemon/daemon.js';
+import { runningDaemon } from '../daemon/state.js';
+import { ValidationError } from '../errors.js';
+import { pruneHistory } from '../jobs/retention.js';
+import type { CliContext } from './context.js';
+import { print, printJson, when } from './output.js';
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('daemon')
+    .description('run the scheduler, the execution slots, the API and the dashboard (until SIGTERM/SIGINT)')
+    .option('--no-api', 'do not serve the API and dashboard')
+    .action(async (o: { api: boolean }) => {
+      const g = ctx.globals();
+      const d = await startDaemon({ home: g.home, database: g.database, nodeId: g.nodeId, api: o.api });
+      await new Promise<void>((resolveStop) => {
+        let signals = 0;
+        const onSignal = (sig: string) => {
+          signals++;
+          if (signals > 1) {
+            process.stdout.write(`${sig} again: leaving now; running jobs keep running and are adopted at the next start\n`);
+            process.exit(0);
+          }
+          d.stop().then(resolveStop, resolveStop);
+        };
+        process.on('SIGTERM', () => onSignal('SIGTERM'));
+        process.on('SIGINT', () => onSignal('SIGINT'));
+      });
+    });
+
+  program
+    .command('status')
+    .description('whether a daemon runs for this home, since when, and what it is doing')
+    .action(async () => {
+      await ctx.withApp(async (app) => {
+        const d = runningDaemon(app.config.home);
+        const db = app.database.db;
+        const counts = await db
+          .selectFrom('smart_cron_job_history')
+          .select(['status', (eb) => eb.fn.countAll().as('n')])
+          .where('status', 'in', ['queued', 'running'])
+          .groupBy('status')
+          .execute();
+        const n = (s: string) => Number(counts.find((c) => c.status === s)?.n ?? 0);
+        const jobs = await db.selectFrom('smart_cron_integrated_jobs').select([(eb) => eb.fn.countAll().as('n'), (eb) => eb.fn.sum<number>('enabled').as('enabled')]).executeTakeFirst();
+        const status = {
+          running: Boolean(d),
+          daemon: d,
+          home: app.config.home,
+          database: app.database.description,
+          jobs: Number(jobs?.n ?? 0),
+          enabled_jobs: Number(jobs?.enabled ?? 0),
+          runs_running: n('running'),
+          runs_queued: n('queued'),
+        };
+        if (ctx.globals().json) return printJson(status);
+        if (d) {
+          print(`daemon running: pid ${d.pid}, node ${d.node}, since ${when(d.started_at, app.clock.now())}`);
+          if (d.api_url) print(`dashboard/API: ${d.api_url}`);
+          print(`enforcement:   ${d.enforcement}`);
+        } else {
+          print('no daemon is running for this home (start one with `smart-cron daemon`)');
+        }
+        print(`home:          ${status.home}`);
+        print(`database:      ${status.database}`);
+        print(`jobs:          ${status.jobs} (${status.enabled_jobs} enabled)`);
+        print(`runs now:      ${status.runs_running} running, ${status.runs_queued} queued`);
+      });
+      if (!ctx.globals().json) return;
+    });
+
+  program
+    .command('prune')
+    .description('delete history (and run logs) past the retention settings')
+    .option('--days <n>', 'keep this many days (default: retention.history_days)')
+    .option('--max-runs <n>', 'keep this many runs per job (default: retention.max_runs_per_job)')
+    .action(async (o: { days?: string; maxRuns?: string }) => {
+      await ctx.withApp(async (app) => {
+        const days = o.days === undefined ? app.config.retention.history_days : Number(o.days);
+        const maxRuns = o.maxRuns === undefined ? app.config.retention.max_runs_per_job : Number(o.maxRuns);
+        if (!(days > 0)) throw new ValidationError(`--days: "${o.days}" is not a positive number of days`, 'days');
+        if (!Number.isInteger(maxRuns) || maxRuns < 1) throw new ValidationError(`--max-runs: "${o.maxRuns}" is not a whole number >= 1`, 'max-runs');
+        const r = await pruneHistory(app.jobs, { historyDays: days, maxRunsPerJob: maxRuns, runsDir: app.config.runsDir, nowMs: app.clock.now() });
+        if (ctx.globals().json) return printJson(r);
+        print(`pruned ${r.runs} run(s) older than ${days} days or beyond ${maxRuns} per job`);
+      });
+    });
+
+  program
+    .command('install-service')
+    .description('write and enable a systemd unit for the daemon (Delegate=yes, so the cgroup v2 backend works under it)')
+    .option('--user', 'a user unit (~/.config/systemd/user) instead of a system one')
+    .option('--print', 'only print the unit')
+    .action(async (o: { user?: boolean; print?: boolean }) => {
+      const g = ctx.globals();
+      const unit = systemdUnit({ home: g.home, user: Boolean(o.user) });
+      if (o.print) return print(unit);
+      const path = o.user ? join(homedir(), '.config/systemd/user/smart-cron.service') : '/etc/systemd/system/smart-cron.service';
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, unit);
+      print(`wrote ${path}`);
+      const systemctl = ['/usr/bin/systemctl', '/bin/systemctl'].find((p) => existsSync(p));
+      if (!systemctl || !existsSync('/run/systemd/system')) {
+        print('systemd is not running on this host: start the daemon another way, e.g. from your init system, supervisord, or');
+        print(`  nohup ${process.execPath} ${binPath()} daemon${g.home ? ` --home ${g.home}` : ''} >> ~/.smart-cron/daemon.log 2>&1 &`);
+        return;
+      }
+      const args = o.user ? ['--user'] : [];
+      execFileSync(systemctl, [...args, 'daemon-reload'], { stdio: 'inherit' });
+      execFileSync(systemctl, [...args, 'enable', '--now', 'smart-cron.service'], { stdio: 'inherit' });
+      print(`enabled and started: ${o.user ? 'systemctl --user' : 'systemctl'} status smart-cron`);
+    });
+}
+
+function binPath(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/smart-cron.js');
+}
+
+export function systemdUnit(o: { home?: string; user: boolean }): string {
+  const homeArg = o.home ? ` --home ${resolve(o.home)}` : '';
+  return `[Unit]
+Description=smart-cron: cron jobs inside memory and CPU budgets
+After=network-online.target
+
+[Service]
+Type=simple
+ExecStart=${process.execPath} ${binPath()} daemon${homeArg}
+Restart=on-failure
+RestartSec=5
+# Own a cgroup subtree, so each run gets its own cgroup with limits (cgroup v2 backend).
+Delegate=yes
+# Stop only the daemon: running jobs keep running and the next start adopts them.
+KillMode=process
+TimeoutStopSec=30
+
+[Install]
+WantedBy=${o.user ? 'default.target' : 'multi-user.target'}
+`;
+}

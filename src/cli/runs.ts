@@ -1,0 +1,113 @@
+import type { Command } from 'commander';
+import { ValidationError } from '../errors.js';
+import { runHere, waitFinal } from '../daemon/oneshot.js';
+import { runningDaemon } from '../daemon/state.js';
+import { queueManualRun } from '../execution/manual.js';
+import type { RunRow, RunStatus } from '../storage/schema.js';
+import { collect, type CliContext } from './context.js';
+import { formatTable, print, printJson, when } from './output.js';
+
+const STATUSES: RunStatus[] = ['queued', 'running', 'succeeded', 'failed', 'timeout', 'memory_limit', 'oom_killed', 'interrupted', 'lost', 'skipped'];
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('run')
+    .description('run a job now, through the same admission as scheduled runs (the daemon runs it, or this process when none is running)')
+    .argument('<name>', 'job name or id')
+    .argument('[args...]', 'extra arguments for this run, after --')
+    .option('--wait', 'wait for the run to finish and print its result (exit 1 unless it succeeded)')
+    .option('--env <KEY=VALUE>', 'extra environment for this run (repeatable)', collect)
+    .action(async (name: string, args: string[], o: { wait?: boolean; env?: string[] }) => {
+      const env: Record<string, string> = {};
+      for (const p of o.env ?? []) {
+        const i = p.indexOf('=');
+        if (i <= 0) throw new ValidationError(`--env: "${p}" is not KEY=VALUE`, 'env');
+        env[p.slice(0, i)] = p.slice(i + 1);
+      }
+      const json = ctx.globals().json;
+      const code = await ctx.withApp(async (app) => {
+        const queued = await queueManualRun(app.jobs, app.clock, { job: name, args, env });
+        const daemon = runningDaemon(app.config.home);
+        if (daemon && !o.wait) {
+          if (json) printJson(queued);
+          else print(`queued run #${queued.id} of ${name}; the daemon (pid ${daemon.pid}) starts it when it fits. Follow it with \`smart-cron history ${name}\`.`);
+          return 0;
+        }
+        if (!json) print(daemon ? `queued run #${queued.id}; waiting for the daemon (pid ${daemon.pid})…` : `running #${queued.id} of ${name} here (no daemon is running)…`);
+        const done = daemon ? await waitFinal(app, queued.id) : await runHere(app, queued.id);
+        if (json) printJson(done);
+        else print(describeRun(done, app.clock.now()));
+        return done.status === 'succeeded' ? 0 : 1;
+      });
+      process.exitCode = code;
+    });
+
+  program
+    .command('history')
+    .description('runs, newest first')
+    .argument('[name]', 'only this job')
+    .option('--limit <n>', 'how many', '20')
+    .option('--status <status>', `only this status (${STATUSES.join(', ')})`)
+    .action(async (name: string | undefined, o: { limit: string; status?: string }) => {
+      const limit = Number(o.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 10000) throw new ValidationError(`--limit: "${o.limit}" is not a whole number from 1 to 10000`, 'limit');
+      if (o.status && !STATUSES.includes(o.status as RunStatus)) throw new ValidationError(`--status: "${o.status}" is not a run status (expected one of ${STATUSES.join(', ')})`, 'status');
+      await ctx.withApp(async (app) => {
+        const job = name ? await app.jobs.getJob(name) : undefined;
+        const runs = await app.jobs.history.list({ jobId: job?.id, status: o.status as RunStatus | undefined, limit });
+        if (ctx.globals().json) return printJson(runs);
+        if (runs.length === 0) return print('no runs yet');
+        const names = new Map<number, string>();
+        for (const r of runs) if (!names.has(r.job_id)) names.set(r.job_id, (await app.jobs.jobs.byId(r.job_id))?.name ?? String(r.job_id));
+        const now = app.clock.now();
+        print(
+          formatTable(runs, [
+            { header: 'run', get: (r) => `#${r.id}`, align: 'right' },
+            { header: 'job', get: (r) => names.get(r.job_id), max: 32 },
+            { header: 'trigger', get: (r) => r.trigger },
+            { header: 'status', get: (r) => r.status },
+            { header: 'started', get: (r) => when(r.started_at ?? r.queued_at, now) },
+            { header: 'duration', get: (r) => (r.duration_ms === null ? null : `${(r.duration_ms / 1000).toFixed(2)}s`), align: 'right' },
+            { header: 'exit', get: (r) => r.exit_code ?? r.signal, align: 'right' },
+            { header: 'peak mem', get: (r) => (r.peak_memory_mb === null ? null : `${r.peak_memory_mb.toFixed(1)} MB`), align: 'right' },
+            { header: 'note', get: (r) => r.skip_reason ?? r.error_message ?? r.wait_reason, max: 60 },
+          ]),
+        );
+      });
+    });
+
+  program
+    .command('slots')
+    .description('execution slots of each node: running jobs, reserved memory and CPU against the budgets')
+    .action(async () => {
+      await ctx.withApp(async (app) => {
+        const rows = await app.database.db.selectFrom('smart_cron_execution_slots').selectAll().orderBy('node').orderBy('slot').execute();
+        const live = rows.length
+          ? rows
+          : Object.entries(app.config.slots).map(([slot, b]) => ({ node: app.config.nodeId, slot, ...b, current_running_jobs: 0, current_memory_mb: 0, current_cpu_percent: 0, updated_at: '' }));
+        if (ctx.globals().json) return printJson(live);
+        print(
+          formatTable(live, [
+            { header: 'node', get: (r) => r.node },
+            { header: 'slot', get: (r) => r.slot },
+            { header: 'jobs', get: (r) => `${r.current_running_jobs}/${r.max_concurrent_jobs}`, align: 'right' },
+            { header: 'memory', get: (r) => `${Math.round(r.current_memory_mb)}/${Math.round(r.max_memory_mb)} MB`, align: 'right' },
+            { header: 'cpu', get: (r) => `${Math.round(r.current_cpu_percent)}/${Math.round(r.max_cpu_percent)} %`, align: 'right' },
+          ]),
+        );
+        if (!runningDaemon(app.config.home)) print('(no daemon is running for this home: nothing runs)');
+      });
+    });
+}
+
+export function describeRun(r: RunRow, now: number): string {
+  const lines = [
+    `run #${r.id}: ${r.status}${r.exit_code !== null ? ` (exit ${r.exit_code})` : ''}${r.signal ? ` (${r.signal})` : ''}`,
+    `started ${when(r.started_at, now)}, waited ${r.wait_ms ?? 0} ms, took ${r.duration_ms !== null ? `${(r.duration_ms / 1000).toFixed(2)} s` : '-'}`,
+    `peak memory ${r.peak_memory_mb !== null ? `${r.peak_memory_mb.toFixed(1)} MB (${r.memory_source})` : '-'}, cpu ${r.cpu_time_ms ?? '-'} ms`,
+  ];
+  if (r.error_message) lines.push(`error: ${r.error_message}`);
+  if (r.skip_reason) lines.push(`skipped: ${r.skip_reason}`);
+  if (r.output_tail) lines.push('--- output ---', r.output_tail.trimEnd());
+  return lines.join('\n');
+}

@@ -1,0 +1,142 @@
+/**
+ * The daemon: the composition root. Builds every part once, wires them together, recovers
+ * what a previous daemon left running, and runs until told to stop.
+ */
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { AlertManager } from '../alerts/manager.js';
+import { buildServer, readApiToken, startServer, type Api } from '../api/server.js';
+import type { TimerHandle } from '../clock.js';
+import { EventBus } from '../events.js';
+import type { Dispatcher } from '../execution/dispatcher.js';
+import type { HostProbe } from '../execution/load-balancer.js';
+import { buildEngine } from './engine.js';
+import type { EnforcementBackend } from '../execution/enforcement/types.js';
+import { recoverRuns } from '../execution/recovery.js';
+import { pruneHistory } from '../jobs/retention.js';
+import { NodesRepo } from '../storage/repos/nodes.js';
+import { openApp, type App, type AppOptions } from './app.js';
+import { clearState, runningDaemon, writeState } from './state.js';
+import { ConflictError } from '../errors.js';
+import { initHome } from '../cli/init.js';
+import { VERSION } from '../version.js';
+
+export interface DaemonOptions extends AppOptions {
+  /** Serve the API and dashboard (default true). */
+  api?: boolean;
+  /** Override the host probe (tests simulate a host's memory). */
+  host?: HostProbe;
+  log?: (msg: string) => void;
+}
+
+export interface Daemon {
+  app: App;
+  bus: EventBus;
+  dispatcher: Dispatcher;
+  backend: EnforcementBackend;
+  alerts: AlertManager;
+  api: Api | null;
+  apiUrl: string | null;
+  /** Stop: no new runs; wait up to graceMs for running runs to be recorded, then leave the rest to the next daemon. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const SCHEDULER_LEASE = 'scheduler';
+const PRUNE_EVERY_MS = 3600_000;
+
+export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
+  const log = opts.log ?? ((m: string) => process.stdout.write(`${new Date().toISOString()} ${m}\n`));
+  await initHome({ home: opts.home, database: opts.database });
+  const app = await openApp(opts);
+  const { config, clock, jobs } = app;
+  const other = runningDaemon(config.home);
+  if (other) {
+    await app.close();
+    throw new ConflictError(`a daemon is already running for ${config.home} (pid ${other.pid}, since ${other.started_at})`, 'home');
+  }
+  mkdirSync(config.runsDir, { recursive: true });
+  const bus = new EventBus();
+  const nodes = new NodesRepo(app.database.db);
+  const leaseMs = config.node.lease_seconds * 1000;
+  const engine = buildEngine(app, {
+    bus,
+    host: opts.host,
+    log,
+    canPlan: () => nodes.acquireLease(SCHEDULER_LEASE, config.nodeId, clock.now(), leaseMs),
+  });
+  const { backend, launcher, dispatcher } = engine;
+  jobs.on('changed', (e) => {
+    bus.emit('job.changed', { id: e.id, change: e.change });
+    dispatcher.kick();
+  });
+
+  const alerts = new AlertManager({ db: app.database.db, clock, config: { alerts: config.alerts, api: config.api }, bus });
+  jobs.on('recorded', (r) => alerts.onRecorded(r));
+
+  await nodes.register(
+    { id: config.nodeId, hostname: hostname(), labels: config.node.labels, slots: config.slots, version: VERSION, pid: process.pid, enforcement: backend.name },
+    clock.now(),
+  );
+  const recovered = await recoverRuns({ node: config.nodeId, jobs, launcher, dispatcher, clock, runsDir: config.runsDir, log });
+
+  let api: Api | null = null;
+  let apiUrl: string | null = null;
+  if (opts.api !== false) {
+    api = buildServer({ app, executor: dispatcher, bus, alerts, token: readApiToken(config.tokenPath) });
+    apiUrl = await startServer(api, config.api);
+  }
+
+  const timers: TimerHandle[] = [];
+  const every = (ms: number, fn: () => Promise<unknown>) => {
+    const loop = () => {
+      timers.push(
+        clock.setTimer(ms, () => {
+          fn()
+            .catch((e: Error) => log(`background task failed: ${e.message}`))
+            .finally(loop);
+        }),
+      );
+    };
+    loop();
+  };
+  every(config.node.heartbeat_seconds * 1000, () => nodes.heartbeat(config.nodeId, clock.now()));
+  every(30_000, () => alerts.checkPeriodic());
+  every(PRUNE_EVERY_MS, () =>
+    pruneHistory(jobs, { historyDays: config.retention.history_days, maxRunsPerJob: config.retention.max_runs_per_job, runsDir: config.runsDir, nowMs: clock.now() }),
+  );
+
+  dispatcher.start();
+  writeState(config.home, {
+    pid: process.pid,
+    node: config.nodeId,
+    started_at: new Date(clock.now()).toISOString(),
+    api_url: apiUrl,
+    enforcement: backend.describe(),
+    database: app.database.description,
+    version: VERSION,
+  });
+  log(`smart-cron ${VERSION} daemon started: node ${config.nodeId}, ${app.database.description}, enforcement ${backend.describe()}`);
+  if (recovered.adopted + recovered.interrupted > 0) log(`recovery: ${recovered.adopted} adopted, ${recovered.interrupted} interrupted`);
+  if (apiUrl) log(`dashboard and API on ${apiUrl} (sign in with the token in ${config.tokenPath})`);
+
+  let stopping: Promise<void> | null = null;
+  const stop = (graceMs = 10_000): Promise<void> => {
+    stopping ??= (async () => {
+      log('stopping: no new runs will start');
+      for (const t of timers) t.cancel();
+      await dispatcher.stop();
+      await Promise.race([dispatcher.idle(), new Promise((r) => setTimeout(r, graceMs))]);
+      if (dispatcher.runningCount > 0) log(`${dispatcher.runningCount} run(s) still running: the next daemon adopts them`);
+      engine.release();
+      await api?.close().catch(() => {});
+      await alerts.close().catch(() => {});
+      await nodes.releaseLease(SCHEDULER_LEASE, config.nodeId).catch(() => {});
+      await nodes.markStopped(config.nodeId).catch(() => {});
+      clearState(config.home);
+      await app.close();
+      log('stopped');
+    })();
+    return stopping;
+  };
+  return { app, bus, dispatcher, backend, alerts, api, apiUrl, stop };
+}

@@ -1,0 +1,35 @@
+/**
+ * `smart-cron run NAME` when no daemon runs for the home: a one-shot engine in this process
+ * admits and runs only that run, through the same admission path, and records it.
+ */
+import type { RunRow } from '../storage/schema.js';
+import type { App } from './app.js';
+import { buildEngine } from './engine.js';
+
+export async function runHere(app: App, runId: number): Promise<RunRow> {
+  const engine = buildEngine(app, { canPlan: async () => false, runFilter: (r) => r.id === runId });
+  const finished = new Promise<void>((resolve) => {
+    app.jobs.on('recorded', (r) => {
+      if (r.run.id === runId) resolve();
+    });
+  });
+  engine.dispatcher.start();
+  const poll = setInterval(() => engine.dispatcher.kick(), 200);
+  try {
+    await Promise.race([finished, waitFinal(app, runId)]);
+  } finally {
+    clearInterval(poll);
+    await engine.dispatcher.stop({ drain: true });
+    engine.release();
+  }
+  return (await app.jobs.history.byId(runId))!;
+}
+
+/** Poll a run's row until it has a final status (used when another process runs it). */
+export async function waitFinal(app: App, runId: number, pollMs = 200): Promise<RunRow> {
+  for (;;) {
+    const r = await app.jobs.history.byId(runId);
+    if (r && r.status !== 'queued' && r.status !== 'running') return r;
+    await new Promise((res) => setTimeout(res, pollMs));
+  }
+}

@@ -1,0 +1,380 @@
+/**
+ * The Dispatcher: the loop that turns due jobs into runs. It plans due ticks (Planner),
+ * admits queued runs into slots in priority-then-age order (LoadBalancer), launches them
+ * (Launcher), and records each outcome exactly once (JobManager.recordExecution). It wakes
+ * at the next due time (capped, re-reading the clock on every wake) and whenever capacity
+ * frees, so a waiting run starts the moment it fits, not on the next minute.
+ */
+import { join } from 'node:path';
+import { iso, type Clock, type TimerHandle } from '../clock.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import type { EventBus } from '../events.js';
+import { jobArgv, parseJson } from '../jobs/job.js';
+import type { JobManager, RunOutcomeFields } from '../jobs/manager.js';
+import type { JobRow, RunRow } from '../storage/schema.js';
+import { circuitAfterRun } from './circuit.js';
+import type { Launched, Launcher, LaunchSpec } from './launch.js';
+import type { LoadBalancer } from './load-balancer.js';
+import { Planner } from './planner.js';
+import { compareQueued } from './queue.js';
+import { chooseSlot, reservationFor } from './slots.js';
+import { queueManualRun } from './manual.js';
+import type { Executor, RunRequest } from './types.js';
+import type { SlotUsage } from '../events.js';
+
+export interface DispatcherOptions {
+  node: string;
+  jobs: JobManager;
+  lb: LoadBalancer;
+  launcher: Launcher;
+  clock: Clock;
+  bus?: EventBus;
+  runsDir: string;
+  /** Longest sleep between wakes: changes made by other processes are seen within it. */
+  maxSleepMs?: number;
+  /** Argv for a script job (interpreter by type). */
+  scriptArgv?: (path: string, type: string | null) => string[];
+  /** Plan the schedule here (false on nodes that lost the scheduler lease). */
+  canPlan?: () => Promise<boolean>;
+  log?: (msg: string) => void;
+  /** Only admit runs this accepts (a one-shot `smart-cron run` without a daemon). */
+  runFilter?: (run: RunRow) => boolean;
+  /** Called with each run's lateness (start - scheduled instant) in ms. */
+  onLateness?: (ms: number) => void;
+}
+
+interface Active {
+  run: RunRow;
+  launched: Launched | null;
+  cancelReason?: string;
+}
+
+export class Dispatcher implements Executor {
+  private readonly planner: Planner;
+  private readonly active = new Map<number, Active>();
+  private timer: TimerHandle | null = null;
+  private cycling: Promise<void> | null = null;
+  private again = false;
+  private stopped = true;
+  private admitting = true;
+  private readonly finishing = new Set<Promise<void>>();
+
+  constructor(private readonly o: DispatcherOptions) {
+    this.planner = new Planner({
+      jobs: o.jobs,
+      clock: o.clock,
+      log: o.log,
+      onQueued: (r) => o.bus?.emit('run.queued', r),
+      replace: (r) => this.cancelActive(r.id, 'replaced by a newer tick (overlap policy replace)'),
+    });
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  start(): void {
+    this.stopped = false;
+    this.admitting = true;
+    this.kick();
+  }
+
+  /** Stop planning and admitting. Running runs keep running; `drain` waits for them to be recorded. */
+  async stop(opts: { drain?: boolean } = {}): Promise<void> {
+    this.stopped = true;
+    this.admitting = false;
+    this.timer?.cancel();
+    this.timer = null;
+    if (this.cycling) await this.cycling;
+    if (opts.drain) await this.idle();
+  }
+
+  /** Resolves when no run of this dispatcher is running or being recorded. */
+  async idle(): Promise<void> {
+    while (this.active.size > 0 || this.finishing.size > 0) {
+      await Promise.race([...this.finishing, ...[...this.active.values()].map((a) => a.launched?.done ?? Promise.resolve())]);
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  get runningCount(): number {
+    return this.active.size;
+  }
+
+  /** Run a cycle as soon as possible (coalescing concurrent requests). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.cycling) {
+      this.again = true;
+      return;
+    }
+    this.cycling = this.cycle().finally(() => {
+      this.cycling = null;
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      }
+    });
+  }
+
+  /** One pass: plan due ticks, admit what fits, and set the timer for the next wake. */
+  async cycle(): Promise<void> {
+    try {
+      const now = this.o.clock.now();
+      if (!this.o.canPlan || (await this.o.canPlan())) await this.planner.planDue(now);
+      if (this.admitting) await this.admit();
+    } catch (e) {
+      this.o.log?.(`dispatcher cycle failed: ${(e as Error).message}`);
+    }
+    await this.scheduleWake();
+  }
+
+  private async scheduleWake(): Promise<void> {
+    if (this.stopped) return;
+    this.timer?.cancel();
+    const now = this.o.clock.now();
+    const max = this.o.maxSleepMs ?? 1000;
+    let next = now + max;
+    try {
+      const earliest = await this.o.jobs.jobs.earliestNextRun();
+      if (earliest) next = Math.min(next, Date.parse(earliest));
+    } catch {
+      // the database is away: try again after the usual sleep
+    }
+    this.timer = this.o.clock.setTimer(Math.max(0, next - this.o.clock.now()), () => {
+      this.timer = null;
+      this.kick();
+    });
+  }
+
+  // ------------------------------------------------------------------ admission
+
+  private async queuedRuns(): Promise<RunRow[]> {
+    const db = this.o.jobs.database.db;
+    const rows = await db
+      .selectFrom('smart_cron_job_history')
+      .selectAll()
+      .where('status', '=', 'queued')
+      .where((eb) => eb.or([eb('node', 'is', null), eb('node', '=', this.o.node)]))
+      .orderBy('id')
+      .limit(2000)
+      .execute();
+    return rows.sort(compareQueued);
+  }
+
+  private async admit(): Promise<void> {
+    const now = this.o.clock.now();
+    const queued = await this.queuedRuns();
+    const blockedSlots = new Set<string>();
+    const jobCache = new Map<number, JobRow | undefined>();
+    for (const run of queued) {
+      if (!this.admitting) return;
+      if (this.o.runFilter && !this.o.runFilter(run)) continue;
+      if (run.not_before && Date.parse(run.not_before) > now) continue;
+      if (run.deadline_at && Date.parse(run.deadline_at) < now) {
+        await this.skip(run, `waited past its starting deadline (${run.deadline_at})${run.wait_reason ? `: ${run.wait_reason}` : ''}`);
+        continue;
+      }
+      if (!jobCache.has(run.job_id)) jobCache.set(run.job_id, await this.o.jobs.jobs.byId(run.job_id));
+      const job = jobCache.get(run.job_id);
+      if (!job) continue;
+      if (run.trigger !== 'manual' && !job.enabled) {
+        await this.skip(run, 'job was disabled before the run could start');
+        continue;
+      }
+      const slot = chooseSlot(job);
+      if (blockedSlots.has(slot)) continue;
+      const reservation = reservationFor(job);
+      const d = this.o.lb.canAdmit(slot, reservation);
+      if (!d.ok) {
+        if (d.never) {
+          await this.skip(run, d.reason);
+          continue;
+        }
+        if (run.wait_reason !== d.reason) await this.o.jobs.history.update(run.id, { wait_reason: d.reason });
+        if (d.blocks === 'host') return;
+        blockedSlots.add(slot);
+        continue;
+      }
+      const claimed = await this.o.jobs.history.transition(run.id, ['queued'], {
+        status: 'running',
+        node: this.o.node,
+        slot,
+        reservation_mb: reservation.memoryMb,
+        reservation_cpu: reservation.cpuPercent,
+        started_at: iso(now),
+        wait_ms: Math.max(0, now - Date.parse(run.queued_at)),
+        wait_reason: null,
+      });
+      if (!claimed) continue; // another node took it
+      const entry: Active = { run: { ...run, status: 'running', node: this.o.node, slot, started_at: iso(now) }, launched: null };
+      this.active.set(run.id, entry);
+      this.o.lb.acquire({ runId: run.id, slot, reservation, usedMb: () => entry.launched?.usedMb() ?? 0 });
+      if (run.trigger === 'schedule' || run.trigger === 'catchup') this.o.onLateness?.(now - Date.parse(run.scheduled_for));
+      await this.launch(entry, job, slot);
+    }
+    await this.persistSlots();
+  }
+
+  private async launch(entry: Active, job: JobRow, slot: string): Promise<void> {
+    const run = entry.run;
+    let spec: LaunchSpec;
+    try {
+      spec = this.specFor(job, run, slot);
+    } catch (e) {
+      this.finish(entry, { status: 'failed', error_message: (e as Error).message, finished_at: iso(this.o.clock.now()) });
+      return;
+    }
+    try {
+      const launched = await this.o.launcher.launch(spec);
+      entry.launched = launched;
+      await this.o.jobs.history.update(run.id, { pid: launched.pid, pid_start: launched.pidStart, log_path: launched.logPath });
+      Object.assign(entry.run, { pid: launched.pid, log_path: launched.logPath });
+      this.o.bus?.emit('run.started', entry.run);
+      if (entry.cancelReason) launched.cancel(entry.cancelReason);
+      launched.done.then((outcome) => this.finish(entry, outcome));
+    } catch (e) {
+      this.finish(entry, { status: 'failed', error_message: `could not start: ${(e as Error).message}`, finished_at: iso(this.o.clock.now()) });
+    }
+  }
+
+  private specFor(job: JobRow, run: RunRow, slot: string): LaunchSpec {
+    const extraArgs = parseJson<string[]>(run.args, []);
+    let argv: string[];
+    if (job.script_path) {
+      if (!this.o.scriptArgv) throw new ValidationError(`job ${job.name}: no way to run scripts configured`, 'script_path');
+      argv = [...this.o.scriptArgv(job.script_path, job.script_type), ...extraArgs];
+    } else {
+      const cmd = jobArgv(job);
+      if (!cmd || cmd.length === 0) throw new ValidationError(`job ${job.name} has no command`, 'command');
+      argv = job.shell ? [extraArgs.length ? `${cmd[0]} ${extraArgs.map(shellQuote).join(' ')}` : cmd[0]!] : [...cmd, ...extraArgs];
+    }
+    return {
+      runId: run.id,
+      jobName: job.name,
+      argv,
+      shell: Boolean(job.shell),
+      cwd: job.working_dir,
+      env: {
+        ...parseJson<Record<string, string>>(job.env, {}),
+        ...parseJson<Record<string, string>>(run.env_extra, {}),
+        SMART_CRON_JOB: job.name,
+        SMART_CRON_RUN_ID: String(run.id),
+      },
+      runAsUser: job.run_as_user,
+      timeoutMs: job.timeout_seconds * 1000,
+      memoryLimitMb: job.memory_limit_mb,
+      cpuPercent: null,
+      slot,
+      runDir: join(this.o.runsDir, String(run.id)),
+    };
+  }
+
+  // ------------------------------------------------------------------ finishing
+
+  private finish(entry: Active, outcome: RunOutcomeFields): void {
+    const p = this.record(entry, outcome).finally(() => this.finishing.delete(p));
+    this.finishing.add(p);
+  }
+
+  private async record(entry: Active, outcome: RunOutcomeFields): Promise<void> {
+    const run = entry.run;
+    if (entry.cancelReason && outcome.status !== 'succeeded') {
+      outcome = { ...outcome, status: 'interrupted', error_message: entry.cancelReason };
+    }
+    try {
+      const res = await this.recordWithRetry(run.id, outcome);
+      if (res) {
+        const update = res.applied ? circuitAfterRun(res.job, res.run.status === 'succeeded', this.o.clock.now()) : null;
+        if (update && ['succeeded', 'failed', 'timeout', 'memory_limit', 'oom_killed'].includes(res.run.status)) {
+          await this.o.jobs.jobs.update(res.job.id, update);
+        }
+        this.o.bus?.emit('run.finished', res.run);
+      }
+    } finally {
+      this.active.delete(run.id);
+      this.o.lb.release(run.id);
+      await this.persistSlots().catch(() => {});
+      this.kick();
+    }
+  }
+
+  /** The result of a run is never dropped: if the database is away, keep trying. */
+  private async recordWithRetry(runId: number, outcome: RunOutcomeFields) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.o.jobs.recordExecution(runId, outcome);
+      } catch (e) {
+        if (e instanceof NotFoundError) return null; // the job (and its history) was removed meanwhile
+        this.o.log?.(`recording run #${runId} failed (${(e as Error).message}); retrying`);
+        await new Promise<void>((r) => this.o.clock.setTimer(Math.min(30_000, 500 * 2 ** Math.min(attempt, 6)), r));
+      }
+    }
+  }
+
+  private async skip(run: RunRow, reason: string): Promise<void> {
+    const ok = await this.o.jobs.history.transition(run.id, ['queued'], { status: 'skipped', skip_reason: reason, finished_at: iso(this.o.clock.now()) });
+    if (ok) this.o.bus?.emit('run.finished', { ...run, status: 'skipped', skip_reason: reason });
+  }
+
+  private async persistSlots(): Promise<void> {
+    await this.o.lb.persist();
+    if (this.o.bus && this.o.bus.listenerCount('slots') > 0) this.o.bus.emit('slots', await this.slots());
+  }
+
+  // ------------------------------------------------------------------ Executor
+
+  async requestRun(req: RunRequest): Promise<RunRow> {
+    const row = await queueManualRun(this.o.jobs, this.o.clock, req);
+    this.o.bus?.emit('run.queued', row);
+    this.kick();
+    return row;
+  }
+
+  async cancelRun(runId: number, reason = 'cancelled by user'): Promise<RunRow> {
+    const run = await this.o.jobs.history.byId(runId);
+    if (!run) throw new NotFoundError(`no run with id ${runId}`, 'run');
+    if (run.status === 'queued') {
+      await this.skip(run, reason);
+    } else if (run.status === 'running') {
+      if (!this.active.has(runId)) throw new ConflictError(`run #${runId} is running on node ${run.node ?? '?'}, not here`, 'run');
+      await this.cancelActive(runId, reason);
+    } else {
+      throw new ConflictError(`run #${runId} has already finished (${run.status})`, 'run');
+    }
+    return (await this.o.jobs.history.byId(runId))!;
+  }
+
+  private async cancelActive(runId: number, reason: string): Promise<void> {
+    const entry = this.active.get(runId);
+    if (!entry) return;
+    entry.cancelReason = reason;
+    entry.launched?.cancel(reason);
+  }
+
+  async slots(): Promise<SlotUsage[]> {
+    const queued = await this.queuedRuns();
+    const bySlot = new Map<string, number>();
+    const jobs = new Map<number, JobRow | undefined>();
+    for (const r of queued) {
+      if (!jobs.has(r.job_id)) jobs.set(r.job_id, await this.o.jobs.jobs.byId(r.job_id));
+      const j = jobs.get(r.job_id);
+      if (j) bySlot.set(chooseSlot(j), (bySlot.get(chooseSlot(j)) ?? 0) + 1);
+    }
+    return this.o.lb.snapshot(bySlot);
+  }
+
+  async queued(): Promise<RunRow[]> {
+    return this.queuedRuns();
+  }
+
+  /** Take over a run found running after a restart (its reservation is held again). */
+  adoptActive(run: RunRow, job: JobRow, launched: Launched): void {
+    const entry: Active = { run, launched };
+    this.active.set(run.id, entry);
+    this.o.lb.acquire({ runId: run.id, slot: run.slot ?? chooseSlot(job), reservation: { memoryMb: run.reservation_mb ?? 0, cpuPercent: run.reservation_cpu ?? 0 }, usedMb: () => launched.usedMb() });
+    launched.done.then((outcome) => this.finish(entry, outcome));
+  }
+}
+
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}

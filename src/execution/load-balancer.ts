@@ -1,0 +1,172 @@
+/**
+ * The LoadBalancer: admission of runs into slots on this node.
+ *
+ * Where the seed is wrong, and what this does instead: usage is never a counter that drifts.
+ * Each running run holds a reservation R (memory) and a CPU share; slot usage is the sum of
+ * the live reservations, released exactly as reserved; the table smart_cron_execution_slots
+ * is rewritten from those sums, and a restart rebuilds them from the runs still running.
+ * Admission also asks the host: MemAvailable minus the part of running reservations not yet
+ * used, minus R, must stay above the host reserve; memory pressure (PSI) can veto.
+ */
+import { iso, type Clock } from '../clock.js';
+import type { SlotBudget } from '../config/schema.js';
+import type { SlotUsage } from '../events.js';
+import type { Database } from '../storage/database.js';
+import type { Reservation } from './slots.js';
+
+export interface HostProbe {
+  /** MemAvailable in MB. */
+  memAvailableMb(): number;
+  /** Memory PSI "some avg10" in percent, or null where the kernel has no PSI. */
+  memoryPressure(): number | null;
+}
+
+export interface LiveRun {
+  runId: number;
+  slot: string;
+  reservation: Reservation;
+  /** Current memory of the run in MB (sampled), for the unused part of its reservation. */
+  usedMb(): number;
+}
+
+export type AdmitDecision =
+  | { ok: true }
+  | { ok: false; reason: string; blocks: 'slot' | 'host'; never?: boolean };
+
+export interface LoadBalancerOptions {
+  node: string;
+  slots: Record<string, SlotBudget>;
+  reserveMb: number;
+  psiVeto: number;
+  host: HostProbe;
+  clock: Clock;
+  database?: Database;
+}
+
+export class LoadBalancer {
+  private readonly live = new Map<number, LiveRun>();
+
+  constructor(private readonly o: LoadBalancerOptions) {}
+
+  get slots(): Record<string, SlotBudget> {
+    return this.o.slots;
+  }
+
+  hasSlot(slot: string): boolean {
+    return Object.hasOwn(this.o.slots, slot);
+  }
+
+  usage(slot: string): { jobs: number; memoryMb: number; cpuPercent: number } {
+    let jobs = 0;
+    let memoryMb = 0;
+    let cpuPercent = 0;
+    for (const r of this.live.values()) {
+      if (r.slot !== slot) continue;
+      jobs++;
+      memoryMb += r.reservation.memoryMb;
+      cpuPercent += r.reservation.cpuPercent;
+    }
+    return { jobs, memoryMb, cpuPercent };
+  }
+
+  /** Can a run with this reservation start in this slot now? */
+  canAdmit(slot: string, r: Reservation): AdmitDecision {
+    const budget = this.o.slots[slot];
+    if (!budget) {
+      return { ok: false, reason: `slot "${slot}" is not configured (slots: ${Object.keys(this.o.slots).join(', ')})`, blocks: 'slot', never: true };
+    }
+    const u = this.usage(slot);
+    const fmt = (n: number) => Math.round(n);
+    if (u.jobs + 1 > budget.max_concurrent_jobs) {
+      return { ok: false, reason: `slot ${slot} full: ${u.jobs}/${budget.max_concurrent_jobs} jobs running`, blocks: 'slot' };
+    }
+    // A run larger than its whole slot may still run, but only alone there; otherwise it would never start.
+    const oversized = r.memoryMb > budget.max_memory_mb;
+    if (oversized ? u.jobs > 0 : u.memoryMb + r.memoryMb > budget.max_memory_mb) {
+      return {
+        ok: false,
+        reason: oversized
+          ? `needs ${fmt(r.memoryMb)} MB, more than slot ${slot}'s ${fmt(budget.max_memory_mb)} MB budget: waits to run alone there`
+          : `slot ${slot} memory: ${fmt(u.memoryMb)} MB reserved + ${fmt(r.memoryMb)} MB > ${fmt(budget.max_memory_mb)} MB budget`,
+        blocks: 'slot',
+      };
+    }
+    const cpuNeed = Math.min(r.cpuPercent, budget.max_cpu_percent);
+    if (u.jobs > 0 && u.cpuPercent + cpuNeed > budget.max_cpu_percent) {
+      return { ok: false, reason: `slot ${slot} CPU: ${fmt(u.cpuPercent)} % + ${fmt(cpuNeed)} % > ${fmt(budget.max_cpu_percent)} %`, blocks: 'slot' };
+    }
+    return this.hostCheck(r);
+  }
+
+  /** The host check: MemAvailable - unused part of running reservations - R >= reserve; PSI veto. */
+  hostCheck(r: Reservation): AdmitDecision {
+    const psi = this.o.host.memoryPressure();
+    if (this.o.psiVeto > 0 && psi !== null && psi > this.o.psiVeto) {
+      return { ok: false, reason: `host memory pressure ${psi.toFixed(1)} % > ${this.o.psiVeto} %`, blocks: 'host' };
+    }
+    const available = this.o.host.memAvailableMb();
+    let promised = 0;
+    for (const run of this.live.values()) promised += Math.max(0, run.reservation.memoryMb - run.usedMb());
+    const left = available - promised - r.memoryMb;
+    if (left < this.o.reserveMb) {
+      return {
+        ok: false,
+        reason: `host memory: ${Math.round(available)} MB available - ${Math.round(promised)} MB promised to running jobs - ${Math.round(r.memoryMb)} MB = ${Math.round(left)} MB < ${Math.round(this.o.reserveMb)} MB reserve`,
+        blocks: 'host',
+      };
+    }
+    return { ok: true };
+  }
+
+  acquire(run: LiveRun): void {
+    this.live.set(run.runId, run);
+  }
+
+  /** Give back exactly what the run reserved. */
+  release(runId: number): void {
+    this.live.delete(runId);
+  }
+
+  get running(): number {
+    return this.live.size;
+  }
+
+  snapshot(queuedBySlot: Map<string, number> = new Map()): SlotUsage[] {
+    return Object.entries(this.o.slots).map(([slot, b]) => {
+      const u = this.usage(slot);
+      return {
+        node: this.o.node,
+        slot,
+        max_concurrent_jobs: b.max_concurrent_jobs,
+        max_memory_mb: b.max_memory_mb,
+        max_cpu_percent: b.max_cpu_percent,
+        current_running_jobs: u.jobs,
+        current_memory_mb: u.memoryMb,
+        current_cpu_percent: u.cpuPercent,
+        queued: queuedBySlot.get(slot) ?? 0,
+      };
+    });
+  }
+
+  /** Rewrite this node's rows of smart_cron_execution_slots from the live reservations. */
+  async persist(): Promise<void> {
+    const database = this.o.database;
+    if (!database) return;
+    const now = iso(this.o.clock.now());
+    const rows = this.snapshot().map((s) => ({
+      node: s.node,
+      slot: s.slot,
+      max_concurrent_jobs: s.max_concurrent_jobs,
+      max_memory_mb: s.max_memory_mb,
+      max_cpu_percent: s.max_cpu_percent,
+      current_running_jobs: s.current_running_jobs,
+      current_memory_mb: s.current_memory_mb,
+      current_cpu_percent: s.current_cpu_percent,
+      updated_at: now,
+    }));
+    await database.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('smart_cron_execution_slots').where('node', '=', this.o.node).execute();
+      if (rows.length) await trx.insertInto('smart_cron_execution_slots').values(rows).execute();
+    });
+  }
+}
