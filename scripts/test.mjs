@@ -11,7 +11,8 @@
  *
  * One PostgreSQL cluster is started for the whole run (when a server binary exists) and its
  * admin URL passed to the test processes in SMART_CRON_TEST_PG_ADMIN_URL; each test creates
- * its own database in it. Environment: SMART_CRON_TEST_CONCURRENCY, SMART_CRON_TEST_TIMEOUT_MS,
+ * its own database in it. Environment: SMART_CRON_TEST_CONCURRENCY, SMART_CRON_TEST_TIMEOUT_MS (per test and per file,
+ * default 900 s: only a guard against hangs),
  * SMART_CRON_REQUIRE_POSTGRES=1 (fail instead of skipping the PostgreSQL suite).
  */
 import { spawn } from 'node:child_process';
@@ -58,7 +59,7 @@ if (files.length === 0) {
 
 // Two cores: two files at a time keeps both busy (most tests wait on databases and child processes).
 const concurrency = Number(process.env.SMART_CRON_TEST_CONCURRENCY) || Math.max(2, availableParallelism());
-const timeout = Number(process.env.SMART_CRON_TEST_TIMEOUT_MS) || 300_000;
+const timeout = Number(process.env.SMART_CRON_TEST_TIMEOUT_MS) || 900_000;
 
 // ---- one PostgreSQL cluster for the run
 const env = { ...process.env };

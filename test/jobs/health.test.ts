@@ -60,7 +60,7 @@ test('compareForDashboard: health, then priority, then next run (none last), the
 forEachDatabase('getJobHealthSummary: counts and the dashboard order of the enabled jobs', async ({ database }) => {
   const { mgr, clock } = manager(database);
   const add = async (name: string, priority: 'critical' | 'high' | 'medium' | 'low', schedule = '0 * * * *', enabled = true) =>
-    (await mgr.registerJob({ name, schedule, timezone: 'UTC', command: ['true'], priority, enabled }, { source: 'manual' })).job;
+    (await mgr.registerJob({ name, schedule, timezone: 'UTC', command: ['true'], priority, enabled } as never, { source: 'manual' })).job;
   const broken = await add('broken', 'low');
   const flaky = await add('flaky', 'high');
   const fine = await add('fine', 'critical', '*/10 * * * *');

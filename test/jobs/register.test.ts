@@ -2,6 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { iso } from '../../src/clock.js';
 import { ValidationError, NotFoundError } from '../../src/errors.js';
+import type { JobDefinition } from '../../src/jobs/definition.js';
+
+/** Job definitions as plain objects (keeps the tests independent of how JobDefinition's type is derived). */
+const d = (x: Record<string, unknown>) => x as JobDefinition;
 import { forEachDatabase } from '../helpers/postgres.js';
 import { manager, START } from './helpers.js';
 
@@ -22,7 +26,7 @@ forEachDatabase('registerJob: new, unchanged, updated (with the changed fields)'
   assert.deepEqual(same.changed, []);
   assert.equal(same.job.updated_at, first.job.updated_at);
 
-  const changed = await mgr.registerJob({ ...def, priority: 'high', tags: ['a'] }, { source: 'manual' });
+  const changed = await mgr.registerJob(d({ ...def, priority: 'high', tags: ['a'] }), { source: 'manual' });
   assert.equal(changed.change, 'updated');
   assert.deepEqual([...changed.changed].sort(), ['priority', 'tags']);
   assert.equal(changed.job.priority, 'high');
@@ -33,7 +37,7 @@ forEachDatabase('registerJob: new, unchanged, updated (with the changed fields)'
 forEachDatabase('registerJob: discovered jobs start disabled; re-discovery keeps what the user edited', async ({ database }) => {
   const { mgr } = manager(database);
   const found = { name: 'report', schedule: '0 3 * * *', timezone: 'UTC', script_path: '/opt/cron/report.php', script_type: 'php' as const, priority: 'low' as const, category: 'reporting' };
-  const first = await mgr.registerJob(found, { source: 'discovered', info: { root: '/opt/cron' } });
+  const first = await mgr.registerJob(d(found), { source: 'discovered', info: { root: '/opt/cron' } });
   assert.equal(first.job.enabled, 0, 'discovered jobs wait for a person');
   assert.equal(first.job.next_scheduled_run, null);
   assert.deepEqual(JSON.parse(first.job.user_overrides), []);
@@ -42,7 +46,7 @@ forEachDatabase('registerJob: discovered jobs start disabled; re-discovery keeps
   const edited = await mgr.getJob('report');
   assert.deepEqual(JSON.parse(edited.user_overrides), ['priority', 'timeout_seconds']);
 
-  const again = await mgr.registerJob({ ...found, priority: 'medium', category: 'backup', timeout_seconds: 999 }, { source: 'discovered' });
+  const again = await mgr.registerJob(d({ ...found, priority: 'medium', category: 'backup', timeout_seconds: 999 }), { source: 'discovered' });
   assert.equal(again.change, 'updated');
   assert.deepEqual(again.changed, ['category'], 'only the fields the user did not touch');
   assert.equal(again.job.priority, 'critical');
@@ -50,7 +54,7 @@ forEachDatabase('registerJob: discovered jobs start disabled; re-discovery keeps
   assert.equal(again.job.category, 'backup');
 
   // Found again by script path even under another name.
-  const renamed = await mgr.registerJob({ ...found, name: 'report-v2' }, { source: 'discovered' });
+  const renamed = await mgr.registerJob(d({ ...found, name: 'report-v2' }), { source: 'discovered' });
   assert.equal(renamed.job.id, first.job.id);
   assert.equal(renamed.job.name, 'report');
 });
