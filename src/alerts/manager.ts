@@ -20,7 +20,7 @@ import { alertNotice, recoveryNotice, testNotice } from './format.js';
 import { EmailNotifier } from './notifiers/email.js';
 import { alertLine, resolvedLine, stderrLogger, type AlertLogger } from './notifiers/log.js';
 import { WebhookNotifier, type WebhookSettings } from './notifiers/webhook.js';
-import { evaluatePeriodic, evaluateRun, RECOVERY_TYPES, type AlertType, type Finding, type Thresholds, type Verdict } from './rules.js';
+import { ALERT_TYPES, evaluatePeriodic, evaluateRun, RECOVERY_TYPES, type AlertType, type Finding, type Thresholds, type Verdict } from './rules.js';
 
 export interface AlertsConfig {
   alerts: FileConfig['alerts'];
@@ -98,10 +98,15 @@ export class AlertManager {
       const { rows } = await this.jobs.list({ sort: 'id' }, now);
       const live = await this.history.active();
       const byId = new Map(rows.map((j) => [j.id, j]));
+      // One query for every open alert, not one per job: most jobs have none and need no write.
+      const open = new Map<number, AlertRow[]>();
+      for (const a of await this.repo.openOfTypes(ALERT_TYPES)) if (a.job_id !== null) open.set(a.job_id, [...(open.get(a.job_id) ?? []), a]);
       let raised = 0;
       let resolved = 0;
       for (const v of evaluatePeriodic(now, rows, live, this.thresholds)) {
-        const r = await this.apply(byId.get(v.jobId)!, v, null);
+        const mine = open.get(v.jobId) ?? [];
+        if (v.raise.length === 0 && !mine.some((a) => v.clear.includes(a.alert_type as AlertType))) continue;
+        const r = await this.apply(byId.get(v.jobId)!, v, null, mine);
         raised += r.raised;
         resolved += r.resolved;
       }
@@ -166,9 +171,9 @@ export class AlertManager {
     return p;
   }
 
-  private async apply(job: JobRow, v: Verdict, run: RunRow | null): Promise<{ raised: number; resolved: number }> {
+  private async apply(job: JobRow, v: Verdict, run: RunRow | null, known?: AlertRow[]): Promise<{ raised: number; resolved: number }> {
     if (v.raise.length === 0 && v.clear.length === 0) return { raised: 0, resolved: 0 };
-    const open = new Map((await this.repo.openForJob(job.id)).map((a) => [a.alert_type, a]));
+    const open = new Map((known ?? (await this.repo.openForJob(job.id))).map((a) => [a.alert_type, a]));
     let raised = 0;
     for (const f of v.raise) if (await this.raise(job, f, open.get(f.type), run)) raised++;
     const gone: AlertRow[] = [];
