@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { exitCodeFor, SmartCronError } from '../errors.js';
 import * as alerts from './alerts.js';
 import { makeContext, type CliContext } from './context.js';
+import * as discover from './discover.js';
 import * as daemon from './daemon.js';
 import * as health from './health.js';
 import * as init from './init.js';
@@ -15,7 +16,7 @@ import * as runs from './runs.js';
 type Registrar = (program: Command, ctx: CliContext) => void;
 
 /** Every command group, in the order `--help` lists them. */
-const GROUPS: Registrar[] = [init.register, daemon.register, jobs.register, runs.register, health.register, alerts.register];
+const GROUPS: Registrar[] = [init.register, daemon.register, jobs.register, runs.register, health.register, alerts.register, discover.register];
 
 export function buildProgram(): Command {
   const program = new Command('smart-cron')

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import YAML from 'yaml';
+import { applyJobs, exportJobs, exportYaml, parseJobsFile } from '../../src/discovery/jobs-file.js';
+import { ValidationError } from '../../src/errors.js';
+import { openEnv } from './helpers.js';
+
+const JOBS = `
+jobs:
+  - name: nightly-backup
+    schedule: "0 2 * * *"
+    command: [/usr/local/bin/backup, --all]
+    category: backup
+    priority: high
+    timeout_seconds: 3600
+    estimated_memory_mb: 1024
+    tags: [db, nightly]
+    alert_emails: [ops@example.com]
+  - name: queue
+    schedule: "* * * * *"
+    command: ["php artisan queue:work --stop-when-empty"]
+    shell: true
+    env: { APP_ENV: production }
+    timezone: Europe/Berlin
+    retries: 2
+  - name: report
+    schedule: "@daily"
+    script_path: /srv/app/bin/report.py
+    script_type: python
+    enabled: false
+`;
+
+const problem = (text: string): string => {
+  try {
+    parseJobsFile(text, 'jobs.yaml');
+  } catch (e) {
+    assert.ok(e instanceof ValidationError);
+    return e.message;
+  }
+  assert.fail('expected a ValidationError');
+};
+
+test('bad files: every error names the job, the field, what was expected, and the line', () => {
+  const cases: [string, RegExp][] = [
+    ['jobs:\n  - name: a\n    schedule: "@daily"\n    command: [x]\n    scedule: "@hourly"\n', /^jobs\.yaml:5: job "a": unknown setting "scedule" \(did you mean "schedule"\?\)$/],
+    ['- name: a\n  schedule: "61 * * * *"\n  command: [x]\n', /^jobs\.yaml:2: job "a": .*minute.*61 is out of range/],
+    ['- name: a\n  schedule: "@daily"\n  command: [x]\n  priority: urgent\n', /^jobs\.yaml:4: job "a": priority = "urgent": expected/],
+    ['- name: a\n  schedule: "@daily"\n', /^jobs\.yaml:1: job "a": nothing to run/],
+    ['- schedule: "@daily"\n  command: [x]\n', /^jobs\.yaml:1: job #1: .*name/],
+    ['- name: a\n  schedule: "@daily"\n  command: [x]\n- name: a\n  schedule: "@daily"\n  command: [y]\n', /^jobs\.yaml:4: job "a": defined twice \(first at line 1\)$/],
+    ['jobs:\n  - name: a\n    schedule: [unclosed\n', /^jobs\.yaml:\d+: bad YAML: /],
+    ['jobz: []\n', /^jobs\.yaml:1: unknown top-level key "jobz"/],
+    ['42\n', /expected a list of jobs/],
+  ];
+  for (const [text, re] of cases) assert.match(problem(text), re, text);
+});
+
+test('apply validates everything first: one bad job means nothing is written', async () => {
+  const env = await openEnv();
+  try {
+    assert.throws(() => parseJobsFile(`${JOBS}  - name: broken\n    schedule: nope\n    command: [x]\n`, 'jobs.yaml'), /jobs\.yaml:\d+: job "broken"/);
+    assert.equal((await env.jm.listJobs()).total, 0);
+  } finally {
+    await env.close();
+  }
+});
+
+test('apply is idempotent, shows a diff, and prunes only jobs that came from a file', async () => {
+  const env = await openEnv();
+  try {
+    await env.jm.registerJob({ name: 'manual-one', schedule: '@hourly', command: ['true'] }, { source: 'manual', byUser: true });
+    const first = await applyJobs(env.jm, parseJobsFile(JOBS, 'jobs.yaml'));
+    assert.deepEqual(first.added, ['nightly-backup', 'queue', 'report']);
+    const q = await env.jm.getJob('queue');
+    assert.deepEqual([q.source, q.enabled, q.retries, q.timezone], ['file', 1, 2, 'Europe/Berlin']);
+    assert.equal((await env.jm.getJob('report')).enabled, 0);
+    const again = await applyJobs(env.jm, parseJobsFile(JOBS, 'jobs.yaml'));
+    assert.deepEqual(again, { dry_run: false, added: [], changed: [], unchanged: 3, removed: [], not_in_file: [] });
+    const edited = JOBS.replace('priority: high', 'priority: critical').replace(/  - name: report[\s\S]*$/, '');
+    const dry = await applyJobs(env.jm, parseJobsFile(edited, 'jobs.yaml'), { prune: true, dryRun: true });
+    assert.deepEqual(dry.changed, [{ name: 'nightly-backup', fields: ['priority'] }]);
+    assert.deepEqual(dry.removed, ['report']);
+    assert.equal((await env.jm.getJob('nightly-backup')).priority, 'high', 'dry run wrote nothing');
+    const noPrune = await applyJobs(env.jm, parseJobsFile(edited, 'jobs.yaml'));
+    assert.deepEqual(noPrune.not_in_file, ['report']);
+    const pruned = await applyJobs(env.jm, parseJobsFile(edited, 'jobs.yaml'), { prune: true });
+    assert.deepEqual(pruned.removed, ['report']);
+    assert.ok(await env.jm.findJob('manual-one'), 'a manual job is never pruned');
+    assert.equal(await env.jm.findJob('report'), undefined);
+  } finally {
+    await env.close();
+  }
+});
+
+test('export prints a jobs.yaml that apply accepts: the round trip changes nothing', async () => {
+  const a = await openEnv();
+  const b = await openEnv();
+  try {
+    await applyJobs(a.jm, parseJobsFile(JOBS, 'jobs.yaml'));
+    await a.jm.registerJob({ name: 'discovered/x', schedule: '@daily', script_path: '/srv/x.sh', script_type: 'bash' as never, description: 'X.', category: 'cleanup', priority: 'low' as never }, { source: 'discovered', info: { why: 'test' } });
+    await a.jm.registerJob({ name: 'crontab:u/y-abc123', schedule: '@reboot', command: ['echo hi | wall'], shell: true, run_as_user: 'www-data' }, { source: 'crontab' });
+    await a.jm.updateJob('discovered/x', { memory_limit_mb: 300 });
+    const yaml = exportYaml(await exportJobs(a.jm));
+    const parsed = YAML.parse(yaml);
+    assert.equal(parsed.jobs.length, 5);
+    assert.equal(parsed.jobs.find((j: { name: string }) => j.name === 'discovered/x').memory_limit_mb, 300, 'overridden fields are exported');
+    const intoSame = await applyJobs(a.jm, parseJobsFile(yaml, 'export.yaml'));
+    assert.equal(intoSame.unchanged, 5, JSON.stringify(intoSame));
+    const intoFresh = await applyJobs(b.jm, parseJobsFile(yaml, 'export.yaml'));
+    assert.equal(intoFresh.added.length, 5);
+    assert.equal(exportYaml(await exportJobs(b.jm)), yaml);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});

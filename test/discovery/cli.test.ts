@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { main } from '../../src/cli/main.js';
+import { FIXTURES } from './helpers.js';
+
+let home: string;
+const TREE = join(FIXTURES, 'tree');
+const CT = join(FIXTURES, 'crontab');
+
+before(() => {
+  home = mkdtempSync(join(tmpdir(), 'sc-disc-cli-'));
+});
+after(() => rmSync(home, { recursive: true, force: true }));
+
+/**
+ * Run the CLI in this process, capturing what it prints. Only strings are captured: the
+ * test runner talks to its parent through the same stdout, in binary chunks, meanwhile.
+ */
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = process.stdout.write.bind(process.stdout);
+  const e = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? ((out += s), true) : o(s, ...rest))) as typeof process.stdout.write;
+  process.stderr.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? ((err += s), true) : e(s, ...rest))) as typeof process.stderr.write;
+  try {
+    const code = await main(['node', 'smart-cron', '--home', home, ...args]);
+    return { code, out, err };
+  } finally {
+    process.stdout.write = o;
+    process.stderr.write = e;
+  }
+}
+
+test('bad input of every kind: one clear line and exit 2', async () => {
+  const yamlBad = join(home, 'bad.yaml');
+  writeFileSync(yamlBad, 'jobs:\n  - name: a\n    schedule: "@daily"\n    command: [x]\n  - name: b\n    schedule: [oops\n');
+  const yamlTypo = join(home, 'typo.yaml');
+  writeFileSync(yamlTypo, '- name: a\n  schedule: "@daily"\n  command: [x]\n  timeout_secs: 5\n');
+  const cases: [string[], RegExp][] = [
+    [['discover', join(home, 'nope')], /nope: no such directory$/],
+    [['discover', join(TREE, 'backup/db_backup.sh')], /db_backup\.sh: not a directory/],
+    [['discover', TREE, '--include', '{a,b'], /--include: bad glob "\{a,b": unclosed "\{"/],
+    [['discover', TREE, '--exclude', '[x'], /--exclude: bad glob "\[x": unclosed "\["/],
+    [['import-crontab', join(home, 'missing.crontab')], /missing\.crontab: cannot read the crontab \(no such file\)$/],
+    [['apply', '-f', yamlBad], /bad\.yaml:\d+: bad YAML: /],
+    [['apply', '-f', yamlTypo], /typo\.yaml:4: job "a": unknown setting "timeout_secs" \(did you mean "timeout_seconds"\?\)$/],
+    [['apply', '-f', join(home, 'absent.yaml')], /absent\.yaml: cannot read \(no such file\)$/],
+    [['review', '--enable', 'no-such-job'], /no job named "no-such-job"/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await cli(...args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+    const lines = r.err.trim().split('\n');
+    assert.equal(lines.length, 1, `${args.join(' ')}: one line, got:\n${r.err}`);
+    assert.match(lines[0]!, re, args.join(' '));
+  }
+  const missingArg = await cli('discover');
+  assert.equal(missingArg.code, 2);
+  assert.match(missingArg.err, /missing required argument 'dirs'/);
+});
+
+test('a malformed crontab: every bad line with its number, nothing imported, exit 2', async () => {
+  const r = await cli('import-crontab', join(CT, 'user/bad.crontab'));
+  assert.equal(r.code, 2);
+  for (const n of [4, 5, 6, 7, 8, 9, 10, 11]) assert.match(r.err, new RegExp(`bad\\.crontab:${n}: `));
+  assert.match(r.err, /8 bad lines: nothing imported/);
+  const list = await cli('--json', 'jobs', 'list');
+  assert.deepEqual(JSON.parse(list.out), []);
+});
+
+test('discover, review and enable through the CLI', async () => {
+  const dry = await cli('discover', TREE, '--dry-run');
+  assert.equal(dry.code, 0, dry.err);
+  assert.match(dry.out, /queue\/bin\/process_queue\s+new\s+php\s+@daily \(guessed\)\s+business \(keyword "queue" in name\)\s+medium \(default for category business\)\s+512 MB\s+300s/);
+  assert.match(dry.out, /dry run: nothing written/);
+  assert.deepEqual(JSON.parse((await cli('--json', 'jobs', 'list')).out), []);
+
+  const real = await cli('--json', 'discover', TREE);
+  assert.equal(real.code, 0, real.err);
+  const report = JSON.parse(real.out);
+  assert.ok(report.counts.new >= 30);
+  const again = JSON.parse((await cli('--json', 'discover', TREE)).out);
+  assert.equal(again.counts.new + again.counts.updated, 0);
+
+  const review = await cli('review', '--category', 'backup');
+  assert.equal(review.code, 0, review.err);
+  assert.match(review.out, /bin\/nightly-dump\s+executable\s+@daily \(guessed\)\s+backup \(keyword "dump" in name\)/);
+  assert.match(review.out, /backup\/db_backup\s+bash\s+0 2 \* \* \*\s+backup/);
+
+  const one = await cli('review', '--enable', 'backup/db_backup');
+  assert.equal(one.code, 0, one.err);
+  assert.match(one.out, /^enabled: backup\/db_backup, next run /);
+  const cat = await cli('--json', 'review', '--enable-category', 'monitoring');
+  assert.deepEqual(JSON.parse(cat.out).enabled.map((j: { name: string }) => j.name).sort(), ['monitoring/healthcheck', 'scripts/heartbeat', 'shell/check_disk']);
+  const left = JSON.parse((await cli('--json', 'review')).out) as { name: string; schedule_guessed: boolean }[];
+  assert.ok(!left.some((r) => r.name === 'backup/db_backup' || r.name === 'scripts/heartbeat'));
+  assert.ok(left.find((r) => r.name === 'queue/bin/process_queue')!.schedule_guessed);
+});
+
+test('import-crontab --rewrite prints the crontab to install on stdout, the summary on stderr', async () => {
+  const r = await cli('import-crontab', '--rewrite', join(CT, 'user/crontab'));
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^#\[smart-cron crontab:crontab\/backup-db-[0-9a-f]{6}\] 0 2 \* \* \* \/usr\/local\/bin\/backup-db\.sh/m);
+  assert.match(r.out, /^# \*\/5 \* \* \* \* \/srv\/app\/bin\/sync-inventory$/m, 'commented-out lines stay as they were');
+  assert.match(r.err, /9 new, 0 updated, 0 unchanged/);
+});
+
+test('the installed command runs: exit codes come back from a real process', () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../../src/cli/main.ts'), '--home', home, 'discover', join(home, 'nope')], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr.trim(), `smart-cron: ${join(home, 'nope')}: no such directory`);
+});
