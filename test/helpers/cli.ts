@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+/** A guard against a hung CLI, not a performance limit: a loaded CI machine can take long to start Node + tsx. */
+const DEFAULT_TIMEOUT = Number(process.env.SMART_CRON_TEST_CLI_TIMEOUT_MS) || 240_000;
 
 export interface CliResult {
   code: number | null;
@@ -31,8 +33,8 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
     child.stderr.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`smart-cron ${args.join(' ')}: no exit after ${opts.timeoutMs ?? 60_000} ms\n${stdout}\n${stderr}`));
-    }, opts.timeoutMs ?? 60_000);
+      reject(new Error(`smart-cron ${args.join(' ')}: no exit after ${opts.timeoutMs ?? DEFAULT_TIMEOUT} ms\n${stdout}\n${stderr}`));
+    }, opts.timeoutMs ?? DEFAULT_TIMEOUT);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
