@@ -8,10 +8,18 @@ import { startDaemon } from '../daemon/daemon.js';
 import { runningDaemon } from '../daemon/state.js';
 import { ValidationError } from '../errors.js';
 import { pruneHistory } from '../jobs/retention.js';
+import { loadConfig, type Config } from '../config/load.js';
+import { enforcementReport } from '../execution/doctor.js';
+import { openDatabase } from '../storage/database.js';
 import type { CliContext } from './context.js';
 import { print, printJson, when } from './output.js';
 
 export function register(program: Command, ctx: CliContext): void {
+  registerDaemon(program, ctx);
+  registerDoctor(program, ctx);
+}
+
+function registerDaemon(program: Command, ctx: CliContext): void {
   program
     .command('daemon')
     .description('run the scheduler, the execution slots, the API and the dashboard (until SIGTERM/SIGINT)')
@@ -142,4 +150,45 @@ TimeoutStopSec=30
 [Install]
 WantedBy=${o.user ? 'default.target' : 'multi-user.target'}
 `;
+}
+
+/** `smart-cron doctor`: what this host offers for enforcement, and whether config and database are sound. */
+export function registerDoctor(program: Command, ctx: CliContext): void {
+  program
+    .command('doctor')
+    .description('check the host (cgroups, PSI, /proc), the configuration and the database')
+    .action(async () => {
+      const report = enforcementReport();
+      const g = ctx.globals();
+      const checks: { check: string; ok: boolean; detail: string }[] = [];
+      let config: Config | null = null;
+      try {
+        config = loadConfig({ home: g.home, database: g.database, nodeId: g.nodeId });
+        checks.push({ check: 'config', ok: true, detail: existsSync(config.configPath) ? config.configPath : `${config.configPath} (absent: defaults)` });
+      } catch (e) {
+        checks.push({ check: 'config', ok: false, detail: (e as Error).message });
+      }
+      if (config) {
+        checks.push({ check: 'api token', ok: existsSync(config.tokenPath), detail: existsSync(config.tokenPath) ? config.tokenPath : `${config.tokenPath} missing: run \`smart-cron init\`` });
+        try {
+          const db = await openDatabase(config.database);
+          checks.push({ check: 'database', ok: true, detail: db.description });
+          await db.close();
+        } catch (e) {
+          checks.push({ check: 'database', ok: false, detail: (e as Error).message });
+        }
+        const chosen = config.execution.enforcement === 'auto' ? report.auto : config.execution.enforcement;
+        checks.push({ check: 'enforcement', ok: true, detail: `${chosen}${config.execution.enforcement === 'auto' ? ' (auto)' : ''}` });
+        const d = runningDaemon(config.home);
+        checks.push({ check: 'daemon', ok: true, detail: d ? `running (pid ${d.pid})` : 'not running' });
+      }
+      if (g.json) {
+        printJson({ checks, enforcement: report });
+      } else {
+        for (const l of report.lines) print(l);
+        print('');
+        for (const c of checks) print(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.check.padEnd(12)} ${c.detail}`);
+      }
+      if (checks.some((c) => !c.ok)) process.exitCode = 1;
+    });
 }
