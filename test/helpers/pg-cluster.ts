@@ -35,6 +35,9 @@ function hasAll(dir: string): boolean {
 
 /** The directory holding postgres, initdb and pg_ctl, or null when this machine has no server. */
 export function findPostgresBinDir(env: NodeJS.ProcessEnv = process.env): string | null {
+  // SMART_CRON_TEST_POSTGRES_BIN: a bin directory to use, or "none" to act as if there were no server.
+  const forced = env.SMART_CRON_TEST_POSTGRES_BIN;
+  if (forced) return forced === 'none' || !hasAll(forced) ? null : forced;
   for (const dir of (env.PATH ?? '').split(delimiter).filter(Boolean)) {
     const p = join(dir, 'postgres');
     if (!existsSync(p)) continue;

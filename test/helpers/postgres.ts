@@ -68,7 +68,7 @@ export async function freshDatabaseUrl(dialect: Dialect, label = 'db'): Promise<
   if (dialect === 'sqlite') return `sqlite:${join(tempDir('smart-cron-sqlite-'), `${label.replace(/[^a-z0-9_-]/gi, '_')}.db`)}`;
   if (!postgresAvailable()) {
     if (postgresRequired()) {
-      throw new Error(`SMART_CRON_REQUIRE_POSTGRES=1 but no postgres binary found (PATH, /usr/lib/postgresql/*/bin): ${SKIP_MESSAGE}`);
+      throw new Error("SMART_CRON_REQUIRE_POSTGRES=1 and no postgres binary found (PATH, /usr/lib/postgresql/*/bin): the PostgreSQL suite may not be skipped");
     }
     warnSkipped();
     return null;
