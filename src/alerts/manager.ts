@@ -91,6 +91,18 @@ export class AlertManager {
     });
   };
 
+  /**
+   * Skipped ticks never pass through recordExecution; give them here (the planner's onSkipped)
+   * so a tick skipped by the misfire policy raises `missed`.
+   */
+  readonly onSkipped = (run: RunRow): Promise<void> => {
+    if (run.status !== 'skipped') return Promise.resolve();
+    return this.serial(`skipped run #${run.id}`, async () => {
+      const job = await this.jobs.byId(run.job_id);
+      if (job) await this.apply(job, evaluateRun(job, run, this.thresholds), run);
+    });
+  };
+
   /** Missed, queued-too-long, hanging and circuit checks; call every 30 s (and once at start-up). */
   checkPeriodic(): Promise<{ raised: number; resolved: number }> {
     return this.serial('periodic check', async () => {

@@ -181,8 +181,9 @@ export function evaluateRun(job: AlertJob, run: AlertRun, defaults: Thresholds):
     } else clear.add('high_duration');
   }
 
-  // The run is over, so it is not hanging any more (its outcome has its own alert).
-  clear.add('hanging');
+  // The run is over, so it is not hanging any more (its outcome has its own alert). A skipped
+  // tick says nothing about the run that may still be going.
+  if (s !== 'skipped') clear.add('hanging');
 
   const late = lateness(run);
   const graceMs = t.missedGraceSeconds * 1000;

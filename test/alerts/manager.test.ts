@@ -164,6 +164,22 @@ test('missed: a run that sat queued past the grace', async () => {
   }
 });
 
+test('missed: a tick the planner skipped under the misfire policy (onSkipped)', async () => {
+  const w = await world(config());
+  try {
+    const job = await addJob(w.jm, 'skipper');
+    const tick = iso(w.clock.now() - 3600_000);
+    const row = (await w.jm.history.insertOnce({ job_id: job.id, scheduled_for: tick, trigger: 'schedule', status: 'skipped', queued_at: tick, skip_reason: 'missed 2 ticks (misfire policy skip)' }))!;
+    await w.am.onSkipped(row);
+    const [a] = (await w.am.list({ open: true })).alerts;
+    assert.equal(a?.alert_type, 'missed');
+    assert.equal(a!.run_id, row.id);
+    assert.match(a!.message, /was skipped: missed 2 ticks \(misfire policy skip\)/);
+  } finally {
+    await w.close();
+  }
+});
+
 test('hanging (virtual clock): running 3x its baseline, below its timeout; resolves when the run ends', async () => {
   const w = await world(config({ hanging_factor: 3 }));
   try {

@@ -73,7 +73,8 @@ const runCases: { name: string; job?: Partial<JobRow>; run?: Partial<RunRow>; ra
   { name: 'scheduled run on time clears missed', run: { trigger: 'schedule' }, raise: [], clears: ['missed'] },
   { name: 'late start with per-job grace of 1 h: fine', run: { trigger: 'catchup', started_at: '2026-03-02T09:10:00.000Z' }, job: { missed_grace_seconds: 3600 }, raise: [] },
   { name: 'tick skipped by the misfire policy: missed', run: { status: 'skipped', skip_reason: 'misfire: daemon was down', started_at: null }, raise: ['missed'] },
-  { name: 'skipped for overlap: nothing', run: { status: 'skipped', skip_reason: 'overlap: previous run still running', started_at: null }, raise: [] },
+  { name: 'skipped for overlap: nothing, and the hanging run stays hanging', run: { status: 'skipped', skip_reason: 'overlap: previous run still running', started_at: null }, raise: [], notClears: ['hanging', 'failure'] },
+  { name: "the planner's misfire skip: missed", run: { status: 'skipped', trigger: 'schedule', skip_reason: 'missed 3 ticks (misfire policy skip)', started_at: null }, raise: ['missed'] },
   { name: 'circuit open', run: { status: 'failed' }, job: { circuit_state: 'open', consecutive_failures: 1 }, raise: ['failure', 'circuit_open'] },
 ];
 
