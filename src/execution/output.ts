@@ -13,7 +13,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Clock, TimerHandle } from '../clock.js';
 
 export interface OutputLimits {
   /** Bytes of output kept for the history row, head and tail together. */
@@ -53,7 +52,8 @@ export class OutputFollower {
   private base = 0;
   private lastSize = 0;
   private lastPollAt = 0;
-  private fast: TimerHandle | null = null;
+  private fast: NodeJS.Timeout | null = null;
+  private watcher: fs.FSWatcher | null = null;
   private finished: OutputResult | null = null;
 
   /**
@@ -63,7 +63,6 @@ export class OutputFollower {
   constructor(
     readonly logPath: string,
     private readonly limits: OutputLimits,
-    private readonly clock: Clock,
     resume = false,
     /** The file position of the job's stdout (shared by all writers), from /proc/<pid>/fdinfo/1. */
     private readonly writerPos?: () => number | null,
@@ -72,6 +71,32 @@ export class OutputFollower {
     this.tailMax = limits.tailBytes - this.headMax;
     this.fd = fs.openSync(logPath, 'r+');
     if (resume) this.loadState();
+    // The shared sampler polls every <= 100 ms; a flood can write hundreds of MB in that time,
+    // so the first write wakes us (inotify) and a growing file is polled again soon after.
+    try {
+      this.watcher = fs.watch(logPath, { persistent: false }, () => this.soon(2));
+      this.watcher.on('error', () => this.unwatch());
+    } catch {
+      /* no inotify: the sampler's polls alone */
+    }
+  }
+
+  private soon(ms: number): void {
+    if (this.fast || this.fd === null) return;
+    this.fast = setTimeout(() => {
+      this.fast = null;
+      try {
+        this.poll();
+      } catch {
+        /* the run finished meanwhile */
+      }
+    }, ms);
+    this.fast.unref();
+  }
+
+  private unwatch(): void {
+    this.watcher?.close();
+    this.watcher = null;
   }
 
   get outputBytes(): number {
@@ -152,31 +177,23 @@ export class OutputFollower {
 
   /** While the file grows fast, poll again just before it would reach the cap. */
   private scheduleFastPoll(): void {
-    const now = this.clock.now();
+    const now = Date.now();
     const size = this.lastSize;
     const dt = now - this.lastPollAt;
-    const grew = this.base + size - (this.prevTotal ?? 0);
+    const grew = this.base + size - this.prevTotal;
     this.prevTotal = this.base + size;
     this.lastPollAt = now;
-    if (this.fast || dt <= 0 || grew <= 0) return;
+    if (dt <= 0 || grew <= 0) return;
     const rate = grew / dt; // bytes per ms
-    const room = Math.max(0, this.limits.logMaxBytes * 0.9 - size);
-    const eta = room / rate;
-    if (eta >= 50) return;
-    this.fast = this.clock.setTimer(Math.max(1, Math.floor(eta)), () => {
-      this.fast = null;
-      try {
-        this.poll();
-      } catch {
-        /* the run finished meanwhile */
-      }
-    });
+    const eta = Math.max(0, this.limits.logMaxBytes * 0.9 - size) / rate;
+    if (eta < 50) this.soon(Math.max(1, Math.floor(eta)));
   }
-  private prevTotal: number | undefined;
+  private prevTotal = 0;
 
   private cancelFast(): void {
-    this.fast?.cancel();
+    if (this.fast) clearTimeout(this.fast);
     this.fast = null;
+    this.unwatch();
   }
 
   private rewriteLog(total: number, recent: (n: number) => Buffer): void {

@@ -13,11 +13,13 @@
  *   // store h.pid, h.pidStart, h.runDir, h.logPath in the history row (status running)
  *   h.currentUsage();                              // { memoryMb, cpuPercent } from the last tick
  *   h.cancel('user request');                      // TERM group, grace, KILL group, cgroup kill
- *   const o: RunOutcome = await h.done;            // never rejects; historyFields(o) -> history row
+ *   const o: RunOutcome = await h.done;            // never rejects; its fields fill the history row
  *
  *   // after a daemon restart, for each history row still 'running' on this node:
  *   const h2 = adoptRun({ runId, pid, pidStart, runDir }, backend, opts);
  *   const o2 = h2 ? await h2.done : await collectFinishedRun({ runId, pid, pidStart, runDir }, opts);
+ *
+ *   h.abandon();   // graceful daemon stop that leaves the job running for the next daemon to adopt
  *
  * RunSpec.argv runs without a shell (argv[0] looked up in PATH); shell: true runs argv[0] as
  * one /bin/sh -c line (further argv become $1...). Every run sits under the shim (shim.ts);
@@ -29,7 +31,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { iso, systemClock, type Clock, type TimerHandle } from '../clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../clock.js';
 import type { BackendName, Confinement, EnforcementBackend } from './enforcement/types.js';
 import { reattachConfinement } from './enforcement/reattach.js';
 import { OutputFollower } from './output.js';
@@ -43,6 +45,7 @@ import {
   readExitFile,
   readRunFile,
   round1,
+  safeId,
   shimArgs,
   type AdoptRecord,
   type RunFile,
@@ -119,28 +122,7 @@ export function runnerOptionsFromConfig(
   };
 }
 
-/** The history row's columns (snake_case, as stored) for an outcome. */
-export function historyFields(o: RunOutcome) {
-  return {
-    status: o.status,
-    finished_at: iso(o.finishedAt),
-    duration_ms: o.durationMs,
-    exit_code: o.exitCode,
-    signal: o.signal,
-    peak_memory_mb: o.peakMemoryMb,
-    memory_source: o.memorySource,
-    cpu_time_ms: o.cpuTimeMs,
-    cpu_percent: o.cpuPercent,
-    output_tail: o.outputTail,
-    output_bytes: o.outputBytes,
-    output_truncated: o.outputTruncated ? 1 : 0,
-    log_path: o.logPath,
-    error_message: o.errorMessage,
-  };
-}
-
 const MB = 1024 * 1024;
-const safeId = (id: string | number): string => String(id).replace(/[^A-Za-z0-9._-]/g, '_');
 
 class Run implements RunHandle, SampleTarget {
   readonly runId: string;
@@ -191,7 +173,8 @@ class Run implements RunHandle, SampleTarget {
     const logFd = fs.openSync(this.logPath, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_APPEND, 0o640);
     try {
       fs.rmSync(path.join(this.runDir, 'exit'), { force: true });
-      this.follower = new OutputFollower(this.logPath, this.limits(), this.clock, false, this.writerPos);
+      fs.rmSync(path.join(this.runDir, 'status'), { recursive: true, force: true });
+      this.follower = new OutputFollower(this.logPath, this.limits(), false, this.writerPos);
       const err = this.launch(spec, backend, logFd);
       if (err) this.failEarly(err, logFd);
     } finally {
@@ -222,9 +205,13 @@ class Run implements RunHandle, SampleTarget {
     const cwd = spec.cwd ?? (ids ? env.HOME! : process.cwd());
     const why = preflight(argv, cwd, env.PATH);
     if (why) return why;
+    // A shim running as another user writes its exit file into a directory of its own: the
+    // run directory stays root's, so the job cannot plant symlinks where root writes later.
+    let statusDir = this.runDir;
     if (ids) {
-      // The shim runs as the user and writes runDir/exit.
-      fs.chownSync(this.runDir, ids.uid, ids.gid);
+      statusDir = path.join(this.runDir, 'status');
+      fs.mkdirSync(statusDir, { mode: 0o700 });
+      fs.chownSync(statusDir, ids.uid, ids.gid);
     }
     try {
       this.conf = backend.prepare({
@@ -239,7 +226,7 @@ class Run implements RunHandle, SampleTarget {
     let child: ChildProcess;
     try {
       this.startedAt = this.clock.now();
-      child = spawn('/bin/sh', shimArgs(this.runDir, argv), {
+      child = spawn('/bin/sh', shimArgs(statusDir, argv), {
         cwd,
         env,
         detached: true,
@@ -307,7 +294,7 @@ class Run implements RunHandle, SampleTarget {
     this.memoryLimitMb = rf.memoryLimitMb;
     this.conf = conf;
     this.watched = new WatchedProcess(pid);
-    this.follower = new OutputFollower(this.logPath, this.limits(), this.clock, true, this.writerPos);
+    this.follower = new OutputFollower(this.logPath, this.limits(), true, this.writerPos);
     this.begin();
   }
 
@@ -326,7 +313,8 @@ class Run implements RunHandle, SampleTarget {
   }
 
   cancel(reason = 'cancelled', message?: string): void {
-    if (this.stop || this.abandoned || this.pid === null) return;
+    // Once the main process has exited, leftovers are being reaped anyway.
+    if (this.stop || this.abandoned || this.finalizing || this.pid === null) return;
     const status = reason === 'timeout' ? 'timeout' : 'interrupted';
     this.stop = { status, message: message ?? (status === 'timeout' ? 'timed out' : `cancelled: ${reason}`) };
     this.terminate(false);
@@ -478,7 +466,13 @@ export function startRun(spec: RunSpec, backend: EnforcementBackend, opts: Runne
 export function adoptRun(record: AdoptRecord, backend: EnforcementBackend, opts: RunnerOptions): RunHandle | null {
   if (!isSameProcess(record.pid, record.pidStart)) return null;
   const rf = readRunFile(record.runDir) ?? fallbackRunFile(record, opts);
-  const conf = reattachConfinement(rf.confinement, record.pid, backend);
+  let conf;
+  try {
+    conf = reattachConfinement(rf.confinement, record.pid, backend, safeId(record.runId));
+  } catch {
+    // A run.json that names someone else's cgroup: follow the process group only.
+    conf = reattachConfinement({ backend: 'portable', paths: [], memoryLimitBytes: rf.confinement.memoryLimitBytes }, record.pid, null);
+  }
   const run = new Run(record.runId, record.runDir, backend, opts);
   run.adopt(rf, conf, record.pid, record.pidStart);
   return run;

@@ -20,7 +20,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { reattachConfinement } from './enforcement/reattach.js';
 import type { BackendName, SavedConfinement } from './enforcement/types.js';
 import { OutputFollower, type OutputResult } from './output.js';
-import { cpuCount } from './procfs.js';
+import { cpuCount, currentBootId, processGroupMembers, readStat } from './procfs.js';
 
 /** Exit code of a shim that never started the command. */
 export const SHIM_UNSTARTED = 125;
@@ -61,8 +61,10 @@ function parseTimes(s: string | undefined): number | null {
   return Math.round(parts.reduce((a, m) => a + (Number(m[1]) * 60 + Number(m[2])) * 1000, 0));
 }
 
+/** runDir/exit, or runDir/status/exit for a run as another user. */
 export function readExitFile(runDir: string): ExitRecord | null {
-  const file = path.join(runDir, 'exit');
+  const own = path.join(runDir, 'exit');
+  const file = fs.existsSync(own) ? own : path.join(runDir, 'status', 'exit');
   try {
     const text = fs.readFileSync(file, 'utf8');
     const lines = text.split('\n');
@@ -219,6 +221,25 @@ export interface AdoptRecord {
   runDir: string;
 }
 
+/**
+ * Processes of a dead run's group that outlived its shim. The group id is the shim's old pid,
+ * which may since belong to someone else: only processes started after the shim are the run's.
+ */
+function killGroupLeftovers(record: AdoptRecord): void {
+  const [boot, ticks] = record.pidStart.split(':');
+  if (boot !== currentBootId() || ticks === undefined) return;
+  for (const pid of processGroupMembers(record.pid)) {
+    const st = readStat(pid);
+    if (st && st.startTime >= Number(ticks)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
+}
+
 /** runDir/run.json: what a restarted daemon needs besides the history row. */
 export interface RunFile {
   runId: string;
@@ -233,6 +254,8 @@ export interface RunFile {
 }
 
 const MB = 1024 * 1024;
+/** A run id or slot as a cgroup directory name. */
+export const safeId = (id: string | number): string => String(id).replace(/[^A-Za-z0-9._-]/g, '_');
 export const round1 = (n: number): number => Math.round(n * 10) / 10;
 
 export function baseOutcome(status: RunStatusFinal, startedAt: number, endedAt: number, out: OutputResult, msg: string | null): RunOutcome {
@@ -327,7 +350,7 @@ export async function collectFinishedRun(
   const exit = readExitFile(record.runDir);
   const logPath = path.join(record.runDir, 'output.log');
   let out: OutputResult = { outputTail: '', outputBytes: 0, outputTruncated: false, logPath };
-  if (fs.existsSync(logPath)) out = new OutputFollower(logPath, { tailBytes: opts.outputTailBytes, logMaxBytes: opts.logMaxBytes }, clock, true).finish();
+  if (fs.existsSync(logPath)) out = new OutputFollower(logPath, { tailBytes: opts.outputTailBytes, logMaxBytes: opts.logMaxBytes }, true).finish();
   let usage: { peakBytes: number | null; source: 'cgroup' | 'sampled'; cpuTimeMs: number | null; oomKills: number } = {
     peakBytes: null,
     source: 'sampled',
@@ -335,11 +358,16 @@ export async function collectFinishedRun(
     oomKills: 0,
   };
   if (rf && rf.confinement.backend !== 'portable' && rf.confinement.paths.every((p) => fs.existsSync(p))) {
-    const conf = reattachConfinement(rf.confinement, record.pid, null);
-    conf.killAll(); // whatever the job left behind in its cgroup
-    usage = conf.finish();
-    conf.release();
+    try {
+      const conf = reattachConfinement(rf.confinement, record.pid, null, safeId(record.runId));
+      conf.killAll(); // whatever the job left behind in its cgroup
+      usage = conf.finish();
+      conf.release();
+    } catch {
+      /* a run.json naming a foreign cgroup: report without its numbers */
+    }
   }
+  killGroupLeftovers(record);
   let endedAt = exit?.endedAt;
   if (endedAt === undefined) {
     try {

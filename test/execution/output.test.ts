@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { systemClock } from '../../src/clock.js';
 import { OutputFollower, omittedMarker } from '../../src/execution/output.js';
 import { PortableBackend } from '../../src/execution/enforcement/portable.js';
 import { runnerOptionsFromConfig, startRun } from '../../src/execution/runner.js';
@@ -27,7 +26,7 @@ test('follower: short output is kept whole and counted exactly', () => {
   const dir = tempDir();
   const log = path.join(dir, 'output.log');
   fs.writeFileSync(log, 'hello\n');
-  const f = new OutputFollower(log, { tailBytes: 1024, logMaxBytes: 4096 }, systemClock);
+  const f = new OutputFollower(log, { tailBytes: 1024, logMaxBytes: 4096 });
   f.poll();
   fs.appendFileSync(log, 'world\n');
   const r = f.finish();
@@ -39,7 +38,7 @@ test('follower: a cut log keeps head, marker and the most recent bytes, in the r
   const dir = tempDir();
   const log = path.join(dir, 'output.log');
   fs.writeFileSync(log, '');
-  const f = new OutputFollower(log, { tailBytes: 1024, logMaxBytes: 4096 }, systemClock);
+  const f = new OutputFollower(log, { tailBytes: 1024, logMaxBytes: 4096 });
   let all = '';
   for (let i = 0; i < 400; i++) {
     const line = `line ${String(i).padStart(4, '0')} ${'x'.repeat(40)}\n`;
