@@ -106,6 +106,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   );
 
   dispatcher.start();
+  await dispatcher.planReboot();
   writeState(config.home, {
     pid: process.pid,
     node: config.nodeId,

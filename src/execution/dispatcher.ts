@@ -77,6 +77,13 @@ export class Dispatcher implements Executor {
     this.kick();
   }
 
+  /** Queue the @reboot jobs (the daemon calls this once at start-up). */
+  async planReboot(): Promise<void> {
+    if (this.o.canPlan && !(await this.o.canPlan())) return;
+    await this.planner.planReboot();
+    this.kick();
+  }
+
   /** Stop planning and admitting. Running runs keep running; `drain` waits for them to be recorded. */
   async stop(opts: { drain?: boolean } = {}): Promise<void> {
     this.stopped = true;

@@ -6,7 +6,8 @@
  */
 import { iso, type Clock } from '../clock.js';
 import type { JobManager } from '../jobs/manager.js';
-import { parseSchedule, type Schedule } from '../schedule/cron.js';
+import { parseSchedule } from '../schedule/cron.js';
+import { DEFAULT_ON_TIME_TOLERANCE_MS, missedTicks, planMisfire } from '../schedule/misfire.js';
 import type { JobRow, NewRunRow, RunRow, RunTrigger } from '../storage/schema.js';
 import { circuitGate } from './circuit.js';
 
@@ -27,29 +28,11 @@ export interface PlanResult {
   skipped: RunRow[];
 }
 
-const DEFAULT_GRACE_MS = 60_000;
-
-/** Every tick of the schedule in (afterMs, untilMs], at most cap of them (the latest ones), and how many there were. */
-export function ticksBetween(schedule: Schedule, afterMs: number, untilMs: number, cap: number): { ticks: number[]; total: number } {
-  const ticks: number[] = [];
-  let total = 0;
-  let t = schedule.nextRun(afterMs);
-  while (t !== null && t <= untilMs) {
-    total++;
-    ticks.push(t);
-    if (ticks.length > cap) ticks.shift();
-    // Counting a week of per-second ticks one by one is wasteful; beyond a million, stop counting.
-    if (total >= 1_000_000) break;
-    t = schedule.nextRun(t);
-  }
-  return { ticks, total };
-}
-
 export class Planner {
   private readonly grace: number;
 
   constructor(private readonly o: PlannerOptions) {
-    this.grace = o.misfireGraceMs ?? DEFAULT_GRACE_MS;
+    this.grace = o.misfireGraceMs ?? DEFAULT_ON_TIME_TOLERANCE_MS;
   }
 
   /** Plan every due job; returns what was queued and skipped. */
@@ -70,40 +53,43 @@ export class Planner {
     }
   }
 
+  /** @reboot jobs: one run each time the daemon starts. */
+  async planReboot(nowMs = this.o.clock.now()): Promise<PlanResult> {
+    const out: PlanResult = { queued: [], skipped: [] };
+    const jobs = await this.o.jobs.database.db
+      .selectFrom('smart_cron_integrated_jobs')
+      .selectAll()
+      .where('enabled', '=', 1)
+      .where('schedule', 'in', ['@reboot', '@REBOOT', '@Reboot'])
+      .execute();
+    for (const job of jobs) await this.planTick(job, nowMs, 'schedule', nowMs, out);
+    return out;
+  }
+
   private async planJob(job: JobRow, nowMs: number, out: PlanResult): Promise<void> {
     const schedule = parseSchedule(job.schedule, job.timezone);
     const from = job.last_scheduled_tick ? Date.parse(job.last_scheduled_tick) : Date.parse(job.next_scheduled_run!) - 1;
-    const { ticks, total } = ticksBetween(schedule, from, nowMs, Math.max(1, job.max_catchup_runs));
-    const current = ticks.filter((t) => nowMs - t <= this.grace);
-    const missed = ticks.filter((t) => nowMs - t > this.grace);
-    const missedTotal = total - current.length;
-    const toRun: { at: number; trigger: RunTrigger }[] = current.map((at) => ({ at, trigger: 'schedule' }));
-    if (missedTotal > 0) {
-      const latestMissed = missed[missed.length - 1];
-      const policy = job.misfire_policy;
-      let run: number[] = [];
-      if (policy === 'run_all') run = missed;
-      else if (policy === 'run_once' && current.length === 0 && latestMissed !== undefined) run = [latestMissed];
-      for (const at of run) toRun.push({ at, trigger: 'catchup' });
-      const notRun = missedTotal - run.length;
-      // One row stands for all the ticks not run, at the latest of them, with the count.
-      const skippedAt = missed.filter((t) => !run.includes(t)).pop();
-      if (notRun > 0 && skippedAt !== undefined) {
-        const r = await this.insert(job, skippedAt, 'schedule', nowMs, {
-          status: 'skipped',
-          skip_reason: `missed ${notRun} tick${notRun === 1 ? '' : 's'} (misfire policy ${policy}${policy === 'run_all' ? `, catch-up capped at ${job.max_catchup_runs}` : ''})`,
-        });
+    const cap = Math.max(1, job.max_catchup_runs);
+    const missed = missedTicks(schedule, from, nowMs, cap);
+    const plan = planMisfire(job.misfire_policy, missed, cap, this.grace);
+    const toRun = plan.run.map((at) => ({ at, trigger: (nowMs - at <= this.grace ? 'schedule' : 'catchup') as RunTrigger }));
+    if (plan.skipped > 0) {
+      // One row stands for all the ticks not run, at the newest of them, with the count.
+      const notRun = [...missed.ticks, ...(missed.latest !== null ? [missed.latest] : [])].filter((t) => !plan.run.includes(t));
+      const at = notRun.length ? Math.max(...notRun) : null;
+      const reason = `missed ${missed.exact ? '' : 'about '}${plan.skipped} tick${plan.skipped === 1 ? '' : 's'} (misfire policy ${job.misfire_policy})`;
+      if (at !== null) {
+        const r = await this.insert(job, at, 'schedule', nowMs, { status: 'skipped', skip_reason: reason });
         if (r) out.skipped.push(r);
-      } else if (notRun > 0) {
-        this.o.log?.(`${job.name}: ${notRun} missed ticks not run (misfire policy ${policy}, cap ${job.max_catchup_runs})`);
+      } else {
+        this.o.log?.(`${job.name}: ${reason}`);
       }
-      toRun.sort((a, b) => a.at - b.at);
     }
     for (const { at, trigger } of toRun) await this.planTick(job, at, trigger, nowMs, out);
     const next = schedule.nextRun(nowMs);
     await this.o.jobs.jobs.update(job.id, {
       next_scheduled_run: next === null ? null : iso(next),
-      last_scheduled_tick: ticks.length ? iso(ticks[ticks.length - 1]!) : job.last_scheduled_tick,
+      last_scheduled_tick: missed.latest !== null ? iso(missed.latest) : job.last_scheduled_tick,
     });
   }
 
