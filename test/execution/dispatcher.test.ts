@@ -1,0 +1,247 @@
+/**
+ * The Dispatcher in virtual time on a real SQLite file (runs launched by ScriptedLauncher, which
+ * starts no process and exists only to control time): event-driven admission, priority order,
+ * a blocked head holds its slot, disabled jobs, starting deadlines, live job changes, reservations.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { iso } from '../../src/clock.js';
+import { harness, T0 } from '../fixtures/exec-core/harness.js';
+
+const MIN = 60_000;
+const one = { default: { max_concurrent_jobs: 1, max_memory_mb: 1e6, max_cpu_percent: 100 } };
+
+test('a queued run starts the moment capacity frees, not on the next poll', async () => {
+  // maxSleepMs of an hour: only the end of the first run can wake the dispatcher.
+  const h = await harness({ slots: one, maxSleepMs: 3600_000 });
+  try {
+    await h.add({ name: 'a', schedule: '1 12 * * *' });
+    await h.add({ name: 'b', schedule: '1 12 * * *' });
+    h.d.start();
+    await h.quiesce();
+    await h.clock.advance(30_000); // 12:01:00
+    await h.quiesce();
+    assert.equal(h.launcher.running.length, 1);
+    const first = h.launcher.running[0]!;
+    await h.clock.advance(12_345);
+    const endAt = h.clock.now();
+    h.launcher.finish(first.spec.runId);
+    await h.quiesce(); // no virtual time passes
+    assert.equal(h.launcher.running.length, 1);
+    const second = h.launcher.running[0]!;
+    assert.notEqual(second.spec.runId, first.spec.runId);
+    assert.equal(second.startedAt, endAt);
+    const row = (await h.jobs.history.byId(second.spec.runId))!;
+    assert.equal(row.started_at, iso(endAt));
+    assert.equal(row.wait_ms, 12_345);
+    assert.equal(row.wait_reason, null);
+  } finally {
+    await h.close();
+  }
+});
+
+test('priority order under contention: critical, high, medium, low; older first within a class', async () => {
+  const h = await harness({ slots: one, maxSleepMs: 3600_000 });
+  try {
+    // All due at the same tick; registration order is deliberately not the priority order.
+    const names: [string, 'critical' | 'high' | 'medium' | 'low'][] = [
+      ['low-1', 'low'],
+      ['medium-1', 'medium'],
+      ['high-1', 'high'],
+      ['critical-1', 'critical'],
+      ['medium-2', 'medium'],
+      ['low-2', 'low'],
+    ];
+    for (const [name, priority] of names) await h.add({ name, priority, schedule: '1 12 * * *' });
+    // A manual critical run queued earlier than the tick goes first of all.
+    h.d.start();
+    await h.quiesce();
+    await h.d.requestRun({ job: 'low-2' }); // manual, low: queued at 12:00:30, older than the tick's runs
+    await h.quiesce();
+    const order: string[] = [];
+    const byId = async (id: number) => (await h.jobs.jobs.byId((await h.jobs.history.byId(id))!.job_id))!.name;
+    order.push(await byId(h.launcher.running[0]!.spec.runId)); // the manual run started at once (slot was free)
+    h.launcher.finish(h.launcher.running[0]!.spec.runId);
+    await h.quiesce();
+    await h.clock.advance(30_000); // 12:01: six runs queue at once
+    await h.quiesce();
+    for (let i = 0; i < 6; i++) {
+      assert.equal(h.launcher.running.length, 1, `one at a time (${i})`);
+      const r = h.launcher.running[0]!;
+      order.push(await byId(r.spec.runId));
+      await h.clock.advance(1000);
+      h.launcher.finish(r.spec.runId);
+      await h.quiesce();
+    }
+    assert.deepEqual(order, ['low-2', 'critical-1', 'high-1', 'medium-1', 'medium-2', 'low-1', 'low-2']);
+    // Those that waited say why while they waited (the slot was full).
+    const rows = await h.runs();
+    assert.ok(rows.filter((r) => r.trigger === 'schedule').every((r) => r.status === 'succeeded'));
+  } finally {
+    await h.close();
+  }
+});
+
+test('a run that does not fit its slot holds back the slot’s later runs (no starving big jobs), other slots go on', async () => {
+  const slots = {
+    default: { max_concurrent_jobs: 5, max_memory_mb: 1000, max_cpu_percent: 100 },
+    light: { max_concurrent_jobs: 5, max_memory_mb: 1000, max_cpu_percent: 100 },
+  };
+  const h = await harness({ slots, maxSleepMs: 3600_000 });
+  try {
+    await h.add({ name: 'running-600', estimated_memory_mb: 600, slot: 'default', schedule: '1 12 * * *', priority: 'low' });
+    await h.add({ name: 'big-500', estimated_memory_mb: 500, slot: 'default', schedule: '2 12 * * *', priority: 'high' });
+    await h.add({ name: 'small-100', estimated_memory_mb: 100, slot: 'default', schedule: '2 12 * * *', priority: 'medium' });
+    await h.add({ name: 'other-slot', estimated_memory_mb: 100, slot: 'light', schedule: '2 12 * * *', priority: 'low' });
+    h.d.start();
+    await h.step(30_000); // 12:01
+    await h.step(MIN); // 12:02
+    const status = async (n: string) => (await h.runs(n)).map((r) => r.status);
+    assert.deepEqual(await status('running-600'), ['running']);
+    assert.deepEqual(await status('big-500'), ['queued']);
+    assert.deepEqual(await status('small-100'), ['queued'], '100 MB would fit, but the 500 MB run ahead of it waits first');
+    assert.deepEqual(await status('other-slot'), ['running']);
+    const big = (await h.runs('big-500'))[0]!;
+    assert.match(big.wait_reason ?? '', /slot default memory: 600 MB reserved \+ 500 MB > 1000 MB budget/);
+    assert.deepEqual(h.lb.usage('default'), { jobs: 1, memoryMb: 600, cpuPercent: 10 });
+    // The 600 MB run ends: both start, big first.
+    h.launcher.finish((await h.runs('running-600'))[0]!.id);
+    await h.quiesce();
+    assert.deepEqual(await status('big-500'), ['running']);
+    assert.deepEqual(await status('small-100'), ['running']);
+    assert.deepEqual(h.lb.usage('default'), { jobs: 2, memoryMb: 600, cpuPercent: 20 });
+    // The slot rows follow the live reservations.
+    const rows = await h.database.db.selectFrom('smart_cron_execution_slots').selectAll().orderBy('slot').execute();
+    assert.deepEqual(rows.map((r) => [r.slot, r.current_running_jobs, r.current_memory_mb]), [
+      ['default', 2, 600],
+      ['light', 1, 100],
+    ]);
+    for (const r of h.launcher.running) h.launcher.finish(r.spec.runId, { status: 'failed', exit_code: 3, peak_memory_mb: 5000 });
+    await h.quiesce();
+    // Released exactly what was reserved, whatever the runs used.
+    assert.deepEqual(h.lb.usage('default'), { jobs: 0, memoryMb: 0, cpuPercent: 0 });
+    const after = await h.database.db.selectFrom('smart_cron_execution_slots').selectAll().execute();
+    assert.ok(after.every((r) => r.current_running_jobs === 0 && r.current_memory_mb === 0 && r.current_cpu_percent === 0));
+  } finally {
+    await h.close();
+  }
+});
+
+test('a disabled job’s queued scheduled run is skipped; a manual run of a disabled job still runs', async () => {
+  const h = await harness({ slots: one, maxSleepMs: 3600_000 });
+  try {
+    await h.add({ name: 'blocker', schedule: '1 12 * * *', priority: 'critical' });
+    await h.add({ name: 'later', schedule: '1 12 * * *' });
+    h.d.start();
+    await h.step(30_000);
+    assert.deepEqual((await h.runs('later')).map((r) => r.status), ['queued']);
+    await h.jobs.disableJob('later');
+    const manual = await h.d.requestRun({ job: 'later' });
+    await h.quiesce();
+    h.launcher.finish(h.launcher.running[0]!.spec.runId);
+    await h.quiesce();
+    const rows = await h.runs('later');
+    const sched = rows.find((r) => r.trigger === 'schedule')!;
+    assert.equal(sched.status, 'skipped');
+    assert.match(sched.skip_reason!, /disabled/);
+    assert.equal((await h.jobs.history.byId(manual.id))!.status, 'running');
+  } finally {
+    await h.close();
+  }
+});
+
+test('starting deadline: a run still waiting past it is skipped with the reason it waited', async () => {
+  const h = await harness({ slots: one });
+  try {
+    await h.add({ name: 'long', schedule: '1 12 * * *', priority: 'critical' });
+    await h.add({ name: 'deadline', schedule: '1 12 * * *', starting_deadline_seconds: 30 });
+    h.d.start();
+    await h.step(30_000); // 12:01:00
+    await h.step(30_000); // 12:01:30: deadline exactly: still waiting
+    assert.deepEqual((await h.runs('deadline')).map((r) => r.status), ['queued']);
+    await h.step(1000); // past it: skipped on the next wake (maxSleepMs 1 s)
+    const r = (await h.runs('deadline'))[0]!;
+    assert.equal(r.status, 'skipped');
+    assert.match(r.skip_reason!, /starting deadline \(2026-06-01T12:01:30.000Z\): slot default full: 1\/1 jobs running/);
+    assert.equal(r.deadline_at, iso(Date.UTC(2026, 5, 1, 12, 1, 30)));
+  } finally {
+    await h.close();
+  }
+});
+
+test('a job changed through JobManager while the dispatcher runs takes effect at once', async () => {
+  // maxSleepMs of an hour: a change must wake the dispatcher, not a poll.
+  const h = await harness({ slots: { default: { max_concurrent_jobs: 5, max_memory_mb: 1000, max_cpu_percent: 100 } }, maxSleepMs: 3600_000 });
+  try {
+    await h.add({ name: 'hourly', schedule: '0 * * * *' });
+    h.d.start();
+    await h.quiesce();
+    // 12:00:30 -> every minute: the 12:01 tick runs at 12:01:00 sharp.
+    await h.jobs.updateJob('hourly', { schedule: '* * * * *' });
+    await h.quiesce();
+    await h.clock.advance(30_000);
+    await h.quiesce();
+    assert.equal(h.launcher.running.length, 1);
+    assert.equal(h.launcher.running[0]!.startedAt, Date.UTC(2026, 5, 1, 12, 1));
+    // A bigger estimate changes what the next run reserves.
+    h.launcher.finish(h.launcher.running[0]!.spec.runId);
+    await h.quiesce();
+    await h.jobs.updateJob('hourly', { estimated_memory_mb: 700 });
+    await h.clock.advance(MIN);
+    await h.quiesce();
+    assert.equal(h.lb.usage('default').memoryMb, 700);
+    h.launcher.finish(h.launcher.running[0]!.spec.runId);
+    await h.quiesce();
+    // Disabled: no more runs; enabled again: the next tick runs.
+    await h.jobs.disableJob('hourly');
+    await h.clock.advance(MIN);
+    await h.quiesce();
+    assert.equal(h.launcher.running.length, 0);
+    await h.jobs.enableJob('hourly');
+    await h.clock.advance(MIN);
+    await h.quiesce();
+    assert.equal(h.launcher.running.length, 1);
+    assert.equal(h.launcher.running[0]!.startedAt, Date.UTC(2026, 5, 1, 12, 4));
+    assert.equal((await h.runs('hourly')).length, 3);
+  } finally {
+    await h.close();
+  }
+});
+
+test('every started run is recorded exactly once and its reservation released, including failures to launch', async () => {
+  const h = await harness({ slots: { default: { max_concurrent_jobs: 3, max_memory_mb: 1000, max_cpu_percent: 100 } } });
+  try {
+    for (let i = 0; i < 8; i++) await h.add({ name: `j${i}`, schedule: '*/10 * * * * *', estimated_memory_mb: 300, overlap_policy: 'allow' });
+    await h.add({ name: 'no-cmd', schedule: '*/10 * * * * *', shell: true, command: ['exit 0'] });
+    // Break no-cmd's command after registration: launching it fails, it must still be recorded.
+    await h.database.db.updateTable('smart_cron_integrated_jobs').set({ command: '[]' }).where('name', '=', 'no-cmd').execute();
+    h.d.start();
+    let maxMem = 0;
+    for (let t = 0; t < 60; t++) {
+      await h.step(1000);
+      maxMem = Math.max(maxMem, h.lb.usage('default').memoryMb);
+      assert.ok(h.lb.usage('default').jobs <= 3);
+      // Finish the oldest running run each second.
+      const r = h.launcher.running[0];
+      if (r) h.launcher.finish(r.spec.runId, { status: t % 3 ? 'succeeded' : 'failed' });
+    }
+    await h.d.stop();
+    for (const r of h.launcher.running) h.launcher.finish(r.spec.runId);
+    await h.d.idle();
+    assert.ok(maxMem <= 1000, `reserved ${maxMem} MB of 1000`);
+    const rows = await h.runs();
+    assert.ok(rows.every((r) => !['running'].includes(r.status)), 'nothing left running');
+    const ran = rows.filter((r) => r.started_at);
+    assert.ok(ran.length >= 30, `${ran.length} runs started`);
+    assert.ok(ran.every((r) => r.recorded === 1 && r.finished_at), 'every started run recorded');
+    const noCmd = rows.filter((r) => r.job_id === rows.find((x) => x.error_message?.includes('has no command'))?.job_id);
+    assert.ok(noCmd.length > 0 && noCmd.every((r) => r.status === 'failed' || r.status === 'skipped' || r.status === 'queued'));
+    const jobs = await h.jobs.listJobs();
+    const total = jobs.jobs.reduce((s, j) => s + j.total_executions, 0);
+    assert.equal(total, ran.filter((r) => ['succeeded', 'failed'].includes(r.status)).length, 'counters applied once per run');
+    assert.deepEqual(h.lb.usage('default'), { jobs: 0, memoryMb: 0, cpuPercent: 0 });
+    assert.equal(h.d.runningCount, 0);
+  } finally {
+    await h.close();
+  }
+});
