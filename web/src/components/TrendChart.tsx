@@ -38,7 +38,8 @@ export function TrendChart({ title, days, series, format, testid }: { title: str
         width: Math.max(el.clientWidth, 200),
         height: 200,
         tzDate: (ts) => UPlot.tzDate(new Date(ts * 1000), 'UTC'),
-        scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+        // Half a day either side, so one day of data sits in the middle instead of on a years-wide axis.
+        scales: { x: { time: true, range: (_u, min, max) => [min - 43_200, max + 43_200] }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
         axes: [axis, { ...axis, size: 70, values: (_u, ticks) => ticks.map(format) }],
         series: [
           { label: 'day', value: (_u, v) => (v === null ? '—' : new Date(v * 1000).toISOString().slice(0, 10)) },

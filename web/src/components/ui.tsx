@@ -1,16 +1,17 @@
 /** Small shared pieces: times, status badges, usage bars, errors, paging. */
 import type { ComponentChildren } from 'preact';
 import type { ApiError } from '../api';
-import { absolute, relative, words } from '../format';
+import { absolute, clock, relative, words } from '../format';
 import { useNow } from '../hooks';
 import type { Health, RunStatus, Severity } from '../types';
 
-export function Time({ iso, testid }: { iso: string | null | undefined; testid?: string }) {
+export function Time({ iso, testid, withClock = false }: { iso: string | null | undefined; testid?: string; withClock?: boolean }) {
   const now = useNow();
   if (!iso) return <span class="muted" data-testid={testid}>—</span>;
   return (
     <time dateTime={iso} title={absolute(iso)} data-testid={testid}>
       {relative(iso, now)}
+      {withClock && <span class="muted"> · {clock(iso)}</span>}
     </time>
   );
 }

@@ -1,4 +1,4 @@
-import { get } from '../api';
+import { get, listOf } from '../api';
 import { AlertList } from '../components/AlertList';
 import { RunTable } from '../components/RunTable';
 import { mergeSlots, SlotCard } from '../components/SlotCard';
@@ -14,7 +14,7 @@ export function OverviewPage() {
 
   // Slot usage changes every few seconds while jobs run: patch it in place rather than refetching everything.
   useLive(['slots'], (_t, data) => {
-    ov.set((old) => (old ? { ...old, slots: mergeSlots(old.slots, data as SlotUsage[]) } : old));
+    ov.set((old) => (old ? { ...old, slots: mergeSlots(old.slots, listOf<SlotUsage>(data, 'slots')) } : old));
   });
 
   if (!ov.data) return ov.error ? <ErrorNote error={ov.error} /> : <Loading />;

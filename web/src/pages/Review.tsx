@@ -1,3 +1,4 @@
+import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { ApiError, getList, post } from '../api';
 import { notify } from '../components/toast';
@@ -6,16 +7,46 @@ import { commandLine, megabytes } from '../format';
 import { useLoader } from '../hooks';
 import type { Job } from '../types';
 
-/** discovery_info is free-form; show its plain values (why this category, the crontab line…) as they are. */
-function reasons(info: Job['discovery_info']): [string, string][] {
-  if (!info || typeof info !== 'object') return [];
+type Info = Record<string, unknown>;
+
+/** Why discovery guessed each value, keyed by the guess it explains. */
+const REASONS: Record<string, string[]> = {
+  schedule: ['schedule_source', 'schedule_reason'],
+  category: ['category_reason'],
+  priority: ['priority_reason'],
+  memory: ['estimate_reason', 'memory_reason'],
+  type: ['type_reason'],
+};
+const EXPLAINED = new Set(Object.values(REASONS).flat());
+
+function reasonFor(info: Info, guess: string): string | null {
+  for (const k of REASONS[guess] ?? []) if (typeof info[k] === 'string' && info[k]) return info[k] as string;
+  return null;
+}
+
+/** Everything else discovery noted (root, interpreter, the crontab line…), shown as it is. */
+function otherDetails(info: Info): [string, string][] {
   return Object.entries(info)
-    .filter(([, v]) => v !== null && v !== undefined && v !== '' && typeof v !== 'object')
+    .filter(([k, v]) => !EXPLAINED.has(k) && v !== null && v !== undefined && v !== '' && typeof v !== 'object')
     .map(([k, v]) => [k.replace(/_/g, ' '), String(v)]);
+}
+
+function Guess({ label, value, why }: { label: string; value: ComponentChildren; why: string | null }) {
+  return (
+    <div>
+      <dt>{label}</dt>
+      <dd>
+        {value}
+        {why && <div class="why">{why}</div>}
+      </dd>
+    </div>
+  );
 }
 
 function ReviewItem({ job, onEnabled }: { job: Job; onEnabled: (j: Job) => void }) {
   const [busy, setBusy] = useState(false);
+  const info: Info = job.discovery_info && typeof job.discovery_info === 'object' ? job.discovery_info : {};
+  const details = otherDetails(info);
   async function enable() {
     setBusy(true);
     try {
@@ -45,46 +76,27 @@ function ReviewItem({ job, onEnabled }: { job: Job; onEnabled: (j: Job) => void 
       </div>
       <code class="wrap">{commandLine(job)}</code>
       <dl class="guesses">
-        <div>
-          <dt>Schedule</dt>
-          <dd>
-            <code>{job.schedule}</code>
-            {job.timezone && ` (${job.timezone})`}
-          </dd>
-        </div>
-        <div>
-          <dt>Category</dt>
-          <dd>{job.category}</dd>
-        </div>
-        <div>
-          <dt>Priority</dt>
-          <dd>{job.priority}</dd>
-        </div>
-        <div>
-          <dt>Slot</dt>
-          <dd>{job.slot}</dd>
-        </div>
-        <div>
-          <dt>Memory estimate</dt>
-          <dd>{megabytes(job.estimated_memory_mb)}</dd>
-        </div>
-        <div>
-          <dt>Timeout</dt>
-          <dd>{job.timeout_seconds} s</dd>
-        </div>
-        {job.script_type && (
-          <div>
-            <dt>Type</dt>
-            <dd>{job.script_type}</dd>
-          </div>
-        )}
-        {reasons(job.discovery_info).map(([k, v]) => (
-          <div key={k}>
-            <dt>{k}</dt>
-            <dd>{v}</dd>
-          </div>
-        ))}
+        <Guess label="Schedule" value={<code>{job.schedule}{job.timezone ? ` (${job.timezone})` : ''}</code>} why={reasonFor(info, 'schedule')} />
+        <Guess label="Category" value={job.category} why={reasonFor(info, 'category')} />
+        <Guess label="Priority" value={job.priority} why={reasonFor(info, 'priority')} />
+        <Guess label="Memory estimate" value={megabytes(job.estimated_memory_mb)} why={reasonFor(info, 'memory')} />
+        <Guess label="Timeout" value={`${job.timeout_seconds} s`} why={null} />
+        <Guess label="Slot" value={job.slot} why={null} />
+        {job.script_type && <Guess label="Type" value={job.script_type} why={reasonFor(info, 'type')} />}
       </dl>
+      {details.length > 0 && (
+        <details class="discovery-details">
+          <summary>Discovery details</summary>
+          <dl class="guesses">
+            {details.map(([k, v]) => (
+              <div key={k}>
+                <dt>{k}</dt>
+                <dd>{v}</dd>
+              </div>
+            ))}
+          </dl>
+        </details>
+      )}
       {job.tags.length > 0 && (
         <p>
           {job.tags.map((t) => (

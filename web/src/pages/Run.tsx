@@ -86,10 +86,10 @@ export function RunPage({ id }: { id: number }) {
           <h2 id="timing-h">Timing</h2>
           <dl class="kv">
             <Stat label="Trigger">{words(r.trigger)}{r.attempt > 1 ? ` (attempt ${r.attempt})` : ''}</Stat>
-            <Stat label="Scheduled for"><Time iso={r.scheduled_for} /></Stat>
-            <Stat label="Queued"><Time iso={r.queued_at} /></Stat>
-            <Stat label="Started"><Time iso={r.started_at} /></Stat>
-            <Stat label="Finished"><Time iso={r.finished_at} testid="run-finished" /></Stat>
+            <Stat label="Scheduled for"><Time iso={r.scheduled_for} withClock /></Stat>
+            <Stat label="Queued"><Time iso={r.queued_at} withClock /></Stat>
+            <Stat label="Started"><Time iso={r.started_at} withClock /></Stat>
+            <Stat label="Finished"><Time iso={r.finished_at} testid="run-finished" withClock /></Stat>
             <Stat label="Waited">{duration(r.wait_ms)}</Stat>
             <Stat label="Duration" testid="run-duration">{duration(r.duration_ms)}</Stat>
           </dl>

@@ -1,0 +1,172 @@
+/**
+ * The dashboard against a real daemon, in Chromium: sign in, enable a job, run it and watch
+ * it finish live, read its output, make a job fail and acknowledge the alert, and visit every
+ * page. Each page's screenshot goes to test-output/screenshots/ for a person to look at.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumSkipReason, ensureWebBuilt, launchChromium, screenshotPath, startDaemon, type Daemon } from './harness.js';
+
+const skip = chromiumSkipReason();
+
+describe('dashboard (e2e)', { skip: skip ?? false, timeout: 90_000 }, () => {
+  let daemon: Daemon;
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  const shot = (name: string) => page.screenshot({ path: screenshotPath(name), fullPage: true });
+  const row = (name: string) => page.locator(`[data-testid=job-row][data-job-name="${name}"]`);
+
+  before(async () => {
+    ensureWebBuilt();
+    daemon = await startDaemon((cli, home) => {
+      cli('jobs', 'add', 'hello-e2e', '--schedule', '0 3 * * *', '--disabled', '--category', 'reporting', '--priority', 'high', '--tag', 'e2e', '--command', "sh -c 'echo hello from e2e; sleep 1; echo done'");
+      // One CLI call for the rest: every call pays for starting Node and loading the program.
+      writeFileSync(
+        join(home, 'jobs.yaml'),
+        [
+          'jobs:',
+          '  - { name: failing-e2e, schedule: "30 4 * * *", category: sync, shell: true, command: ["echo about to fail; exit 3"], enabled: true }',
+          '  - { name: quiet-e2e, schedule: "*/30 * * * *", command: ["true"], priority: low, enabled: true }',
+          '',
+        ].join('\n'),
+      );
+      cli('apply', '-f', join(home, 'jobs.yaml'));
+      // A script for the review page: discovered jobs are registered disabled.
+      const scripts = join(home, 'scripts');
+      mkdirSync(scripts);
+      writeFileSync(join(scripts, 'cleanup-tmp.sh'), '#!/bin/sh\n# Schedule: 15 2 * * *\nfind /tmp -mtime +7 -delete\n', { mode: 0o755 });
+      cli('discover', scripts);
+    });
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+    page.setDefaultTimeout(10_000);
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+  });
+
+  after(async () => {
+    await browser?.close();
+    await daemon?.stop();
+  });
+
+  it('asks for the token, refuses a wrong one, and signs in with the right one', async () => {
+    await page.goto(daemon.base);
+    await page.getByTestId('signin-form').waitFor();
+    await shot('01-sign-in');
+    await page.getByLabel('API token').fill('not-the-token-at-all');
+    await page.getByTestId('signin-submit').click();
+    await page.getByTestId('signin-error').waitFor();
+    await page.getByLabel('API token').fill(daemon.token);
+    await page.getByTestId('signin-submit').click();
+    await page.getByTestId('page-overview').waitFor();
+    await page.locator('[data-testid=live-status]', { hasText: 'live' }).waitFor();
+    await page.getByTestId('slot-card').first().waitFor();
+    await shot('02-overview');
+  });
+
+  it('lists the jobs in the seed columns and enables one', async () => {
+    await page.getByTestId('nav-jobs').click();
+    await row('hello-e2e').waitFor();
+    const headers = await page.locator('[data-testid=jobs-table] thead th').allTextContents();
+    assert.deepEqual(headers.slice(0, 8).map((h) => h.trim().toLowerCase()), ['name', 'health', 'status', 'last run', 'next run', '24 h runs', '24 h fail', 'consec.']);
+    assert.equal(await row('hello-e2e').getByTestId('execution-status').textContent(), 'disabled');
+    const toggle = row('hello-e2e').getByTestId('enable-toggle');
+    assert.equal(await toggle.isChecked(), false);
+    await toggle.check();
+    await page.locator('[data-job-name="hello-e2e"] [data-testid=execution-status]', { hasText: 'never run' }).waitFor();
+    const id = await row('hello-e2e').getAttribute('data-job-id');
+    const saved = await page.evaluate(async (p) => (await (await fetch(p)).json()) as { enabled: boolean }, `/api/jobs/${id}`);
+    assert.equal(saved.enabled, true, 'the daemon has the job enabled');
+
+    await page.getByTestId('job-search').fill('fail');
+    await row('hello-e2e').waitFor({ state: 'detached' });
+    assert.equal(await page.getByTestId('job-row').count(), 1);
+    assert.equal(await page.getByTestId('job-row').getAttribute('data-job-name'), 'failing-e2e');
+    await page.getByTestId('job-search').fill('');
+    await row('quiet-e2e').waitFor();
+    await shot('03-jobs');
+  });
+
+  it('runs a job and shows it finish live, with its output', async () => {
+    await row('hello-e2e').getByTestId('run-now').click();
+    await page.getByTestId('toast').getByRole('link').click();
+    await page.getByTestId('page-run').waitFor();
+    // No reload from here on: the status has to arrive through the event stream.
+    await page.locator('[data-testid=run-status][data-status=succeeded]').waitFor({ timeout: 20_000 });
+    await page.getByTestId('run-output').filter({ hasText: 'hello from e2e' }).waitFor();
+    assert.match((await page.getByTestId('run-exit').textContent()) ?? '', /0/);
+    const href = await page.getByTestId('download-output').getAttribute('href');
+    assert.match(href ?? '', /^\/api\/runs\/\d+\/output\?download=1$/);
+    const log = await page.evaluate(async (h) => (await fetch(h!)).text(), href);
+    assert.match(log, /hello from e2e[\s\S]*done/);
+    await shot('04-run');
+  });
+
+  it('shows the job page with stats, trends and history', async () => {
+    await page.getByTestId('run-job-link').click();
+    await page.getByTestId('page-job').waitFor();
+    await page.locator('[data-testid=job-runs] [data-testid=run-row][data-status=succeeded]').first().waitFor();
+    await page.locator('[data-testid=chart-duration] canvas').waitFor();
+    assert.match((await page.getByTestId('stat-executions').textContent()) ?? '', /1/);
+    await shot('05-job');
+  });
+
+  it('raises an alert when a job fails, and acknowledges it', async () => {
+    await page.getByTestId('nav-jobs').click();
+    await row('failing-e2e').getByTestId('run-now').click();
+    await page.getByTestId('toast').filter({ hasText: 'failing-e2e' }).getByRole('link').click();
+    await page.locator('[data-testid=run-status][data-status=failed]').waitFor({ timeout: 20_000 });
+    await page.getByTestId('run-output').filter({ hasText: 'about to fail' }).waitFor();
+    await shot('06-run-failed');
+
+    await page.getByTestId('nav-alerts').click();
+    const alert = page.locator('[data-testid=open-alerts] [data-testid=alert-item]', { hasText: 'failing-e2e' }).first();
+    await alert.waitFor({ timeout: 15_000 });
+    await alert.getByTestId('alert-ack').click();
+    await page.locator('[data-testid=open-alerts] [data-testid=alert-item][data-state=acknowledged]', { hasText: 'failing-e2e' }).first().waitFor();
+    await page.getByTestId('recent-alerts').waitFor();
+    await shot('07-alerts');
+  });
+
+  it('shows the overview with the failure counted', async () => {
+    await page.getByTestId('nav-overview').click();
+    await page.getByTestId('page-overview').waitFor();
+    await page.getByTestId('count-healthy').waitFor();
+    await shot('08-overview-after');
+  });
+
+  it('enables a discovered job on the review page, and creates a job with the form (schedule errors inline)', async () => {
+    await page.getByTestId('nav-review').click();
+    await page.getByTestId('page-review').waitFor();
+    const found = page.locator('[data-testid=review-item][data-job-name=cleanup-tmp]');
+    await found.waitFor();
+    await shot('09-review');
+    await found.getByTestId('review-enable').click();
+    await found.getByTestId('review-enable').filter({ hasText: 'Enabled' }).waitFor();
+
+    await page.goto(`${daemon.base}/#/jobs/new`);
+    await page.getByTestId('job-form').waitFor();
+    await page.getByTestId('input-schedule').fill('0 3 * * 9');
+    await page.getByTestId('schedule-error').waitFor();
+    assert.match((await page.getByTestId('schedule-error').textContent()) ?? '', /week|9/i);
+    await page.getByTestId('input-schedule').fill('*/10 * * * *');
+    await page.locator('[data-testid=schedule-runs] li').nth(4).waitFor();
+    await page.getByTestId('input-name').fill('made-in-browser');
+    await page.getByTestId('input-command').fill('echo "made in the browser"');
+    await page.getByTestId('input-tags').fill('e2e, ui');
+    await shot('10-job-form');
+    await page.getByTestId('save-job').click();
+    await page.locator('[data-testid=page-job] [data-testid=job-name]', { hasText: 'made-in-browser' }).waitFor();
+    assert.match((await page.getByTestId('job-command').textContent()) ?? '', /echo 'made in the browser'/);
+  });
+
+  it('had no script errors, and signs out', async () => {
+    assert.deepEqual(pageErrors, []);
+    await page.getByTestId('signout').click();
+    await page.getByTestId('signin-form').waitFor();
+  });
+});
