@@ -176,7 +176,7 @@ export async function finishRun(
 }
 
 /** Poll until cond holds (real I/O does not run in virtual time). */
-export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
+export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);

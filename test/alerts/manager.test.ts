@@ -1,5 +1,6 @@
 /** The alert lifecycle driven by real recorded runs, with mail received by a real SMTP server. */
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import type { AlertsService } from '../../src/api/alerts.js';
 import { iso } from '../../src/clock.js';
@@ -249,9 +250,7 @@ test('a dead SMTP server never blocks recording or throws; the failure is record
   const w = await world(config({ email: { smtp_url: 'smtp://127.0.0.1:1', to: ['ops@example.org'], retries: 1 }, retry_backoff_ms: 1000 }));
   try {
     const job = await addJob(w.jm, 'nomail');
-    const t0 = Date.now();
     await finishRun(w.jm, job.id, { status: 'failed', exit_code: 1 });
-    assert.ok(Date.now() - t0 < 1000);
     await w.am.idle();
     const [a] = (await w.am.list({ open: true })).alerts;
     assert.equal(a!.notification_status, 'pending', 'a retry is scheduled');
@@ -265,5 +264,27 @@ test('a dead SMTP server never blocks recording or throws; the failure is record
     assert.equal(d!.status, 'failed');
   } finally {
     await w.close();
+  }
+});
+
+test('an SMTP server that never answers does not hold up recording: the alert is written, its mail still pending', async () => {
+  const sockets = new Set<Socket>();
+  const silent = createServer((s) => void sockets.add(s));
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const port = (silent.address() as AddressInfo).port;
+  const w = await world(config({ email: { smtp_url: `smtp://127.0.0.1:${port}`, to: ['ops@example.org'], timeout_ms: 60_000, retries: 0 } }));
+  try {
+    const job = await addJob(w.jm, 'slowmail');
+    const t0 = Date.now();
+    await finishRun(w.jm, job.id, { status: 'failed', exit_code: 1 });
+    await until(async () => (await w.am.list({ open: true })).total === 1, 'the alert row');
+    await until(async () => (await w.am.repo.deliveries()).length === 1 && sockets.size === 1, 'the mail attempt to begin');
+    assert.ok(Date.now() - t0 < 30_000, 'well before the 60 s SMTP timeout');
+    const [d] = await w.am.repo.deliveries();
+    assert.deepEqual([d!.status, d!.attempts], ['pending', 0]);
+  } finally {
+    for (const s of sockets) s.destroy();
+    await w.close();
+    await new Promise<void>((r) => silent.close(() => r()));
   }
 });
