@@ -56,6 +56,7 @@ export function buildEngine(
     clock,
     bus: o.bus,
     runsDir: config.runsDir,
+    labels: config.node.labels,
     scriptArgv: (p, t) => argvForScript(p, t as ScriptType | null),
     canPlan: o.canPlan,
     runFilter: o.runFilter,

@@ -19,6 +19,7 @@ import { Planner } from './planner.js';
 import { compareQueued } from './queue.js';
 import { chooseSlot, reservationFor } from './slots.js';
 import { queueManualRun } from './manual.js';
+import { retryDelayMs, shouldRetry } from './retry.js';
 import type { Executor, RunRequest } from './types.js';
 import type { SlotUsage } from '../events.js';
 
@@ -37,6 +38,8 @@ export interface DispatcherOptions {
   /** Plan the schedule here (false on nodes that lost the scheduler lease). */
   canPlan?: () => Promise<boolean>;
   log?: (msg: string) => void;
+  /** This node's labels: a job with a node_selector runs only on nodes that have all of its labels. */
+  labels?: Record<string, string>;
   /** Only admit runs this accepts (a one-shot `smart-cron run` without a daemon). */
   runFilter?: (run: RunRow) => boolean;
   /** Called with each run's lateness (start - scheduled instant) in ms. */
@@ -187,6 +190,7 @@ export class Dispatcher implements Executor {
         await this.skip(run, 'job was disabled before the run could start');
         continue;
       }
+      if (!this.runsHere(job)) continue;
       const slot = chooseSlot(job);
       if (blockedSlots.has(slot)) continue;
       const reservation = reservationFor(job);
@@ -219,6 +223,14 @@ export class Dispatcher implements Executor {
       await this.launch(entry, job, slot);
     }
     await this.persistSlots();
+  }
+
+  /** Pinned to another node, or needing labels this node lacks: another node takes it. */
+  private runsHere(job: JobRow): boolean {
+    if (job.pinned_node && job.pinned_node !== this.o.node) return false;
+    const selector = parseJson<Record<string, string>>(job.node_selector, {});
+    const labels = this.o.labels ?? {};
+    return Object.entries(selector).every(([k, v]) => labels[k] === v);
   }
 
   private async launch(entry: Active, job: JobRow, slot: string): Promise<void> {
@@ -288,7 +300,10 @@ export class Dispatcher implements Executor {
       outcome = { ...outcome, status: 'interrupted', error_message: entry.cancelReason };
     }
     try {
-      const res = await this.recordWithRetry(run.id, outcome);
+      const job = await this.o.jobs.jobs.byId(run.job_id).catch(() => undefined);
+      const retry = Boolean(job) && !entry.cancelReason && shouldRetry(job!, run, outcome.status);
+      const res = await this.recordWithRetry(run.id, outcome, retry);
+      if (res?.applied && retry) await this.queueRetry(res.run, job!);
       if (res) {
         const update = res.applied ? circuitAfterRun(res.job, res.run.status === 'succeeded', this.o.clock.now()) : null;
         if (update && ['succeeded', 'failed', 'timeout', 'memory_limit', 'oom_killed'].includes(res.run.status)) {
@@ -305,16 +320,39 @@ export class Dispatcher implements Executor {
   }
 
   /** The result of a run is never dropped: if the database is away, keep trying. */
-  private async recordWithRetry(runId: number, outcome: RunOutcomeFields) {
+  private async recordWithRetry(runId: number, outcome: RunOutcomeFields, willRetry = false) {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.o.jobs.recordExecution(runId, outcome);
+        return await this.o.jobs.recordExecution(runId, outcome, { willRetry });
       } catch (e) {
         if (e instanceof NotFoundError) return null; // the job (and its history) was removed meanwhile
         this.o.log?.(`recording run #${runId} failed (${(e as Error).message}); retrying`);
         await new Promise<void>((r) => this.o.clock.setTimer(Math.min(30_000, 500 * 2 ** Math.min(attempt, 6)), r));
       }
     }
+  }
+
+  /** The next attempt of the same tick, after the job's backoff. */
+  async queueRetry(run: RunRow, job: JobRow): Promise<RunRow | null> {
+    const now = this.o.clock.now();
+    const row = await this.o.jobs.history.insertOnce({
+      job_id: run.job_id,
+      scheduled_for: run.scheduled_for,
+      attempt: run.attempt + 1,
+      trigger: 'retry',
+      status: 'queued',
+      priority: job.priority,
+      queued_at: iso(now),
+      not_before: iso(now + retryDelayMs(job, run.attempt)),
+      node: job.pinned_node,
+      args: run.args,
+      env_extra: run.env_extra,
+    });
+    if (row) {
+      this.o.bus?.emit('run.queued', row);
+      this.o.clock.setTimer(Math.max(0, Date.parse(row.not_before!) - now), () => this.kick());
+    }
+    return row;
   }
 
   private async skip(run: RunRow, reason: string): Promise<void> {

@@ -56,6 +56,8 @@ export type RunOutcomeFields = Pick<
 export interface RecordResult {
   /** False when the run had already been finalised (by this or another node): nothing was changed. */
   applied: boolean;
+  /** Another attempt of the same tick follows: alerts wait for the final outcome. */
+  willRetry: boolean;
   run: RunRow;
   job: Job;
   baselineUpdated: boolean;
@@ -272,7 +274,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
    * baselines, in one transaction, exactly once. A run that another party already finalised
    * (e.g. marked lost by a surviving node) is left as it is.
    */
-  async recordExecution(runId: number, outcome: RunOutcomeFields): Promise<RecordResult> {
+  async recordExecution(runId: number, outcome: RunOutcomeFields, opts: { willRetry?: boolean } = {}): Promise<RecordResult> {
     const now = this.clock.now();
     const res = await this.db.transaction().execute(async (trx) => {
       const finishedAt = outcome.finished_at ?? iso(now);
@@ -313,7 +315,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
       return { applied: true, run, baselineUpdated };
     });
     const job = await this.getJob(res.run.job_id);
-    const result: RecordResult = { ...res, job };
+    const result: RecordResult = { ...res, job, willRetry: Boolean(opts.willRetry) && res.applied };
     if (res.applied) this.emit('recorded', result);
     return result;
   }
