@@ -25,6 +25,8 @@
  * one /bin/sh -c line (further argv become $1...). Every run sits under the shim (shim.ts);
  * its output goes to runDir/output.log (output.ts). cpuPercent, in a spec and in results, is
  * a percent of the whole machine (100 = all CPUs), like the slots' max_cpu_percent.
+ * Time: timeouts, the kill grace and durations use opts.clock; with a VirtualClock, a run
+ * that times out or leaves children behind needs the clock advanced to finish.
  * Status: our own kill decides first (timeout, memory_limit, interrupted), then the kernel's
  * OOM counter (oom_killed), then the exit status (succeeded when 0, else failed).
  */

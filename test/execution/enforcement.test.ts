@@ -12,6 +12,7 @@ import { enforcementReport, readHostMemory, readMemoryPressure } from '../../src
 import { ownDirIn, parseMountinfo, parseProcCgroup } from '../../src/execution/enforcement/cgroupfs.js';
 import { Cgroup2Backend, probeCgroup2 } from '../../src/execution/enforcement/cgroup2.js';
 import { createBackend, detectBackend, probeHost } from '../../src/execution/enforcement/detect.js';
+import { checkSavedPaths } from '../../src/execution/enforcement/reattach.js';
 import { parseMeminfo } from '../../src/execution/procfs.js';
 import { runnerOptionsFromConfig, startRun } from '../../src/execution/runner.js';
 import { Sampler } from '../../src/execution/sampler.js';
@@ -180,6 +181,19 @@ test('cgroup2 refuses a cgroup it shares with foreign processes, and says why', 
   const none = probeCgroup2({ ...host, self: { v1: new Map(), v2: '/' } });
   assert.equal(none.ok, false);
   assert.match(none.reason, /offers no memory controller/);
+});
+
+test('a run.json naming a foreign cgroup is refused', () => {
+  const mount = probeHost().cgroup1.controllers.memory?.mount ?? '/sys/fs/cgroup/memory';
+  const ok = { backend: 'cgroup1' as const, paths: [`${mount}/smart-cron/default/r7`], memoryLimitBytes: null };
+  if (fs.existsSync(mount)) assert.doesNotThrow(() => checkSavedPaths(ok, 'r7'));
+  const bad: Array<[string[], string]> = [
+    [[`${mount}/system.slice`], 'r7'],
+    [[`${mount}/smart-cron/default/r7/../../../system.slice`], 'r7'],
+    [['/etc/r7'], 'r7'],
+    [[`${mount}/smart-cron/default/r8`], 'r7'],
+  ];
+  for (const [paths, id] of bad) assert.throws(() => checkSavedPaths({ ...ok, paths }, id), /not this run's cgroup/, paths[0]);
 });
 
 test('sampler: one timer for every target, none when idle', async () => {

@@ -172,17 +172,20 @@ for (const name of ['portable', 'cgroup1', 'cgroup2'] as const) {
   });
 
   test(`${name}: a child that left the process group`, { skip }, async () => {
-    const h = startRun(spec({ argv: [prog('escape.sh')], timeoutMs: 500 }), backend, opts);
+    const secs = `300.${process.pid}${seq}`;
+    const h = startRun(spec({ argv: [prog('escape.sh'), secs], timeoutMs: 500 }), backend, opts);
     await new Promise((r) => setTimeout(r, 300));
     const escaped = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((p) => {
       try {
         const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8');
         const st = fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
-        return cmd === 'sleep\u0000300\u0000' && Number(st[2]) !== h.pid && Number(st[1]) !== h.pid;
+        // its own session and group: the setsid one
+        return cmd === `sleep\u0000${secs}\u0000` && Number(st[2]) === p && Number(st[3]) === p;
       } catch {
         return false;
       }
     });
+    assert.equal(escaped.length, 1, 'the setsid child is running');
     const o = await h.done;
     assert.equal(o.status, 'timeout');
     const alive = escaped.filter((p) => fs.existsSync(`/proc/${p}`) && !fs.readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z'));

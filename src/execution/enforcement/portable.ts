@@ -55,7 +55,7 @@ export class ProcessGroupTracker {
   ) {}
 
   /** Walk known members and their children; drop the dead. */
-  refresh(now: number, forcePss = false): number {
+  refresh(now: number, forcePss = false, fullStat = forcePss): number {
     if (!this.started) {
       this.started = true;
       this.members.set(this.pgid, new WatchedProcess(this.pgid));
@@ -66,7 +66,7 @@ export class ProcessGroupTracker {
       const st = readStat(pid);
       if (st && st.pgrp === this.pgid) this.members.set(pid, new WatchedProcess(pid));
     }
-    const fullStat = forcePss || this.ticks++ % STAT_EVERY === 0;
+    fullStat = fullStat || this.ticks++ % STAT_EVERY === 0;
     const last = this.scanner.lastPid(now);
     const walk = last !== this.walkedAt || last < 0;
     this.walkedAt = last;
@@ -217,7 +217,7 @@ class PortableConfinement implements Confinement {
     const t = this.tracker;
     if (!t) return false;
     this.backend.scanner.orphansOf(t.pgid, Date.now(), true);
-    t.refresh(Date.now(), true);
+    t.refresh(Date.now(), false, true);
     return t.members.size > 0;
   }
 
