@@ -12,13 +12,17 @@ import { chromiumSkipReason, ensureWebBuilt, launchChromium, screenshotPath, sta
 
 const skip = chromiumSkipReason();
 
-describe('dashboard (e2e)', { skip: skip ?? false, timeout: 90_000 }, () => {
+describe('dashboard (e2e)', { skip: skip ?? false, timeout: 180_000 }, () => {
   let daemon: Daemon;
   let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
 
-  const shot = (name: string) => page.screenshot({ path: screenshotPath(name), fullPage: true });
+  const shot = async (name: string) => {
+    // A full-page shot taken while scrolled draws the sticky header in the middle of the page.
+    await page.evaluate('window.scrollTo(0, 0)');
+    await page.screenshot({ path: screenshotPath(name), fullPage: true });
+  };
   const row = (name: string) => page.locator(`[data-testid=job-row][data-job-name="${name}"]`);
 
   before(async () => {

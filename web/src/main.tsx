@@ -1,6 +1,6 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { checkSession, setUnauthorizedHandler, signOut } from './api';
+import { checkSession, hasCsrf, setUnauthorizedHandler, signOut } from './api';
 import { Layout } from './components/Layout';
 import { SignIn } from './components/SignIn';
 import { connectLive, disconnectLive } from './live';
@@ -31,7 +31,9 @@ function page(route: Route) {
 }
 
 function App() {
-  const [auth, setAuth] = useState<Auth>('checking');
+  // A reload in a signed-in tab (the CSRF value is in sessionStorage) shows the page at once and
+  // checks the session alongside; a 401 from either sends the tab to the sign-in form.
+  const [auth, setAuth] = useState<Auth>(() => (hasCsrf() ? 'in' : 'checking'));
   const route = useRoute();
 
   useEffect(() => {
