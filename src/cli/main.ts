@@ -11,13 +11,14 @@ import * as daemon from './daemon.js';
 import * as health from './health.js';
 import * as init from './init.js';
 import * as jobs from './jobs.js';
+import * as nodes from './nodes.js';
 import * as runs from './runs.js';
 import * as schedule from './schedule.js';
 
 type Registrar = (program: Command, ctx: CliContext) => void;
 
 /** Every command group, in the order `--help` lists them. */
-const GROUPS: Registrar[] = [init.register, daemon.register, jobs.register, runs.register, schedule.register, health.register, alerts.register, discover.register];
+const GROUPS: Registrar[] = [init.register, daemon.register, jobs.register, runs.register, schedule.register, health.register, alerts.register, nodes.register, discover.register];
 
 export function buildProgram(): Command {
   const program = new Command('smart-cron')

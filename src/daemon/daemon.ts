@@ -11,6 +11,7 @@ import { EventBus } from '../events.js';
 import type { Dispatcher } from '../execution/dispatcher.js';
 import type { HostProbe } from '../execution/load-balancer.js';
 import { buildEngine } from './engine.js';
+import { failDeadNodes } from '../execution/failover.js';
 import type { EnforcementBackend } from '../execution/enforcement/types.js';
 import { recoverRuns } from '../execution/recovery.js';
 import { pruneHistory } from '../jobs/retention.js';
@@ -99,7 +100,10 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     };
     loop();
   };
-  every(config.node.heartbeat_seconds * 1000, () => nodes.heartbeat(config.nodeId, clock.now()));
+  every(config.node.heartbeat_seconds * 1000, async () => {
+    await nodes.heartbeat(config.nodeId, clock.now());
+    await failDeadNodes({ jobs, clock, self: config.nodeId, leaseMs, queueRetry: (r, j) => dispatcher.queueRetry(r, j), log });
+  });
   every(30_000, () => alerts.checkPeriodic());
   every(PRUNE_EVERY_MS, () =>
     pruneHistory(jobs, { historyDays: config.retention.history_days, maxRunsPerJob: config.retention.max_runs_per_job, runsDir: config.runsDir, nowMs: clock.now() }),
