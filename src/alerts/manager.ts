@@ -87,6 +87,8 @@ export class AlertManager {
     if (!result.applied) return Promise.resolve();
     return this.serial(`run #${result.run.id}`, async () => {
       const verdict = evaluateRun(result.job, result.run, this.thresholds);
+      // Another attempt of the same tick follows: judge the tick by its final outcome, not each attempt.
+      if (result.willRetry) verdict.raise = [];
       await this.apply(result.job, verdict, result.run);
     });
   };

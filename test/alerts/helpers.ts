@@ -158,7 +158,7 @@ export async function finishRun(
   jm: JobManager,
   jobId: number,
   outcome: Partial<RunOutcomeFields> & { status: RunOutcomeFields['status'] },
-  opts: { clock?: Clock; scheduledFor?: string; startedAt?: string; trigger?: 'schedule' | 'manual' | 'catchup' } = {},
+  opts: { clock?: Clock; scheduledFor?: string; startedAt?: string; trigger?: 'schedule' | 'manual' | 'catchup'; willRetry?: boolean } = {},
 ) {
   const now = (opts.clock ?? jm.clock).now();
   const scheduled = opts.scheduledFor ?? iso(now - 1000 + tick++);
@@ -172,7 +172,7 @@ export async function finishRun(
   });
   if (!run) throw new Error('duplicate run');
   const defaults: Partial<RunOutcomeFields> = { exit_code: outcome.status === 'succeeded' ? 0 : outcome.status === 'failed' ? 1 : null, duration_ms: 1000, peak_memory_mb: 50 };
-  return jm.recordExecution(run.id, { ...defaults, ...outcome });
+  return jm.recordExecution(run.id, { ...defaults, ...outcome }, { willRetry: opts.willRetry });
 }
 
 /** Poll until cond holds (real I/O does not run in virtual time). */

@@ -224,6 +224,21 @@ test('circuit_open follows the job row; switched-off rules stay quiet', async ()
   }
 });
 
+test('an attempt that will be retried raises nothing; the final attempt does', async () => {
+  const w = await world(config());
+  try {
+    const job = await addJob(w.jm, 'retrying', { retries: 1 });
+    await finishRun(w.jm, job.id, { status: 'failed', exit_code: 1 }, { willRetry: true });
+    await w.am.idle();
+    assert.equal((await w.am.list({})).total, 0);
+    await finishRun(w.jm, job.id, { status: 'failed', exit_code: 1 });
+    await w.am.idle();
+    assert.deepEqual((await w.am.list({ open: true })).alerts.map((a) => [a.alert_type, a.count]), [['failure', 1]]);
+  } finally {
+    await w.close();
+  }
+});
+
 test('acknowledge: sets acknowledged_at, keeps the alert open; unknown id is NotFoundError', async () => {
   const w = await world(config());
   try {
