@@ -127,17 +127,26 @@ export class Dispatcher implements Executor {
 
   /** One pass: plan due ticks, admit what fits, and set the timer for the next wake. */
   async cycle(): Promise<void> {
+    let plannedAt: number | null = null;
     try {
       const now = this.o.clock.now();
-      if (!this.o.canPlan || (await this.o.canPlan())) await this.planner.planDue(now);
+      if (!this.o.canPlan || (await this.o.canPlan())) {
+        await this.planner.planDue(now);
+        plannedAt = now;
+      }
       if (this.admitting) await this.admit();
     } catch (e) {
       this.o.log?.(`dispatcher cycle failed: ${(e as Error).message}`);
     }
-    await this.scheduleWake();
+    await this.scheduleWake(plannedAt);
   }
 
-  private async scheduleWake(): Promise<void> {
+  /**
+   * Sleep until the earliest next run, at most maxSleepMs. A next run that was already due when
+   * this cycle planned (or is due and this node does not plan: a one-shot `run`, a node without
+   * the lease) is not ours to wake for: waking at once would spin until someone else plans it.
+   */
+  private async scheduleWake(plannedAt: number | null = null): Promise<void> {
     if (this.stopped) return;
     this.timer?.cancel();
     const now = this.o.clock.now();
@@ -145,7 +154,8 @@ export class Dispatcher implements Executor {
     let next = now + max;
     try {
       const earliest = await this.o.jobs.jobs.earliestNextRun();
-      if (earliest) next = Math.min(next, Date.parse(earliest));
+      const at = earliest ? Date.parse(earliest) : NaN;
+      if (at > (plannedAt ?? now)) next = Math.min(next, at);
     } catch {
       // the database is away: try again after the usual sleep
     }
@@ -175,6 +185,10 @@ export class Dispatcher implements Executor {
     const queued = await this.queuedRuns();
     const blockedSlots = new Set<string>();
     const jobCache = new Map<number, JobRow | undefined>();
+    // Jobs with a run going (any node): overlap policy queue makes their next run wait for it.
+    const runningJobs = new Set(
+      (await this.o.jobs.database.db.selectFrom('smart_cron_job_history').select('job_id').where('status', '=', 'running').execute()).map((r) => r.job_id),
+    );
     for (const run of queued) {
       if (!this.admitting) return;
       if (this.o.runFilter && !this.o.runFilter(run)) continue;
@@ -191,6 +205,11 @@ export class Dispatcher implements Executor {
         continue;
       }
       if (!this.runsHere(job)) continue;
+      if (job.overlap_policy === 'queue' && run.trigger !== 'manual' && runningJobs.has(job.id)) {
+        const reason = 'waits for the previous run to end (overlap policy queue)';
+        if (run.wait_reason !== reason) await this.o.jobs.history.update(run.id, { wait_reason: reason });
+        continue;
+      }
       const slot = chooseSlot(job);
       if (blockedSlots.has(slot)) continue;
       const reservation = reservationFor(job);
@@ -216,6 +235,7 @@ export class Dispatcher implements Executor {
         wait_reason: null,
       });
       if (!claimed) continue; // another node took it
+      runningJobs.add(job.id);
       const entry: Active = { run: { ...run, status: 'running', node: this.o.node, slot, started_at: iso(now) }, launched: null };
       this.active.set(run.id, entry);
       this.o.lb.acquire({ runId: run.id, slot, reservation, usedMb: () => entry.launched?.usedMb() ?? 0 });

@@ -94,7 +94,12 @@ export class Planner {
   }
 
   private async planTick(job: JobRow, at: number, trigger: RunTrigger, nowMs: number, out: PlanResult): Promise<void> {
-    const gate = circuitGate(job, nowMs);
+    let gate = circuitGate(job, nowMs);
+    if (!gate.allow && job.circuit_state === 'half_open' && (await this.o.jobs.history.active(job.id)).length === 0) {
+      // The trial was skipped, cancelled or interrupted (no outcome closed or reopened the circuit):
+      // with nothing of the job running or waiting, this tick is the trial, or it would never run again.
+      gate = { allow: true, trial: true };
+    }
     if (!gate.allow) {
       const r = await this.insert(job, at, trigger, nowMs, { status: 'skipped', skip_reason: gate.reason });
       if (r) out.skipped.push(r);

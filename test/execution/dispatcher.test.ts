@@ -245,3 +245,27 @@ test('every started run is recorded exactly once and its reservation released, i
     await h.close();
   }
 });
+
+test('a dispatcher that does not plan (one-shot run, node without the lease) does not spin on an overdue job', { timeout: 30_000 }, async () => {
+  const h = await harness({ options: { canPlan: async () => false } });
+  try {
+    await h.add({ name: 'overdue' });
+    // Nobody plans it: its next run stays in the past, as when no daemon runs.
+    await h.database.db.updateTable('smart_cron_integrated_jobs').set({ next_scheduled_run: iso(T0 - 3600_000) }).execute();
+    let cycles = 0;
+    const cycle = h.d.cycle.bind(h.d);
+    h.d.cycle = async () => {
+      cycles++;
+      return cycle();
+    };
+    h.d.start();
+    await h.step(5000);
+    assert.ok(cycles <= 8, `${cycles} cycles in 5 s of virtual time (maxSleepMs 1 s)`);
+    // A manual run still starts at once.
+    const r = await h.d.requestRun({ job: 'overdue' });
+    await h.quiesce();
+    assert.equal((await h.jobs.history.byId(r.id))!.status, 'running');
+  } finally {
+    await h.close();
+  }
+});
