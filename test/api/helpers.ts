@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { iso, VirtualClock } from '../../src/clock.js';
+import { iso, VirtualClock, type Clock } from '../../src/clock.js';
 import { loadConfig } from '../../src/config/load.js';
 import { openApp, type App } from '../../src/daemon/app.js';
 import { EventBus, type SlotUsage } from '../../src/events.js';
@@ -81,15 +81,21 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function harness(opts: Partial<ServerOptions> = {}): Promise<Harness> {
+export interface HarnessOptions extends Partial<Omit<ServerOptions, 'executor'>> {
+  clock?: Clock;
+  /** Build the executor (default: TestExecutor). */
+  executor?: (app: App, bus: EventBus) => Executor;
+}
+
+export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'smart-cron-api-'));
   const config = loadConfig({ home: dir, env: {}, nodeId: 'test-node' });
   const clock = new VirtualClock(Date.UTC(2026, 2, 1, 12, 0, 0));
-  const app = await openApp({ config, clock });
+  const app = await openApp({ config, clock: opts.clock ?? clock });
   const bus = new EventBus();
   const executor = new TestExecutor(app, bus);
   const token = randomBytes(32).toString('hex');
-  const server = buildServer({ app, executor, bus, token, webRoot: join(dir, 'no-web'), ...opts });
+  const server = buildServer({ app, bus, token, webRoot: join(dir, 'no-web'), ...opts, executor: opts.executor ? opts.executor(app, bus) : executor });
   await server.ready();
   return {
     dir,

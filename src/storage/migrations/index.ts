@@ -1,6 +1,7 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { Dialect } from '../dialect.js';
 import * as m0001 from './0001_initial.js';
+import * as m0002 from './0002_api_indexes.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 interface DialectMigration {
@@ -11,6 +12,7 @@ interface DialectMigration {
 /** Every migration, in order. Add a file `NNNN_name.ts` and list it here; never edit a landed one. */
 const ALL: Record<string, DialectMigration> = {
   '0001_initial': m0001,
+  '0002_api_indexes': m0002,
 };
 
 export class CodeMigrationProvider implements MigrationProvider {
