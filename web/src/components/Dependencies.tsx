@@ -1,4 +1,5 @@
 /** The job's dependency links. The endpoint comes with a later issue: on 404 the section stays hidden. */
+import { useEffect, useState } from 'preact/hooks';
 import { get } from '../api';
 import { useLoader } from '../hooks';
 import type { Dependencies, DependencyLink } from '../types';
@@ -26,7 +27,13 @@ function Link({ l, dir }: { l: DependencyLink; dir: 'up' | 'down' }) {
 }
 
 export function DependencySection({ jobId }: { jobId: number }) {
-  const deps = useLoader(`deps-${jobId}`, () => get<Dependencies>(`/api/jobs/${jobId}/dependencies`), ['job.changed']);
+  // A 404 means this API has no dependencies yet: stop asking on every change.
+  const [gone, setGone] = useState(false);
+  const deps = useLoader(`deps-${jobId}`, () => get<Dependencies>(`/api/jobs/${jobId}/dependencies`), gone ? [] : ['job.changed']);
+  const missing = deps.error?.status === 404;
+  useEffect(() => {
+    if (missing) setGone(true);
+  }, [missing]);
   if (!deps.data || deps.error) return null;
   const { upstream, downstream } = deps.data;
   return (

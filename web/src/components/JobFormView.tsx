@@ -29,7 +29,8 @@ export function JobFormView({ job, slots, busy, error, onSubmit, onCancel }: Job
   const [local, setLocal] = useState<Record<string, string>>({});
   const serverField = formField(error?.field ?? null);
   const errs: Record<string, string | undefined> = { ...local };
-  if (error && serverField) errs[serverField] = error.message;
+  // Next to its input the field name is implied; the API's message starts with where it looked ("body category = …").
+  if (error && serverField) errs[serverField] = error.message.replace(/^body[ .]/, '');
   const formError = error && !serverField ? error.message : error && serverField && !FIELDS.has(serverField) ? error.message : undefined;
 
   const set = <K extends keyof FormState>(k: K, v: FormState[K]) => {
