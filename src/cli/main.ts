@@ -47,7 +47,8 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
-    return 0;
+    // An action may set its own exit code (run --wait: 1 when the run failed; doctor): keep it.
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) {
       // --help and --version exit 0; usage errors were already printed by commander.
