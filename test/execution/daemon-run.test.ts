@@ -1,0 +1,55 @@
+/** `smart-cron run NAME --wait`: in-process without a daemon (exit 0/1 by the result), queued to the daemon with one. */
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { describe, runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+import { app as openHome, startDaemonProcess, until, writeHome } from '../fixtures/exec-core/daemon-proc.js';
+
+test('run --wait: here without a daemon (exit 0 on success, 1 on failure); through the daemon when one runs', { timeout: 240_000 }, async () => {
+  const home = join(tempDir('smart-cron-run-'), 'home');
+  mkdirSync(home);
+  const slot = `run${process.pid}`;
+  writeHome(home, slot);
+  const a = await openHome(home);
+  let d: ReturnType<typeof startDaemonProcess> | null = null;
+  try {
+    const add = (name: string, line: string) =>
+      a.jobs.registerJob({ name, schedule: '@yearly', timezone: 'UTC', shell: true, command: [line], slot }, { source: 'manual', byUser: true });
+    await add('ok', 'echo fine');
+    await add('bad', 'echo broken >&2; exit 3');
+    // An enabled job that is overdue (no daemon has planned it): the one-shot run must not be disturbed by it.
+    await a.jobs.registerJob({ name: 'overdue', schedule: '* * * * *', timezone: 'UTC', command: ['true'], slot }, { source: 'manual', byUser: true });
+    await a.database.db.updateTable('smart_cron_integrated_jobs').set({ next_scheduled_run: '2020-01-01T00:00:00.000Z' }).where('name', '=', 'overdue').execute();
+
+    const [ok, bad] = await Promise.all([
+      runCli(['--home', home, 'run', 'ok', '--wait'], { timeoutMs: 120_000 }),
+      runCli(['--home', home, 'run', 'bad', '--wait'], { timeoutMs: 120_000 }),
+    ]);
+    assert.equal(ok.code, 0, describe(ok));
+    assert.match(ok.stdout, /running #\d+ of ok here \(no daemon is running\)/);
+    assert.match(ok.stdout, /run #\d+: succeeded \(exit 0\)/);
+    assert.equal(bad.code, 1, describe(bad));
+    assert.match(bad.stdout, /run #\d+: failed \(exit 3\)/);
+    const runs = await a.jobs.history.list({ limit: 10 });
+    assert.deepEqual(runs.map((r) => [r.trigger, r.status]).sort(), [['manual', 'failed'], ['manual', 'succeeded']]);
+    assert.ok(runs.every((r) => r.node !== null && r.slot === slot && r.recorded === 1));
+    assert.equal((await a.jobs.history.list({ jobId: (await a.jobs.getJob('overdue')).id })).length, 0, 'the one-shot run plans nothing');
+
+    d = startDaemonProcess(home);
+    await until('the daemon', async () => /daemon started/.test(d!.output()) || (d!.child.exitCode !== null && Promise.reject(new Error(d!.output()))), 90_000);
+    const viaDaemon = await runCli(['--home', home, 'run', 'ok', '--wait'], { timeoutMs: 120_000 });
+    assert.equal(viaDaemon.code, 0, describe(viaDaemon));
+    assert.match(viaDaemon.stdout, /queued run #\d+; waiting for the daemon \(pid \d+\)/);
+    assert.match(viaDaemon.stdout, /succeeded \(exit 0\)/);
+    const last = (await a.jobs.history.list({ jobId: (await a.jobs.getJob('ok')).id, limit: 1 }))[0]!;
+    assert.equal(last.status, 'succeeded');
+    assert.equal(last.pid !== null, true);
+    d.child.kill('SIGTERM');
+    assert.equal(await d.exited, 0, d.output());
+  } finally {
+    if (d && d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGKILL');
+    await a.close();
+  }
+});
