@@ -8,11 +8,15 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { chromiumSkipReason, ensureWebBuilt, launchChromium, screenshotPath, startDaemon, type Daemon } from './harness.js';
+import { chromiumMissing, ensureWebBuilt, launchChromium, screenshotPath, startDaemon, type Daemon } from './harness.js';
 
-const skip = chromiumSkipReason();
+const missing = chromiumMissing();
+if (missing?.required) {
+  it('has Chromium to drive', () => assert.fail(missing.message));
+}
+const skip = missing && !missing.required ? missing.message : false;
 
-describe('dashboard (e2e)', { skip: skip ?? false, timeout: 180_000 }, () => {
+describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but missing' : false, timeout: 180_000 }, () => {
   let daemon: Daemon;
   let browser: Browser;
   let page: Page;

@@ -3,7 +3,7 @@
  * and a real daemon on a temp home with its own port, started and stopped through the CLI.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -11,19 +11,24 @@ import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CHROMIUM = '/usr/bin/chromium';
+/** Debian's Chromium; SMART_CRON_CHROMIUM points elsewhere (also how the skip path is checked). */
+export const CHROMIUM = process.env.SMART_CRON_CHROMIUM || '/usr/bin/chromium';
 export const SCREENSHOTS = join(ROOT, 'test-output', 'screenshots');
 const CLI = join(ROOT, 'src', 'cli', 'main.ts');
 
-/** null when the tests may run; otherwise why they are skipped. Throws when Chromium is required but missing. */
-export function chromiumSkipReason(): string | null {
+/**
+ * null when the browser tests can run; otherwise why not. Missing Chromium is a loud skip, or,
+ * with SMART_CRON_REQUIRE_CHROMIUM=1 (CI), a failure: `required` tells the caller which.
+ */
+export function chromiumMissing(): { message: string; required: boolean } | null {
   if (existsSync(CHROMIUM)) return null;
-  if (process.env.SMART_CRON_REQUIRE_CHROMIUM === '1') {
-    throw new Error(`${CHROMIUM} not found, and SMART_CRON_REQUIRE_CHROMIUM=1 says the browser tests must run (apt-get install chromium fonts-liberation)`);
-  }
-  const msg = `E2E SKIPPED: ${CHROMIUM} not found`;
-  process.stderr.write(`\n${'!'.repeat(msg.length + 8)}\n!!! ${msg} !!!\n${'!'.repeat(msg.length + 8)}\n\n`);
-  return msg;
+  const required = process.env.SMART_CRON_REQUIRE_CHROMIUM === '1';
+  const message = required
+    ? `E2E FAILED: ${CHROMIUM} not found, and SMART_CRON_REQUIRE_CHROMIUM=1 requires the browser tests (apt-get install chromium fonts-liberation)`
+    : `E2E SKIPPED: ${CHROMIUM} not found`;
+  const bar = '!'.repeat(message.length + 8);
+  process.stderr.write(`\n${bar}\n!!! ${message} !!!\n${bar}\n\n`);
+  return { message, required };
 }
 
 export async function launchChromium(): Promise<Browser> {
@@ -34,9 +39,20 @@ export async function launchChromium(): Promise<Browser> {
   });
 }
 
-/** Build dist/web once; later runs reuse it (delete dist/web to rebuild). */
+/** Newest modification time under dir (the dashboard's sources). */
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/** Build dist/web when it is missing or older than web/: a stale bundle would test yesterday's dashboard. */
 export function ensureWebBuilt(): void {
-  if (existsSync(join(ROOT, 'dist', 'web', 'index.html'))) return;
+  const index = join(ROOT, 'dist', 'web', 'index.html');
+  if (existsSync(index) && statSync(index).mtimeMs >= newest(join(ROOT, 'web'))) return;
   const r = spawnSync('npx', ['vite', 'build', 'web'], { cwd: ROOT, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`vite build web failed:\n${r.stdout}\n${r.stderr}`);
 }
