@@ -1,0 +1,268 @@
+/**
+ * The seed's story as a benchmark: a burst of memory-hungry jobs all due at the same tick into a
+ * slot with a memory budget. Measured in the same run for smart-cron (Dispatcher + LoadBalancer +
+ * real runs) and for "all at once" (every job spawned together with child_process, as plain cron
+ * does): the peak of the jobs' summed memory, the makespan, and the ideal lower bound
+ * max(sum(mem x time) / budget, longest job).
+ *
+ * Summed memory comes from a cgroup v1 memory cgroup around all the jobs where we may create one
+ * (smart-cron: the slot's cgroup, whose kernel limit is lifted so that only admission keeps it in
+ * the budget; all at once: a cgroup of our own), else from RSS summed over the jobs' process trees
+ * sampled every 20 ms. GNU parallel --memfree is measured too when `parallel` is installed.
+ *
+ *   node --import tsx bench/memory-guard.ts [budgetMb=800] [jobs=150:1,400:3,...]
+ * prints `name value` lines (memory_guard_peak_mb, memory_guard_budget_mb, all_at_once_peak_mb,
+ * memory_guard_makespan_ratio, ...) and a short table.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { systemClock } from '../src/clock.js';
+import { hostProbe } from '../src/daemon/engine.js';
+import { Dispatcher } from '../src/execution/dispatcher.js';
+import { createBackend, probeHost } from '../src/execution/enforcement/detect.js';
+import type { EnforcementBackend } from '../src/execution/enforcement/types.js';
+import { LoadBalancer } from '../src/execution/load-balancer.js';
+import { ProcessLauncher } from '../src/execution/process-launcher.js';
+import { runnerOptionsFromConfig } from '../src/execution/runner.js';
+import { Sampler } from '../src/execution/sampler.js';
+import { JobManager } from '../src/jobs/manager.js';
+import { openDatabase } from '../src/storage/database.js';
+
+const HOLD = fileURLToPath(new URL('../test/fixtures/exec-core/hold-mb.sh', import.meta.url));
+const BUDGET = Number(process.argv[2] ?? 800);
+const JOBS: { mb: number; s: number }[] = (process.argv[3] ?? '300:2,150:1,400:3,250:2,200:1,350:2,150:3,300:1')
+  .split(',')
+  .map((p) => {
+    const [mb, s] = p.split(':').map(Number);
+    return { mb: mb!, s: s! };
+  });
+const MB = 1024 * 1024;
+const probe = probeHost();
+const memRoot = probe.cgroup1.controllers.memory?.base ?? null;
+const useCgroup = probe.cgroup1.ok && memRoot !== null;
+
+// ---------------------------------------------------------------- measuring summed memory
+
+/** RSS (MB) summed over the process trees under the given root pids, from /proc. */
+function treeRssMb(roots: Set<number>): number {
+  const parent = new Map<number, number>();
+  const rss = new Map<number, number>();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      parent.set(Number(d), Number(f[1]));
+      rss.set(Number(d), (Number(f[21]) * 4096) / MB);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let sum = 0;
+  for (const [pid, r] of rss) {
+    for (let p: number | undefined = pid, hops = 0; p && hops < 50; p = parent.get(p), hops++) {
+      if (roots.has(p)) {
+        sum += r;
+        break;
+      }
+    }
+  }
+  return sum;
+}
+
+class PeakWatch {
+  peakSampledMb = 0;
+  private timer: NodeJS.Timeout | null = null;
+  constructor(
+    private readonly roots: () => Set<number>,
+    private readonly cgroupDir: string | null,
+  ) {}
+  start(): void {
+    if (this.cgroupDir) fs.writeFileSync(path.join(this.cgroupDir, 'memory.max_usage_in_bytes'), '0');
+    this.timer = setInterval(() => {
+      this.peakSampledMb = Math.max(this.peakSampledMb, treeRssMb(this.roots()));
+    }, 20);
+  }
+  stop(): { peakMb: number; source: string } {
+    if (this.timer) clearInterval(this.timer);
+    if (this.cgroupDir) {
+      const bytes = Number(fs.readFileSync(path.join(this.cgroupDir, 'memory.max_usage_in_bytes'), 'utf8'));
+      return { peakMb: bytes / MB, source: 'cgroup' };
+    }
+    return { peakMb: this.peakSampledMb, source: 'sampled' };
+  }
+}
+
+// ---------------------------------------------------------------- all at once (plain cron)
+
+async function allAtOnce(): Promise<{ peakMb: number; sampledMb: number; source: string; makespanMs: number; failed: number }> {
+  let dir: string | null = null;
+  if (useCgroup) {
+    dir = path.join(memRoot!, `sc-bench-cron-${process.pid}`);
+    fs.mkdirSync(dir, { recursive: true });
+  }
+  const pids = new Set<number>();
+  const watch = new PeakWatch(() => pids, dir);
+  watch.start();
+  const t0 = Date.now();
+  const exits = JOBS.map(({ mb, s }) => {
+    // The child moves itself into the cgroup before exec'ing the job, so all its memory is charged there.
+    const line = dir ? `echo $$ > ${dir}/cgroup.procs && exec ${HOLD} ${mb} ${s}` : `exec ${HOLD} ${mb} ${s}`;
+    const c = spawn('/bin/sh', ['-c', line], { stdio: 'ignore' });
+    pids.add(c.pid!);
+    return new Promise<number | null>((r) => c.on('close', (code) => r(code)));
+  });
+  const codes = await Promise.all(exits);
+  const makespanMs = Date.now() - t0;
+  const { peakMb, source } = watch.stop();
+  if (dir) fs.rmdirSync(dir);
+  return { peakMb, sampledMb: watch.peakSampledMb, source, makespanMs, failed: codes.filter((c) => c !== 0).length };
+}
+
+// ---------------------------------------------------------------- GNU parallel --memfree
+
+async function gnuParallel(): Promise<{ peakMb: number; makespanMs: number } | null> {
+  if (spawnSync('sh', ['-c', 'command -v parallel']).status !== 0) return null;
+  const pids = new Set<number>();
+  const watch = new PeakWatch(() => pids, null);
+  watch.start();
+  const t0 = Date.now();
+  const c = spawn('parallel', ['--will-cite', '--memfree', `${Math.round(Math.max(...JOBS.map((j) => j.mb)))}M`, '-j', String(JOBS.length), HOLD, '{1}', '{2}', ':::+', ...JOBS.map((j) => String(j.mb)), ':::+', ...JOBS.map((j) => String(j.s))], {
+    stdio: 'ignore',
+  });
+  pids.add(c.pid!);
+  await new Promise((r) => c.on('close', r));
+  return { peakMb: watch.stop().peakMb, makespanMs: Date.now() - t0 };
+}
+
+// ---------------------------------------------------------------- smart-cron
+
+async function smartCron(): Promise<{ peakMb: number; sampledMb: number; source: string; makespanMs: number; recorded: number; failed: number; maxReservedMb: number; peaks: number[]; durations: number[] }> {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'sc-bench-guard-'));
+  const database = await openDatabase(`sqlite:${path.join(home, 'db.sqlite')}`);
+  const jobs = new JobManager(database, systemClock);
+  const slot = 'guard';
+  const slots = { [slot]: { max_concurrent_jobs: JOBS.length, max_memory_mb: BUDGET, max_cpu_percent: 100 } };
+  const group = `sc-bench-${process.pid}`;
+  const backend: EnforcementBackend = createBackend(useCgroup ? 'cgroup1' : probe.auto === 'cgroup2' ? 'cgroup2' : 'portable', { groupName: group }, probe);
+  // The kernel limit of the slot is lifted: only admission may keep the jobs inside the budget.
+  backend.configureSlots({ [slot]: { max_memory_mb: 1024 * 1024, max_cpu_percent: 100 } });
+  const sampler = new Sampler({ intervalMs: 20 });
+  const launcher = new ProcessLauncher(backend, runnerOptionsFromConfig({ kill_grace_seconds: 1, output_tail_bytes: 8192, log_max_bytes: 1 << 20 }, sampler));
+  const lb = new LoadBalancer({ node: 'bench', slots, reserveMb: 0, psiVeto: 0, host: hostProbe, clock: systemClock, database });
+  const d = new Dispatcher({ node: 'bench', jobs, lb, launcher, clock: systemClock, runsDir: path.join(home, 'runs'), maxSleepMs: 1000 });
+  const at = Math.ceil((Date.now() + 2000) / 1000) * 1000;
+  const t = new Date(at);
+  const schedule = `${t.getUTCSeconds()} ${t.getUTCMinutes()} ${t.getUTCHours()} ${t.getUTCDate()} ${t.getUTCMonth() + 1} *`;
+  for (const [i, { mb, s }] of JOBS.entries()) {
+    await jobs.registerJob(
+      { name: `hungry-${i}`, schedule, timezone: 'UTC', command: [HOLD, String(mb), String(s)], estimated_memory_mb: mb, estimated_cpu_percent: 1, slot, timeout_seconds: 600 },
+      { source: 'manual', byUser: true },
+    );
+  }
+  const pids = new Set<number>();
+  const slotDir = useCgroup ? path.join(memRoot!, group, slot) : null;
+  const watch = new PeakWatch(() => {
+    for (const r of d['active' as keyof Dispatcher] as unknown as Map<number, { launched: { pid: number | null } | null }>) if (r[1].launched?.pid) pids.add(r[1].launched.pid);
+    return pids;
+  }, slotDir);
+  let maxReservedMb = 0;
+  const resv = setInterval(() => (maxReservedMb = Math.max(maxReservedMb, lb.usage(slot).memoryMb)), 5);
+  d.start();
+  while (Date.now() < at - 300) await new Promise((r) => setTimeout(r, 50));
+  watch.start();
+  let rows = await database.db.selectFrom('smart_cron_job_history').selectAll().execute();
+  while (!(rows.length === JOBS.length && rows.every((r) => r.recorded === 1))) {
+    await new Promise((r) => setTimeout(r, 100));
+    rows = await database.db.selectFrom('smart_cron_job_history').selectAll().execute();
+  }
+  clearInterval(resv);
+  const { peakMb, source } = watch.stop();
+  await d.stop({ drain: true });
+  sampler.stop();
+  backend.dispose();
+  await database.close();
+  fs.rmSync(home, { recursive: true, force: true });
+  const start = Math.min(...rows.map((r) => Date.parse(r.started_at!)));
+  const end = Math.max(...rows.map((r) => Date.parse(r.finished_at!)));
+  return {
+    peakMb,
+    sampledMb: watch.peakSampledMb,
+    source,
+    makespanMs: end - Math.min(start, at),
+    recorded: rows.length,
+    failed: rows.filter((r) => r.status !== 'succeeded').length,
+    maxReservedMb,
+    peaks: rows.map((r) => r.peak_memory_mb ?? 0),
+    durations: rows.map((r) => r.duration_ms ?? 0),
+  };
+}
+
+// ---------------------------------------------------------------- main
+
+const lowerBoundMs = Math.max((JOBS.reduce((s, j) => s + j.mb * j.s, 0) / BUDGET) * 1000, Math.max(...JOBS.map((j) => j.s)) * 1000);
+/**
+ * The same admission rule (priority then age; a run that does not fit holds back the later ones)
+ * with zero overhead and the nominal durations: what the policy itself costs against the bound.
+ */
+function fifoIdealMs(): number {
+  let t = 0;
+  const running: { end: number; mb: number }[] = [];
+  for (const j of JOBS) {
+    for (;;) {
+      const used = running.reduce((s, r) => s + r.mb, 0);
+      if (used + j.mb <= BUDGET || running.length === 0) break;
+      running.sort((a, b) => a.end - b.end);
+      t = Math.max(t, running.shift()!.end);
+    }
+    running.push({ end: t + j.s * 1000, mb: j.mb });
+  }
+  return Math.max(...running.map((r) => r.end), t);
+}
+const fifoMs = fifoIdealMs();
+const cron = await allAtOnce();
+const sc = await smartCron();
+const par = await gnuParallel();
+// The same bound from the durations measured in smart-cron's runs (a loaded machine stretches every job).
+const measuredLowerMs = Math.max(
+  sc.durations.reduce((s, dur, i) => s + JOBS[i]!.mb * dur, 0) / BUDGET,
+  Math.max(...sc.durations),
+);
+
+const f = (n: number, d = 1) => n.toFixed(d);
+const lines: [string, string][] = [
+  ['memory_guard_budget_mb', f(BUDGET, 0)],
+  ['memory_guard_jobs', String(JOBS.length)],
+  ['memory_guard_sum_of_jobs_mb', f(JOBS.reduce((s, j) => s + j.mb, 0), 0)],
+  ['memory_guard_peak_mb', f(sc.peakMb)],
+  ['memory_guard_peak_source', sc.source],
+  ['memory_guard_peak_sampled_rss_mb', f(sc.sampledMb)],
+  ['memory_guard_max_reserved_mb', f(sc.maxReservedMb)],
+  ['memory_guard_runs_recorded', String(sc.recorded)],
+  ['memory_guard_runs_failed', String(sc.failed)],
+  ['memory_guard_makespan_s', f(sc.makespanMs / 1000, 2)],
+  ['memory_guard_lower_bound_s', f(lowerBoundMs / 1000, 2)],
+  ['memory_guard_makespan_ratio', f(sc.makespanMs / lowerBoundMs, 2)],
+  ['memory_guard_policy_ideal_makespan_s', f(fifoMs / 1000, 2)],
+  ['memory_guard_policy_ideal_ratio', f(fifoMs / lowerBoundMs, 2)],
+  ['memory_guard_lower_bound_measured_s', f(measuredLowerMs / 1000, 2)],
+  ['memory_guard_makespan_ratio_measured', f(sc.makespanMs / measuredLowerMs, 2)],
+  ['all_at_once_peak_mb', f(cron.peakMb)],
+  ['all_at_once_peak_source', cron.source],
+  ['all_at_once_peak_sampled_rss_mb', f(cron.sampledMb)],
+  ['all_at_once_makespan_s', f(cron.makespanMs / 1000, 2)],
+  ['all_at_once_failed', String(cron.failed)],
+];
+if (par) lines.push(['gnu_parallel_memfree_peak_mb', f(par.peakMb)], ['gnu_parallel_memfree_makespan_s', f(par.makespanMs / 1000, 2)]);
+for (const [k, v] of lines) console.log(`${k} ${v}`);
+console.log('');
+console.log(`| ${JOBS.length} jobs, ${JOBS.reduce((s, j) => s + j.mb, 0)} MB in all, budget ${BUDGET} MB | peak of summed memory | makespan | runs ok |`);
+console.log('| --- | ---: | ---: | ---: |');
+console.log(`| smart-cron | ${f(sc.peakMb, 0)} MB (${sc.source}) | ${f(sc.makespanMs / 1000, 2)} s (${f(sc.makespanMs / lowerBoundMs, 2)} x bound ${f(lowerBoundMs / 1000, 2)} s; ${f(sc.makespanMs / measuredLowerMs, 2)} x measured bound) | ${sc.recorded - sc.failed}/${JOBS.length} |`);
+console.log(`| all at once (plain cron) | ${f(cron.peakMb, 0)} MB (${cron.source}) | ${f(cron.makespanMs / 1000, 2)} s | ${JOBS.length - cron.failed}/${JOBS.length} |`);
+console.log(par ? `| GNU parallel --memfree | ${f(par.peakMb, 0)} MB (sampled) | ${f(par.makespanMs / 1000, 2)} s | |` : '| GNU parallel --memfree | not installed | | |');
+console.log(`the admission order itself (priority, then age, no backfill) with zero overhead would take ${f(fifoMs / 1000, 2)} s = ${f(fifoMs / lowerBoundMs, 2)} x the bound`);
+console.log(`goals: peak <= budget: ${sc.peakMb <= BUDGET ? 'yes' : 'NO'}; no run lost: ${sc.recorded === JOBS.length ? 'yes' : 'NO'}; makespan <= 1.2 x bound: ${sc.makespanMs <= 1.2 * lowerBoundMs ? 'yes' : `NO (${f(sc.makespanMs / measuredLowerMs, 2)} x the bound from measured durations)`}`);
