@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -79,7 +79,7 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]!;
 }
 
-async function main(): Promise<void> {
+export async function main(): Promise<void> {
   const homeArg = process.argv.indexOf('--home');
   const keep = homeArg >= 0 ? process.argv[homeArg + 1]! : null;
   const dir = keep ?? mkdtempSync(join(tmpdir(), 'smart-cron-bench-api-'));
@@ -110,6 +110,8 @@ async function main(): Promise<void> {
       ['seed_history', () => `/api/jobs/history?job=job-${String(someJob).padStart(5, '0')}`],
       ['overview', () => '/api/overview'],
     ];
+    // Latency on a busy host says little: say how busy it was.
+    console.error(`load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} CPUs`);
     for (const [name, url] of cases) {
       for (let i = 0; i < 10; i++) await (await fetch(base + url(), { headers })).arrayBuffer();
       const times: number[] = [];
