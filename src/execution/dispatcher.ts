@@ -20,6 +20,7 @@ import { compareQueued } from './queue.js';
 import { chooseSlot, reservationFor } from './slots.js';
 import { queueManualRun } from './manual.js';
 import { retryDelayMs, shouldRetry } from './retry.js';
+import { Workflow } from './workflow.js';
 import type { Executor, RunRequest } from './types.js';
 import type { SlotUsage } from '../events.js';
 
@@ -54,6 +55,7 @@ interface Active {
 
 export class Dispatcher implements Executor {
   private readonly planner: Planner;
+  private readonly workflow: Workflow;
   private readonly active = new Map<number, Active>();
   private timer: TimerHandle | null = null;
   private cycling: Promise<void> | null = null;
@@ -69,6 +71,15 @@ export class Dispatcher implements Executor {
       log: o.log,
       onQueued: (r) => o.bus?.emit('run.queued', r),
       replace: (r) => this.cancelActive(r.id, 'replaced by a newer tick (overlap policy replace)'),
+    });
+    this.workflow = new Workflow({
+      jobs: o.jobs,
+      clock: o.clock,
+      log: o.log,
+      onQueued: (r) => {
+        o.bus?.emit('run.queued', r);
+        this.kick();
+      },
     });
   }
 
@@ -205,6 +216,12 @@ export class Dispatcher implements Executor {
         continue;
       }
       if (!this.runsHere(job)) continue;
+      // workflow.ts: runs waiting for requirements, and mutex groups
+      const held = await this.workflow.gate(run, job, now);
+      if (held) {
+        if ('skip' in held) await this.skip(run, held.skip);
+        continue;
+      }
       if (job.overlap_policy === 'queue' && run.trigger !== 'manual' && runningJobs.has(job.id)) {
         const reason = 'waits for the previous run to end (overlap policy queue)';
         if (run.wait_reason !== reason) await this.o.jobs.history.update(run.id, { wait_reason: reason });
@@ -224,6 +241,7 @@ export class Dispatcher implements Executor {
         blockedSlots.add(slot);
         continue;
       }
+      if (!(await this.workflow.takeMutex(run, job, now))) continue;
       const claimed = await this.o.jobs.history.transition(run.id, ['queued'], {
         status: 'running',
         node: this.o.node,
@@ -234,7 +252,10 @@ export class Dispatcher implements Executor {
         wait_ms: Math.max(0, now - Date.parse(run.queued_at)),
         wait_reason: null,
       });
-      if (!claimed) continue; // another node took it
+      if (!claimed) {
+        await this.workflow.releaseMutex(run.id); // another node took it
+        continue;
+      }
       runningJobs.add(job.id);
       const entry: Active = { run: { ...run, status: 'running', node: this.o.node, slot, started_at: iso(now) }, launched: null };
       this.active.set(run.id, entry);
@@ -324,6 +345,7 @@ export class Dispatcher implements Executor {
       const retry = Boolean(job) && !entry.cancelReason && shouldRetry(job!, run, outcome.status);
       const res = await this.recordWithRetry(run.id, outcome, retry);
       if (res?.applied && retry) await this.queueRetry(res.run, job!);
+      if (res?.applied) await this.workflow.afterRun(res.run, retry).catch((e: Error) => this.o.log?.(`dependencies of run #${run.id}: ${e.message}`));
       if (res) {
         const update = res.applied ? circuitAfterRun(res.job, res.run.status === 'succeeded', this.o.clock.now()) : null;
         if (update && ['succeeded', 'failed', 'timeout', 'memory_limit', 'oom_killed'].includes(res.run.status)) {
@@ -334,6 +356,7 @@ export class Dispatcher implements Executor {
     } finally {
       this.active.delete(run.id);
       this.o.lb.release(run.id);
+      await this.workflow.releaseMutex(run.id).catch(() => {});
       await this.persistSlots().catch(() => {});
       this.kick();
     }

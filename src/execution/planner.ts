@@ -10,6 +10,7 @@ import { parseSchedule } from '../schedule/cron.js';
 import { DEFAULT_ON_TIME_TOLERANCE_MS, missedTicks, planMisfire } from '../schedule/misfire.js';
 import type { JobRow, NewRunRow, RunRow, RunTrigger } from '../storage/schema.js';
 import { circuitGate } from './circuit.js';
+import { requirementsGate } from './workflow.js';
 
 export interface PlannerOptions {
   jobs: JobManager;
@@ -94,6 +95,13 @@ export class Planner {
   }
 
   private async planTick(job: JobRow, at: number, trigger: RunTrigger, nowMs: number, out: PlanResult): Promise<void> {
+    // workflow.ts: a tick whose requirements do not hold is skipped, or waits (requires_mode wait)
+    const req = await requirementsGate(this.o.jobs, job, nowMs);
+    if ('skip' in req) {
+      const r = await this.insert(job, at, trigger, nowMs, { status: 'skipped', skip_reason: req.skip });
+      if (r) out.skipped.push(r);
+      return;
+    }
     let gate = circuitGate(job, nowMs);
     if (!gate.allow && job.circuit_state === 'half_open' && (await this.o.jobs.history.active(job.id)).length === 0) {
       // The trial was skipped, cancelled or interrupted (no outcome closed or reopened the circuit):
@@ -129,7 +137,7 @@ export class Planner {
         return;
       }
     }
-    const r = await this.insert(job, at, trigger, nowMs, { status: 'queued' });
+    const r = await this.insert(job, at, trigger, nowMs, { status: 'queued', ...req.fields });
     if (r) out.queued.push(r);
   }
 
