@@ -33,13 +33,16 @@ export function TrendChart({ title, days, series, format, testid }: { title: str
       const ink = getComputedStyle(el).color;
       const grid = getComputedStyle(el).getPropertyValue('--grid').trim() || 'rgba(128,128,128,0.2)';
       const xs = days.map((d) => Date.parse(`${d.slice(0, 10)}T00:00:00Z`) / 1000);
+      const today = Math.floor(Date.now() / 86_400_000) * 86_400;
+      const end = Math.max(xs[xs.length - 1]!, today);
+      const start = Math.min(xs[0]!, end - 6 * 86_400);
       const axis = { stroke: ink, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
       const opts: uPlot.Options = {
         width: Math.max(el.clientWidth, 200),
         height: 200,
         tzDate: (ts) => UPlot.tzDate(new Date(ts * 1000), 'UTC'),
-        // Half a day either side, so one day of data sits in the middle instead of on a years-wide axis.
-        scales: { x: { time: true, range: (_u, min, max) => [min - 43_200, max + 43_200] }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+        // At least the last week up to today, half a day of margin: left to itself, uPlot spreads a single day over years.
+        scales: { x: { time: true, auto: false, range: [start - 43_200, end + 43_200] }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
         axes: [axis, { ...axis, size: 70, values: (_u, ticks) => ticks.map(format) }],
         series: [
           { label: 'day', value: (_u, v) => (v === null ? '—' : new Date(v * 1000).toISOString().slice(0, 10)) },
