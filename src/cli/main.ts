@@ -8,6 +8,7 @@ import * as alerts from './alerts.js';
 import { makeContext, type CliContext } from './context.js';
 import * as discover from './discover.js';
 import * as daemon from './daemon.js';
+import * as deps from './deps.js';
 import * as health from './health.js';
 import * as init from './init.js';
 import * as jobs from './jobs.js';
@@ -18,7 +19,7 @@ import * as schedule from './schedule.js';
 type Registrar = (program: Command, ctx: CliContext) => void;
 
 /** Every command group, in the order `--help` lists them. */
-const GROUPS: Registrar[] = [init.register, daemon.register, jobs.register, runs.register, schedule.register, health.register, alerts.register, nodes.register, discover.register];
+const GROUPS: Registrar[] = [init.register, daemon.register, jobs.register, runs.register, schedule.register, health.register, alerts.register, nodes.register, discover.register, deps.register];
 
 export function buildProgram(): Command {
   const program = new Command('smart-cron')
@@ -33,7 +34,11 @@ export function buildProgram(): Command {
   for (const register of GROUPS) register(program, ctx);
   applyToAll(program, (c) => {
     c.exitOverride();
-    c.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    // One line per mistake: commander's "(Did you mean …?)" joins the error line.
+    c.configureOutput({
+      writeErr: (s) => process.stderr.write(s),
+      outputError: (s, write) => write(`${s.replace(/\n\(Did you mean (.*)\?\)/, ' (did you mean $1?)').trimEnd()}\n`),
+    });
   });
   return program;
 }

@@ -5,7 +5,7 @@ import Value from 'typebox/value';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { describeValue, explainErrors } from './explain.js';
-import { ConfigSchema, type FileConfig } from './schema.js';
+import { ConfigSchema, DEFAULT_SLOTS, type FileConfig } from './schema.js';
 
 export interface Config extends FileConfig {
   home: string;
@@ -40,7 +40,7 @@ export function loadConfig(inputs: ConfigInputs = {}): Config {
   if (existsSync(configPath)) {
     raw = parseConfigText(readFileSync(configPath, 'utf8'), configPath);
   }
-  const file = validateConfig(raw, configPath);
+  const file = validateConfig(withDefaultSlots(raw, configPath), configPath);
   const database = inputs.database ?? env.SMART_CRON_DATABASE_URL ?? file.database ?? `sqlite:${join(home, 'smart-cron.db')}`;
   const nodeId = inputs.nodeId ?? env.SMART_CRON_NODE_ID ?? hostname();
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(nodeId)) {
@@ -58,6 +58,26 @@ export function loadConfig(inputs: ConfigInputs = {}): Config {
     runsDir: join(home, 'runs'),
     reserveMb,
   };
+}
+
+/**
+ * Slots in config.yaml add to the built-in three (default, heavy, light) rather than replace
+ * them, and a built-in slot given only in part keeps its other defaults.
+ */
+function withDefaultSlots(raw: unknown, path: string): unknown {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  const doc = raw as Record<string, unknown>;
+  const slots = doc.slots;
+  if (slots === undefined || !slots || typeof slots !== 'object' || Array.isArray(slots)) return raw;
+  const merged: Record<string, unknown> = { ...DEFAULT_SLOTS };
+  for (const [name, v] of Object.entries(slots as Record<string, unknown>)) {
+    if (!/^[a-z][a-z0-9_-]{0,31}$/.test(name)) {
+      throw new ConfigError(`${path}: slots: slot name "${name}" is not valid (expected lower-case letters, digits, '_' or '-', starting with a letter)`, `slots.${name}`);
+    }
+    const base = DEFAULT_SLOTS[name];
+    merged[name] = base && v && typeof v === 'object' && !Array.isArray(v) ? { ...base, ...(v as object) } : v;
+  }
+  return { ...doc, slots: merged };
 }
 
 export function parseConfigText(text: string, path: string): unknown {

@@ -59,11 +59,14 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   const bus = new EventBus();
   const nodes = new NodesRepo(app.database.db);
   const leaseMs = config.node.lease_seconds * 1000;
+  const alerts = new AlertManager({ db: app.database.db, clock, config: { alerts: config.alerts, api: config.api }, bus });
+  const holdsLease = () => nodes.acquireLease(SCHEDULER_LEASE, config.nodeId, clock.now(), leaseMs);
   const engine = buildEngine(app, {
+    onSkipped: (r) => void alerts.onSkipped(r),
     bus,
     host: opts.host,
     log,
-    canPlan: () => nodes.acquireLease(SCHEDULER_LEASE, config.nodeId, clock.now(), leaseMs),
+    canPlan: holdsLease,
   });
   const { backend, launcher, dispatcher } = engine;
   jobs.on('changed', (e) => {
@@ -71,7 +74,6 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     dispatcher.kick();
   });
 
-  const alerts = new AlertManager({ db: app.database.db, clock, config: { alerts: config.alerts, api: config.api }, bus });
   jobs.on('recorded', (r) => alerts.onRecorded(r));
 
   await nodes.register(
@@ -104,11 +106,17 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     await nodes.heartbeat(config.nodeId, clock.now());
     await failDeadNodes({ jobs, clock, self: config.nodeId, leaseMs, queueRetry: (r, j) => dispatcher.queueRetry(r, j), log });
   });
-  every(30_000, () => alerts.checkPeriodic());
+  // Missed-run checks look at every job: one node (the scheduler's) does them.
+  const periodicAlerts = async () => {
+    if (await holdsLease()) await alerts.checkPeriodic();
+  };
+  every(30_000, periodicAlerts);
   every(PRUNE_EVERY_MS, () =>
     pruneHistory(jobs, { historyDays: config.retention.history_days, maxRunsPerJob: config.retention.max_runs_per_job, runsDir: config.runsDir, nowMs: clock.now() }),
   );
 
+  // A miss while no daemon ran is reported as such, before catch-up runs start late.
+  await periodicAlerts().catch((e: Error) => log(`alert check failed: ${e.message}`));
   dispatcher.start();
   await dispatcher.planReboot();
   writeState(config.home, {

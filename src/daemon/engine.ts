@@ -32,7 +32,7 @@ export const hostProbe: HostProbe = {
 
 export function buildEngine(
   app: App,
-  o: { bus?: EventBus; host?: HostProbe; log?: (m: string) => void } & Pick<DispatcherOptions, 'canPlan' | 'runFilter' | 'onLateness'>,
+  o: { bus?: EventBus; host?: HostProbe; log?: (m: string) => void } & Pick<DispatcherOptions, 'canPlan' | 'runFilter' | 'onLateness' | 'onSkipped'>,
 ): Engine {
   const { config, clock, jobs } = app;
   const backend = detectBackend(config.execution.enforcement);
@@ -61,6 +61,7 @@ export function buildEngine(
     canPlan: o.canPlan,
     runFilter: o.runFilter,
     onLateness: o.onLateness,
+    onSkipped: o.onSkipped,
     log: o.log,
   });
   return {

@@ -45,6 +45,8 @@ export interface DispatcherOptions {
   runFilter?: (run: RunRow) => boolean;
   /** Called with each run's lateness (start - scheduled instant) in ms. */
   onLateness?: (ms: number) => void;
+  /** Called with each tick the planner records as skipped (misfire, overlap, circuit). */
+  onSkipped?: (run: RunRow) => void;
 }
 
 interface Active {
@@ -70,6 +72,10 @@ export class Dispatcher implements Executor {
       clock: o.clock,
       log: o.log,
       onQueued: (r) => o.bus?.emit('run.queued', r),
+      onSkipped: (r) => {
+        o.bus?.emit('run.finished', r);
+        o.onSkipped?.(r);
+      },
       replace: (r) => this.cancelActive(r.id, 'replaced by a newer tick (overlap policy replace)'),
     });
     this.workflow = new Workflow({

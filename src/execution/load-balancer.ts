@@ -148,8 +148,16 @@ export class LoadBalancer {
     });
   }
 
-  /** Rewrite this node's rows of smart_cron_execution_slots from the live reservations. */
-  async persist(): Promise<void> {
+  private persisting: Promise<void> = Promise.resolve();
+
+  /** Rewrite this node's rows of smart_cron_execution_slots from the live reservations (one write at a time). */
+  persist(): Promise<void> {
+    const next = this.persisting.catch(() => {}).then(() => this.write());
+    this.persisting = next;
+    return next;
+  }
+
+  private async write(): Promise<void> {
     const database = this.o.database;
     if (!database) return;
     const now = iso(this.o.clock.now());
@@ -165,8 +173,19 @@ export class LoadBalancer {
       updated_at: now,
     }));
     await database.db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('smart_cron_execution_slots').where('node', '=', this.o.node).execute();
-      if (rows.length) await trx.insertInto('smart_cron_execution_slots').values(rows).execute();
+      await trx
+        .deleteFrom('smart_cron_execution_slots')
+        .where('node', '=', this.o.node)
+        .where('slot', 'not in', rows.map((r) => r.slot))
+        .execute();
+      for (const row of rows) {
+        const { node: _n, slot: _s, ...update } = row;
+        await trx
+          .insertInto('smart_cron_execution_slots')
+          .values(row)
+          .onConflict((oc) => oc.columns(['node', 'slot']).doUpdateSet(update))
+          .execute();
+      }
     });
   }
 }

@@ -105,8 +105,11 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
     statement_timeout: statementTimeout,
     connectionTimeoutMillis: 10_000,
   });
-  // An idle client losing its connection must not crash the daemon; the next query reconnects.
+  // A client losing its connection (the server restarting, say) must not crash the daemon: the
+  // query it was running fails and is retried by its caller; the next query reconnects. pg emits
+  // 'error' on idle clients through the pool, and on checked-out clients on the client itself.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   try {
     await sql`select 1`.execute(db);
@@ -124,7 +127,13 @@ export async function migrate(database: Database): Promise<void> {
     migrationTableName: 'smart_cron_migrations',
     migrationLockTableName: 'smart_cron_migrations_lock',
   });
-  const { error, results } = await migrator.migrateToLatest();
+  let { error, results } = await migrator.migrateToLatest();
+  if (error && database.dialect === 'sqlite') {
+    // Kysely's SQLite migration lock is a no-op: two processes opening a new database at once
+    // (a daemon and a CLI command) can both start the first migration. The loser finds it
+    // applied on a second try.
+    ({ error, results } = await migrator.migrateToLatest());
+  }
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');
     throw new SmartCronError(

@@ -142,7 +142,7 @@ export async function up(db: Db, dialect: Dialect): Promise<void> {
     .execute();
   await db.schema.createIndex('idx_history_job_time').on('smart_cron_job_history').columns(['job_id', 'id']).execute();
   await db.schema.createIndex('idx_history_status').on('smart_cron_job_history').columns(['status', 'node']).execute();
-  await db.schema.createIndex('idx_history_job_status').on('smart_cron_job_history').columns(['job_id', 'status']).execute();
+  await db.schema.createIndex('idx_history_job_status').on('smart_cron_job_history').columns(['job_id', 'status', 'finished_at']).execute();
   await db.schema.createIndex('idx_history_queued_at').on('smart_cron_job_history').column('queued_at').execute();
 
   await idColumn(db.schema.createTable('smart_cron_job_dependencies'), dialect)

@@ -87,7 +87,7 @@ export class HistoryRepo {
       .where('job_id', '=', jobId)
       .where('status', '=', 'succeeded')
       .where('finished_at', '>=', sinceIso)
-      .orderBy('id', 'desc')
+      .orderBy('finished_at', 'desc')
       .limit(limit)
       .execute();
   }
