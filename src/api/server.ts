@@ -20,6 +20,7 @@ import { TableAlerts, type AlertsService } from './alerts.js';
 import { Sessions, registerAuth, registerSessionRoutes } from './auth.js';
 import { ApiMetrics } from './metrics.js';
 import { registerOpenApi } from './openapi.js';
+import { registerDependencyRoutes } from './routes/dependencies.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerRunRoutes } from './routes/runs.js';
 import { registerSeedRoutes } from './routes/seed.js';
@@ -158,6 +159,7 @@ export function buildServer(opts: ServerOptions): Api {
     registerSeedRoutes(api, ctx);
     registerJobRoutes(api, ctx);
     registerRunRoutes(api, ctx);
+    registerDependencyRoutes(api, ctx);
     registerSse(api, ctx, { heartbeatMs: opts.sseHeartbeatMs });
     api.get('/metrics', { schema: { tags: ['metrics'], summary: 'Prometheus metrics (text exposition format)' } }, async (_req, reply) => {
       const { contentType, body } = await metrics.render();

@@ -5,6 +5,7 @@ import { JobFields, SETTABLE_FIELDS, type JobDefinition, type JobPatch } from '.
 import { presentJob, type Job } from '../jobs/job.js';
 import { parseSchedule } from '../schedule/cron.js';
 import { collect, type CliContext } from './context.js';
+import { warnDependents } from './deps.js';
 import { formatTable, print, printJson, when } from './output.js';
 import { splitWords } from './words.js';
 
@@ -143,7 +144,8 @@ export function register(program: Command, ctx: CliContext): void {
           for (const n of names) await app.jobs.getJob(n);
           const done = [];
           for (const n of names) done.push(enable ? await app.jobs.enableJob(n) : await app.jobs.disableJob(n));
-          if (ctx.globals().json) return printJson(done.map((j) => presentJob(j, app.clock.now())));
+          const dependents = enable ? [] : await Promise.all(done.map((j) => warnDependents(app, j, 'disabling')));
+          if (ctx.globals().json) return printJson(done.map((j, i) => ({ ...presentJob(j, app.clock.now()), ...(enable ? {} : { dependents: dependents[i] }) })));
           for (const j of done) print(`${cmd}d: ${j.name}${j.enabled ? `, next run ${when(j.next_scheduled_run, app.clock.now())}` : ''}`);
         });
       });
@@ -171,8 +173,12 @@ export function register(program: Command, ctx: CliContext): void {
       await ctx.withApp(async (app) => {
         for (const n of names) await app.jobs.getJob(n);
         const removed = [];
-        for (const n of names) removed.push(await app.jobs.removeJob(n));
-        if (ctx.globals().json) return printJson(removed.map((j) => ({ id: j.id, name: j.name, removed: true })));
+        const dependents: string[][] = [];
+        for (const n of names) {
+          dependents.push(await warnDependents(app, await app.jobs.getJob(n), 'removing'));
+          removed.push(await app.jobs.removeJob(n));
+        }
+        if (ctx.globals().json) return printJson(removed.map((j, i) => ({ id: j.id, name: j.name, removed: true, dependents: dependents[i] })));
         for (const j of removed) print(`removed: ${j.name}`);
       });
     });
