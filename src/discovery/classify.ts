@@ -89,25 +89,47 @@ export function words(text: string | null | undefined): string[] {
     .filter(Boolean);
 }
 
-function hits(keyword: string, ws: string[]): boolean {
-  const exact = keyword.endsWith('$');
-  const kw = keyword.replace(/\$$/, '').replace(/[^a-z0-9]+/g, ' ').trim();
-  if (kw.includes(' ')) return ` ${ws.join(' ')} `.includes(` ${kw} `);
-  return ws.some((w) => w === kw || (!exact && kw.length >= 4 && w.startsWith(kw)));
+interface Keyword {
+  label: string;
+  word: string;
+  exact: boolean;
+  phrase: boolean;
+}
+const compiled = new Map<string, Keyword>();
+function keyword(k: string): Keyword {
+  let c = compiled.get(k);
+  if (!c) {
+    const exact = k.endsWith('$');
+    const word = k.replace(/\$$/, '').replace(/[^a-z0-9]+/g, ' ').trim();
+    c = { label: k.replace(/\$$/, ''), word, exact: exact || word.length < 4, phrase: word.includes(' ') };
+    compiled.set(k, c);
+  }
+  return c;
+}
+
+function hits(k: Keyword, ws: string[], joined: string): boolean {
+  if (k.phrase) return joined.includes(` ${k.word} `);
+  for (const w of ws) if (w === k.word || (!k.exact && w.startsWith(k.word))) return true;
+  return false;
 }
 
 /** The best rule for these texts, and where its first keyword was found. */
 function bestRule<T>(rules: [T, string[]][], t: Texts): { value: T; keyword: string; where: string } | null {
-  const wordsBy = WHERE.map(([k, weight, label]) => ({ ws: words(t[k]), weight, label }));
+  const wordsBy = WHERE.map(([k, weight, label]) => {
+    const ws = words(t[k]);
+    return { ws, joined: ` ${ws.join(' ')} `, weight, label };
+  });
   let best: { value: T; keyword: string; where: string; score: number } | null = null;
   for (const [value, keywords] of rules) {
     let score = 0;
     let first: { keyword: string; where: string; weight: number } | null = null;
     for (const w of wordsBy) {
+      if (w.ws.length === 0) continue;
       for (const kw of keywords) {
-        if (!hits(kw, w.ws)) continue;
+        const k = keyword(kw);
+        if (!hits(k, w.ws, w.joined)) continue;
         score += w.weight;
-        if (!first || w.weight > first.weight) first = { keyword: kw.replace(/\$$/, ''), where: w.label, weight: w.weight };
+        if (!first || w.weight > first.weight) first = { keyword: k.label, where: w.label, weight: w.weight };
         break;
       }
     }

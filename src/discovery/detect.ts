@@ -48,6 +48,17 @@ const EXTENSIONS: Record<string, ScriptType> = {
   cts: 'node',
 };
 
+/**
+ * Extensions that are never a cron script, skipped without a stat: in a large tree most
+ * files are these, and a stat each is most of the scan's cost.
+ */
+const NOT_SCRIPTS = new Set(
+  ('txt md markdown rst csv tsv json jsonl xml yml yaml toml ini conf cfg lock log map html htm css scss less svg ' +
+    'png jpg jpeg gif webp ico bmp tif tiff pdf doc docx xls xlsx ppt odt zip gz tgz bz2 xz zst 7z rar tar ' +
+    'mp3 mp4 wav ogg webm mov avi woff woff2 ttf otf eot sql sqlite db bak tmp swp o a so dll class jar pyc wasm ' +
+    'jsx tsx vue svelte twig blade inc tpl phtml go rs c h cc cpp hpp java kt swift cs').split(' '),
+);
+
 /** Files with a script extension that are libraries or tests, not something cron runs. */
 const NOT_ENTRY_POINTS = /(\.d\.[cm]?ts|\.min\.js|\.(test|spec)\.[a-z]+|^__init__\.py|^conftest\.py)$/;
 
@@ -80,6 +91,7 @@ export function detect(path: string, read: HeadReader = readHead): DetectResult 
   const ext = extensionOf(base);
   const byExt = EXTENSIONS[ext];
   if (byExt && NOT_ENTRY_POINTS.test(base)) return { script: false, why: 'library or test file' };
+  if (!byExt && NOT_SCRIPTS.has(ext)) return { script: false, why: 'not a script' };
   if (!byExt) {
     // Without a script extension only an executable can be a script: one stat, no read.
     const st = statSync(path);

@@ -115,13 +115,34 @@ const FIELD = `${F}(?:,${F})*`;
 const CRON_IN_TEXT = new RegExp(String.raw`(?<!\S)(${FIELD}(?:[ \t]+${FIELD}){4})(?!\S)`, 'g');
 const MACRO_IN_TEXT = new RegExp(String.raw`(?<!\S)@(${MACROS.join('|')})(?![\w-])`, 'i');
 
+/**
+ * parseSchedule, remembered: it builds Intl and croner objects (about a millisecond), and a
+ * tree of thousands of scripts repeats the same few expressions.
+ */
+const scheduleCache = new Map<string, string | Error>();
+function checkSchedule(expr: string, timezone: string | undefined): string {
+  const key = `${timezone ?? ''}\0${expr}`;
+  let r = scheduleCache.get(key);
+  if (r === undefined) {
+    try {
+      r = parseSchedule(expr, timezone).expression;
+    } catch (e) {
+      r = e as Error;
+    }
+    if (scheduleCache.size > 5000) scheduleCache.clear();
+    scheduleCache.set(key, r);
+  }
+  if (r instanceof Error) throw r;
+  return r;
+}
+
 /** A cron expression in prose, e.g. "Run every 5 minutes: *\/5 * * * *". At least one "*" is required, so "version 1 2 3 4 5" is not one. */
 export function cronInText(line: string, timezone?: string): string | null {
   for (const m of line.matchAll(CRON_IN_TEXT)) {
     const expr = m[1]!.replace(/\s+/g, ' ');
     if (!expr.includes('*')) continue;
     try {
-      return parseSchedule(expr, timezone).expression;
+      return checkSchedule(expr, timezone);
     } catch {
       // prose that happens to look like fields
     }
@@ -154,15 +175,15 @@ export function parseMetadata(text: string): Metadata {
   }
   const annotations = validateAnnotations(raw, tags, warnings);
   let commentSchedule: Metadata['commentSchedule'];
+  const scheduleLines = new Set<string>();
   for (const line of prose) {
     if (!line) continue;
     const expr = cronInText(line, annotations.timezone);
-    if (expr) {
-      commentSchedule = { expression: expr, line };
-      break;
-    }
+    if (!expr) continue;
+    scheduleLines.add(line);
+    commentSchedule ??= { expression: expr, line };
   }
-  const description = annotations.description ?? firstSentence(prose.filter((l) => !l || !cronInText(l)));
+  const description = annotations.description ?? firstSentence(prose.filter((l) => !scheduleLines.has(l)));
   return { description, annotations, commentSchedule, warnings };
 }
 
@@ -196,7 +217,7 @@ function validateAnnotations(raw: Partial<Record<keyof Annotations, string>>, ta
   }
   if (raw.schedule !== undefined) {
     try {
-      out.schedule = parseSchedule(raw.schedule, out.timezone).expression;
+      out.schedule = checkSchedule(raw.schedule, out.timezone);
     } catch (e) {
       warnings.push(`@cron "${raw.schedule}": ${(e as Error).message.replace(/^schedule: /, '')}; ignored`);
     }

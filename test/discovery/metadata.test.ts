@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { guessCategory, guessPriority } from '../../src/discovery/classify.js';
+import { parseShebang } from '../../src/discovery/detect.js';
+import { estimateCost } from '../../src/discovery/estimate.js';
+import { compileGlob } from '../../src/discovery/glob.js';
+import { cronInText, parseDuration, parseMemory, parseMetadata } from '../../src/discovery/metadata.js';
+
+test('cron expressions in prose: found when they are one, not when prose only looks like fields', () => {
+  const cases: [string, string | null][] = [
+    ['Run every 5 minutes: */5 * * * *', '*/5 * * * *'],
+    ['crontab: 15 3 * * * /usr/bin/php x.php', '15 3 * * *'],
+    ['Schedule: 0 9 * * mon-fri', '0 9 * * mon-fri'],
+    ['Runs @hourly', '@hourly'],
+    ['version 1 2 3 4 5 of the tool', null],
+    ['for the new log and more', null],
+    ['at 61 * * * * it breaks', null],
+    ['email me@daily.example.com', null],
+  ];
+  for (const [line, want] of cases) assert.equal(cronInText(line), want, line);
+});
+
+test('header styles of each language give the description and annotations', () => {
+  const cases: [string, string | null, string | undefined][] = [
+    ['<?php\n/**\n * Does A. And more.\n * @cron 0 1 * * *\n */', 'Does A.', '0 1 * * *'],
+    ['#!/bin/bash\n# Does B!\n# @schedule @weekly\nrun', 'Does B!', '@weekly'],
+    ['#!/usr/bin/env python3\n"""Does C\nover two lines.\n\n@cron 5 * * * *\n"""', 'Does C over two lines.', '5 * * * *'],
+    ["'use strict';\n// Does D.\n// @cron 1 2 3 4 5\nx()", 'Does D.', '1 2 3 4 5'],
+    ['/* Does E. */\nimport x from "y";', 'Does E.', undefined],
+    ['# Copyright 2020 Me\n# License: MIT\n\n# Does F.\nx', 'Does F.', undefined],
+    ['echo no header\n# Too late.', null, undefined],
+  ];
+  for (const [text, description, schedule] of cases) {
+    const m = parseMetadata(text);
+    assert.equal(m.description, description, text);
+    assert.equal(m.annotations.schedule, schedule, text);
+  }
+});
+
+test('durations, sizes and shebangs', () => {
+  assert.deepEqual(['90', '90s', '5m', '2h', '1.5h', 'soon', '0'].map(parseDuration), [90, 90, 300, 7200, 5400, null, null]);
+  assert.deepEqual(['512', '512M', '2G', '1.5gb', '2048k', 'lots'].map(parseMemory), [512, 512, 2048, 1536, 2, null]);
+  const sb = (s: string) => parseShebang(Buffer.from(s))?.interpreter ?? null;
+  assert.deepEqual(['#!/bin/sh\n', '#!/usr/bin/env -S node --no-warnings\n', '#!/usr/bin/env VAR=1 python3\n', '#!/usr/bin/php8.2\n', 'echo'].map(sb), ['sh', 'node', 'python3', 'php8.2', null]);
+});
+
+test('category, priority and estimate rules (the seed\'s example included)', () => {
+  const t = { name: 'process_queue', description: 'Processes the queue.', folders: 'queue/bin' };
+  const c = guessCategory(t);
+  assert.deepEqual(c, { value: 'business', reason: 'keyword "queue" in name' });
+  assert.deepEqual(guessPriority(t, c.value), { value: 'medium', reason: 'default for category business' });
+  const e = estimateCost({ category: 'business', type: 'php', sizeBytes: 2000, texts: [t.name, t.description] });
+  assert.deepEqual([e.estimated_memory_mb, e.timeout_seconds, e.memory_weight], [512, 300, 1]);
+  assert.equal(guessCategory({ name: 'render_templates' }).value, 'other', '"temp" is a whole word only');
+  assert.equal(guessCategory({ name: 'x' }, 'custom').reason, 'annotation @category');
+  assert.equal(guessPriority({ name: 'renew_ssl' }, 'maintenance').value, 'critical');
+  const heavy = estimateCost({ category: 'import_export', type: 'python', sizeBytes: 200_000, texts: ['bulk_import'] });
+  assert.ok(heavy.memory_weight > 1.5, 'big imports land in the heavy slot');
+  assert.ok(estimateCost({ category: 'monitoring', type: 'bash', texts: [] }).memory_weight < 0.5, 'checks land in the light slot');
+});
+
+test('globs: names at any depth, paths from the root, ** across folders', () => {
+  const cases: [string, string, boolean][] = [
+    ['*.php', 'a/b/c.php', true],
+    ['*.php', 'a/b/c.py', false],
+    ['cron/**', 'cron/a/b.sh', true],
+    ['cron/*', 'cron/a/b.sh', false],
+    ['a/**/b.sh', 'a/b.sh', true],
+    ['{bin,sbin}/*', 'sbin/x', true],
+    ['[!t]*.sh', 'x/test.sh', false],
+    ['f?o', 'foo', true],
+  ];
+  for (const [g, p, want] of cases) assert.equal(compileGlob(g).matches(p), want, `${g} ~ ${p}`);
+  for (const bad of ['[abc', '{a,b', 'a}', 'x\\', '  ']) assert.throws(() => compileGlob(bad), /--include: (bad|empty) glob/, bad);
+});
