@@ -36,9 +36,8 @@ export interface DependencyTreeNode extends DependencyLink {
 /** "30m", "6h", "2d", "90s", "1h30m" or plain seconds -> seconds. */
 export function parseDuration(text: string, field: string): number {
   const s = text.trim().toLowerCase();
-  if (/^\d+$/.test(s)) return Number(s);
   const units: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
-  const parts = [...s.matchAll(/(\d+(?:\.\d+)?)([smhdw])/g)];
+  const parts = /^\d+$/.test(s) ? [[s, s, 's']] : [...s.matchAll(/(\d+(?:\.\d+)?)([smhdw])/g)];
   if (s === '' || parts.map((p) => p[0]).join('') !== s) {
     throw new ValidationError(`${field}: "${text}" is not a duration (expected e.g. 30m, 6h, 2d, or a number of seconds)`, field.replace(/^--/, ''));
   }
