@@ -60,9 +60,11 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   const nodes = new NodesRepo(app.database.db);
   const leaseMs = config.node.lease_seconds * 1000;
   const alerts = new AlertManager({ db: app.database.db, clock, config: { alerts: config.alerts, api: config.api }, bus });
+  let api: Api | null = null;
   const holdsLease = () => nodes.acquireLease(SCHEDULER_LEASE, config.nodeId, clock.now(), leaseMs);
   const engine = buildEngine(app, {
     onSkipped: (r) => void alerts.onSkipped(r),
+    onLateness: (ms) => api?.smartCron.metrics.observeLateness(ms),
     bus,
     host: opts.host,
     log,
@@ -82,7 +84,6 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   );
   const recovered = await recoverRuns({ node: config.nodeId, jobs, launcher, dispatcher, clock, runsDir: config.runsDir, log });
 
-  let api: Api | null = null;
   let apiUrl: string | null = null;
   if (opts.api !== false) {
     api = buildServer({ app, executor: dispatcher, bus, alerts, token: readApiToken(config.tokenPath) });

@@ -79,11 +79,10 @@ export function analyzeFile(file: FoundFile, read: HeadReader = readHead): Analy
   const fields: JobPatch & { schedule: string } = {
     schedule,
     script_path: file.path,
-    // `as never`: definition.ts's lit() union types to undefined (reported to the lead).
-    script_type: d.detection.type as never,
+    script_type: d.detection.type,
     description: meta.description,
     category: category.value,
-    priority: priority.value as never,
+    priority: priority.value,
     timeout_seconds: a.timeout_seconds ?? est.timeout_seconds,
     estimated_memory_mb: a.estimated_memory_mb ?? est.estimated_memory_mb,
     cpu_weight: est.cpu_weight,

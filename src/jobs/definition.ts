@@ -2,7 +2,7 @@
  * What a person (CLI, API, jobs.yaml) or discovery may say about a job: one TypeBox
  * schema, used to validate every way a job comes in, and by the API's OpenAPI document.
  */
-import Type, { type Static } from 'typebox';
+import Type, { type Static, type TLiteral, type TUnion } from 'typebox';
 import Value from 'typebox/value';
 import { explainErrors } from '../config/explain.js';
 import { ValidationError } from '../errors.js';
@@ -14,7 +14,9 @@ export const PRIORITIES = ['critical', 'high', 'medium', 'low'] as const;
 export const SCRIPT_TYPES = ['php', 'bash', 'python', 'node', 'executable'] as const;
 export const SOURCES = ['discovered', 'crontab', 'manual', 'file'] as const;
 
-const lit = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)));
+/** A union of string literals, typed as such (a mapped array would lose the literal types). */
+const lit = <const T extends readonly string[]>(values: T) =>
+  Type.Union(values.map((v) => Type.Literal(v))) as unknown as TUnion<{ -readonly [K in keyof T]: TLiteral<T[K]> }>;
 
 /** Every field a job definition may carry, all optional; `name` and `schedule` are checked by JobDefinition. */
 export const JobFields = {
@@ -25,7 +27,7 @@ export const JobFields = {
   script_type: lit(SCRIPT_TYPES),
   working_dir: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
   run_as_user: Type.Union([Type.String({ pattern: '^[a-z_][a-z0-9_.-]*\\$?$' }), Type.Null()]),
-  env: Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String()),
+  env: Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String(), { additionalProperties: false }),
   schedule: Type.String({ minLength: 1 }),
   timezone: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
   misfire_policy: lit(['skip', 'run_once', 'run_all'] as const),
@@ -60,7 +62,7 @@ export const JobFields = {
   requires_wait_seconds: Type.Integer({ minimum: 0 }),
   mutex_group: Type.Union([Type.String({ minLength: 1, maxLength: 100 }), Type.Null()]),
   manual_respects_overlap: Bool,
-  node_selector: Type.Record(Type.String(), Type.String()),
+  node_selector: Type.Record(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$' }), Type.String(), { additionalProperties: false }),
   pinned_node: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
   enabled: Bool,
   tags: Type.Array(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$' })),

@@ -116,7 +116,9 @@ export class JobsRepo {
     if (filter.health) base = base.where(sql.raw(healthCase(m24)), '=', filter.health);
     const countRow = await base.select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
     const total = Number(countRow?.n ?? 0);
-    let query = base.selectAll('j');
+    // Sort and page the ids only (an index answers most orders without reading whole rows),
+    // then read the page's rows.
+    let query = base.select('j.id');
     const sort = filter.sort ?? 'dashboard';
     if (sort === 'dashboard') {
       query = query
@@ -131,7 +133,12 @@ export class JobsRepo {
       const expr = col === 'priority' ? sql.raw(priorityRank()) : sql.ref(`j.${col}`);
       query = query.orderBy(expr, desc ? 'desc' : 'asc').orderBy('j.id');
     }
-    const rows = await query.limit(filter.limit ?? 100000).offset(filter.offset ?? 0).execute();
+    const ids = (await query.limit(filter.limit ?? 100000).offset(filter.offset ?? 0).execute()).map((r) => r.id);
+    const byId = new Map<number, JobRow>();
+    for (let i = 0; i < ids.length; i += 500) {
+      for (const r of await q.selectFrom(T).selectAll().where('id', 'in', ids.slice(i, i + 500)).execute()) byId.set(r.id, r);
+    }
+    const rows = ids.map((id) => byId.get(id)).filter((r): r is JobRow => r !== undefined);
     return { rows, total };
   }
 
