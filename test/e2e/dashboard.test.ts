@@ -27,6 +27,18 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     await page.evaluate('window.scrollTo(0, 0)');
     await page.screenshot({ path: screenshotPath(name), fullPage: true });
   };
+  /** A test step that, when it fails, leaves a screenshot and the daemon's last words for whoever reads the failure. */
+  const step = (name: string, fn: () => Promise<void>) =>
+    it(name, async () => {
+      try {
+        await fn();
+      } catch (e) {
+        const file = `FAILED-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`;
+        await page?.screenshot({ path: screenshotPath(file), fullPage: true }).catch(() => {});
+        process.stderr.write(`e2e: "${name}" failed at ${page?.url()}; screenshot test-output/screenshots/${file}.png; daemon log tail:\n${daemon?.log().slice(-3000)}\n`);
+        throw e;
+      }
+    });
   const row = (name: string) => page.locator(`[data-testid=job-row][data-job-name="${name}"]`);
 
   before(async () => {
@@ -52,7 +64,8 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     });
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
-    page.setDefaultTimeout(10_000);
+    // Generous for a loaded CI box; a passing run waits for none of it.
+    page.setDefaultTimeout(20_000);
     page.on('pageerror', (e) => pageErrors.push(e.message));
   });
 
@@ -61,7 +74,7 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     await daemon?.stop();
   });
 
-  it('asks for the token, refuses a wrong one, and signs in with the right one', async () => {
+  step('asks for the token, refuses a wrong one, and signs in with the right one', async () => {
     await page.goto(daemon.base);
     await page.getByTestId('signin-form').waitFor();
     await shot('01-sign-in');
@@ -76,7 +89,7 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     await shot('02-overview');
   });
 
-  it('lists the jobs in the seed columns and enables one', async () => {
+  step('lists the jobs in the seed columns and enables one', async () => {
     await page.getByTestId('nav-jobs').click();
     await row('hello-e2e').waitFor();
     const headers = await page.locator('[data-testid=jobs-table] thead th').allTextContents();
@@ -99,7 +112,7 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     await shot('03-jobs');
   });
 
-  it('runs a job and shows it finish live, with its output', async () => {
+  step('runs a job and shows it finish live, with its output', async () => {
     await row('hello-e2e').getByTestId('run-now').click();
     await page.getByTestId('toast').getByRole('link').click();
     await page.getByTestId('page-run').waitFor();
@@ -114,7 +127,7 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     await shot('04-run');
   });
 
-  it('shows the job page with stats, trends and history', async () => {
+  step('shows the job page with stats, trends and history', async () => {
     await page.getByTestId('run-job-link').click();
     await page.getByTestId('page-job').waitFor();
     await page.locator('[data-testid=job-runs] [data-testid=run-row][data-status=succeeded]').first().waitFor();
@@ -123,7 +136,7 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     await shot('05-job');
   });
 
-  it('raises an alert when a job fails, and acknowledges it', async () => {
+  step('raises an alert when a job fails, and acknowledges it', async () => {
     await page.getByTestId('nav-jobs').click();
     await row('failing-e2e').getByTestId('run-now').click();
     await page.getByTestId('toast').filter({ hasText: 'failing-e2e' }).getByRole('link').click();
@@ -140,14 +153,14 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     await shot('07-alerts');
   });
 
-  it('shows the overview with the failure counted', async () => {
+  step('shows the overview with the failure counted', async () => {
     await page.getByTestId('nav-overview').click();
     await page.getByTestId('page-overview').waitFor();
     await page.getByTestId('count-healthy').waitFor();
     await shot('08-overview-after');
   });
 
-  it('enables a discovered job on the review page, and creates a job with the form (schedule errors inline)', async () => {
+  step('enables a discovered job on the review page, and creates a job with the form (schedule errors inline)', async () => {
     await page.getByTestId('nav-review').click();
     await page.getByTestId('page-review').waitFor();
     const found = page.locator('[data-testid=review-item][data-job-name=cleanup-tmp]');
@@ -172,7 +185,7 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     assert.match((await page.getByTestId('job-command').textContent()) ?? '', /echo 'made in the browser'/);
   });
 
-  it('had no script errors, and signs out', async () => {
+  step('had no script errors, and signs out', async () => {
     assert.deepEqual(pageErrors, []);
     await page.getByTestId('signout').click();
     await page.getByTestId('signin-form').waitFor();
