@@ -92,7 +92,8 @@ export function parseConfigText(text: string, path: string): unknown {
         'config.yaml',
       );
     }
-    throw e;
+    // yaml throws a plain ReferenceError for an alias without its anchor (`a: *x`): still bad input, not a crash.
+    throw new ConfigError(`${path}: not valid YAML: ${(e as Error).message.split('\n')[0]}`, 'config.yaml');
   }
 }
 
