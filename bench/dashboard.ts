@@ -1,7 +1,8 @@
 /**
  * Dashboard first render at scale: 10,000 jobs and 100,000 runs in a temp SQLite file, the
  * API and the built dashboard on 127.0.0.1, and Chromium loading it signed in. Measures from
- * navigation until the page shows its data (median of 5 loads, each in a fresh tab).
+ * navigation start until the page shows its data, by the page's own clock (median of 5 loads,
+ * each in a fresh tab).
  *
  *   node --import tsx bench/dashboard.ts [--jobs N] [--runs N]
  *
@@ -70,10 +71,10 @@ try {
       const times: number[] = [];
       for (let i = 0; i < LOADS + 1; i++) {
         const page = await context.newPage();
-        t = performance.now();
-        await page.goto(`${base}/${hash}`);
-        await page.locator(ready).first().waitFor({ timeout: 30_000 });
-        const ms = performance.now() - t;
+        await page.goto(`${base}/${hash}`, { waitUntil: 'commit' });
+        // Read the clock inside the page, on the frame the data appears: from navigation start, without the driver's round trips.
+        const handle = await page.waitForFunction(`document.querySelector(${JSON.stringify(ready)}) ? performance.now() : 0`, undefined, { timeout: 30_000, polling: 'raf' });
+        const ms = Number(await handle.jsonValue());
         if (i > 0) times.push(ms); // the first load warms the server's caches and the browser's
         await page.close();
       }
@@ -81,7 +82,7 @@ try {
     };
 
     console.log(`dashboard_first_render_ms ${(await measure('#/', '[data-testid=count-healthy]')).toFixed(0)}`);
-    console.log(`dashboard_jobs_first_render_ms ${(await measure('#/jobs', '[data-testid=job-row] >> nth=49')).toFixed(0)}`);
+    console.log(`dashboard_jobs_first_render_ms ${(await measure('#/jobs', '[data-testid=jobs-table] tbody tr:nth-child(50)')).toFixed(0)}`);
   } finally {
     await browser.close();
     await server.close();

@@ -15,6 +15,7 @@ import { initHome } from '../../src/cli/init.js';
 import { openApp, type App } from '../../src/daemon/app.js';
 import { EventBus, type SlotUsage } from '../../src/events.js';
 import type { Executor, RunRequest } from '../../src/execution/types.js';
+import type { JobDefinition } from '../../src/jobs/definition.js';
 import type { RunRow } from '../../src/storage/schema.js';
 
 const { values } = parseArgs({ options: { port: { type: 'string', default: '7421' }, jobs: { type: 'string', default: '40' } } });
@@ -108,7 +109,7 @@ async function seed(app: App, count: number): Promise<void> {
         timeout_seconds: 600,
         tags: i % 2 ? ['nightly', 'db'] : ['app'],
         description: i === 0 ? 'Dumps the app database and ships it offsite' : undefined,
-      },
+      } as unknown as JobDefinition,
       { source: i % 9 === 8 ? 'discovered' : 'manual', byUser: true },
     );
     if (i % 9 === 8) await jm.disableJob(job.id);
