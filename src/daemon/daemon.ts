@@ -139,7 +139,9 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
       log('stopping: no new runs will start');
       for (const t of timers) t.cancel();
       await dispatcher.stop();
-      await Promise.race([dispatcher.idle(), new Promise((r) => setTimeout(r, graceMs))]);
+      let graceTimer: NodeJS.Timeout | undefined;
+      await Promise.race([dispatcher.idle(), new Promise((r) => (graceTimer = setTimeout(r, graceMs)))]);
+      clearTimeout(graceTimer);
       if (dispatcher.runningCount > 0) log(`${dispatcher.runningCount} run(s) still running: the next daemon adopts them`);
       engine.release();
       await api?.close().catch(() => {});
