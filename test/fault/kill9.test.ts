@@ -10,29 +10,16 @@
  * from a seeded PRNG; the seed is printed, SMART_CRON_FUZZ_SEED replays it.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../helpers/tmp.js';
 import { app as openHome, startDaemonProcess, until, writeHome, type DaemonProc } from '../fixtures/exec-core/daemon-proc.js';
 import { fuzzSeed, int, mulberry32 } from '../fuzz/gen.js';
+import { killAll, processesWithMarker } from './procs.js';
 
 const CYCLES = Number(process.env.SMART_CRON_FAULT_KILL_CYCLES) || 3;
 const SEED = fuzzSeed();
-
-/** Live processes whose environment holds marker (root reads every /proc/PID/environ). */
-export function processesWithMarker(marker: string): number[] {
-  const out: number[] = [];
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      if (readFileSync(`/proc/${p}/environ`, 'latin1').includes(marker)) out.push(Number(p));
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return out;
-}
 
 test(`kill -9 of the daemon at random points, ${CYCLES} cycles: no result lost, no reservation leaked, no tick twice`, { timeout: 150_000 + CYCLES * 60_000 }, async () => {
   process.stdout.write(`# kill -9 fault: ${CYCLES} cycles, seed ${SEED} (replay: SMART_CRON_FUZZ_SEED=${SEED})\n`);
@@ -116,13 +103,7 @@ test(`kill -9 of the daemon at random points, ${CYCLES} cycles: no result lost, 
     });
   } finally {
     for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-    for (const pid of processesWithMarker(marker)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
+    killAll(processesWithMarker(marker));
     await a.close();
   }
 });
