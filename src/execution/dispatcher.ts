@@ -144,6 +144,11 @@ export class Dispatcher implements Executor {
 
   /** One pass: plan due ticks, admit what fits, and set the timer for the next wake. */
   async cycle(): Promise<void> {
+    // Start in the event loop's own turn. With SQLite (synchronous under its promises) a cycle runs
+    // entirely in microtasks; started from a timer or a run's end it ran inside Node's timer
+    // processing, and with runs ending all the time cycle after cycle chained there without one
+    // I/O event, HTTP request or other timer being served (200 per-second jobs: none for minutes).
+    await new Promise<void>((r) => setImmediate(r));
     let plannedAt: number | null = null;
     try {
       const now = this.o.clock.now();
