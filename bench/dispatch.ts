@@ -1,0 +1,163 @@
+/**
+ * Dispatch cost: 200 enabled `true` jobs on second-granularity schedules (job i at seconds
+ * i mod 10, every 10 s: 20 starts a second, spread over the seconds) for N seconds (default 60);
+ * the lateness of each start against its scheduled instant (admission, and the spawn returning),
+ * p50/p99; then throughput: `true` runs with full recording (queue, admit, spawn under the
+ * enforcement backend, sample, record) against raw child_process.spawn of `true`, same concurrency.
+ * If the goals (p99 <= 10 ms, >= 50 % of raw) are missed, where the time goes.
+ *
+ *   node --import tsx bench/dispatch.ts [seconds=60] [jobs=200] [throughputRuns=200]
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { systemClock } from '../src/clock.js';
+import { hostProbe } from '../src/daemon/engine.js';
+import { Dispatcher } from '../src/execution/dispatcher.js';
+import { detectBackend } from '../src/execution/enforcement/detect.js';
+import { LoadBalancer } from '../src/execution/load-balancer.js';
+import { ProcessLauncher } from '../src/execution/process-launcher.js';
+import { runnerOptionsFromConfig } from '../src/execution/runner.js';
+import { Sampler } from '../src/execution/sampler.js';
+import { JobManager } from '../src/jobs/manager.js';
+import { openDatabase } from '../src/storage/database.js';
+
+const SECONDS = Number(process.argv[2] ?? 60);
+const NJOBS = Number(process.argv[3] ?? 200);
+const NRUNS = Number(process.argv[4] ?? 200);
+const CONCURRENCY = 10;
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]! : NaN;
+};
+
+/** Time spent in an async method, by name. */
+const spent = new Map<string, { n: number; ms: number }>();
+function timed(obj: object, method: string, label = method): void {
+  const orig = ((obj as Record<string, unknown>)[method] as (...a: unknown[]) => Promise<unknown>).bind(obj);
+  (obj as Record<string, unknown>)[method] = async (...a: unknown[]) => {
+    const t = performance.now();
+    try {
+      return await orig(...a);
+    } finally {
+      const e = spent.get(label) ?? { n: 0, ms: 0 };
+      e.n++;
+      e.ms += performance.now() - t;
+      spent.set(label, e);
+    }
+  };
+}
+
+const home = fs.mkdtempSync(path.join(os.tmpdir(), 'sc-bench-dispatch-'));
+const database = await openDatabase(`sqlite:${path.join(home, 'db.sqlite')}`);
+const jobs = new JobManager(database, systemClock);
+const slots = { default: { max_concurrent_jobs: 100, max_memory_mb: 1e6, max_cpu_percent: 100 }, tp: { max_concurrent_jobs: CONCURRENCY, max_memory_mb: 1e6, max_cpu_percent: 100 } };
+const backend = detectBackend('auto', { groupName: `sc-bench-dispatch-${process.pid}` });
+backend.configureSlots(slots);
+const sampler = new Sampler({ intervalMs: 100 });
+const launcher = new ProcessLauncher(backend, runnerOptionsFromConfig({ kill_grace_seconds: 1, output_tail_bytes: 8192, log_max_bytes: 1 << 20 }, sampler));
+const lb = new LoadBalancer({ node: 'bench', slots, reserveMb: 0, psiVeto: 0, host: hostProbe, clock: systemClock, database });
+const admitLate: number[] = [];
+const d = new Dispatcher({ node: 'bench', jobs, lb, launcher, clock: systemClock, runsDir: path.join(home, 'runs'), maxSleepMs: 1000, onLateness: (ms) => admitLate.push(ms) });
+const spawnedAt = new Map<number, number>();
+const launch = launcher.launch.bind(launcher);
+launcher.launch = async (spec) => {
+  const r = await launch(spec);
+  spawnedAt.set(spec.runId, Date.now());
+  return r;
+};
+timed(launcher, 'launch', 'spawn (launcher.launch)');
+timed(jobs, 'recordExecution', 'record (recordExecution)');
+timed(jobs, 'getJobsDueForExecution', 'plan: due-jobs query');
+timed(d['planner' as keyof Dispatcher] as unknown as object, 'planDue', 'plan (planDue, all)');
+timed(d, 'cycle', 'cycle (plan + admit + launch)');
+
+for (let i = 0; i < NJOBS; i++) {
+  await jobs.registerJob(
+    { name: `job-${i}`, schedule: `${i % 10}-59/10 * * * * *`, timezone: 'UTC', command: ['true'], estimated_memory_mb: 1, estimated_cpu_percent: 0, slot: 'default', overlap_policy: 'allow' },
+    { source: 'manual', byUser: true },
+  );
+}
+for (const i of [0, 1]) await jobs.registerJob({ name: `tp-${i}`, schedule: '@yearly', timezone: 'UTC', command: ['true'], estimated_memory_mb: 1, estimated_cpu_percent: 0, slot: 'tp', overlap_policy: 'allow' }, { source: 'manual', byUser: true });
+const note = (m: string) => process.stderr.write(`# ${((Date.now() - T) / 1000).toFixed(1)} s: ${m}\n`);
+const T = Date.now();
+note('jobs registered');
+const cpu0 = process.cpuUsage();
+const t0 = Date.now();
+d.start();
+await new Promise((r) => setTimeout(r, SECONDS * 1000));
+note(`scheduled phase over: ${d.runningCount} running; draining`);
+await d.stop({ drain: true });
+note('drained');
+const cpu = process.cpuUsage(cpu0);
+const wall = Date.now() - t0;
+const rows = await database.db.selectFrom('smart_cron_job_history').select(['id', 'scheduled_for', 'started_at', 'status']).where('trigger', '=', 'schedule').execute();
+const spawnLate = rows.filter((r) => spawnedAt.has(r.id)).map((r) => spawnedAt.get(r.id)! - Date.parse(r.scheduled_for));
+const expected = Math.floor(SECONDS / 10) * NJOBS;
+const phase1 = new Map(spent);
+spent.clear();
+
+// ---------------------------------------------------------------- throughput
+// Throughput alone: the scheduled jobs are switched off.
+await database.db.updateTable('smart_cron_integrated_jobs').set({ enabled: 0 }).where('name', 'like', 'job-%').execute();
+note('throughput phase');
+const tp0 = performance.now();
+for (let i = 0; i < NRUNS; i++) await d.requestRun({ job: `tp-${i % 2}` });
+d.start();
+for (;;) {
+  const left = await database.db.selectFrom('smart_cron_job_history').select((eb) => eb.fn.countAll<number>().as('n')).where('trigger', '=', 'manual').where('recorded', '=', 0).executeTakeFirstOrThrow();
+  if (Number(left.n) === 0) break;
+  await new Promise((r) => setTimeout(r, 20));
+}
+const tpMs = performance.now() - tp0;
+await d.stop({ drain: true });
+
+note('raw spawn');
+const raw0 = performance.now();
+let next = 0;
+await Promise.all(
+  Array.from({ length: CONCURRENCY }, async () => {
+    while (next++ < NRUNS) await new Promise((r) => spawn('true', { stdio: 'ignore' }).on('close', r));
+  }),
+);
+const rawMs = performance.now() - raw0;
+sampler.stop();
+backend.dispose();
+await database.close();
+fs.rmSync(home, { recursive: true, force: true });
+
+const ours = NRUNS / (tpMs / 1000);
+const raw = NRUNS / (rawMs / 1000);
+const out: [string, string][] = [
+  ['dispatch_jobs', String(NJOBS)],
+  ['dispatch_seconds', String(SECONDS)],
+  ['dispatch_runs_started', String(rows.filter((r) => r.started_at).length)],
+  ['dispatch_runs_expected_about', String(expected)],
+  ['dispatch_admit_lateness_p50_ms', pct(admitLate, 50).toFixed(1)],
+  ['dispatch_admit_lateness_p99_ms', pct(admitLate, 99).toFixed(1)],
+  ['dispatch_spawn_lateness_p50_ms', pct(spawnLate, 50).toFixed(1)],
+  ['dispatch_spawn_lateness_p99_ms', pct(spawnLate, 99).toFixed(1)],
+  ['dispatch_spawn_lateness_max_ms', Math.max(...spawnLate).toFixed(1)],
+  ['dispatch_daemon_cpu_percent_of_core', (((cpu.user + cpu.system) / 1000 / wall) * 100).toFixed(1)],
+  ['dispatch_runs_per_second', ours.toFixed(1)],
+  ['dispatch_raw_spawn_per_second', raw.toFixed(1)],
+  ['dispatch_throughput_ratio', (ours / raw).toFixed(2)],
+];
+for (const [k, v] of out) console.log(`${k} ${v}`);
+console.log('');
+console.log(`| ${NJOBS} jobs, ${SECONDS} s | p50 | p99 | goal |`);
+console.log('| --- | ---: | ---: | --- |');
+console.log(`| admission lateness | ${pct(admitLate, 50).toFixed(1)} ms | ${pct(admitLate, 99).toFixed(1)} ms | |`);
+console.log(`| spawn lateness | ${pct(spawnLate, 50).toFixed(1)} ms | ${pct(spawnLate, 99).toFixed(1)} ms | p99 <= 10 ms: ${pct(spawnLate, 99) <= 10 ? 'yes' : 'NO'} |`);
+console.log(`| throughput (${NRUNS} \`true\` runs, ${CONCURRENCY} at a time) | smart-cron ${ours.toFixed(1)}/s | raw spawn ${raw.toFixed(1)}/s | >= 50 %: ${ours / raw >= 0.5 ? 'yes' : 'NO'} (${((ours / raw) * 100).toFixed(0)} %) |`);
+console.log('');
+console.log('where the time goes (scheduled phase | throughput phase): calls, mean ms, total s');
+for (const label of new Set([...phase1.keys(), ...spent.keys()])) {
+  const a = phase1.get(label);
+  const b = spent.get(label);
+  const fmt = (e?: { n: number; ms: number }) => (e ? `${e.n} x ${(e.ms / e.n).toFixed(1)} ms = ${(e.ms / 1000).toFixed(1)} s` : '-');
+  console.log(`  ${label.padEnd(32)} ${fmt(a).padEnd(30)} | ${fmt(b)}`);
+}
