@@ -5,6 +5,7 @@
  * policy, and the circuit breaker; what it does not run it records as `skipped` with a reason.
  */
 import { iso, type Clock } from '../clock.js';
+import { ValidationError } from '../errors.js';
 import type { JobManager } from '../jobs/manager.js';
 import { parseSchedule } from '../schedule/cron.js';
 import { DEFAULT_ON_TIME_TOLERANCE_MS, missedTicks, planMisfire } from '../schedule/misfire.js';
@@ -45,9 +46,12 @@ export class Planner {
         try {
           await this.planJob(job, nowMs, out);
         } catch (e) {
-          // One broken job must not stop the others: push its next run on and say why.
-          this.o.log?.(`planning ${job.name} failed: ${(e as Error).message}`);
-          await this.o.jobs.jobs.update(job.id, { next_scheduled_run: null, last_error_message: `scheduling failed: ${(e as Error).message}` });
+          // A database error aborts the cycle; the next wake plans again, and the unique run
+          // key makes the ticks already inserted harmless. Only a job whose own schedule cannot
+          // be read is taken off the schedule, with the reason, so it does not stop the others.
+          if (!(e instanceof ValidationError)) throw e;
+          this.o.log?.(`planning ${job.name} failed: ${e.message}`);
+          await this.o.jobs.jobs.update(job.id, { next_scheduled_run: null, last_error_message: `scheduling failed: ${e.message}` });
         }
       }
       if (due.length < 500) return out;
