@@ -3,6 +3,8 @@
  * dispatcher, built from an App. The daemon runs one; `smart-cron run` without a daemon
  * builds a one-shot engine that admits only its own run.
  */
+import { createHash } from 'node:crypto';
+import type { SlotBudget } from '../config/schema.js';
 import type { EventBus } from '../events.js';
 import { Dispatcher, type DispatcherOptions } from '../execution/dispatcher.js';
 import { detectBackend } from '../execution/enforcement/detect.js';
@@ -25,6 +27,19 @@ export interface Engine {
   release(): void;
 }
 
+/**
+ * The kernel's per-slot memory limit is a safety net above the admission budget, not the budget
+ * itself: reservations fill the budget while processes also carry their runtime's overhead, and
+ * a limit at exactly the budget would OOM-kill jobs that admission rightly let in.
+ */
+export function kernelSlotLimits(slots: Record<string, SlotBudget>): Record<string, SlotBudget> {
+  const out: Record<string, SlotBudget> = {};
+  for (const [name, s] of Object.entries(slots)) {
+    out[name] = { ...s, max_memory_mb: Math.round(s.max_memory_mb * 1.25 + 64) };
+  }
+  return out;
+}
+
 export const hostProbe: HostProbe = {
   memAvailableMb: () => readHostMemory().memAvailableMb,
   memoryPressure: () => readMemoryPressure(),
@@ -35,8 +50,11 @@ export function buildEngine(
   o: { bus?: EventBus; host?: HostProbe; log?: (m: string) => void } & Pick<DispatcherOptions, 'canPlan' | 'runFilter' | 'onLateness' | 'onSkipped'>,
 ): Engine {
   const { config, clock, jobs } = app;
-  const backend = detectBackend(config.execution.enforcement);
-  backend.configureSlots(config.slots);
+  // One cgroup subtree per home and node, so two daemons (or test suites) on one host never
+  // share a run's cgroup or overwrite each other's slot limits.
+  const tag = createHash('sha256').update(`${config.home}|${config.database}|${config.nodeId}`).digest('hex').slice(0, 8);
+  const backend = detectBackend(config.execution.enforcement, { groupName: `smart-cron-${tag}` });
+  backend.configureSlots(kernelSlotLimits(config.slots));
   const sampler = new Sampler({ intervalMs: config.execution.sample_interval_ms });
   const launcher = new ProcessLauncher(backend, runnerOptionsFromConfig(config.execution, sampler, clock));
   const lb = new LoadBalancer({

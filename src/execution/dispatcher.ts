@@ -272,7 +272,9 @@ export class Dispatcher implements Executor {
       this.active.set(run.id, entry);
       this.o.lb.acquire({ runId: run.id, slot, reservation, usedMb: () => entry.launched?.usedMb() ?? 0 });
       if (run.trigger === 'schedule' || run.trigger === 'catchup') this.o.onLateness?.(now - Date.parse(run.scheduled_for));
-      await this.launch(entry, job, slot);
+      // Launches run side by side (each forks a shim and sets up a cgroup): the next admission
+      // does not wait for this one's process to exist. launch() handles its own failures.
+      void this.launch(entry, job, slot);
     }
     await this.persistSlots();
   }

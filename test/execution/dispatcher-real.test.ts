@@ -18,7 +18,7 @@ import { LoadBalancer } from '../../src/execution/load-balancer.js';
 import { ProcessLauncher } from '../../src/execution/process-launcher.js';
 import { runnerOptionsFromConfig } from '../../src/execution/runner.js';
 import { Sampler } from '../../src/execution/sampler.js';
-import { hostProbe } from '../../src/daemon/engine.js';
+import { hostProbe, kernelSlotLimits } from '../../src/daemon/engine.js';
 import { JobManager } from '../../src/jobs/manager.js';
 import { openDatabase, type Database } from '../../src/storage/database.js';
 import type { RunRow } from '../../src/storage/schema.js';
@@ -46,7 +46,7 @@ async function engine(slots: Record<string, SlotBudget>) {
   const database: Database = await openDatabase(`sqlite:${join(dir, 'db.sqlite')}`);
   const jobs = new JobManager(database, systemClock);
   const b = backend();
-  b.configureSlots(slots);
+  b.configureSlots(kernelSlotLimits(slots)); // as the daemon does: the kernel limit sits above the admission budget
   const launcher = new ProcessLauncher(b, runnerOptionsFromConfig({ kill_grace_seconds: 1, output_tail_bytes: 8192, log_max_bytes: 1 << 20 }, sampler));
   const lb = new LoadBalancer({ node: 'n1', slots, reserveMb: 0, psiVeto: 0, host: hostProbe, clock: systemClock, database });
   const d = new Dispatcher({ node: 'n1', jobs, lb, launcher, clock: systemClock, runsDir: join(dir, 'runs'), maxSleepMs: 1000 });

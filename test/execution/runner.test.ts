@@ -173,18 +173,24 @@ for (const name of ['portable', 'cgroup1', 'cgroup2'] as const) {
 
   test(`${name}: a child that left the process group`, { skip }, async () => {
     const secs = `300.${process.pid}${seq}`;
-    const h = startRun(spec({ argv: [prog('escape.sh'), secs], timeoutMs: 500 }), backend, opts);
-    await new Promise((r) => setTimeout(r, 300));
-    const escaped = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((p) => {
-      try {
-        const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8');
-        const st = fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
-        // its own session and group: the setsid one
-        return cmd === `sleep\u0000${secs}\u0000` && Number(st[2]) === p && Number(st[3]) === p;
-      } catch {
-        return false;
-      }
-    });
+    const h = startRun(spec({ argv: [prog('escape.sh'), secs], timeoutMs: 6000 }), backend, opts);
+    const findEscaped = () =>
+      fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((p) => {
+        try {
+          const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8');
+          const st = fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
+          // its own session and group: the setsid one
+          return cmd === `sleep\u0000${secs}\u0000` && Number(st[2]) === p && Number(st[3]) === p;
+        } catch {
+          return false;
+        }
+      });
+    // Poll rather than sleep a fixed time: on a loaded machine the child takes a while to appear.
+    let escaped: number[] = [];
+    for (let i = 0; i < 100 && escaped.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      escaped = findEscaped();
+    }
     assert.equal(escaped.length, 1, 'the setsid child is running');
     const o = await h.done;
     assert.equal(o.status, 'timeout');
