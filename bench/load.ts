@@ -72,16 +72,7 @@ try {
     FROM c, smart_cron_integrated_jobs WHERE id = ${tpl.id}`.execute(app.database.db);
   console.error(`# ${JOBS - BURST} idle jobs registered in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-  // The daemon first (its start takes seconds on a loaded machine), then the burst 25 s ahead.
-  daemon = spawn(process.execPath, ['--import', 'tsx', MAIN, '--home', home, 'daemon'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  daemon.stdout!.on('data', (d) => (log += d));
-  daemon.stderr!.on('data', (d) => (log += d));
-  for (let i = 0; !/dashboard and API on/.test(log); i++) {
-    if (daemon.exitCode !== null || i > 1200) throw new Error(`the daemon did not start:\n${log}`);
-    await sleep(100);
-  }
-  const at = Math.ceil((Date.now() + 25_000) / 1000) * 1000;
+  const at = Math.ceil((Date.now() + 60_000) / 1000) * 1000;
   const t = new Date(at);
   const schedule = `${t.getUTCSeconds()} ${t.getUTCMinutes()} ${t.getUTCHours()} ${t.getUTCDate()} ${t.getUTCMonth() + 1} *`;
   const burstIds = new Map<number, number>(); // job id -> priority rank
@@ -92,7 +83,17 @@ try {
     );
     burstIds.set(job.id, i % 4);
   }
-  if (Date.now() > at - 3000) throw new Error('registering the burst took too long: the tick passed; try a smaller --jobs');
+  // The burst is registered before the daemon starts, 60 s ahead (a daemon starts in 4-20 s on a
+  // loaded machine): registering while the daemon writes can fail with SQLITE_BUSY_SNAPSHOT.
+  daemon = spawn(process.execPath, ['--import', 'tsx', MAIN, '--home', home, 'daemon'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  daemon.stdout!.on('data', (d) => (log += d));
+  daemon.stderr!.on('data', (d) => (log += d));
+  for (let i = 0; !/dashboard and API on/.test(log); i++) {
+    if (daemon.exitCode !== null || i > 1200) throw new Error(`the daemon did not start:\n${log}`);
+    await sleep(100);
+  }
+  if (Date.now() > at - 3000) throw new Error('the daemon started too late: the burst tick is less than 3 s away');
 
   const url = `http://127.0.0.1:${port}/api/jobs/list?limit=50`;
   const idle: number[] = [];

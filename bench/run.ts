@@ -31,7 +31,7 @@ const PLAN: Record<string, { args?: string[]; env?: Record<string, string>; time
   discovery: { args: ['--files', '100000'], timeoutS: 600 },
   dispatch: { args: ['30', '200', '200'], timeoutS: 300 },
   'memory-guard': { timeoutS: 300 },
-  'idle-rss': { timeoutS: 300 },
+  'idle-rss': { args: ['30', '1000', '--dist'], timeoutS: 300 },
   cluster: { args: ['--seconds', '20'], timeoutS: 600 },
   load: { timeoutS: 600 },
 };
@@ -100,7 +100,7 @@ const GOALS: Goal[] = [
 ];
 
 function unitFromName(f: string): string {
-  if (/_ms$/.test(f)) return 'ms';
+  if (/_ms(_at_|$)/.test(f)) return 'ms';
   if (/_(s|seconds)$/.test(f)) return 's';
   if (/_mb$/.test(f)) return 'MB';
   if (/percent/.test(f)) return '%';
