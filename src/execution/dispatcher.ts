@@ -207,7 +207,8 @@ export class Dispatcher implements Executor {
     const queued = await this.queuedRuns();
     const blockedSlots = new Set<string>();
     const jobCache = new Map<number, JobRow | undefined>();
-    // Jobs with a run going (any node): overlap policy queue makes their next run wait for it.
+    // Jobs with a run going (any node): under overlap policy queue or forbid their next queued run
+    // (a catch-up sequence, or the one queue keeps) waits for it.
     const runningJobs = new Set(
       (await this.o.jobs.database.db.selectFrom('smart_cron_job_history').select('job_id').where('status', '=', 'running').execute()).map((r) => r.job_id),
     );
@@ -233,8 +234,8 @@ export class Dispatcher implements Executor {
         if ('skip' in held) await this.skip(run, held.skip);
         continue;
       }
-      if (job.overlap_policy === 'queue' && run.trigger !== 'manual' && runningJobs.has(job.id)) {
-        const reason = 'waits for the previous run to end (overlap policy queue)';
+      if ((job.overlap_policy === 'queue' || job.overlap_policy === 'forbid') && run.trigger !== 'manual' && runningJobs.has(job.id)) {
+        const reason = `waits for the previous run to end (overlap policy ${job.overlap_policy})`;
         if (run.wait_reason !== reason) await this.o.jobs.history.update(run.id, { wait_reason: reason });
         continue;
       }

@@ -90,7 +90,10 @@ export class Planner {
         this.o.log?.(`${job.name}: ${reason}`);
       }
     }
-    for (const { at, trigger } of toRun) await this.planTick(job, at, trigger, nowMs, out);
+    // Catch-up ticks planned together are one sequence: they do not overlap each other (the
+    // dispatcher runs them one after another under forbid and queue), only what ran before.
+    const batch = new Set<number>();
+    for (const { at, trigger } of toRun) await this.planTick(job, at, trigger, nowMs, out, batch);
     const next = schedule.nextRun(nowMs);
     await this.o.jobs.jobs.update(job.id, {
       next_scheduled_run: next === null ? null : iso(next),
@@ -98,7 +101,7 @@ export class Planner {
     });
   }
 
-  private async planTick(job: JobRow, at: number, trigger: RunTrigger, nowMs: number, out: PlanResult): Promise<void> {
+  private async planTick(job: JobRow, at: number, trigger: RunTrigger, nowMs: number, out: PlanResult, batch: Set<number> = new Set()): Promise<void> {
     // workflow.ts: a tick whose requirements do not hold is skipped, or waits (requires_mode wait)
     const req = await requirementsGate(this.o.jobs, job, nowMs);
     if ('skip' in req) {
@@ -121,7 +124,7 @@ export class Planner {
       await this.o.jobs.jobs.update(job.id, { circuit_state: 'half_open' });
       job.circuit_state = 'half_open';
     }
-    const active = await this.o.jobs.history.active(job.id);
+    const active = (await this.o.jobs.history.active(job.id)).filter((r) => !batch.has(r.id));
     if (active.length > 0) {
       const policy = job.overlap_policy;
       const running = active.filter((r) => r.status === 'running');
@@ -142,7 +145,10 @@ export class Planner {
       }
     }
     const r = await this.insert(job, at, trigger, nowMs, { status: 'queued', ...req.fields });
-    if (r) out.queued.push(r);
+    if (r) {
+      out.queued.push(r);
+      batch.add(r.id);
+    }
   }
 
   private async insert(job: JobRow, at: number, trigger: RunTrigger, nowMs: number, extra: Partial<NewRunRow>): Promise<RunRow | null> {

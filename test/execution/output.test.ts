@@ -69,7 +69,8 @@ test('a 50 MB flood: head and tail kept, bytes counted, log capped, daemon memor
   let rssMax = rssBefore;
   let logMax = 0;
   const h = startRun(
-    { runId: 'flood', jobName: 'flood', argv: [path.join(programs, 'flood.sh'), String(bytes)], timeoutMs: 30_000, slot: 'default', runDir: dir },
+    // slow-flood: the same bytes in 1 MiB chunks, so the cap is seen to act while the job runs.
+    { runId: 'flood', jobName: 'flood', argv: [path.join(programs, 'slow-flood.sh'), String(bytes)], timeoutMs: 60_000, slot: 'default', runDir: dir },
     backend,
     opts,
   );

@@ -106,7 +106,7 @@ test('a forward jump far past a per-second schedule does not replay a day of tic
   }
 });
 
-test('run_all with overlap forbid or queue runs every missed tick, one after another', { todo: 'found by the fault suite: only the oldest missed tick runs; the rest, and the on-time tick, are skipped as overlapping it' }, async () => {
+test('run_all with overlap forbid or queue runs every missed tick, one after another (found by the fault suite)', async () => {
   const h = await harness({ start: T0 });
   try {
     await h.add({ name: 'forbid', misfire_policy: 'run_all', max_catchup_runs: 20 });
