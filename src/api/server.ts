@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import cookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Config } from '../config/load.js';
 import type { App } from '../daemon/app.js';
 import { ConfigError, SmartCronError, ValidationError, httpStatusFor } from '../errors.js';
@@ -112,6 +112,12 @@ export function buildServer(opts: ServerOptions): Api {
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     routerOptions: { maxParamLength: 1000 },
     forceCloseConnections: true,
+    // The router rejects some URLs (a broken %-escape, an overlong id) before any handler runs;
+    // they still get the API's error shape.
+    frameworkErrors: (error, _req, reply) => {
+      const status = (error as FastifyError).statusCode ?? 400;
+      void (reply as unknown as FastifyReply).code(status).send(errorBody(status === 414 ? 'URI_TOO_LONG' : 'BAD_REQUEST', error.message, null));
+    },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as Api;
 
   const metrics = opts.metrics ?? new ApiMetrics({ bus: opts.bus, executor: opts.executor, database: opts.app.database });
