@@ -80,7 +80,6 @@ function registerDaemon(program: Command, ctx: CliContext): void {
         print(`jobs:          ${status.jobs} (${status.enabled_jobs} enabled)`);
         print(`runs now:      ${status.runs_running} running, ${status.runs_queued} queued`);
       });
-      if (!ctx.globals().json) return;
     });
 
   program

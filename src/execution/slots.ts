@@ -1,7 +1,6 @@
 /**
  * The seed's slot rules: which slot a job runs in, and what it reserves there.
  */
-import type { SlotBudget } from '../config/schema.js';
 import type { JobRow } from '../storage/schema.js';
 
 /** Seed rule, exactly: cpu_weight < 0.5 or memory_weight < 0.5 -> light; > 1.5 -> heavy; else default. */
@@ -30,8 +29,4 @@ export function reservationFor(
   if (job.memory_limit_mb !== null && job.memory_limit_mb > 0) memoryMb = Math.min(memoryMb, job.memory_limit_mb);
   const cpuPercent = Math.max(0, job.baseline_cpu_percent ?? job.estimated_cpu_percent);
   return { memoryMb: Math.round(memoryMb * 100) / 100, cpuPercent: Math.round(cpuPercent * 100) / 100 };
-}
-
-export function slotNames(slots: Record<string, SlotBudget>): string[] {
-  return Object.keys(slots);
 }

@@ -9,7 +9,6 @@ export interface Job extends JobRow {
   tags: string[];
 }
 
-export const SUCCESS: RunStatus = 'succeeded';
 /** Outcomes that count as a failed execution of the job itself. */
 export const FAILURE_STATUSES: readonly RunStatus[] = ['failed', 'timeout', 'memory_limit', 'oom_killed'];
 /** Outcomes that count as executions in the job's counters. */
@@ -29,7 +28,6 @@ export const BOOLEAN_COLUMNS = [
   'retry_on_memory',
   'manual_respects_overlap',
 ] as const;
-export const JSON_COLUMNS = ['command', 'env', 'alert_emails', 'node_selector', 'user_overrides', 'discovery_info'] as const;
 
 export function parseJson<T>(text: string | null | undefined, fallback: T): T {
   if (text === null || text === undefined || text === '') return fallback;

@@ -2,7 +2,7 @@
  * History retention: runs older than history_days, and beyond the newest max_runs_per_job of
  * each job, are deleted with their run directories (logs). Queued and running runs are kept.
  */
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { iso } from '../clock.js';
 import type { JobManager } from './manager.js';
@@ -49,8 +49,10 @@ export async function pruneHistory(jm: JobManager, o: { historyDays: number; max
     const chunk = ids.slice(i, i + 500);
     await db.deleteFrom('smart_cron_job_history').where('id', 'in', chunk).execute();
     for (const id of chunk) {
+      const dir = join(o.runsDir, String(id));
+      if (!existsSync(dir)) continue;
       try {
-        rmSync(join(o.runsDir, String(id)), { recursive: true, force: true });
+        rmSync(dir, { recursive: true, force: true });
         logs++;
       } catch {
         // a log that cannot be removed is not worth failing the prune for

@@ -1,6 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { iso } from '../../clock.js';
-import { executionCase, healthCase, healthRank, priorityRank } from '../health-sql.js';
+import { healthCase, healthRank, priorityRank } from '../health-sql.js';
 import type { DB, JobRow, JobUpdate, NewJobRow } from '../schema.js';
 
 type Q = Kysely<DB> | Transaction<DB>;
@@ -153,14 +153,6 @@ export class JobsRepo {
     const out: Record<string, number> = { critical: 0, warning: 0, healthy: 0 };
     for (const r of rows) out[r.h] = Number(r.n);
     return out;
-  }
-
-  /** Execution status per job in SQL (used by the view test). */
-  statusExpressions(nowMs: number) {
-    return {
-      health: healthCase(isoMinusHours(nowMs, 24)),
-      execution: executionCase(isoMinusHours(nowMs, 1)),
-    };
   }
 
   // ---- tags (smart_cron_job_tags is part of the job's definition)
