@@ -1,4 +1,35 @@
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import {
+  CompiledQuery,
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  SqliteDialect,
+  SqliteDriver,
+  sql,
+  type DatabaseConnection,
+  type Driver,
+  type SqliteDialectConfig,
+} from 'kysely';
+
+/**
+ * SQLite transactions begin IMMEDIATE: a transaction that reads and then writes (registering a
+ * job while the daemon records runs) takes the write lock up front and waits for it (busy_timeout)
+ * instead of failing with SQLITE_BUSY_SNAPSHOT when another process wrote in between.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly settings: SqliteDialectConfig) {
+    super(settings);
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.settings);
+  }
+}
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError, SmartCronError } from '../errors.js';
@@ -79,7 +110,7 @@ async function openSqlite(path: string): Promise<Database> {
   native.pragma('synchronous = NORMAL');
   native.pragma('foreign_keys = ON');
   native.pragma('busy_timeout = 5000');
-  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: native }) });
+  const db = new Kysely<DB>({ dialect: new ImmediateSqliteDialect({ database: native }) });
   return {
     db,
     dialect: 'sqlite',
