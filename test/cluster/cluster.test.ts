@@ -21,6 +21,7 @@ if (!available && postgresRequired()) throw new Error('SMART_CRON_REQUIRE_POSTGR
 if (!available) process.stderr.write('\n!!! PostgreSQL cluster suite SKIPPED: no postgres binary found !!!\n\n');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const SLOT_JOBS = 3;
 
 interface Node {
   id: string;
@@ -32,8 +33,12 @@ interface Node {
 function startNode(id: string, base: string, url: string): Node {
   const home = join(base, id);
   mkdirSync(home, { recursive: true });
-  // Short lease and heartbeat so failover happens within the test.
-  writeFileSync(join(home, 'config.yaml'), 'node: { heartbeat_seconds: 1, lease_seconds: 4 }\nexecution: { enforcement: portable, kill_grace_seconds: 1 }\n');
+  // Short lease and heartbeat so failover happens within the test; a small slot so its budget binds.
+  const labels = id === 'n3' ? ', labels: { disk: ssd }' : '';
+  writeFileSync(
+    join(home, 'config.yaml'),
+    `node: { heartbeat_seconds: 1, lease_seconds: 4${labels} }\nexecution: { enforcement: portable, kill_grace_seconds: 1 }\nslots: { default: { max_concurrent_jobs: ${SLOT_JOBS}, max_memory_mb: 1000, max_cpu_percent: 100 } }\n`,
+  );
   const log = join(home, 'daemon.log');
   const fd = openSync(log, 'a');
   const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, '--home', home, '--database', url, '--node-id', id, 'daemon', '--no-api'], {
@@ -75,6 +80,9 @@ test('three daemons on one PostgreSQL: each tick exactly once, failover after ki
         { source: 'manual', byUser: true },
       );
     }
+    // One job needs a label only n3 has; one is pinned to n2.
+    await app.jobs.registerJob({ name: 'ssd-only', schedule: '*/2 * * * * *', command: ['true'], node_selector: { disk: 'ssd' }, estimated_memory_mb: 10 }, { source: 'manual', byUser: true });
+    await app.jobs.registerJob({ name: 'pinned-n2', schedule: '*/2 * * * * *', command: ['true'], pinned_node: 'n2', estimated_memory_mb: 10 }, { source: 'manual', byUser: true });
     for (const id of ['n1', 'n2', 'n3']) nodes.push(startNode(id, base, url));
     for (const n of nodes) await waitForLog(n, 'daemon started');
     await sleep(8_000);
@@ -107,7 +115,20 @@ test('three daemons on one PostgreSQL: each tick exactly once, failover after ki
     }
     // No gap: between each job's first and last planned tick, every 2-second tick has a row.
     const jobIds = [...new Set(runs.map((r) => r.job_id))];
-    assert.equal(jobIds.length, JOBS, 'every job ran');
+    assert.equal(jobIds.length, JOBS + 2, 'every job has runs');
+    // Labels and pins: a job runs only where it may.
+    const ssd = (await app.jobs.getJob('ssd-only')).id;
+    const pinned = (await app.jobs.getJob('pinned-n2')).id;
+    const started = runs.filter((r) => r.started_at);
+    assert.ok(started.some((r) => r.job_id === ssd), 'the labelled job ran');
+    for (const r of started.filter((x) => x.job_id === ssd)) assert.equal(r.node, 'n3', `run #${r.id} of ssd-only ran on ${r.node}`);
+    for (const r of started.filter((x) => x.job_id === pinned)) assert.equal(r.node, 'n2', `run #${r.id} of pinned-n2 ran on ${r.node}`);
+    // Per-node slot budgets held: at no run's start were more than SLOT_JOBS runs going on its node.
+    for (const r of started.filter((x) => x.status === 'succeeded')) {
+      const t = Date.parse(r.started_at!);
+      const going = started.filter((x) => x.node === r.node && x.status === 'succeeded' && Date.parse(x.started_at!) <= t && Date.parse(x.finished_at!) > t);
+      assert.ok(going.length <= SLOT_JOBS, `node ${r.node} ran ${going.length} runs at once (slot allows ${SLOT_JOBS})`);
+    }
     for (const id of jobIds) {
       const ticks = [...new Set(runs.filter((r) => r.job_id === id).map((r) => Date.parse(r.scheduled_for)))].sort((a, b) => a - b);
       for (let i = 1; i < ticks.length; i++) {
