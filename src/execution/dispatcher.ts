@@ -290,6 +290,8 @@ export class Dispatcher implements Executor {
 
   private async launch(entry: Active, job: JobRow, slot: string): Promise<void> {
     const run = entry.run;
+    // The slot rows show the reservation before the process exists.
+    await this.o.lb.persist().catch(() => {});
     let spec: LaunchSpec;
     try {
       spec = this.specFor(job, run, slot);

@@ -159,10 +159,12 @@ export async function migrate(database: Database): Promise<void> {
     migrationLockTableName: 'smart_cron_migrations_lock',
   });
   let { error, results } = await migrator.migrateToLatest();
-  if (error && database.dialect === 'sqlite') {
-    // Kysely's SQLite migration lock is a no-op: two processes opening a new database at once
-    // (a daemon and a CLI command) can both start the first migration. The loser finds it
-    // applied on a second try.
+  // Kysely's SQLite migration lock is a no-op and SQLite runs DDL migrations outside a
+  // transaction: two processes opening a new database at once (a daemon and a CLI command) can
+  // both start the first migration, and the loser fails on a table the winner just made. It
+  // finds the migrations applied once the winner is done: retry for a while.
+  for (let i = 0; error && database.dialect === 'sqlite' && i < 30; i++) {
+    await new Promise((r) => setTimeout(r, 100));
     ({ error, results } = await migrator.migrateToLatest());
   }
   if (error) {

@@ -86,8 +86,9 @@ test('a 50 MB flood: head and tail kept, bytes counted, log capped, daemon memor
   clearInterval(watch);
   assert.equal(o.status, 'succeeded', o.errorMessage ?? '');
   const expected = 'BEGIN\n'.length + 'to stderr\n'.length + bytes + 1 + 'END\n'.length;
-  // Bytes appended in the instant between the size check and a truncate are lost; a handful at most.
-  assert.ok(Math.abs(o.outputBytes - expected) <= expected * 0.001, `counted ${o.outputBytes} of ${expected}`);
+  // Bytes appended in the instant between the size check and a truncate are not counted (documented
+  // in output.ts); a chunked flood is cut several times, so allow half a percent.
+  assert.ok(Math.abs(o.outputBytes - expected) <= expected * 0.005, `counted ${o.outputBytes} of ${expected}`);
   assert.equal(o.outputTruncated, true);
   assert.ok(o.outputTail.startsWith('BEGIN\nto stderr\n0123456789'), o.outputTail.slice(0, 40));
   assert.ok(o.outputTail.endsWith('\nEND\n'));
