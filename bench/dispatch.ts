@@ -1,12 +1,15 @@
 /**
- * Dispatch cost: 200 enabled `true` jobs on second-granularity schedules (job i at seconds
- * i mod 10, every 10 s: 20 starts a second, spread over the seconds) for N seconds (default 60);
- * the lateness of each start against its scheduled instant (admission, and the spawn returning),
- * p50/p99; then throughput: `true` runs with full recording (queue, admit, spawn under the
- * enforcement backend, sample, record) against raw child_process.spawn of `true`, same concurrency.
+ * Dispatch cost: 200 enabled jobs on second-granularity schedules (job i at seconds i mod 10,
+ * every 10 s: 20 starts a second, spread over the seconds) for N seconds (default 60), with the
+ * daemon's default start lead. Each job is `date +%s%N`: the instant its command really began,
+ * printed from inside the run, against its scheduled instant gives the spawn lateness (p50, p90,
+ * p99, max); the release lateness is the daemon's own view (the start it gave the run). Then
+ * throughput: `true` runs with full recording (queue, admit, spawn under the enforcement
+ * backend, sample, record) against raw child_process.spawn of `true`, same concurrency.
  * If the goals (p99 <= 10 ms, >= 50 % of raw) are missed, where the time goes.
  *
  *   node --import tsx bench/dispatch.ts [seconds=60] [jobs=200] [throughputRuns=200]
+ *   BENCH_START_LEAD_MS=0 ...   plan and spawn at the instant (no start lead), for comparison
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -28,6 +31,8 @@ const SECONDS = Number(process.argv[2] ?? 60);
 const NJOBS = Number(process.argv[3] ?? 200);
 const NRUNS = Number(process.argv[4] ?? 200);
 const CONCURRENCY = 10;
+/** The daemon's default execution.start_lead_ms (BENCH_START_LEAD_MS=0: plan and spawn at the instant). */
+const LEAD_MS = Number(process.env.BENCH_START_LEAD_MS ?? 1000);
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -61,14 +66,7 @@ const sampler = new Sampler({ intervalMs: 100 });
 const launcher = new ProcessLauncher(backend, runnerOptionsFromConfig({ kill_grace_seconds: 1, output_tail_bytes: 8192, log_max_bytes: 1 << 20 }, sampler));
 const lb = new LoadBalancer({ node: 'bench', slots, reserveMb: 0, psiVeto: 0, host: hostProbe, clock: systemClock, database });
 const admitLate: number[] = [];
-const d = new Dispatcher({ node: 'bench', jobs, lb, launcher, clock: systemClock, runsDir: path.join(home, 'runs'), maxSleepMs: 1000, onLateness: (ms) => admitLate.push(ms) });
-const spawnedAt = new Map<number, number>();
-const launch = launcher.launch.bind(launcher);
-launcher.launch = async (spec) => {
-  const r = await launch(spec);
-  spawnedAt.set(spec.runId, Date.now());
-  return r;
-};
+const d = new Dispatcher({ node: 'bench', jobs, lb, launcher, clock: systemClock, runsDir: path.join(home, 'runs'), maxSleepMs: 1000, startLeadMs: LEAD_MS, onLateness: (ms) => admitLate.push(ms) });
 timed(launcher, 'launch', 'spawn (launcher.launch)');
 timed(jobs, 'recordExecution', 'record (recordExecution)');
 timed(jobs, 'getJobsDueForExecution', 'plan: due-jobs query');
@@ -77,7 +75,8 @@ timed(d, 'cycle', 'cycle (plan + admit + launch)');
 
 for (let i = 0; i < NJOBS; i++) {
   await jobs.registerJob(
-    { name: `job-${i}`, schedule: `${i % 10}-59/10 * * * * *`, timezone: 'UTC', command: ['true'], estimated_memory_mb: 1, estimated_cpu_percent: 0, slot: 'default', overlap_policy: 'allow' },
+    // The job prints the instant it started (ns): its lateness is measured from inside the run.
+    { name: `job-${i}`, schedule: `${i % 10}-59/10 * * * * *`, timezone: 'UTC', command: ['date', '+%s%N'], estimated_memory_mb: 1, estimated_cpu_percent: 0, slot: 'default', overlap_policy: 'allow' },
     { source: 'manual', byUser: true },
   );
 }
@@ -94,8 +93,9 @@ await d.stop({ drain: true });
 note('drained');
 const cpu = process.cpuUsage(cpu0);
 const wall = Date.now() - t0;
-const rows = await database.db.selectFrom('smart_cron_job_history').select(['id', 'scheduled_for', 'started_at', 'status']).where('trigger', '=', 'schedule').execute();
-const spawnLate = rows.filter((r) => spawnedAt.has(r.id)).map((r) => spawnedAt.get(r.id)! - Date.parse(r.scheduled_for));
+const rows = await database.db.selectFrom('smart_cron_job_history').select(['id', 'scheduled_for', 'started_at', 'status', 'output_tail']).where('trigger', '=', 'schedule').execute();
+// When each command really began: the date it printed (ns since the epoch), against its tick.
+const spawnLate = rows.filter((r) => /^\d{19}\s*$/.test(r.output_tail ?? '')).map((r) => Number(BigInt(r.output_tail!.trim()) / 1000n) / 1000 - Date.parse(r.scheduled_for));
 const expected = Math.floor(SECONDS / 10) * NJOBS;
 const phase1 = new Map(spent);
 spent.clear();
@@ -136,9 +136,11 @@ const out: [string, string][] = [
   ['dispatch_seconds', String(SECONDS)],
   ['dispatch_runs_started', String(rows.filter((r) => r.started_at).length)],
   ['dispatch_runs_expected_about', String(expected)],
-  ['dispatch_admit_lateness_p50_ms', pct(admitLate, 50).toFixed(1)],
-  ['dispatch_admit_lateness_p99_ms', pct(admitLate, 99).toFixed(1)],
+  ['dispatch_start_lead_ms', String(LEAD_MS)],
+  ['dispatch_release_lateness_p50_ms', pct(admitLate, 50).toFixed(1)],
+  ['dispatch_release_lateness_p99_ms', pct(admitLate, 99).toFixed(1)],
   ['dispatch_spawn_lateness_p50_ms', pct(spawnLate, 50).toFixed(1)],
+  ['dispatch_spawn_lateness_p90_ms', pct(spawnLate, 90).toFixed(1)],
   ['dispatch_spawn_lateness_p99_ms', pct(spawnLate, 99).toFixed(1)],
   ['dispatch_spawn_lateness_max_ms', Math.max(...spawnLate).toFixed(1)],
   ['dispatch_daemon_cpu_percent_of_core', (((cpu.user + cpu.system) / 1000 / wall) * 100).toFixed(1)],
@@ -150,8 +152,8 @@ for (const [k, v] of out) console.log(`${k} ${v}`);
 console.log('');
 console.log(`| ${NJOBS} jobs, ${SECONDS} s | p50 | p99 | goal |`);
 console.log('| --- | ---: | ---: | --- |');
-console.log(`| admission lateness | ${pct(admitLate, 50).toFixed(1)} ms | ${pct(admitLate, 99).toFixed(1)} ms | |`);
-console.log(`| spawn lateness | ${pct(spawnLate, 50).toFixed(1)} ms | ${pct(spawnLate, 99).toFixed(1)} ms | p99 <= 10 ms: ${pct(spawnLate, 99) <= 10 ? 'yes' : 'NO'} |`);
+console.log(`| release lateness (the start the daemon gave) | ${pct(admitLate, 50).toFixed(1)} ms | ${pct(admitLate, 99).toFixed(1)} ms | |`);
+console.log(`| spawn lateness (the command's own clock) | ${pct(spawnLate, 50).toFixed(1)} ms | ${pct(spawnLate, 99).toFixed(1)} ms | p99 <= 10 ms: ${pct(spawnLate, 99) <= 10 ? 'yes' : 'NO'} |`);
 console.log(`| throughput (${NRUNS} \`true\` runs, ${CONCURRENCY} at a time) | smart-cron ${ours.toFixed(1)}/s | raw spawn ${raw.toFixed(1)}/s | >= 50 %: ${ours / raw >= 0.5 ? 'yes' : 'NO'} (${((ours / raw) * 100).toFixed(0)} %) |`);
 console.log('');
 console.log('where the time goes (scheduled phase | throughput phase): calls, mean ms, total s');

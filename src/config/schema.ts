@@ -60,6 +60,11 @@ export const ConfigSchema = Type.Object(
           { default: 'auto' },
         ),
         sample_interval_ms: Type.Integer({ minimum: 10, maximum: 100, default: 100 }),
+        /**
+         * How early a scheduled run is planned, admitted and its process prepared, so that its
+         * command starts on the instant however many runs are due together (0: at the instant).
+         */
+        start_lead_ms: Type.Integer({ minimum: 0, maximum: 10_000, default: 1000 }),
         kill_grace_seconds: Type.Number({ minimum: 0, default: 10 }),
         /** Bytes of output kept in the history row (head and tail). */
         output_tail_bytes: Type.Integer({ minimum: 1024, default: 65536 }),

@@ -74,6 +74,7 @@ export function buildEngine(
     clock,
     bus: o.bus,
     runsDir: config.runsDir,
+    startLeadMs: config.execution.start_lead_ms,
     labels: config.node.labels,
     scriptArgv: (p, t) => argvForScript(p, t as ScriptType | null),
     canPlan: o.canPlan,

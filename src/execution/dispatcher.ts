@@ -34,6 +34,12 @@ export interface DispatcherOptions {
   runsDir: string;
   /** Longest sleep between wakes: changes made by other processes are seen within it. */
   maxSleepMs?: number;
+  /**
+   * How early a scheduled tick is planned, admitted and its process prepared (held at the start
+   * handshake), so its command starts at the instant however many runs are due together
+   * (config execution.start_lead_ms). 0: at the instant.
+   */
+  startLeadMs?: number;
   /** Argv for a script job (interpreter by type). */
   scriptArgv?: (path: string, type: string | null) => string[];
   /** Plan the schedule here (false on nodes that lost the scheduler lease). */
@@ -104,7 +110,11 @@ export class Dispatcher implements Executor {
     this.kick();
   }
 
-  /** Stop planning and admitting. Running runs keep running; `drain` waits for them to be recorded. */
+  /**
+   * Stop planning and admitting. Running runs keep running; `drain` waits for them to be recorded.
+   * A run held for its start instant starts then all the same (its shim times it), and a later
+   * daemon adopts it like any other.
+   */
   async stop(opts: { drain?: boolean } = {}): Promise<void> {
     this.stopped = true;
     this.admitting = false;
@@ -149,35 +159,52 @@ export class Dispatcher implements Executor {
     // processing, and with runs ending all the time cycle after cycle chained there without one
     // I/O event, HTTP request or other timer being served (200 per-second jobs: none for minutes).
     await new Promise<void>((r) => setImmediate(r));
-    let plannedAt: number | null = null;
+    let planned: { at: number; horizon: number } | null = null;
     try {
       const now = this.o.clock.now();
       if (!this.o.canPlan || (await this.o.canPlan())) {
-        await this.planner.planDue(now);
-        plannedAt = now;
+        const horizon = now + this.lead;
+        await this.planner.planDue(now, horizon);
+        planned = { at: now, horizon };
       }
       if (this.admitting) await this.admit();
     } catch (e) {
       this.o.log?.(`dispatcher cycle failed: ${(e as Error).message}`);
     }
-    await this.scheduleWake(plannedAt);
+    await this.scheduleWake(planned);
+  }
+
+  private get lead(): number {
+    return Math.max(0, this.o.startLeadMs ?? 0);
   }
 
   /**
-   * Sleep until the earliest next run, at most maxSleepMs. A next run that was already due when
-   * this cycle planned (or is due and this node does not plan: a one-shot `run`, a node without
-   * the lease) is not ours to wake for: waking at once would spin until someone else plans it.
+   * Sleep until the earliest next run (less the start lead), at most maxSleepMs. A next run that
+   * was already due when this cycle planned (or is due and this node does not plan: a one-shot
+   * `run`, a node without the lease) is not ours to wake for: waking at once would spin until
+   * someone else plans it. A tick inside the planned horizon that was not planned ahead (see
+   * Planner.planDue) is woken for at its instant.
    */
-  private async scheduleWake(plannedAt: number | null = null): Promise<void> {
+  private async scheduleWake(planned: { at: number; horizon: number } | null = null): Promise<void> {
     if (this.stopped) return;
     this.timer?.cancel();
     const now = this.o.clock.now();
     const max = this.o.maxSleepMs ?? 1000;
     let next = now + max;
+    // Only a node that plans prepares runs ahead; the others wake at the instants.
+    const lead = planned ? this.lead : 0;
     try {
-      const earliest = await this.o.jobs.jobs.earliestNextRun();
+      const after = planned?.at ?? now;
+      const horizon = planned?.horizon ?? now;
+      const earliest = await this.o.jobs.jobs.earliestNextRun(iso(after));
       const at = earliest ? Date.parse(earliest) : NaN;
-      if (at > (plannedAt ?? now)) next = Math.min(next, at);
+      if (at <= horizon) {
+        next = Math.min(next, at);
+        const beyond = await this.o.jobs.jobs.earliestNextRun(iso(horizon));
+        if (beyond) next = Math.min(next, Date.parse(beyond) - lead);
+      } else if (at > horizon) {
+        next = Math.min(next, at - lead);
+      }
     } catch {
       // the database is away: try again after the usual sleep
     }
@@ -254,14 +281,16 @@ export class Dispatcher implements Executor {
         continue;
       }
       if (!(await this.workflow.takeMutex(run, job, now))) continue;
+      // A tick planned ahead is admitted before its instant and started at it (the start lead).
+      const startAt = Math.max(now, Date.parse(run.scheduled_for));
       const claimed = await this.o.jobs.history.transition(run.id, ['queued'], {
         status: 'running',
         node: this.o.node,
         slot,
         reservation_mb: reservation.memoryMb,
         reservation_cpu: reservation.cpuPercent,
-        started_at: iso(now),
-        wait_ms: Math.max(0, now - Date.parse(run.queued_at)),
+        started_at: iso(startAt),
+        wait_ms: Math.max(0, startAt - Math.max(Date.parse(run.queued_at), Date.parse(run.scheduled_for))),
         wait_reason: null,
       });
       if (!claimed) {
@@ -269,13 +298,12 @@ export class Dispatcher implements Executor {
         continue;
       }
       runningJobs.add(job.id);
-      const entry: Active = { run: { ...run, status: 'running', node: this.o.node, slot, started_at: iso(now) }, launched: null };
+      const entry: Active = { run: { ...run, status: 'running', node: this.o.node, slot, started_at: iso(startAt) }, launched: null };
       this.active.set(run.id, entry);
       this.o.lb.acquire({ runId: run.id, slot, reservation, usedMb: () => entry.launched?.usedMb() ?? 0 });
-      if (run.trigger === 'schedule' || run.trigger === 'catchup') this.o.onLateness?.(now - Date.parse(run.scheduled_for));
       // Launches run side by side (each forks a shim and sets up a cgroup): the next admission
       // does not wait for this one's process to exist. launch() handles its own failures.
-      void this.launch(entry, job, slot);
+      void this.launch(entry, job, slot, startAt);
     }
     await this.persistSlots();
   }
@@ -288,27 +316,46 @@ export class Dispatcher implements Executor {
     return Object.entries(selector).every(([k, v]) => labels[k] === v);
   }
 
-  private async launch(entry: Active, job: JobRow, slot: string): Promise<void> {
+  private async launch(entry: Active, job: JobRow, slot: string, startAt: number): Promise<void> {
     const run = entry.run;
     // The slot rows show the reservation before the process exists.
     await this.o.lb.persist().catch(() => {});
+    const held = startAt > this.o.clock.now();
     let spec: LaunchSpec;
     try {
-      spec = this.specFor(job, run, slot);
+      spec = { ...this.specFor(job, run, slot), startAt };
     } catch (e) {
       this.finish(entry, { status: 'failed', error_message: (e as Error).message, finished_at: iso(this.o.clock.now()) });
       return;
     }
+    let launched: Launched;
     try {
-      const launched = await this.o.launcher.launch(spec);
-      entry.launched = launched;
-      await this.o.jobs.history.update(run.id, { pid: launched.pid, pid_start: launched.pidStart, log_path: launched.logPath });
-      Object.assign(entry.run, { pid: launched.pid, log_path: launched.logPath });
-      this.o.bus?.emit('run.started', entry.run);
-      if (entry.cancelReason) launched.cancel(entry.cancelReason);
-      launched.done.then((outcome) => this.finish(entry, outcome));
+      launched = await this.o.launcher.launch(spec);
     } catch (e) {
       this.finish(entry, { status: 'failed', error_message: `could not start: ${(e as Error).message}`, finished_at: iso(this.o.clock.now()) });
+      return;
+    }
+    entry.launched = launched;
+    // Recorded after the start is (run.started before run.finished, whatever ends first).
+    let started!: () => void;
+    const startHandled = new Promise<void>((r) => (started = r));
+    launched.done.then((outcome) => startHandled.then(() => this.finish(entry, outcome)));
+    try {
+      // The pid is stored before the command is released: a restart finds the run either way.
+      await this.o.jobs.history.update(run.id, { pid: launched.pid, pid_start: launched.pidStart, log_path: launched.logPath }).catch((e: Error) => this.o.log?.(`run #${run.id}: storing its pid failed: ${e.message}`));
+      Object.assign(entry.run, { pid: launched.pid, log_path: launched.logPath });
+      if (entry.cancelReason) launched.cancel(entry.cancelReason);
+      const at = launched.released ? await launched.released : this.o.clock.now();
+      if (at === null) return;
+      if (held && at - startAt > 1) {
+        // Released later than planned (a busy loop): the row says when the command really started.
+        entry.run.started_at = iso(at);
+        await this.o.jobs.history.update(run.id, { started_at: entry.run.started_at }).catch(() => {});
+      }
+      if (run.trigger === 'schedule' || run.trigger === 'catchup') this.o.onLateness?.(at - Date.parse(run.scheduled_for));
+      this.o.bus?.emit('run.started', entry.run);
+    } finally {
+      started();
     }
   }
 

@@ -19,6 +19,8 @@ export interface LaunchSpec {
   cpuPercent: number | null;
   slot: string;
   runDir: string;
+  /** Hold the command until this instant (ms since the epoch); the process is prepared now. */
+  startAt?: number;
 }
 
 export interface Launched {
@@ -28,6 +30,11 @@ export interface Launched {
   logPath: string | null;
   /** Always resolves (never rejects) with the run's outcome. */
   done: Promise<RunOutcomeFields>;
+  /**
+   * When the command was released (ms), for a run held until its startAt; null when it never
+   * started. Absent: the command started when launch() returned.
+   */
+  released?: Promise<number | null>;
   /** Stop the run: TERM to its group, a grace period, KILL, then its cgroup. */
   cancel(reason: string): void;
   /** Memory the run uses now, in MB (for the host check's "unused part of reservations"). */

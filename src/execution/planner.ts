@@ -11,7 +11,7 @@ import { parseSchedule } from '../schedule/cron.js';
 import { DEFAULT_ON_TIME_TOLERANCE_MS, missedTicks, planMisfire } from '../schedule/misfire.js';
 import type { JobRow, NewRunRow, RunRow, RunTrigger } from '../storage/schema.js';
 import { circuitGate } from './circuit.js';
-import { requirementsGate } from './workflow.js';
+import { hasRequirements, requirementsGate } from './workflow.js';
 
 export interface PlannerOptions {
   jobs: JobManager;
@@ -37,14 +37,30 @@ export class Planner {
     this.grace = o.misfireGraceMs ?? DEFAULT_ON_TIME_TOLERANCE_MS;
   }
 
-  /** Plan every due job; returns what was queued and skipped. */
-  async planDue(nowMs = this.o.clock.now()): Promise<PlanResult> {
+  /**
+   * Plan every due job; returns what was queued and skipped. With a horizon past now, a job
+   * whose next tick falls in (now, horizon] is planned ahead, so its run can be admitted and
+   * its process prepared before the instant (the Dispatcher's start lead) — but only when
+   * nothing that could change by the instant bears on the decision: its one tick in the
+   * window, a closed circuit, no requirements, nothing of it running or waiting. Any other
+   * job is left for the cycle at its instant.
+   */
+  async planDue(nowMs = this.o.clock.now(), horizonMs = nowMs): Promise<PlanResult> {
     const out: PlanResult = { queued: [], skipped: [] };
+    const deferred = new Set<number>();
     for (;;) {
-      const due = await this.o.jobs.getJobsDueForExecution(nowMs, 500);
+      const due = await this.o.jobs.getJobsDueForExecution(Math.max(nowMs, horizonMs), 500);
+      let planned = 0;
       for (const job of due) {
+        if (deferred.has(job.id)) continue;
         try {
-          await this.planJob(job, nowMs, out);
+          const ahead = Date.parse(job.next_scheduled_run!) > nowMs;
+          if (ahead && !(await this.canPlanAhead(job, horizonMs))) {
+            deferred.add(job.id);
+            continue;
+          }
+          planned++;
+          await this.planJob(job, nowMs, out, ahead ? horizonMs : nowMs);
         } catch (e) {
           // A database error aborts the cycle; the next wake plans again, and the unique run
           // key makes the ticks already inserted harmless. Only a job whose own schedule cannot
@@ -54,8 +70,17 @@ export class Planner {
           await this.o.jobs.jobs.update(job.id, { next_scheduled_run: null, last_error_message: `scheduling failed: ${e.message}` });
         }
       }
-      if (due.length < 500) return out;
+      if (due.length < 500 || planned === 0) return out;
     }
+  }
+
+  private async canPlanAhead(job: JobRow, horizonMs: number): Promise<boolean> {
+    if (job.circuit_state !== 'closed' || !job.next_scheduled_run) return false;
+    const schedule = parseSchedule(job.schedule, job.timezone);
+    const after = schedule.nextRun(Date.parse(job.next_scheduled_run));
+    if (after !== null && after <= horizonMs) return false; // more than one tick in the window
+    if (await hasRequirements(this.o.jobs, job.id)) return false;
+    return (await this.o.jobs.history.active(job.id)).length === 0;
   }
 
   /** @reboot jobs: one run each time the daemon starts. */
@@ -71,11 +96,12 @@ export class Planner {
     return out;
   }
 
-  private async planJob(job: JobRow, nowMs: number, out: PlanResult): Promise<void> {
+  /** Plan the job's ticks up to `uptoMs` (now, or a horizon past now when planned ahead). */
+  private async planJob(job: JobRow, nowMs: number, out: PlanResult, uptoMs = nowMs): Promise<void> {
     const schedule = parseSchedule(job.schedule, job.timezone);
     const from = job.last_scheduled_tick ? Date.parse(job.last_scheduled_tick) : Date.parse(job.next_scheduled_run!) - 1;
     const cap = Math.max(1, job.max_catchup_runs);
-    const missed = missedTicks(schedule, from, nowMs, cap);
+    const missed = missedTicks(schedule, from, uptoMs, cap);
     const plan = planMisfire(job.misfire_policy, missed, cap, this.grace);
     const toRun = plan.run.map((at) => ({ at, trigger: (nowMs - at <= this.grace ? 'schedule' : 'catchup') as RunTrigger }));
     if (plan.skipped > 0) {
@@ -94,7 +120,7 @@ export class Planner {
     // dispatcher runs them one after another under forbid and queue), only what ran before.
     const batch = new Set<number>();
     for (const { at, trigger } of toRun) await this.planTick(job, at, trigger, nowMs, out, batch);
-    const next = schedule.nextRun(nowMs);
+    const next = schedule.nextRun(uptoMs);
     await this.o.jobs.jobs.update(job.id, {
       next_scheduled_run: next === null ? null : iso(next),
       last_scheduled_tick: missed.latest !== null ? iso(missed.latest) : job.last_scheduled_tick,

@@ -50,6 +50,7 @@ export class ProcessLauncher implements Launcher {
         cpuPercent: spec.cpuPercent,
         slot: spec.slot,
         runDir: spec.runDir,
+        startAt: spec.startAt,
       },
       this.backend,
       this.opts,
@@ -76,6 +77,7 @@ export class ProcessLauncher implements Launcher {
       pidStart: h.pidStart,
       logPath: h.logPath,
       done,
+      released: h.released,
       cancel: (reason) => h.cancel(reason),
       usedMb: () => h.currentUsage().memoryMb,
     };

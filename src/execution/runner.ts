@@ -72,6 +72,12 @@ export interface RunSpec {
   slot: string;
   /** Created if missing: <home>/runs/<runId> (see runDirFor). */
   runDir: string;
+  /**
+   * When to start the command (ms since the epoch). A later instant holds the run: its process
+   * is spawned and confined now, and the shim sleeps until the instant before it execs the
+   * command, so prepared runs start on time however busy the daemon is then. Default: at once.
+   */
+  startAt?: number;
 }
 
 export interface RunnerOptions {
@@ -99,6 +105,8 @@ export interface RunHandle {
   readonly logPath: string;
   readonly backend: BackendName;
   readonly done: Promise<RunOutcome>;
+  /** When the command was released to run (ms), once that instant has come; null when it never was. */
+  readonly released: Promise<number | null>;
   /** 'timeout' ends with status timeout; any other reason with interrupted. Idempotent. */
   cancel(reason?: string): void;
   currentUsage(): RunUsage;
@@ -135,7 +143,11 @@ class Run implements RunHandle, SampleTarget {
   readonly logPath: string;
   readonly backend: BackendName;
   readonly done: Promise<RunOutcome>;
+  readonly released: Promise<number | null>;
   private resolve!: (o: RunOutcome) => void;
+  private resolveReleased!: (at: number | null) => void;
+  /** Until a held run's start instant. */
+  private holdTimer: TimerHandle | null = null;
   private readonly clock: Clock;
   private follower: OutputFollower | null = null;
   private conf: Confinement | null = null;
@@ -166,6 +178,9 @@ class Run implements RunHandle, SampleTarget {
     this.clock = opts.clock ?? systemClock;
     this.startedAt = this.clock.now();
     this.done = new Promise((r) => (this.resolve = r));
+    this.released = new Promise((r) => (this.resolveReleased = r));
+    // Whatever ends the run settles `released` too (null unless the command was started).
+    void this.done.then(() => this.resolveReleased(null));
   }
 
   start(spec: RunSpec, backend: EnforcementBackend): void {
@@ -269,10 +284,28 @@ class Run implements RunHandle, SampleTarget {
       pidStart: this.pidStart,
       confinement: this.conf.saved,
     };
+    const now = this.clock.now();
+    const holdMs = (spec.startAt ?? 0) - now;
+    if (holdMs >= 1) rf.startedAt = spec.startAt!;
     fs.writeFileSync(path.join(this.runDir, 'run.json'), JSON.stringify(rf, null, 1));
-    child.stdin!.end('go\n');
-    this.begin();
+    if (holdMs >= 1) {
+      // The kernel times the start (the shim sleeps, then execs), not this process's event loop.
+      child.stdin!.end(`go ${(holdMs / 1000).toFixed(3)}\n`);
+      this.startedAt = spec.startAt!;
+      this.holdTimer = this.clock.setTimer(holdMs, () => this.release());
+    } else {
+      child.stdin!.end('go\n');
+      this.release();
+    }
     return null;
+  }
+
+  /** The command runs from now (or from the instant it was held until): timers and sampling. */
+  private release(): void {
+    this.holdTimer = null;
+    if (this.stop || this.abandoned || this.finalizing) return;
+    this.begin();
+    this.resolveReleased(this.startedAt);
   }
 
   private failMessage: string | null = null;
@@ -298,6 +331,7 @@ class Run implements RunHandle, SampleTarget {
     this.watched = new WatchedProcess(pid);
     this.follower = new OutputFollower(this.logPath, this.limits(), true, this.writerPos);
     this.begin();
+    this.resolveReleased(this.startedAt);
   }
 
   failEarly(message: string, logFd: number | null): void {
@@ -319,6 +353,9 @@ class Run implements RunHandle, SampleTarget {
     if (this.stop || this.abandoned || this.finalizing || this.pid === null) return;
     const status = reason === 'timeout' ? 'timeout' : 'interrupted';
     this.stop = { status, message: message ?? (status === 'timeout' ? 'timed out' : `cancelled: ${reason}`) };
+    // Held before its start: TERM ends the shim's sleep, and the shim exits unstarted.
+    this.holdTimer?.cancel();
+    this.holdTimer = null;
     this.terminate(false);
   }
 
@@ -353,6 +390,7 @@ class Run implements RunHandle, SampleTarget {
 
   abandon(): void {
     this.abandoned = true;
+    this.holdTimer?.cancel(); // a held run still starts at its instant, for the next daemon to adopt
     for (const t of this.timers) t.cancel();
     this.opts.sampler.remove(this);
     this.follower?.close();

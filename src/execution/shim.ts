@@ -12,6 +12,9 @@
  * after putting the shim into its cgroup (or setting oom_score_adj), so the job never runs a
  * single instruction outside its limits, and no cgroup file has to be writable by the job's
  * user. If the daemon dies before that, stdin reaches EOF and the shim exits 125 unstarted.
+ * "go S" (S seconds, fractional) holds the command until its start instant: the shim sleeps S
+ * seconds first, so a run prepared ahead starts on time whatever the daemon is doing then; a
+ * signal that ends the sleep (a cancel before the start) makes the shim exit 125 unstarted.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -32,7 +35,12 @@ export const SHIM_SCRIPT = [
   'd=$1; shift',
   "trap ':' HUP INT TERM",
   'IFS= read -r go',
-  '[ "$go" = go ] || { echo "smart-cron: supervisor went away before the start signal" >&2; exit 125; }',
+  'case $go in',
+  '  go) ;;',
+  '  "go "*) s=/bin/sleep; [ -x $s ] || s=sleep',
+  '    $s "${go#go }" || { echo "smart-cron: stopped before its start" >&2; exit 125; } ;;',
+  '  *) echo "smart-cron: supervisor went away before the start signal" >&2; exit 125 ;;',
+  'esac',
   'exec 0</dev/null',
   '"$@"',
   'rc=$?',

@@ -57,6 +57,11 @@ export function formatSeconds(s: number): string {
 }
 
 /** Why the job's requirements do not hold now, or null when they all do. */
+/** Does the job require other jobs' results (its ticks depend on their state at the instant)? */
+export async function hasRequirements(jm: JobManager, jobId: number): Promise<boolean> {
+  return (await new DependencyRepo(jm.database.db).upstream(jobId, 'requires')).length > 0;
+}
+
 export async function unmetRequirements(jm: JobManager, jobId: number, nowMs: number): Promise<string | null> {
   const links = await new DependencyRepo(jm.database.db).upstream(jobId, 'requires');
   const unmet: string[] = [];

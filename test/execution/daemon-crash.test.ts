@@ -71,3 +71,47 @@ test('kill -9 of the daemon mid-run: the next daemon adopts the run and records 
     await a.close();
   }
 });
+
+test('kill -9 of the daemon while a run is prepared ahead of its instant: it still starts at the instant, once, and the next daemon records it', { timeout: 240_000 }, async () => {
+  const home = join(tempDir('smart-cron-crash-lead-'), 'home');
+  mkdirSync(home);
+  const slot = `lead${process.pid}`;
+  // A long start lead, so that the run is prepared well before its tick even on a slow machine.
+  writeHome(home, slot, 'execution: { start_lead_ms: 10000 }\n');
+  const a = await openHome(home);
+  const procs: ReturnType<typeof startDaemonProcess>[] = [];
+  try {
+    const at = Math.ceil((Date.now() + 40_000) / 1000) * 1000;
+    const t = new Date(at);
+    const schedule = `${t.getUTCSeconds()} ${t.getUTCMinutes()} ${t.getUTCHours()} ${t.getUTCDate()} ${t.getUTCMonth() + 1} *`;
+    await a.jobs.registerJob({ name: 'on-time', schedule, timezone: 'UTC', command: ['date', '+%s%N'], slot, estimated_memory_mb: 16 }, { source: 'manual', byUser: true });
+    const d1 = startDaemonProcess(home);
+    procs.push(d1);
+    const run = await until('the run to be prepared under daemon 1', async () => {
+      const r = (await a.jobs.history.list({ limit: 5 })).find((x) => x.status === 'running' && x.pid);
+      return r ?? (d1.child.exitCode !== null ? Promise.reject(new Error(`daemon 1 exited: ${d1.output()}`)) : null);
+    }, 60_000);
+    assert.ok(Date.now() < at - 1000, `daemon 1 prepared the run only ${at - Date.now()} ms before its tick (too slow a start to test this)`);
+    assert.equal(run.started_at, new Date(at).toISOString(), 'the row says the run starts at its tick');
+    d1.child.kill('SIGKILL');
+    await d1.exited;
+    assert.ok(isAlive(run.pid!), 'the prepared run outlives its daemon');
+
+    const d2 = startDaemonProcess(home);
+    procs.push(d2);
+    const done = await until('the run to be recorded by daemon 2', async () => {
+      const r = await a.jobs.history.byId(run.id);
+      return r && r.recorded === 1 ? r : d2.child.exitCode !== null ? Promise.reject(new Error(d2.output())) : null;
+    }, 120_000, 250);
+    assert.equal(done.status, 'succeeded', JSON.stringify(done));
+    const began = Number(BigInt((done.output_tail ?? '').trim()) / 1_000_000n);
+    assert.ok(began >= at && began < at + 2000, `the command began ${began - at} ms after its tick`);
+    const all = await a.jobs.history.list({ limit: 100 });
+    assert.deepEqual(all.map((r) => [r.scheduled_for, r.attempt, r.status]), [[new Date(at).toISOString(), 1, 'succeeded']], 'one run of the tick');
+    d2.child.kill('SIGTERM');
+    assert.equal(await d2.exited, 0, d2.output());
+  } finally {
+    for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    await a.close();
+  }
+});

@@ -252,3 +252,41 @@ test('circuit breaker: a half-open trial that was skipped or interrupted does no
     }
   }
 });
+
+test('start lead: a free tick is planned, admitted and prepared ahead to start at its instant; one whose overlap or requirements could change by then is decided at the instant', async () => {
+  const h = await harness({ options: { startLeadMs: 1000 } });
+  try {
+    await h.add({ name: 'free' });
+    await h.add({ name: 'busy', overlap_policy: 'forbid' });
+    await h.add({ name: 'needs', overlap_policy: 'allow' });
+    const { DependencyRepo } = await import('../../src/jobs/dependencies.js');
+    await new DependencyRepo(h.database.db).add((await h.jobs.getJob('needs')).id, (await h.jobs.getJob('free')).id, 'requires', {}, h.clock.now());
+    h.d.start();
+    const at1201 = Date.UTC(2026, 5, 1, 12, 1, 0);
+    await h.step(29_500); // 12:00:59.5, half a second before the tick
+    for (const name of ['free', 'busy']) {
+      const rows = await h.runs(name);
+      assert.deepEqual(rows.map((r) => [r.scheduled_for, r.status, r.started_at]), [[iso(at1201), 'running', iso(at1201)]], `${name} is prepared ahead`);
+      assert.equal(h.launcher.runs.get(rows[0]!.id)!.spec.startAt, at1201, `${name} is held until its instant`);
+      assert.equal(rows[0]!.wait_ms, 0, 'a run prepared ahead did not wait');
+    }
+    assert.deepEqual(await h.runs('needs'), [], 'a job with requirements is not planned ahead');
+    await h.step(500); // 12:01:00
+    const needs = await h.runs('needs');
+    assert.deepEqual(needs.map((r) => [r.scheduled_for, r.queued_at]), [[iso(at1201), iso(at1201)]], 'decided at its instant');
+
+    // free's run ends; busy's never does (overlap forbid).
+    h.launcher.finish((await h.runs('free'))[0]!.id);
+    await h.step(59_500); // 12:01:59.5
+    const at1202 = at1201 + MIN;
+    assert.deepEqual((await h.runs('free')).map((r) => r.scheduled_for), [iso(at1201), iso(at1202)], 'free: the next tick is prepared ahead');
+    assert.equal((await h.runs('busy')).length, 1, 'busy: with its run going, the next tick waits to be decided at its instant');
+    await h.step(500); // 12:02:00
+    const busy = await h.runs('busy');
+    assert.deepEqual(busy.map((r) => r.status), ['running', 'skipped']);
+    assert.equal(busy[1]!.finished_at, iso(at1202), 'skipped at the instant, not ahead');
+    assert.match(busy[1]!.skip_reason!, /still running \(overlap policy forbid\)/);
+  } finally {
+    await h.close();
+  }
+});

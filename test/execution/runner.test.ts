@@ -132,6 +132,31 @@ for (const name of ['portable', 'cgroup1', 'cgroup2'] as const) {
     assert.ok(o.durationMs < 1000);
   });
 
+  test(`${name}: a run held until its start instant starts then, not before; cancelled while held, it never starts`, { skip }, async () => {
+    // Prepared 600 ms ahead: the command (date, ns) runs at the instant, not at spawn time.
+    const startAt = Date.now() + 600;
+    const h = startRun(spec({ argv: ['date', '+%s%N'], startAt }), backend, opts);
+    assert.ok(h.pid, 'the process exists before the instant');
+    const o = await h.done;
+    assert.equal(o.status, 'succeeded', o.errorMessage ?? '');
+    const began = Number(BigInt(o.outputTail.trim()) / 1_000_000n);
+    assert.ok(began >= startAt, `began ${began - startAt} ms before its instant`);
+    assert.ok(began - startAt < 1000, `began ${began - startAt} ms after its instant`);
+    assert.equal(await h.released, startAt, 'the run counts from its instant');
+    assert.ok(o.durationMs < 1000, `duration ${o.durationMs} ms counts from the instant`);
+
+    const marker = path.join(tempDir(), 'ran');
+    const held = startRun(spec({ argv: ['touch', marker], startAt: Date.now() + 2000 }), backend, opts);
+    setTimeout(() => held.cancel('user request'), 200);
+    const c = await held.done;
+    assert.equal(c.status, 'interrupted');
+    assert.equal(await held.released, null);
+    assert.match(c.outputTail, /stopped before its start/);
+    await new Promise((r) => setTimeout(r, 2200));
+    assert.equal(fs.existsSync(marker), false, 'a run cancelled while held never runs its command');
+    assert.ok(groupGone(held.pid!), 'nothing of the held run is left');
+  });
+
   test(`${name}: over its memory limit -> ${cgroup ? 'oom_killed' : 'memory_limit'}, while a concurrent run carries on`, { skip }, async () => {
     const big = startRun(spec({ argv: ['node', prog('grow-mem.mjs'), '600', '3000'], memoryLimitMb: 150 }), backend, opts);
     const small = startRun(spec({ argv: ['node', prog('hold-mem.mjs'), '20', '1500'] }), backend, opts);

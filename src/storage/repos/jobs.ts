@@ -78,13 +78,14 @@ export class JobsRepo {
       .execute();
   }
 
-  /** The earliest next run among enabled jobs, for the scheduler's timer. */
-  async earliestNextRun(q: Q = this.db): Promise<string | null> {
-    const r = await q
+  /** The earliest next run among enabled jobs (only those later than `after` when given), for the scheduler's timer. */
+  async earliestNextRun(after?: string | null, q: Q = this.db): Promise<string | null> {
+    let query = q
       .selectFrom(T)
       .select((eb) => eb.fn.min('next_scheduled_run').as('t'))
-      .where('enabled', '=', 1)
-      .executeTakeFirst();
+      .where('enabled', '=', 1);
+    if (after) query = query.where('next_scheduled_run', '>', after);
+    const r = await query.executeTakeFirst();
     return (r?.t as string | null | undefined) ?? null;
   }
 
