@@ -10,22 +10,30 @@
  *
  *   node --import tsx bench/dispatch.ts [seconds=60] [jobs=200] [throughputRuns=200]
  *   BENCH_START_LEAD_MS=0 ...   plan and spawn at the instant (no start lead), for comparison
+ *   BENCH_FROM_SOURCE=1 ...     the sources through tsx even when dist/ is built
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { systemClock } from '../src/clock.js';
-import { hostProbe } from '../src/daemon/engine.js';
-import { Dispatcher } from '../src/execution/dispatcher.js';
-import { detectBackend } from '../src/execution/enforcement/detect.js';
-import { LoadBalancer } from '../src/execution/load-balancer.js';
-import { ProcessLauncher } from '../src/execution/process-launcher.js';
-import { runnerOptionsFromConfig } from '../src/execution/runner.js';
-import { Sampler } from '../src/execution/sampler.js';
-import { JobManager } from '../src/jobs/manager.js';
-import { openDatabase } from '../src/storage/database.js';
+import { fileURLToPath } from 'node:url';
+import type { Dispatcher as DispatcherT } from '../src/execution/dispatcher.js';
+
+// The daemon's code as users run it: the compiled dist/ when built (`npm run build`), else the
+// sources through tsx (whose compiler's memory makes every fork of this process dearer).
+const DIST = fs.existsSync(fileURLToPath(new URL('../dist/execution/dispatcher.js', import.meta.url))) && process.env.BENCH_FROM_SOURCE !== '1';
+const from = async <T>(m: string): Promise<T> => (await import(DIST ? `../dist/${m}.js` : `../src/${m}.js`)) as T;
+const { systemClock } = await from<typeof import('../src/clock.js')>('clock');
+const { hostProbe } = await from<typeof import('../src/daemon/engine.js')>('daemon/engine');
+const { Dispatcher } = await from<typeof import('../src/execution/dispatcher.js')>('execution/dispatcher');
+const { detectBackend } = await from<typeof import('../src/execution/enforcement/detect.js')>('execution/enforcement/detect');
+const { LoadBalancer } = await from<typeof import('../src/execution/load-balancer.js')>('execution/load-balancer');
+const { ProcessLauncher } = await from<typeof import('../src/execution/process-launcher.js')>('execution/process-launcher');
+const { runnerOptionsFromConfig } = await from<typeof import('../src/execution/runner.js')>('execution/runner');
+const { Sampler } = await from<typeof import('../src/execution/sampler.js')>('execution/sampler');
+const { JobManager } = await from<typeof import('../src/jobs/manager.js')>('jobs/manager');
+const { openDatabase } = await from<typeof import('../src/storage/database.js')>('storage/database');
 
 const SECONDS = Number(process.argv[2] ?? 60);
 const NJOBS = Number(process.argv[3] ?? 200);
@@ -70,7 +78,7 @@ const d = new Dispatcher({ node: 'bench', jobs, lb, launcher, clock: systemClock
 timed(launcher, 'launch', 'spawn (launcher.launch)');
 timed(jobs, 'recordExecution', 'record (recordExecution)');
 timed(jobs, 'getJobsDueForExecution', 'plan: due-jobs query');
-timed(d['planner' as keyof Dispatcher] as unknown as object, 'planDue', 'plan (planDue, all)');
+timed(d['planner' as keyof DispatcherT] as unknown as object, 'planDue', 'plan (planDue, all)');
 timed(d, 'cycle', 'cycle (plan + admit + launch)');
 
 for (let i = 0; i < NJOBS; i++) {
@@ -154,6 +162,7 @@ const ours = NRUNS / (tpMs / 1000);
 const raw = NRUNS / (rawMs / 1000);
 const out: [string, string][] = [
   ['dispatch_jobs', String(NJOBS)],
+  ['dispatch_runtime', DIST ? 'dist' : 'src'],
   ['dispatch_seconds', String(SECONDS)],
   ['dispatch_runs_started', String(rows.filter((r) => r.started_at).length)],
   ['dispatch_runs_expected_about', String(expected)],

@@ -8,8 +8,10 @@ import {
   sql,
   type DatabaseConnection,
   type Driver,
+  type SqliteDatabase,
   type SqliteDialectConfig,
 } from 'kysely';
+import type { Database as BetterSqlite3Database } from 'better-sqlite3';
 
 /**
  * SQLite transactions begin IMMEDIATE: a transaction that reads and then writes (registering a
@@ -20,6 +22,31 @@ class ImmediateSqliteDriver extends SqliteDriver {
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
   }
+}
+
+/**
+ * Kysely's SQLite driver prepares every query anew; the daemon and the API run the same few
+ * hundred statements over and over, and preparing was a tenth of the dispatcher's CPU. This
+ * keeps the most recent prepared statements by their SQL (a statement busy in an iteration is
+ * never handed out twice; SQLite re-prepares a cached one itself after a schema change).
+ */
+function withStatementCache(native: BetterSqlite3Database, max = 500): SqliteDatabase {
+  const cache = new Map<string, ReturnType<BetterSqlite3Database['prepare']>>();
+  return {
+    close: () => native.close(),
+    prepare(sql: string) {
+      const hit = cache.get(sql);
+      cache.delete(sql);
+      if (hit && !hit.busy) {
+        cache.set(sql, hit);
+        return hit;
+      }
+      const stmt = native.prepare(sql);
+      cache.set(sql, stmt);
+      if (cache.size > max) cache.delete(cache.keys().next().value!);
+      return stmt;
+    },
+  };
 }
 
 class ImmediateSqliteDialect extends SqliteDialect {
@@ -110,7 +137,7 @@ async function openSqlite(path: string): Promise<Database> {
   native.pragma('synchronous = NORMAL');
   native.pragma('foreign_keys = ON');
   native.pragma('busy_timeout = 5000');
-  const db = new Kysely<DB>({ dialect: new ImmediateSqliteDialect({ database: native }) });
+  const db = new Kysely<DB>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(native) }) });
   return {
     db,
     dialect: 'sqlite',
