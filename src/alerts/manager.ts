@@ -109,7 +109,9 @@ export class AlertManager {
   checkPeriodic(): Promise<{ raised: number; resolved: number }> {
     return this.serial('periodic check', async () => {
       const now = this.clock.now();
-      const { rows } = await this.jobs.list({ sort: 'id' }, now);
+      // Only the jobs that can get a finding or have an alert to clear: the rest would get an
+      // empty verdict, and reading every row every 30 s is most of an idle daemon's memory churn.
+      const rows = await this.jobs.periodicCandidates(now, ALERT_TYPES);
       const live = await this.history.active();
       const byId = new Map(rows.map((j) => [j.id, j]));
       // One query for every open alert, not one per job: most jobs have none and need no write.

@@ -78,6 +78,38 @@ export class JobsRepo {
       .execute();
   }
 
+  /**
+   * The jobs a periodic alert check can have something to say about, by id: enabled ones whose
+   * next run is past (a missed tick; the grace is never negative), those with a queued or running
+   * run (stuck, hanging), an open circuit, and those with an open alert of `alertTypes` (which
+   * the check may resolve). Every other job gets an empty verdict, so a check over 1,000 quiet
+   * jobs reads none of their rows.
+   */
+  periodicCandidates(nowMs: number, alertTypes: readonly string[], q: Q = this.db): Promise<JobRow[]> {
+    return q
+      .selectFrom(T)
+      .selectAll()
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('enabled', '=', 1), eb('next_scheduled_run', '<', iso(nowMs))]),
+          eb('circuit_state', '=', 'open'),
+          eb('id', 'in', eb.selectFrom('smart_cron_job_history').select('job_id').where('status', 'in', ['queued', 'running'])),
+          eb(
+            'id',
+            'in',
+            eb
+              .selectFrom('smart_cron_performance_alerts')
+              .select('job_id')
+              .where('job_id', 'is not', null)
+              .where('alert_type', 'in', [...alertTypes])
+              .where('resolved_at', 'is', null),
+          ),
+        ]),
+      )
+      .orderBy('id')
+      .execute();
+  }
+
   /** The earliest next run among enabled jobs (only those later than `after` when given), for the scheduler's timer. */
   async earliestNextRun(after?: string | null, q: Q = this.db): Promise<string | null> {
     let query = q
