@@ -186,11 +186,14 @@ class Run implements RunHandle, SampleTarget {
   start(spec: RunSpec, backend: EnforcementBackend): void {
     this.timeoutMs = spec.timeoutMs;
     this.memoryLimitMb = spec.memoryLimitMb ?? null;
-    fs.mkdirSync(this.runDir, { recursive: true });
+    const created = fs.mkdirSync(this.runDir, { recursive: true }) !== undefined;
     const logFd = fs.openSync(this.logPath, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_APPEND, 0o640);
     try {
-      fs.rmSync(path.join(this.runDir, 'exit'), { force: true });
-      fs.rmSync(path.join(this.runDir, 'status'), { recursive: true, force: true });
+      if (!created) {
+        // A run directory reused (a run id started again): no stale exit status may be read.
+        fs.rmSync(path.join(this.runDir, 'exit'), { force: true });
+        fs.rmSync(path.join(this.runDir, 'status'), { recursive: true, force: true });
+      }
       this.follower = new OutputFollower(this.logPath, this.limits(), false, this.writerPos);
       const err = this.launch(spec, backend, logFd);
       if (err) this.failEarly(err, logFd);
