@@ -65,11 +65,17 @@ function convertText(props: Record<string, PropSchema>, input: unknown): unknown
   return out;
 }
 
+/**
+ * Fastify asks for every route's validators when the server starts; each is compiled the first
+ * time its route is called instead, so a daemon whose API is never (or seldom) used does not
+ * hold generated code for some sixty schemas.
+ */
 export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
-  const check = Compile(schema);
+  let check: ReturnType<typeof Compile<TSchema>> | undefined;
   const isBody = httpPart === 'body';
   const props = properties(schema);
   return (input: unknown) => {
+    check ??= Compile(schema);
     let value = input;
     if (isBody) {
       // POST without a body: the same as an empty object, so optional-body routes need none.
