@@ -4,7 +4,7 @@
  * credentials from the URL, or `user` + `password` / `password_file` in the config.
  */
 import { readFileSync } from 'node:fs';
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import { ConfigError } from '../../errors.js';
 import type { Notice } from '../format.js';
 import { errorText, redactUrl, scrub } from './redact.js';
@@ -30,7 +30,7 @@ export class EmailNotifier {
     this.server = redactUrl(settings.smtp_url);
   }
 
-  private open(): Transporter {
+  private async open(): Promise<Transporter> {
     if (this.transport) return this.transport;
     const s = this.settings;
     let u: URL;
@@ -54,6 +54,10 @@ export class EmailNotifier {
     }
     this.secrets = [pass, u.password].filter((x): x is string => !!x);
     const timeout = s.timeout_ms ?? 10_000;
+    // Loaded on the first mail, not at start-up: most daemons never send one, and nodemailer
+    // is some 35 modules.
+    const { default: nodemailer } = await import('nodemailer');
+    if (this.transport) return this.transport;
     this.transport = nodemailer.createTransport({
       host: u.hostname.replace(/^\[|\]$/g, ''),
       port: u.port ? Number(u.port) : secure ? 465 : 25,
@@ -74,7 +78,7 @@ export class EmailNotifier {
   async send(to: string[], notice: Notice): Promise<void> {
     if (to.length === 0) throw new Error('no recipients');
     try {
-      await this.open().sendMail({
+      await (await this.open()).sendMail({
         from: this.settings.from,
         to,
         subject: notice.subject,
