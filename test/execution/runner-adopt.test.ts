@@ -11,6 +11,7 @@ import type { BackendName, EnforcementBackend } from '../../src/execution/enforc
 import { adoptRun, collectFinishedRun, runnerOptionsFromConfig, startRun, type RunHandle, type RunSpec } from '../../src/execution/runner.js';
 import { Sampler } from '../../src/execution/sampler.js';
 import { tempDir } from '../helpers/tmp.js';
+import { readExitFile } from '../../src/execution/shim.js';
 
 const probe = probeHost();
 const sampler = new Sampler({ intervalMs: 50 });
@@ -104,14 +105,16 @@ test('a reused pid (different start time) is never adopted', async () => {
   assert.equal((await h.done).status, 'interrupted');
 });
 
-test('the shim writes exit status, CPU time and end time into the run directory', async () => {
+test('the shim writes exit status and CPU time into the run directory; its mtime is the end time', async () => {
   const b = createBackend('portable', {}, probe);
   const h = startRun(spec({ argv: ['exit 4'], shell: true }), b, opts);
   await h.done;
-  const lines = fs.readFileSync(path.join(h.runDir, 'exit'), 'utf8').trim().split('\n');
+  const file = path.join(h.runDir, 'exit');
+  const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
   assert.equal(lines[0], '4');
   assert.match(lines[2]!, /^\d+m[\d.]+s \d+m[\d.]+s$/);
-  assert.ok(Math.abs(Number(lines[3]) * 1000 - Date.now()) < 5000);
+  assert.ok(Math.abs(fs.statSync(file).mtimeMs - Date.now()) < 5000);
+  assert.equal(readExitFile(h.runDir)?.endedAt, Math.round(fs.statSync(file).mtimeMs));
   const rf = JSON.parse(fs.readFileSync(path.join(h.runDir, 'run.json'), 'utf8'));
   assert.equal(rf.pid, h.pid);
   assert.equal(rf.pidStart, h.pidStart);
