@@ -100,6 +100,7 @@ export class Dispatcher implements Executor {
   start(): void {
     this.stopped = false;
     this.admitting = true;
+    this.giveUpRecording = false;
     this.kick();
   }
 
@@ -120,6 +121,7 @@ export class Dispatcher implements Executor {
     this.admitting = false;
     this.timer?.cancel();
     this.timer = null;
+    if (!opts.drain) this.stopRetrying();
     if (this.cycling) await this.cycling;
     if (opts.drain) await this.idle();
   }
@@ -425,15 +427,41 @@ export class Dispatcher implements Executor {
     }
   }
 
-  /** The result of a run is never dropped: if the database is away, keep trying. */
+  /** Wakes the record retries when the daemon stops (see recordWithRetry). */
+  private readonly retryWaits = new Set<() => void>();
+  private giveUpRecording = false;
+
+  private stopRetrying(): void {
+    this.giveUpRecording = true;
+    for (const wake of this.retryWaits) wake();
+    this.retryWaits.clear();
+  }
+
+  /**
+   * The result of a run is never dropped: if the database is away, keep trying. A daemon that
+   * stops (without draining) stops trying: the row stays `running` with its pid, and the next
+   * daemon records the run from the exit file its shim left, as for any run it adopts.
+   */
   private async recordWithRetry(runId: number, outcome: RunOutcomeFields, willRetry = false) {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.o.jobs.recordExecution(runId, outcome, { willRetry });
       } catch (e) {
         if (e instanceof NotFoundError) return null; // the job (and its history) was removed meanwhile
+        if (this.giveUpRecording) {
+          this.o.log?.(`recording run #${runId} failed (${(e as Error).message}); the daemon is stopping: the next one records it`);
+          return null;
+        }
         this.o.log?.(`recording run #${runId} failed (${(e as Error).message}); retrying`);
-        await new Promise<void>((r) => this.o.clock.setTimer(Math.min(30_000, 500 * 2 ** Math.min(attempt, 6)), r));
+        await new Promise<void>((r) => {
+          const done = () => {
+            this.retryWaits.delete(done);
+            timer.cancel();
+            r();
+          };
+          const timer = this.o.clock.setTimer(Math.min(30_000, 500 * 2 ** Math.min(attempt, 6)), done);
+          this.retryWaits.add(done);
+        });
       }
     }
   }

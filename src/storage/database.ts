@@ -22,6 +22,19 @@ class ImmediateSqliteDriver extends SqliteDriver {
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
   }
+
+  /**
+   * After SQLITE_FULL or an I/O error SQLite has often rolled the transaction back itself; a
+   * second rollback would fail with "cannot rollback - no transaction is active" and hide the
+   * error that matters (disk full, read-only filesystem) from the caller and the log.
+   */
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await connection.executeQuery(CompiledQuery.raw('rollback'));
+    } catch (e) {
+      if (!/no transaction is active/i.test((e as Error).message)) throw e;
+    }
+  }
 }
 
 /**

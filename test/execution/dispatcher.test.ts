@@ -269,3 +269,38 @@ test('a dispatcher that does not plan (one-shot run, node without the lease) doe
     await h.close();
   }
 });
+
+test('a result that cannot be recorded is retried while the daemon runs; a stopping daemon stops retrying and leaves the run to the next one', async () => {
+  const h = await harness();
+  const logs: string[] = [];
+  (h.d as unknown as { o: { log: (m: string) => void } }).o.log = (m) => logs.push(m);
+  const record = h.jobs.recordExecution.bind(h.jobs);
+  let failing = true;
+  h.jobs.recordExecution = async (...a: Parameters<typeof record>) => {
+    if (failing) throw new Error('database or disk is full');
+    return record(...a);
+  };
+  try {
+    await h.add({ name: 'once' });
+    h.d.start();
+    await h.step(30_000); // 12:01:00
+    const [run] = await h.runs('once');
+    assert.equal(run!.status, 'running');
+    h.launcher.finish(run!.id);
+    // (not h.step: it waits for the recording, which does not end here)
+    for (let i = 0; i < 5; i++) {
+      for (let k = 0; k < 20; k++) await new Promise<void>((r) => setImmediate(r));
+      await h.clock.advance(1000);
+    }
+    assert.ok(logs.filter((l) => l.includes(`recording run #${run!.id} failed (database or disk is full); retrying`)).length >= 2, logs.join('\n'));
+    await h.d.stop();
+    await h.quiesce();
+    assert.ok(logs.some((l) => l.includes('the daemon is stopping: the next one records it')), logs.join('\n'));
+    const row = (await h.jobs.history.byId(run!.id))!;
+    assert.equal(row.status, 'running', 'left for the next daemon, which records it from the exit file');
+    assert.ok(row.pid, 'with its pid, so the next daemon finds it');
+    failing = false;
+  } finally {
+    await h.close();
+  }
+});

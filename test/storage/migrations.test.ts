@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { Migrator } from 'kysely';
 import { openDatabase } from '../../src/storage/database.js';
 import { CodeMigrationProvider } from '../../src/storage/migrations/index.js';
@@ -79,3 +80,24 @@ forEachDatabase('two processes opening a fresh database at once both succeed (mi
   assert.ok(tables.some((t) => t.name === 'smart_cron_integrated_jobs'));
   assert.ok(a);
 }, { migrate: false });
+
+test('SQLite: a transaction that fills the database fails saying so (not "cannot rollback"), and the next one succeeds once there is room', async () => {
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { sql } = await import('kysely');
+  const d = await openDatabase(`sqlite:${join(mkdtempSync(join(tmpdir(), 'sc-full-')), 'db.sqlite')}`, { migrate: false });
+  try {
+    await sql`create table t (id integer primary key, v text)`.execute(d.db);
+    await sql`pragma max_page_count = 20`.execute(d.db); // a full disk, in miniature
+    const fill = d.db.transaction().execute(async (trx) => {
+      for (let k = 0; k < 20; k++) await sql`insert into t (v) values (${'x'.repeat(20_000)})`.execute(trx);
+    });
+    await assert.rejects(fill, /database or disk is full/);
+    await sql`pragma max_page_count = 100000`.execute(d.db);
+    await d.db.transaction().execute(async (trx) => void (await sql`insert into t (v) values ('ok')`.execute(trx)));
+    assert.deepEqual((await sql<{ v: string }>`select v from t`.execute(d.db)).rows, [{ v: 'ok' }], 'the failed transaction left nothing behind');
+  } finally {
+    await d.close();
+  }
+});
