@@ -176,6 +176,8 @@ const out: [string, string][] = [
   ['dispatch_spawn_lateness_max_ms', Math.max(...spawnLate).toFixed(1)],
   ['dispatch_start_floor_p50_ms', pct(floorLate, 50).toFixed(1)],
   ['dispatch_start_floor_p99_ms', pct(floorLate, 99).toFixed(1)],
+  // Every spawn forks this process: its size is what a fork costs (page tables), here and in the daemon.
+  ['dispatch_process_rss_mb', (process.memoryUsage().rss / 1024 / 1024).toFixed(0)],
   ['dispatch_daemon_cpu_percent_of_core', (((cpu.user + cpu.system) / 1000 / wall) * 100).toFixed(1)],
   ['dispatch_runs_per_second', ours.toFixed(1)],
   ['dispatch_raw_spawn_per_second', raw.toFixed(1)],

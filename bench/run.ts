@@ -79,6 +79,7 @@ const GOALS: Goal[] = [
   { match: /^dispatch_(spawn_lateness|start_floor|release_lateness)_(p50|p90|max)_ms$|^dispatch_(start_floor|release_lateness)_p99_ms$/, unit: 'ms' },
   { match: 'dispatch_throughput_ratio', unit: 'x raw spawn', goal: '>= 0.5', meets: (v) => v >= 0.5, peer: 'dispatch_raw_spawn_per_second' },
   { match: 'dispatch_runs_per_second', unit: 'runs/s', peer: 'dispatch_raw_spawn_per_second' },
+  { match: 'dispatch_process_rss_mb', unit: 'MB' },
   {
     match: 'memory_guard_peak_mb',
     unit: 'MB',
