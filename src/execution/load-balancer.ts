@@ -149,10 +149,24 @@ export class LoadBalancer {
   }
 
   private persisting: Promise<void> = Promise.resolve();
+  /** A write queued behind the one in progress, not started yet: later callers share it. */
+  private queuedWrite: Promise<void> | null = null;
 
-  /** Rewrite this node's rows of smart_cron_execution_slots from the live reservations (one write at a time). */
+  /**
+   * Rewrite this node's rows of smart_cron_execution_slots from the live reservations (one write
+   * at a time). Resolves after a write that began after the call; calls made while a write waits
+   * to begin share it, since it reads the reservations when it begins (a burst of admissions and
+   * ends costs two writes, not one per change).
+   */
   persist(): Promise<void> {
-    const next = this.persisting.catch(() => {}).then(() => this.write());
+    if (this.queuedWrite) return this.queuedWrite;
+    const next = this.persisting
+      .catch(() => {})
+      .then(() => {
+        this.queuedWrite = null;
+        return this.write();
+      });
+    this.queuedWrite = next;
     this.persisting = next;
     return next;
   }
