@@ -350,7 +350,8 @@ export class Dispatcher implements Executor {
       const at = launched.released ? await launched.released : this.o.clock.now();
       if (at === null) return;
       if (held && at - startAt > 1) {
-        // Released later than planned (a busy loop): the row says when the command really started.
+        // Prepared too late to be held (the process came after its instant): the row says when
+        // the command really started.
         entry.run.started_at = iso(at);
         await this.o.jobs.history.update(run.id, { started_at: entry.run.started_at }).catch(() => {});
       }
