@@ -431,6 +431,12 @@ class Run implements RunHandle, SampleTarget {
     if (this.finalizing || this.abandoned) return;
     this.mainExit = exit;
     this.mainEndedAt = this.clock.now();
+    if (this.holdTimer) {
+      // A short command held until its instant can end before our timer for that instant fires.
+      this.holdTimer.cancel();
+      this.holdTimer = null;
+      if (!this.stop && this.mainEndedAt >= this.startedAt) this.resolveReleased(this.startedAt);
+    }
     this.finalizing = true;
     void this.finalize().catch((e: unknown) => {
       // Never leave the Dispatcher waiting: report what we know.
