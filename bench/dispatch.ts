@@ -40,7 +40,7 @@ const NJOBS = Number(process.argv[3] ?? 200);
 const NRUNS = Number(process.argv[4] ?? 200);
 const CONCURRENCY = 10;
 /** The daemon's default execution.start_lead_ms (BENCH_START_LEAD_MS=0: plan and spawn at the instant). */
-const LEAD_MS = Number(process.env.BENCH_START_LEAD_MS ?? 1000);
+const LEAD_MS = Number(process.env.BENCH_START_LEAD_MS ?? 750);
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);

@@ -63,8 +63,10 @@ export const ConfigSchema = Type.Object(
         /**
          * How early a scheduled run is planned, admitted and its process prepared, so that its
          * command starts on the instant however many runs are due together (0: at the instant).
+         * Not a whole second: the preparation for one second's ticks then never falls on the
+         * instant of another's (cron ticks are whole seconds).
          */
-        start_lead_ms: Type.Integer({ minimum: 0, maximum: 10_000, default: 1000 }),
+        start_lead_ms: Type.Integer({ minimum: 0, maximum: 10_000, default: 750 }),
         kill_grace_seconds: Type.Number({ minimum: 0, default: 10 }),
         /** Bytes of output kept in the history row (head and tail). */
         output_tail_bytes: Type.Integer({ minimum: 1024, default: 65536 }),
