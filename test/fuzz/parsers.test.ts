@@ -156,7 +156,7 @@ test('crontab files: parseCrontab never throws; imported entries validate or are
 const CONFIG_SHAPE: Record<string, string[]> = {
   api: ['host', 'port', 'allow_remote', 'public_url'],
   host: ['reserve_mb', 'psi_veto'],
-  execution: ['enforcement', 'sample_interval_ms', 'kill_grace_seconds', 'output_tail_bytes', 'log_max_bytes'],
+  execution: ['enforcement', 'sample_interval_ms', 'kill_grace_seconds', 'output_tail_bytes', 'log_max_bytes', 'start_lead_ms'],
   node: ['labels', 'heartbeat_seconds', 'lease_seconds'],
   alerts: ['email', 'webhooks', 'retry_backoff_ms', 'rate_limit_per_hour', 'missed_grace_seconds', 'hanging_factor', 'consecutive_failure_threshold'],
   retention: ['history_days', 'max_runs_per_job'],
