@@ -7,12 +7,16 @@
  * and the Dispatcher through observeLateness(ms): the daemon passes
  * `(ms) => metrics.observeLateness(ms)` to it, so execution/ never imports the API.
  */
-import client from 'prom-client';
+import type { Counter, Histogram } from 'prom-client';
 import type { EventBus, SlotUsage } from '../events.js';
 import type { Executor } from '../execution/types.js';
 import type { Database } from '../storage/database.js';
 import type { RunRow } from '../storage/schema.js';
+import { requireCjs } from '../require.js';
 import { openAlertCounts } from './alerts.js';
+
+// A CommonJS package: required, not imported (see require.ts).
+const client = requireCjs('prom-client') as typeof import('prom-client');
 
 const MB = 1024 * 1024;
 const DURATION_BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600];
@@ -28,12 +32,12 @@ export interface MetricsSources {
 
 export class ApiMetrics {
   readonly registry = new client.Registry();
-  private readonly runs: client.Counter<'job' | 'status'>;
-  private readonly duration: client.Histogram<'slot'>;
-  private readonly peakMemory: client.Histogram<'slot'>;
-  private readonly queueWait: client.Histogram<'slot'>;
-  private readonly lateness: client.Histogram<never>;
-  readonly httpDuration: client.Histogram<'method' | 'route' | 'status_code'>;
+  private readonly runs: Counter<'job' | 'status'>;
+  private readonly duration: Histogram<'slot'>;
+  private readonly peakMemory: Histogram<'slot'>;
+  private readonly queueWait: Histogram<'slot'>;
+  private readonly lateness: Histogram<never>;
+  readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
   private readonly names = new Map<number, string>();
   private slotsMemo: { at: number; value: Promise<SlotUsage[]> } | null = null;
   private readonly unsubscribe: () => void;

@@ -3,9 +3,12 @@
  * /api/openapi.json, and Swagger UI at /api/docs, served from the bundled assets
  * (no CDN, no validator URL: it works without internet access).
  */
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
+import { requireCjs } from '../require.js';
 import type { Api } from './types.js';
+
+// CommonJS packages: required, not imported (see require.ts).
+const swagger = requireCjs('@fastify/swagger') as typeof import('@fastify/swagger').default;
+const swaggerUi = requireCjs('@fastify/swagger-ui') as typeof import('@fastify/swagger-ui').default;
 
 export function registerOpenApi(server: Api): void {
   server.register(swagger, {

@@ -7,13 +7,12 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import cookie from '@fastify/cookie';
-import fastifyStatic from '@fastify/static';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { Config } from '../config/load.js';
 import type { App } from '../daemon/app.js';
 import { ConfigError, SmartCronError, ValidationError, httpStatusFor } from '../errors.js';
+import { requireCjs } from '../require.js';
 import type { EventBus } from '../events.js';
 import type { Executor } from '../execution/types.js';
 import { TableAlerts, type AlertsService } from './alerts.js';
@@ -28,6 +27,11 @@ import { registerSystemRoutes } from './routes/system.js';
 import { registerSse } from './sse.js';
 import type { Api, ApiContext } from './types.js';
 import { validatorCompiler } from './validation.js';
+
+// CommonJS packages: required, not imported (see require.ts).
+const Fastify = requireCjs('fastify') as typeof import('fastify').default;
+const cookie = requireCjs('@fastify/cookie') as typeof import('@fastify/cookie').default;
+const fastifyStatic = requireCjs('@fastify/static') as typeof import('@fastify/static').default;
 
 export type { AlertsService } from './alerts.js';
 export type { Api } from './types.js';
