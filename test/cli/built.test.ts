@@ -1,0 +1,114 @@
+/**
+ * The built CLI, as `npm start` and users run it: `bin/smart-cron.js` with dist/ present runs
+ * the bundled dist/cli/main.js (scripts/bundle.mjs), which the rest of the suite never loads
+ * (it runs the sources). Init a home, add a job, run it once, then the daemon with its API and
+ * dashboard. Skipped, loudly, when dist/ is not built; with CI=true (where `npm ci` builds it)
+ * a missing build fails.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { tempDir } from '../helpers/tmp.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = join(ROOT, 'bin/smart-cron.js');
+const built = existsSync(join(ROOT, 'dist/cli/main.js'));
+if (!built) {
+  if (process.env.CI === 'true') throw new Error('dist/cli/main.js is missing: `npm ci` should have built it (npm run build)');
+  process.stderr.write('\n!!! built CLI test SKIPPED: dist/ is not built (npm run build) !!!\n\n');
+}
+
+function cli(args: string[], timeoutMs = 120_000): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+    delete env.SMART_CRON_FROM_SOURCE;
+    const c = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout.on('data', (d) => (out += d));
+    c.stderr.on('data', (d) => (out += d));
+    const t = setTimeout(() => {
+      c.kill('SIGKILL');
+      reject(new Error(`smart-cron ${args.join(' ')}: no exit after ${timeoutMs} ms\n${out}`));
+    }, timeoutMs);
+    c.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code, out });
+    });
+  });
+}
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+
+test('the built CLI: init, add a job, run it, and the daemon serves its API, OpenAPI and dashboard', { skip: !built && 'dist/ not built', timeout: 300_000 }, async () => {
+  const home = join(tempDir('smart-cron-built-'), 'home');
+  const init = await cli(['--home', home, 'init']);
+  assert.equal(init.code, 0, init.out);
+  const port = await freePort();
+  writeFileSync(join(home, 'config.yaml'), `api: { host: 127.0.0.1, port: ${port} }\nhost: { psi_veto: 0 }\nexecution: { enforcement: portable }\n`);
+  const add = await cli(['--home', home, 'jobs', 'add', 'hello', '--schedule', '@yearly', '--timezone', 'UTC', '--', 'echo', 'hello from the bundle']);
+  assert.equal(add.code, 0, add.out);
+  const run = await cli(['--home', home, 'run', 'hello', '--wait']);
+  assert.equal(run.code, 0, run.out);
+  assert.match(run.out, /succeeded/);
+  assert.match(run.out, /hello from the bundle/);
+
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+  delete env.SMART_CRON_FROM_SOURCE;
+  const d = spawn(process.execPath, [BIN, '--home', home, 'daemon'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  d.stdout.on('data', (b) => (out += b));
+  d.stderr.on('data', (b) => (out += b));
+  const exited = new Promise<number | null>((r) => d.on('close', (code) => r(code)));
+  try {
+    const end = Date.now() + 120_000;
+    while (!/daemon started/.test(out)) {
+      if (d.exitCode !== null) throw new Error(`the daemon exited: ${out}`);
+      if (Date.now() > end) throw new Error(`no start after 120 s: ${out}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
+    assert.ok(out.includes(`smart-cron ${version} daemon started`), `the bundle finds its package.json: ${out}`);
+    const base = `http://127.0.0.1:${port}`;
+    const token = readFileSync(join(home, 'api-token'), 'utf8').trim();
+    const get = async (path: string, auth = true) => {
+      for (let i = 0; ; i++) {
+        try {
+          return await fetch(`${base}${path}`, { headers: auth ? { authorization: `Bearer ${token}` } : {} });
+        } catch (e) {
+          if (i > 50) throw e; // the port may open a moment after the log line
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    };
+    assert.equal((await get('/api/jobs/list', false)).status, 401, 'no token, no API');
+    const list = await get('/api/jobs/list');
+    assert.equal(list.status, 200);
+    assert.match(await list.text(), /"hello"/);
+    const history = await (await get('/api/jobs/history?job=hello')).text();
+    assert.match(history, /succeeded/);
+    const openapi = await get('/api/openapi.json');
+    assert.equal(openapi.status, 200);
+    assert.ok(((await openapi.json()) as { paths: Record<string, unknown> }).paths['/api/jobs/list'], 'the OpenAPI document lists the seed endpoints');
+    assert.equal((await get('/api/docs/')).status, 200, 'the docs UI');
+    const page = await get('/', false);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<div id="app"|<script/, 'the dashboard');
+    assert.equal((await get('/metrics')).status, 200);
+    const bad = await fetch(`${base}/api/jobs/enable`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"job": 5' });
+    assert.equal(bad.status, 400, 'malformed JSON is a 400');
+    d.kill('SIGTERM');
+    assert.equal(await exited, 0, out);
+  } finally {
+    if (d.exitCode === null && d.signalCode === null) d.kill('SIGKILL');
+  }
+});
