@@ -26,19 +26,26 @@ function registerDaemon(program: Command, ctx: CliContext): void {
     .option('--no-api', 'do not serve the API and dashboard')
     .action(async (o: { api: boolean }) => {
       const g = ctx.globals();
+      // Handlers first: a SIGTERM during start-up (systemd stopping a unit that is starting)
+      // stops the daemon gracefully once it is up, rather than killing it half-way.
+      let signals = 0;
+      let stop: (() => void) | null = null;
+      let stopAsked = false;
+      const onSignal = (sig: string) => {
+        signals++;
+        if (signals > 1) {
+          process.stdout.write(`${sig} again: leaving now; running jobs keep running and are adopted at the next start\n`);
+          process.exit(0);
+        }
+        if (stop) stop();
+        else stopAsked = true;
+      };
+      process.on('SIGTERM', () => onSignal('SIGTERM'));
+      process.on('SIGINT', () => onSignal('SIGINT'));
       const d = await startDaemon({ home: g.home, database: g.database, nodeId: g.nodeId, api: o.api });
       await new Promise<void>((resolveStop) => {
-        let signals = 0;
-        const onSignal = (sig: string) => {
-          signals++;
-          if (signals > 1) {
-            process.stdout.write(`${sig} again: leaving now; running jobs keep running and are adopted at the next start\n`);
-            process.exit(0);
-          }
-          d.stop().then(resolveStop, resolveStop);
-        };
-        process.on('SIGTERM', () => onSignal('SIGTERM'));
-        process.on('SIGINT', () => onSignal('SIGINT'));
+        stop = () => void d.stop().then(resolveStop, resolveStop);
+        if (stopAsked) stop();
       });
     });
 

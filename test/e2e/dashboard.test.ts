@@ -105,6 +105,9 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
 
     await page.getByTestId('job-search').fill('fail');
     await row('hello-e2e').waitFor({ state: 'detached' });
+    // The table may be empty for a moment while the filtered page loads.
+    await row('failing-e2e').waitFor();
+    await page.waitForFunction("document.querySelectorAll('[data-testid=job-row]').length === 1", undefined, { timeout: 10_000 }).catch(() => {});
     assert.equal(await page.getByTestId('job-row').count(), 1);
     assert.equal(await page.getByTestId('job-row').getAttribute('data-job-name'), 'failing-e2e');
     await page.getByTestId('job-search').fill('');

@@ -64,6 +64,8 @@ test('kill -9 of the daemon mid-run: the next daemon adopts the run and records 
     assert.equal(job.total_executions, 1);
     assert.equal(job.last_exit_code, 7);
 
+    // SIGTERM once the daemon has started (its signal handlers are installed by then).
+    await until('daemon 2 to have started', async () => /daemon started/.test(d2.output()), 120_000);
     d2.child.kill('SIGTERM');
     assert.equal(await d2.exited, 0, d2.output());
   } finally {
@@ -108,6 +110,8 @@ test('kill -9 of the daemon while a run is prepared ahead of its instant: it sti
     assert.ok(began >= at && began < at + 2000, `the command began ${began - at} ms after its tick`);
     const all = await a.jobs.history.list({ limit: 100 });
     assert.deepEqual(all.map((r) => [r.scheduled_for, r.attempt, r.status]), [[new Date(at).toISOString(), 1, 'succeeded']], 'one run of the tick');
+    // SIGTERM once the daemon has started (its signal handlers are installed by then).
+    await until('daemon 2 to have started', async () => /daemon started/.test(d2.output()), 120_000);
     d2.child.kill('SIGTERM');
     assert.equal(await d2.exited, 0, d2.output());
   } finally {
