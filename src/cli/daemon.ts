@@ -47,6 +47,9 @@ function registerDaemon(program: Command, ctx: CliContext): void {
         stop = () => void d.stop().then(resolveStop, resolveStop);
         if (stopAsked) stop();
       });
+      // Stopped: runs are recorded or left for the next daemon, the database is closed. A timer
+      // left behind (a retry backoff, an alert's delivery retry) must not keep the process alive.
+      setTimeout(() => process.exit(), 3000).unref();
     });
 
   program
