@@ -14,6 +14,7 @@ import { ProcessLauncher } from '../execution/process-launcher.js';
 import { readHostMemory, readMemoryPressure } from '../execution/procfs.js';
 import { argvForScript, runnerOptionsFromConfig } from '../execution/runner.js';
 import { Sampler } from '../execution/sampler.js';
+import { SpawnHelper } from '../execution/spawn-helper.js';
 import type { ScriptType } from '../execution/shim.js';
 import type { App } from './app.js';
 
@@ -56,7 +57,9 @@ export function buildEngine(
   const backend = detectBackend(config.execution.enforcement, { groupName: `smart-cron-${tag}` });
   backend.configureSlots(kernelSlotLimits(config.slots));
   const sampler = new Sampler({ intervalMs: config.execution.sample_interval_ms });
-  const launcher = new ProcessLauncher(backend, runnerOptionsFromConfig(config.execution, sampler, clock));
+  // Shims are forked by a small helper process when Perl is here (spawn-helper.ts), else by us.
+  const spawner = SpawnHelper.create();
+  const launcher = new ProcessLauncher(backend, runnerOptionsFromConfig(config.execution, sampler, clock, spawner));
   const lb = new LoadBalancer({
     node: config.nodeId,
     slots: config.slots,
@@ -92,6 +95,7 @@ export function buildEngine(
     release() {
       launcher.abandonAll();
       sampler.stop();
+      spawner?.dispose();
     },
   };
 }

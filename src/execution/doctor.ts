@@ -4,6 +4,7 @@
  * `auto` picks. Read-only: probing creates nothing.
  */
 import { probeHost } from './enforcement/detect.js';
+import { perlAvailable } from './spawn-helper.js';
 import type { BackendName } from './enforcement/types.js';
 import { readHostMemory, readMemoryPressure, smapsRollupReadable, type HostMemory } from './procfs.js';
 
@@ -33,6 +34,8 @@ export interface EnforcementReport {
   smapsRollup: boolean;
   hostMemory: HostMemory | null;
   auto: BackendName;
+  /** Runs are forked by the spawn helper (Perl found), not by the daemon itself. */
+  spawnHelper: boolean;
   /** Human lines, in the order doctor prints them. */
   lines: string[];
 }
@@ -63,6 +66,12 @@ export function enforcementReport(): EnforcementReport {
   lines.push(`smaps_rollup: ${smaps ? 'readable (portable sampling uses PSS)' : 'not readable (portable sampling uses RSS)'}`);
   if (hostMemory) lines.push(`host memory: ${hostMemory.memAvailableMb} MB available of ${hostMemory.memTotalMb} MB`);
   lines.push(`execution.enforcement auto -> ${probe.auto}`);
+  const helper = perlAvailable();
+  lines.push(
+    helper
+      ? 'spawn helper: perl — each run is forked by a small helper process, not by the daemon'
+      : 'spawn helper: not available (no perl with POSIX) — the daemon forks each run itself, which costs more per run',
+  );
   return {
     root: process.getuid?.() === 0,
     cgroup2: {
@@ -81,6 +90,7 @@ export function enforcementReport(): EnforcementReport {
     smapsRollup: smaps,
     hostMemory,
     auto: probe.auto,
+    spawnHelper: helper,
     lines,
   };
 }

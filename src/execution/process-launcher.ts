@@ -55,6 +55,7 @@ export class ProcessLauncher implements Launcher {
       this.backend,
       this.opts,
     );
+    await h.ready;
     return this.wrap(h);
   }
 

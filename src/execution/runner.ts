@@ -39,6 +39,7 @@ import { reattachConfinement } from './enforcement/reattach.js';
 import { OutputFollower } from './output.js';
 import { cpuCount, fdPosition, isSameProcess, processGroupMembers, startToken, WatchedProcess } from './procfs.js';
 import type { Sampler, SampleTarget } from './sampler.js';
+import type { SpawnHelper } from './spawn-helper.js';
 import {
   baseOutcome,
   buildOutcome,
@@ -88,6 +89,8 @@ export interface RunnerOptions {
   clock?: Clock;
   /** The environment runs inherit; default process.env. */
   baseEnv?: NodeJS.ProcessEnv;
+  /** Fork shims through this helper (spawn-helper.ts) instead of forking this process. */
+  spawner?: SpawnHelper | null;
 }
 
 export interface RunUsage {
@@ -107,6 +110,8 @@ export interface RunHandle {
   readonly done: Promise<RunOutcome>;
   /** When the command was released to run (ms), once that instant has come; null when it never was. */
   readonly released: Promise<number | null>;
+  /** Settles once pid is known (at once unless a spawn helper forks the shim) or the start failed. */
+  readonly ready: Promise<void>;
   /** 'timeout' ends with status timeout; any other reason with interrupted. Idempotent. */
   cancel(reason?: string): void;
   currentUsage(): RunUsage;
@@ -122,10 +127,12 @@ export function runnerOptionsFromConfig(
   exec: { kill_grace_seconds: number; output_tail_bytes: number; log_max_bytes: number },
   sampler: Sampler,
   clock: Clock = systemClock,
+  spawner: SpawnHelper | null = null,
 ): RunnerOptions {
   return {
     sampler,
     clock,
+    spawner,
     killGraceMs: exec.kill_grace_seconds * 1000,
     outputTailBytes: exec.output_tail_bytes,
     logMaxBytes: exec.log_max_bytes,
@@ -144,6 +151,10 @@ class Run implements RunHandle, SampleTarget {
   readonly backend: BackendName;
   readonly done: Promise<RunOutcome>;
   readonly released: Promise<number | null>;
+  readonly ready: Promise<void>;
+  private resolveReady!: () => void;
+  /** The spawn helper is forking the shim: pid not known yet. */
+  private spawning = false;
   private resolve!: (o: RunOutcome) => void;
   private resolveReleased!: (at: number | null) => void;
   /** Until a held run's start instant. */
@@ -179,6 +190,7 @@ class Run implements RunHandle, SampleTarget {
     this.startedAt = this.clock.now();
     this.done = new Promise((r) => (this.resolve = r));
     this.released = new Promise((r) => (this.resolveReleased = r));
+    this.ready = new Promise((r) => (this.resolveReady = r));
     // Whatever ends the run settles `released` too (null unless the command was started).
     void this.done.then(() => this.resolveReleased(null));
   }
@@ -199,6 +211,7 @@ class Run implements RunHandle, SampleTarget {
       if (err) this.failEarly(err, logFd);
     } finally {
       fs.closeSync(logFd);
+      if (!this.spawning) this.resolveReady();
     }
   }
 
@@ -233,20 +246,52 @@ class Run implements RunHandle, SampleTarget {
       fs.mkdirSync(statusDir, { mode: 0o700 });
       fs.chownSync(statusDir, ids.uid, ids.gid);
     }
-    try {
-      this.conf = backend.prepare({
-        runId: safeId(this.runId),
-        slot: safeId(spec.slot || 'default'),
-        memoryLimitMb: spec.memoryLimitMb ?? undefined,
-        cpuPercent: spec.cpuPercent ?? undefined,
-      });
-    } catch (e) {
-      return `enforcement (${backend.name}) could not confine the run: ${(e as Error).message}`;
+    const req = {
+      runId: safeId(this.runId),
+      slot: safeId(spec.slot || 'default'),
+      memoryLimitMb: spec.memoryLimitMb ?? undefined,
+      cpuPercent: spec.cpuPercent ?? undefined,
+    };
+    const helper = this.opts.spawner;
+    // With the spawn helper, a cgroup backend's directories and limits are made by the helper.
+    const plan = helper && backend.plan ? backend.plan(req) : null;
+    if (!plan) {
+      try {
+        this.conf = backend.prepare(req);
+      } catch (e) {
+        return `enforcement (${backend.name}) could not confine the run: ${(e as Error).message}`;
+      }
+    }
+    this.startedAt = this.clock.now();
+    const shim = ['/bin/sh', ...shimArgs(statusDir, argv)];
+    if (helper) {
+      this.spawning = true;
+      const placeFiles = plan ? plan.placeFiles : this.conf!.placeFiles;
+      const confine = plan ? { mkdirs: plan.mkdirs, writes: plan.writes } : {};
+      helper.spawn({ cwd, logPath: this.logPath, env, argv: shim, placeFiles, ids, ...confine }, (exit) => {
+        if (exit) this.onMainExit(exit);
+        // The helper died: the shim lives on, orphaned; follow it by its pid, like an adopted run.
+        else if (this.pid !== null && !this.mainExit) this.watched = new WatchedProcess(this.pid);
+      }).then(
+        (s) => {
+          this.spawning = false;
+          if (plan) this.conf = backend.reattach(plan.saved, s.pid);
+          this.spawned(s.pid, spec, argv, backend, s.placeError, true, (text) => (text === null ? s.close() : s.go(text)));
+          this.resolveReady();
+        },
+        (e: Error) => {
+          this.spawning = false;
+          // Nothing was forked, and the helper undid what it had made of the confinement.
+          const confining = /^cannot (create cgroup|write) /.test(e.message);
+          this.failEarly(confining ? `enforcement (${backend.name}) could not confine the run: ${e.message}` : `cannot start '${argv[0]}': ${e.message}`, null);
+          this.resolveReady();
+        },
+      );
+      return null;
     }
     let child: ChildProcess;
     try {
-      this.startedAt = this.clock.now();
-      child = spawn('/bin/sh', shimArgs(statusDir, argv), {
+      child = spawn(shim[0]!, shim.slice(1), {
         cwd,
         env,
         detached: true,
@@ -261,20 +306,47 @@ class Run implements RunHandle, SampleTarget {
       child.once('error', (e) => this.failEarly(`cannot start '${argv[0]}': ${e.message}`, null));
       return null;
     }
-    const pid = child.pid;
-    this.pid = pid;
-    this.pidStart = startToken(pid);
     child.stdin!.on('error', () => {
       /* the shim died before reading "go": its exit reports it */
     });
     child.on('exit', (code, signal) => this.onMainExit({ code, signal }));
-    try {
-      this.conf.attach(pid);
-    } catch (e) {
+    this.spawned(child.pid, spec, argv, backend, null, false, (text) => (text === null ? child.stdin!.end() : child.stdin!.end(text)));
+    return null;
+  }
+
+  /**
+   * The shim exists (placed in its cgroups by the spawn helper when `placed`): finish placing it,
+   * write run.json, and send the start handshake (null: close its stdin unstarted).
+   */
+  private spawned(
+    pid: number,
+    spec: RunSpec,
+    argv: string[],
+    backend: EnforcementBackend,
+    placeError: string | null,
+    placed: boolean,
+    handshake: (text: string | null) => void,
+  ): void {
+    this.pid = pid;
+    this.pidStart = startToken(pid);
+    let why = placeError;
+    if (!why) {
+      try {
+        this.conf!.attach(pid, placed);
+      } catch (e) {
+        why = (e as Error).message;
+      }
+    }
+    if (why) {
       this.stop = { status: 'interrupted', message: '' };
-      child.stdin!.end(); // EOF without "go": the shim exits 125 and never runs the command
-      this.failMessage = `enforcement (${backend.name}) could not place the run: ${(e as Error).message}`;
-      return null;
+      handshake(null); // EOF without "go": the shim exits 125 and never runs the command
+      this.failMessage = `enforcement (${backend.name}) could not place the run: ${why}`;
+      return;
+    }
+    if (this.stop || this.abandoned) {
+      // Cancelled (or the daemon let go) while the helper was forking: it never starts.
+      handshake(null);
+      return;
     }
     const rf: RunFile = {
       runId: this.runId,
@@ -285,7 +357,7 @@ class Run implements RunHandle, SampleTarget {
       memoryLimitMb: this.memoryLimitMb,
       pid,
       pidStart: this.pidStart,
-      confinement: this.conf.saved,
+      confinement: this.conf!.saved,
     };
     const now = this.clock.now();
     const holdMs = (spec.startAt ?? 0) - now;
@@ -293,14 +365,13 @@ class Run implements RunHandle, SampleTarget {
     fs.writeFileSync(path.join(this.runDir, 'run.json'), JSON.stringify(rf, null, 1));
     if (holdMs >= 1) {
       // The kernel times the start (the shim sleeps, then execs), not this process's event loop.
-      child.stdin!.end(`go ${(holdMs / 1000).toFixed(3)}\n`);
+      handshake(`go ${(holdMs / 1000).toFixed(3)}\n`);
       this.startedAt = spec.startAt!;
       this.holdTimer = this.clock.setTimer(holdMs, () => this.release());
     } else {
-      child.stdin!.end('go\n');
+      handshake('go\n');
       this.release();
     }
-    return null;
   }
 
   /** The command runs from now (or from the instant it was held until): timers and sampling. */
@@ -353,9 +424,11 @@ class Run implements RunHandle, SampleTarget {
 
   cancel(reason = 'cancelled', message?: string): void {
     // Once the main process has exited, leftovers are being reaped anyway.
-    if (this.stop || this.abandoned || this.finalizing || this.pid === null) return;
+    if (this.stop || this.abandoned || this.finalizing || (this.pid === null && !this.spawning)) return;
     const status = reason === 'timeout' ? 'timeout' : 'interrupted';
     this.stop = { status, message: message ?? (status === 'timeout' ? 'timed out' : `cancelled: ${reason}`) };
+    // Still being forked by the spawn helper: it will not be started (see spawned()).
+    if (this.pid === null) return;
     // Held before its start: TERM ends the shim's sleep, and the shim exits unstarted.
     this.holdTimer?.cancel();
     this.holdTimer = null;
@@ -492,6 +565,7 @@ class Run implements RunHandle, SampleTarget {
         out,
         backend: this.backend,
         killedHard: this.killAt !== null,
+        signalled: this.termAt !== null || this.killAt !== null,
       }),
     );
   }

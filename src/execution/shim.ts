@@ -299,6 +299,8 @@ interface OutcomeFacts {
   out: OutputResult;
   backend: BackendName;
   killedHard: boolean;
+  /** Whether the run's group was signalled at all (a run cancelled before its shim existed was not). */
+  signalled?: boolean;
 }
 
 export function buildOutcome(f: OutcomeFacts): RunOutcome {
@@ -322,7 +324,7 @@ export function buildOutcome(f: OutcomeFacts): RunOutcome {
   if (f.failMessage) o.errorMessage = f.failMessage;
   else if (f.stop) {
     o.status = f.stop.status;
-    o.errorMessage = f.stop.status === 'memory_limit' ? f.stop.message : `${f.stop.message} (SIGTERM to the process group${hard})`;
+    o.errorMessage = f.stop.status === 'memory_limit' || f.signalled === false ? f.stop.message : `${f.stop.message} (SIGTERM to the process group${hard})`;
   } else if (f.oomKills > 0 && o.exitCode !== 0) {
     o.status = 'oom_killed';
     const at = f.memoryLimitMb ? `its memory limit of ${f.memoryLimitMb} MB` : 'the slot memory budget';

@@ -1,6 +1,8 @@
 /**
  * The runner with real processes, once per backend this host offers (portable always,
- * cgroup1 / cgroup2 when usable; skipped with the reason otherwise).
+ * cgroup1 / cgroup2 when usable; skipped with the reason otherwise), and each both ways a shim
+ * is forked: by the runner's own process, and by the spawn helper (spawn-helper.ts) that the
+ * daemon uses when Perl is installed.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,16 +14,20 @@ import type { BackendName, EnforcementBackend } from '../../src/execution/enforc
 import { processGroupMembers } from '../../src/execution/procfs.js';
 import { runnerOptionsFromConfig, startRun, type RunSpec } from '../../src/execution/runner.js';
 import { Sampler } from '../../src/execution/sampler.js';
+import { perlAvailable, SpawnHelper } from '../../src/execution/spawn-helper.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const programs = fileURLToPath(new URL('../fixtures/programs/', import.meta.url));
 const prog = (name: string): string => path.join(programs, name);
 const probe = probeHost();
 const sampler = new Sampler({ intervalMs: 50 });
-const opts = runnerOptionsFromConfig({ kill_grace_seconds: 1, output_tail_bytes: 8192, log_max_bytes: 1 << 20 }, sampler);
+const limits = { kill_grace_seconds: 1, output_tail_bytes: 8192, log_max_bytes: 1 << 20 };
+const helper = perlAvailable() ? new SpawnHelper() : null;
+const optsFor = { direct: runnerOptionsFromConfig(limits, sampler), helper: runnerOptionsFromConfig(limits, sampler, undefined, helper) };
 const made: EnforcementBackend[] = [];
 after(() => {
   sampler.stop();
+  helper?.dispose();
   for (const b of made) b.dispose();
 });
 
@@ -47,12 +53,15 @@ function groupGone(pgid: number): boolean {
   return processGroupMembers(pgid).length === 0;
 }
 
-for (const name of ['portable', 'cgroup1', 'cgroup2'] as const) {
-  const b = backendOrReason(name);
-  const skip = typeof b === 'string' ? b : false;
+const backends = new Map((['portable', 'cgroup1', 'cgroup2'] as const).map((n) => [n, backendOrReason(n)]));
+for (const [backendName, via] of [['portable', 'direct'], ['portable', 'helper'], ['cgroup1', 'direct'], ['cgroup1', 'helper'], ['cgroup2', 'helper']] as const) {
+  const b = backends.get(backendName)!;
+  const name = via === 'helper' ? `${backendName} (spawn helper)` : backendName;
+  const skip = typeof b === 'string' ? b : via === 'helper' && !helper ? 'perl is not installed: no spawn helper' : false;
   if (skip) console.log(`# ${name}: skipped: ${skip}`);
   const backend = b as EnforcementBackend;
-  const cgroup = name !== 'portable';
+  const cgroup = backendName !== 'portable';
+  const opts = optsFor[via];
 
   test(`${name}: exit codes, signals, no shell by default, shell when asked`, { skip }, async () => {
     const cases: Array<[Partial<RunSpec> & { argv: string[] }, string, number | null, string | null, string]> = [
@@ -136,6 +145,7 @@ for (const name of ['portable', 'cgroup1', 'cgroup2'] as const) {
     // Prepared 600 ms ahead: the command (date, ns) runs at the instant, not at spawn time.
     const startAt = Date.now() + 600;
     const h = startRun(spec({ argv: ['date', '+%s%N'], startAt }), backend, opts);
+    await h.ready;
     assert.ok(h.pid, 'the process exists before the instant');
     const o = await h.done;
     assert.equal(o.status, 'succeeded', o.errorMessage ?? '');

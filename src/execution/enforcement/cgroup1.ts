@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { cpuCount, ProcFile } from '../procfs.js';
 import {
+  applyPlan,
   cgMkdir,
   cgPids,
   cgReadNumber,
@@ -28,6 +29,7 @@ import {
 } from './cgroupfs.js';
 import type {
   BackendCapabilities,
+  ConfinePlan,
   ConfineRequest,
   Confinement,
   EnforcementBackend,
@@ -90,8 +92,12 @@ export class Cgroup1Confinement implements Confinement {
     this.oomFile = new ProcFile(path.join(this.mem, 'memory.oom_control'));
   }
 
-  attach(pid: number): void {
-    for (const dir of this.saved.paths) cgWrite(path.join(dir, 'cgroup.procs'), pid);
+  get placeFiles(): string[] {
+    return this.saved.paths.map((d) => path.join(d, 'cgroup.procs'));
+  }
+
+  attach(pid: number, placed = false): void {
+    if (!placed) for (const f of this.placeFiles) cgWrite(f, pid);
   }
 
   private oomKills(text: string | null): number {
@@ -231,30 +237,27 @@ export class Cgroup1Backend implements EnforcementBackend {
   }
 
   prepare(req: ConfineRequest): Confinement {
-    const paths: string[] = [];
-    try {
-      for (const dir of this.dirs()) {
-        const p = path.join(dir, req.slot, req.runId);
-        cgMkdir(p);
-        paths.push(p);
-      }
-      const mem = path.join(this.roots.get('memory')!, req.slot, req.runId);
-      const limit = req.memoryLimitMb ? Math.round(req.memoryLimitMb * 1024 * 1024) : null;
-      if (limit !== null) cgWrite(path.join(mem, 'memory.limit_in_bytes'), limit);
-      const cpu = this.roots.get('cpu');
-      if (cpu && req.cpuPercent) {
-        const slotQ = this.slotQuota.get(req.slot);
-        // v1 refuses a child quota above its parent's.
-        const q = Math.min(pctToQuota(req.cpuPercent), slotQ ?? Infinity);
-        const dir = path.join(cpu, req.slot, req.runId);
-        cgWrite(path.join(dir, 'cpu.cfs_period_us'), PERIOD_US);
-        cgWrite(path.join(dir, 'cpu.cfs_quota_us'), q);
-      }
-      return new Cgroup1Confinement({ backend: 'cgroup1', paths, memoryLimitBytes: limit });
-    } catch (e) {
-      for (const p of paths) cgRmdir(p, 1);
-      throw e;
+    const plan = this.plan(req);
+    applyPlan(plan);
+    return new Cgroup1Confinement(plan.saved);
+  }
+
+  plan(req: ConfineRequest): ConfinePlan {
+    const mkdirs = this.dirs().map((dir) => path.join(dir, req.slot, req.runId));
+    const writes: [string, string][] = [];
+    const mem = path.join(this.roots.get('memory')!, req.slot, req.runId);
+    const limit = req.memoryLimitMb ? Math.round(req.memoryLimitMb * 1024 * 1024) : null;
+    if (limit !== null) writes.push([path.join(mem, 'memory.limit_in_bytes'), String(limit)]);
+    const cpu = this.roots.get('cpu');
+    if (cpu && req.cpuPercent) {
+      const slotQ = this.slotQuota.get(req.slot);
+      // v1 refuses a child quota above its parent's.
+      const q = Math.min(pctToQuota(req.cpuPercent), slotQ ?? Infinity);
+      const dir = path.join(cpu, req.slot, req.runId);
+      writes.push([path.join(dir, 'cpu.cfs_period_us'), String(PERIOD_US)], [path.join(dir, 'cpu.cfs_quota_us'), String(q)]);
     }
+    const placeFiles = mkdirs.map((d) => path.join(d, 'cgroup.procs'));
+    return { mkdirs, writes, placeFiles, saved: { backend: 'cgroup1', paths: mkdirs, memoryLimitBytes: limit } };
   }
 
   reattach(saved: SavedConfinement): Confinement {

@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { cpuCount, ProcFile } from '../procfs.js';
 import {
+  applyPlan,
   cgMkdir,
   cgPids,
   cgRead,
@@ -28,6 +29,7 @@ import {
 } from './cgroupfs.js';
 import type {
   BackendCapabilities,
+  ConfinePlan,
   ConfineRequest,
   Confinement,
   EnforcementBackend,
@@ -103,8 +105,12 @@ export class Cgroup2Confinement implements Confinement {
     this.events = new ProcFile(path.join(this.dir, 'memory.events'));
   }
 
-  attach(pid: number): void {
-    cgWrite(path.join(this.dir, 'cgroup.procs'), pid);
+  get placeFiles(): string[] {
+    return [path.join(this.dir, 'cgroup.procs')];
+  }
+
+  attach(pid: number, placed = false): void {
+    if (!placed) cgWrite(path.join(this.dir, 'cgroup.procs'), pid);
   }
 
   /** CPU time and the OOM counter every 5th tick (and at the end); memory every tick. */
@@ -243,18 +249,19 @@ export class Cgroup2Backend implements EnforcementBackend {
   }
 
   prepare(req: ConfineRequest): Confinement {
+    const plan = this.plan(req);
+    applyPlan(plan);
+    return new Cgroup2Confinement(plan.saved);
+  }
+
+  plan(req: ConfineRequest): ConfinePlan {
     const dir = path.join(this.slotDir(req.slot), req.runId);
-    cgMkdir(dir);
-    try {
-      const limit = req.memoryLimitMb ? Math.round(req.memoryLimitMb * 1024 * 1024) : null;
-      if (limit !== null) cgWrite(path.join(dir, 'memory.max'), limit);
-      cgWrite(path.join(dir, 'memory.oom.group'), 1);
-      if (req.cpuPercent && this.capabilities.cpuQuota) cgWrite(path.join(dir, 'cpu.max'), pctToMax(req.cpuPercent));
-      return new Cgroup2Confinement({ backend: 'cgroup2', paths: [dir], memoryLimitBytes: limit });
-    } catch (e) {
-      cgRmdir(dir, 1);
-      throw e;
-    }
+    const limit = req.memoryLimitMb ? Math.round(req.memoryLimitMb * 1024 * 1024) : null;
+    const writes: [string, string][] = [];
+    if (limit !== null) writes.push([path.join(dir, 'memory.max'), String(limit)]);
+    writes.push([path.join(dir, 'memory.oom.group'), '1']);
+    if (req.cpuPercent && this.capabilities.cpuQuota) writes.push([path.join(dir, 'cpu.max'), pctToMax(req.cpuPercent)]);
+    return { mkdirs: [dir], writes, placeFiles: [path.join(dir, 'cgroup.procs')], saved: { backend: 'cgroup2', paths: [dir], memoryLimitBytes: limit } };
   }
 
   reattach(saved: SavedConfinement): Confinement {

@@ -126,6 +126,21 @@ export function cgMkdir(dir: string): void {
   }
 }
 
+/** Create a plan's directories and write its files; on failure remove what was created and throw. */
+export function applyPlan(plan: { mkdirs: string[]; writes: [string, string][] }): void {
+  const made: string[] = [];
+  try {
+    for (const d of plan.mkdirs) {
+      cgMkdir(d);
+      made.push(d);
+    }
+    for (const [f, v] of plan.writes) cgWrite(f, v);
+  } catch (e) {
+    for (const d of made.reverse()) cgRmdir(d, 1);
+    throw e;
+  }
+}
+
 /** Remove a cgroup directory; the kernel refuses (EBUSY) for a moment after the last task died. */
 export function cgRmdir(dir: string, attempts = 20): boolean {
   for (let i = 0; i < attempts; i++) {

@@ -192,6 +192,8 @@ class PortableConfinement implements Confinement {
     this.sampledLimitBytes = saved.memoryLimitBytes;
   }
 
+  readonly placeFiles: readonly string[] = [];
+
   attach(pid: number): void {
     this.tracker = new ProcessGroupTracker(pid, this.backend.usePss, this.backend.scanner);
     this.backend.scanner.register(pid, this.tracker.members);

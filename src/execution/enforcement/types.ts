@@ -60,8 +60,16 @@ export interface Confinement {
   readonly saved: SavedConfinement;
   /** Limit the runner enforces from samples (portable), else null: the kernel enforces. */
   readonly sampledLimitBytes: number | null;
-  /** Put the shim (not started yet) in; throws with a clear message on failure. */
-  attach(pid: number): void;
+  /**
+   * Files a new process's pid is written into to place it (cgroup.procs; none for portable). A
+   * spawner that forks for us (the spawn helper) writes them itself, before the shim may start.
+   */
+  readonly placeFiles: readonly string[];
+  /**
+   * Put the shim (not started yet) in; throws with a clear message on failure. placed: the
+   * placeFiles were written already; only the rest (tracking, oom_score_adj) is done.
+   */
+  attach(pid: number, placed?: boolean): void;
   /** full: read every counter now (the runner's last sample), not only the cheap ones. */
   sample(now: number, full?: boolean): UsageSample;
   /** Whether the backend knows of any process of the run still alive (beyond the process group). */
@@ -76,6 +84,19 @@ export interface Confinement {
   release(): void;
 }
 
+/**
+ * The kernel objects a run's confinement consists of, as data: directories to create and
+ * control files to write, in order. prepare() applies it here; the spawn helper applies it in
+ * its own process (spawn-helper.ts), so the daemon's thread does no cgroup work per run.
+ */
+export interface ConfinePlan {
+  mkdirs: string[];
+  writes: [file: string, value: string][];
+  /** Where the pid goes (cgroup.procs), as Confinement.placeFiles. */
+  placeFiles: string[];
+  saved: SavedConfinement;
+}
+
 export interface EnforcementBackend {
   readonly name: BackendName;
   readonly capabilities: BackendCapabilities;
@@ -85,6 +106,8 @@ export interface EnforcementBackend {
   configureSlots(slots: Record<string, SlotLimits>): void;
   /** Create the run's confinement before spawn. Throws with a clear message on failure. */
   prepare(req: ConfineRequest): Confinement;
+  /** What prepare() would create, for someone else to create (cgroup backends only). */
+  plan?(req: ConfineRequest): ConfinePlan;
   /** Find a running run's confinement again after a daemon restart. */
   reattach(saved: SavedConfinement, pid: number): Confinement;
   /** Remove the backend's own (empty) directories; for tests and shutdown. */

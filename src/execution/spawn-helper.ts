@@ -1,0 +1,317 @@
+/**
+ * The spawn helper: a small long-lived Perl process that forks every run's shim, so the daemon
+ * never forks itself per run.
+ *
+ * Why: fork() copies the page tables of the forking process, and on a VM that costs about
+ * 0.1 ms per MB of it; a daemon of 80-180 MB paid 5-10 ms of its one event-loop thread for every
+ * run, the largest single cost of dispatch (docs/benchmarks.md). Perl (perl-base, Essential on
+ * Debian and present on nearly every Unix) is ~5 MB, starts in ~10 ms, and its fork(), setsid(),
+ * dup2() and exec are the system calls themselves. The helper also writes the new process's pid
+ * into its cgroups (the placement, three writes under cgroup v1) before the shim may start, which
+ * takes that work off the daemon's thread too. No Node API spawns without forking the caller
+ * (libuv forks), and a native addon would need a compiler at install; hence this.
+ *
+ * When Perl (with POSIX) is missing the Runner forks the shim itself, as before; `smart-cron
+ * doctor` says which is in use. Semantics are the same either way: own session and process
+ * group, stdin a pipe that carries the start handshake (shim.ts), stdout+stderr the run's log,
+ * cwd, env, optional uid/gid, signal dispositions reset.
+ *
+ * Protocol (one line per message; every string field hex-encoded, so any byte is safe):
+ *   daemon -> helper   S <id> <cwd> <log> <uid> <gid> <nmkdir> <dir>... <nwrite> <file> <value>...
+ *                        <nplace> <place>... <nset> <NAME=value>... <nunset> <NAME>... <argv>...
+ *                      (mkdir and write: the confinement plan, undone when anything fails;
+ *                      set/unset: the environment as changes to the helper's own)
+ *                      G <id> <text>     write text to the shim's stdin and close it (the "go")
+ *                      C <id>            close the shim's stdin unwritten (it exits unstarted)
+ *   helper -> daemon   P <id> <pid>              forked and placed
+ *                      E <id> <pid> <message>    failed; pid 0: nothing forked, else the process
+ *                                                exists unplaced, its stdin is closed, it exits 125
+ *                      X <id> <pid> <status>     a shim ended (raw wait status)
+ * The helper exits when its stdin closes (the daemon is gone); the shims it forked live on,
+ * like shims of a daemon killed -9, for the next daemon to adopt.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
+
+const HELPER = String.raw`
+use strict; use warnings; use POSIX (); use Fcntl qw(O_WRONLY O_APPEND);
+my (%stdin_of, %id_of); my $buf = '';
+$SIG{CHLD} = sub {}; $SIG{PIPE} = 'IGNORE';
+sub out { my $l = "$_[0]\n"; while (length $l) { my $n = syswrite(STDOUT, $l); if (!defined $n) { next if $!{EINTR}; POSIX::_exit(0) } substr($l, 0, $n, '') } }
+sub hx { unpack('H*', $_[0]) }
+sub reap { while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) { my $st = $?; my $id = delete $id_of{$pid} // 0; out("X $id $pid $st") } }
+sub undo { rmdir $_ for reverse @_ }
+sub child {
+  my ($r, $cwd, $log, $uid, $gid, $set, $unset, $argv) = @_;
+  $SIG{$_} = 'DEFAULT' for qw(CHLD PIPE);
+  my $fail = sub { syswrite(STDERR, "smart-cron: $_[0]\n"); POSIX::_exit(127) };
+  POSIX::setsid();
+  POSIX::dup2(fileno($r), 0) // $fail->("stdin: $!");
+  sysopen(my $lf, $log, O_WRONLY | O_APPEND) or $fail->("cannot open the run's log $log: $!");
+  POSIX::dup2(fileno($lf), 1); POSIX::dup2(fileno($lf), 2);
+  if (length $gid) { $) = "$gid $gid"; POSIX::setgid($gid) or $fail->("setgid $gid: $!") }
+  if (length $uid) { POSIX::setuid($uid) or $fail->("setuid $uid: $!"); $fail->("still uid $<") if $< != $uid || $> != $uid }
+  chdir($cwd) or $fail->("working directory $cwd: $!");
+  delete $ENV{$_} for @$unset;
+  for (@$set) { my $i = index($_, '='); $ENV{substr($_, 0, $i)} = substr($_, $i + 1) if $i > 0 }
+  { no warnings 'exec'; exec { $argv->[0] } @$argv }
+  $fail->("cannot start $argv->[0]: $!");
+}
+sub handle {
+  my ($op, $id, @f) = split / /, $_[0], -1;
+  return unless defined $id;
+  if ($op eq 'G' || $op eq 'C') {
+    my $w = delete $stdin_of{$id} or return;
+    syswrite($w, pack('H*', $f[0] // '')) if $op eq 'G';
+    close $w; return;
+  }
+  return unless $op eq 'S';
+  my @d = map { pack('H*', $_) } @f;
+  my ($cwd, $log, $uid, $gid, $nm) = splice(@d, 0, 5);
+  my @mkdir = splice(@d, 0, $nm);
+  my $nw = shift @d; my @write = splice(@d, 0, 2 * $nw);
+  my $np = shift @d; my @place = splice(@d, 0, $np);
+  my $ns = shift @d; my @set = splice(@d, 0, $ns);
+  my $nu = shift @d; my @unset = splice(@d, 0, $nu);
+  my @argv = @d;
+  my @made;
+  for my $dir (@mkdir) {
+    if (!mkdir $dir) { my $e = "$!"; undo(@made); return out("E $id 0 " . hx("cannot create cgroup $dir ($e)")) }
+    push @made, $dir;
+  }
+  while (my ($f, $v) = splice(@write, 0, 2)) {
+    my $fh; my $ok = sysopen($fh, $f, O_WRONLY) && defined syswrite($fh, $v);
+    my $e = "$!"; close $fh if $fh;
+    if (!$ok) { undo(@made); return out("E $id 0 " . hx("cannot write '$v' to $f ($e)")) }
+  }
+  pipe(my $r, my $w) or do { my $e = "$!"; undo(@made); return out("E $id 0 " . hx("pipe: $e")) };
+  my $pid = fork();
+  if (!defined $pid) { my $e = "$!"; close $r; close $w; undo(@made); return out("E $id 0 " . hx("fork: $e")) }
+  child($r, $cwd, $log, $uid, $gid, \@set, \@unset, \@argv) if $pid == 0;
+  close $r;
+  $id_of{$pid} = $id;
+  for my $f (@place) {
+    my $fh; my $ok = sysopen($fh, $f, O_WRONLY) && defined syswrite($fh, "$pid");
+    my $err = "$!"; close $fh if $fh;
+    if (!$ok) { close $w; return out("E $id $pid " . hx("$f: $err")) }
+  }
+  $stdin_of{$id} = $w;
+  out("P $id $pid");
+}
+while (1) {
+  reap();
+  my $rin = ''; vec($rin, 0, 1) = 1;
+  # SIGCHLD ends the wait (EINTR); the timeout covers one arriving just before it began.
+  my $n = select(my $rout = $rin, undef, undef, %id_of ? 0.05 : undef);
+  next unless $n && $n > 0;
+  my $got = sysread(STDIN, $buf, 65536, length $buf);
+  if (!defined $got) { next if $!{EINTR}; POSIX::_exit(1) }
+  POSIX::_exit(0) if $got == 0;
+  while ((my $i = index($buf, "\n")) >= 0) { my $line = substr($buf, 0, $i + 1, ''); chomp $line; handle($line) }
+}
+`;
+
+export interface HelperSpawnRequest {
+  cwd: string;
+  logPath: string;
+  env: Record<string, string>;
+  /** argv[0] is a path (the shim: /bin/sh). */
+  argv: string[];
+  /** Directories to create and files to write first (a backend's ConfinePlan); undone on failure. */
+  mkdirs?: readonly string[];
+  writes?: readonly (readonly [string, string])[];
+  /** Files the new pid is written into before the shim may start (cgroup.procs). */
+  placeFiles: readonly string[];
+  ids?: { uid: number; gid: number } | undefined;
+}
+
+export interface HelperExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface HelperSpawned {
+  pid: number;
+  /** Why the process could not be placed (its stdin is closed: it exits unstarted); else null. */
+  placeError: string | null;
+  /** Write the start handshake to the shim's stdin and close it. */
+  go(text: string): void;
+  /** Close the shim's stdin without the handshake: it exits unstarted. */
+  close(): void;
+}
+
+interface Pending {
+  resolve(s: HelperSpawned): void;
+  reject(e: Error): void;
+  /** Called once: with the exit, or null when the helper died first (the pid must be watched). */
+  onExit(exit: HelperExit | null): void;
+  spawned: boolean;
+}
+
+const hex = (s: string) => Buffer.from(s, 'utf8').toString('hex');
+const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(Object.entries(osConstants.signals).map(([k, v]) => [v, k as NodeJS.Signals]));
+
+let perlChecked: boolean | null = null;
+
+/** Whether `perl` with its POSIX module runs here (checked once per process). */
+export function perlAvailable(): boolean {
+  if (perlChecked === null) {
+    try {
+      perlChecked = spawnSync('perl', ['-MPOSIX', '-MFcntl', '-e', 'exit 0'], { stdio: 'ignore', timeout: 5000 }).status === 0;
+    } catch {
+      perlChecked = false;
+    }
+  }
+  return perlChecked;
+}
+
+export class SpawnHelper {
+  private proc: ChildProcess | null = null;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private buf = '';
+  private disposed = false;
+  /** The environment the helper was started with. */
+  private baseEnv: Record<string, string> = {};
+
+  /** A helper when Perl is here, else null (the Runner then forks the shims itself). */
+  static create(): SpawnHelper | null {
+    return perlAvailable() ? new SpawnHelper() : null;
+  }
+
+  /** The helper's pid while it runs (for tests and doctor). */
+  get pid(): number | null {
+    return this.proc?.pid ?? null;
+  }
+
+  spawn(req: HelperSpawnRequest, onExit: (exit: HelperExit | null) => void): Promise<HelperSpawned> {
+    if (this.disposed) return Promise.reject(new Error('the spawn helper was stopped'));
+    const proc = this.ensure();
+    const id = this.nextId++;
+    // The environment as changes to the helper's own (it started with ours): a few bytes a run.
+    const base = this.baseEnv;
+    const set = Object.entries(req.env)
+      .filter(([k, v]) => base[k] !== v)
+      .map(([k, v]) => `${k}=${v}`);
+    const unset = Object.keys(base).filter((k) => !(k in req.env));
+    const ids = req.ids;
+    const mkdirs = req.mkdirs ?? [];
+    const writes = req.writes ?? [];
+    const fields = [
+      req.cwd,
+      req.logPath,
+      ids ? String(ids.uid) : '',
+      ids ? String(ids.gid) : '',
+      String(mkdirs.length),
+      ...mkdirs,
+      String(writes.length),
+      ...writes.flat(),
+      String(req.placeFiles.length),
+      ...req.placeFiles,
+      String(set.length),
+      ...set,
+      String(unset.length),
+      ...unset,
+      ...req.argv,
+    ];
+    return new Promise<HelperSpawned>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onExit, spawned: false });
+      this.refresh();
+      proc.stdin!.write(`S ${id} ${fields.map(hex).join(' ')}\n`);
+    });
+  }
+
+  /** Stop the helper (its shims live on). */
+  dispose(): void {
+    this.disposed = true;
+    const proc = this.proc;
+    if (!proc) return;
+    proc.stdin?.end();
+    this.pending.clear();
+    this.refresh();
+  }
+
+  private ensure(): ChildProcess {
+    if (this.proc) return this.proc;
+    // Its own process group: a Ctrl-C at the daemon's terminal does not reach it.
+    this.baseEnv = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) this.baseEnv[k] = v;
+    const proc = spawn('perl', ['-e', HELPER], { stdio: ['pipe', 'pipe', 'inherit'], detached: true, env: this.baseEnv });
+    this.proc = proc;
+    this.buf = '';
+    proc.stdout!.setEncoding('utf8');
+    proc.stdout!.on('data', (chunk: string) => {
+      this.buf += chunk;
+      let i: number;
+      while ((i = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, i);
+        this.buf = this.buf.slice(i + 1);
+        this.onLine(line);
+      }
+    });
+    proc.stdin!.on('error', () => {
+      /* the helper died: 'exit' follows */
+    });
+    proc.on('error', (e) => this.lost(proc, e));
+    proc.on('exit', (code, signal) => this.lost(proc, new Error(`the spawn helper exited (${signal ?? `code ${code}`})`)));
+    return proc;
+  }
+
+  private onLine(line: string): void {
+    const [op, idText, pidText, rest] = line.split(' ');
+    const id = Number(idText);
+    const p = this.pending.get(id);
+    const pid = Number(pidText);
+    if (op === 'X') {
+      if (!p) return;
+      this.pending.delete(id);
+      this.refresh();
+      const status = Number(rest);
+      const sig = status & 0x7f;
+      p.onExit(sig ? { code: null, signal: SIGNAL_NAMES.get(sig) ?? null } : { code: (status >> 8) & 0xff, signal: null });
+      return;
+    }
+    if (!p || p.spawned) return;
+    if (op === 'P' || (op === 'E' && pid > 0)) {
+      p.spawned = true;
+      const placeError = op === 'E' ? Buffer.from(rest ?? '', 'hex').toString('utf8') : null;
+      p.resolve({
+        pid,
+        placeError,
+        go: (text) => this.proc?.stdin?.write(`G ${id} ${hex(text)}\n`),
+        close: () => this.proc?.stdin?.write(`C ${id}\n`),
+      });
+    } else if (op === 'E') {
+      this.pending.delete(id);
+      this.refresh();
+      p.reject(new Error(Buffer.from(rest ?? '', 'hex').toString('utf8')));
+    }
+  }
+
+  /** The helper is gone: spawns in flight fail; running shims must now be watched by pid. */
+  private lost(proc: ChildProcess, e: Error): void {
+    if (this.proc !== proc) return;
+    this.proc = null;
+    const all = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of all) {
+      if (p.spawned) p.onExit(null);
+      else p.reject(e);
+    }
+  }
+
+  /** Keep the daemon's event loop alive only while runs are in flight through the helper. */
+  private refresh(): void {
+    const proc = this.proc;
+    if (!proc) return;
+    const busy = this.pending.size > 0 && !this.disposed;
+    const streams = [proc.stdout, proc.stdin] as unknown as ({ ref?(): void; unref?(): void } | null)[];
+    if (busy) {
+      proc.ref();
+      for (const s of streams) s?.ref?.();
+    } else {
+      proc.unref();
+      for (const s of streams) s?.unref?.();
+    }
+  }
+}

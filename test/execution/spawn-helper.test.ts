@@ -1,0 +1,169 @@
+/**
+ * The spawn helper (spawn-helper.ts) with real processes: what it forks is exactly what was
+ * asked (any bytes in argv and env, cwd, own session, log, reset signals), a placement it cannot
+ * write leaves the command unstarted, and when the helper dies or is stopped the runs it forked
+ * carry on and are still recorded.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { PortableBackend } from '../../src/execution/enforcement/portable.js';
+import { processGroupMembers } from '../../src/execution/procfs.js';
+import { runnerOptionsFromConfig, startRun } from '../../src/execution/runner.js';
+import { readExitFile, SHIM_UNSTARTED } from '../../src/execution/shim.js';
+import { Sampler } from '../../src/execution/sampler.js';
+import { perlAvailable, SpawnHelper, type HelperExit } from '../../src/execution/spawn-helper.js';
+import { tempDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
+
+const skip = perlAvailable() ? false : 'perl is not installed: no spawn helper';
+const sampler = new Sampler({ intervalMs: 50 });
+const helpers: SpawnHelper[] = [];
+after(() => {
+  sampler.stop();
+  for (const h of helpers) h.dispose();
+});
+function newHelper(): SpawnHelper {
+  const h = new SpawnHelper();
+  helpers.push(h);
+  return h;
+}
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test('the helper runs exactly the argv, env and cwd it was given, in a session of its own, output to the log', { skip }, async () => {
+  const helper = newHelper();
+  const dir = tempDir();
+  const log = path.join(dir, 'out.log');
+  fs.writeFileSync(log, '');
+  let exit!: (e: HelperExit | null) => void;
+  const exited = new Promise<HelperExit | null>((r) => (exit = r));
+  const odd = ['a b', 'line\nbreak', 'ünï ✓', '', '$HOME', "quote ' \" \\"];
+  const s = await helper.spawn(
+    {
+      cwd: dir,
+      logPath: log,
+      env: { ODD: 'x\ny=z', PATH: process.env.PATH! },
+      // stdin first (the handshake), then what the process is.
+      argv: ['/bin/sh', '-c', 'read go; echo "go=$go"; for a in "$@"; do printf "[%s]" "$a"; done; echo; printf "%s\\n" "$ODD"; pwd; read -r _ _ _ _ pgrp sid _ < /proc/$$/stat; echo "$sid $pgrp"; grep SigIgn /proc/$$/status; echo err >&2', 'argv0', ...odd],
+      placeFiles: [],
+    },
+    exit,
+  );
+  assert.ok(s.pid > 0 && s.placeError === null);
+  s.go('now\n');
+  assert.deepEqual(await exited, { code: 0, signal: null });
+  const lines = fs.readFileSync(log, 'utf8').split('\n');
+  assert.equal(lines[0], 'go=now');
+  assert.equal(`${lines[1]}\n${lines[2]}`, odd.map((a) => `[${a}]`).join(''), 'every argument arrives byte for byte');
+  assert.deepEqual(lines.slice(3, 5), ['x', 'y=z'], 'env values with newlines and = survive');
+  assert.equal(lines[5], fs.realpathSync(dir));
+  assert.deepEqual(lines[6]!.trim().split(/\s+/).map(Number), [s.pid, s.pid], 'its own session and process group');
+  assert.match(lines[7]!, /^SigIgn:\s+0+$/, 'no signal stays ignored');
+  assert.equal(lines[8], 'err', 'stderr goes to the log too');
+});
+
+test('a placement the helper cannot write: the process never starts its command and exits unstarted', { skip }, async () => {
+  const helper = newHelper();
+  const dir = tempDir();
+  const log = path.join(dir, 'out.log');
+  fs.writeFileSync(log, '');
+  const marker = path.join(dir, 'ran');
+  let exit!: (e: HelperExit | null) => void;
+  const exited = new Promise<HelperExit | null>((r) => (exit = r));
+  const s = await helper.spawn(
+    { cwd: dir, logPath: log, env: {}, argv: ['/bin/sh', '-c', `IFS= read -r go || exit ${SHIM_UNSTARTED}; touch ${marker}`], placeFiles: [path.join(dir, 'no-such-cgroup', 'cgroup.procs')] },
+    exit,
+  );
+  assert.match(s.placeError ?? '', /no-such-cgroup\/cgroup\.procs: No such file or directory/);
+  assert.deepEqual(await exited, { code: SHIM_UNSTARTED, signal: null });
+  assert.equal(fs.existsSync(marker), false);
+});
+
+test('a confinement plan the helper cannot apply: nothing is forked, and what it created is removed again', { skip }, async () => {
+  const helper = newHelper();
+  const dir = tempDir();
+  const log = path.join(dir, 'out.log');
+  fs.writeFileSync(log, '');
+  const made = path.join(dir, 'run-cg');
+  const req = { cwd: dir, logPath: log, env: {}, argv: ['/bin/true'], placeFiles: [] };
+  await assert.rejects(helper.spawn({ ...req, mkdirs: [path.join(dir, 'no-parent', 'run-cg')] }, () => {}), /^Error: cannot create cgroup .*no-parent\/run-cg \(No such file or directory\)$/);
+  await assert.rejects(
+    helper.spawn({ ...req, mkdirs: [made], writes: [[path.join(made, 'sub', 'memory.max'), '1048576']] }, () => {}),
+    /^Error: cannot write '1048576' to .*run-cg\/sub\/memory\.max \(No such file or directory\)$/,
+  );
+  assert.equal(fs.existsSync(made), false, 'the directory it made is gone');
+  // And a plan that applies: directories made, files written, the pid placed (control files
+  // exist in a cgroup; here they are plain files made beforehand, as the helper never creates files).
+  const cg = path.join(dir, 'cg-ok');
+  const files = path.join(dir, 'files');
+  fs.mkdirSync(files);
+  fs.writeFileSync(path.join(files, 'limit'), '');
+  fs.writeFileSync(path.join(files, 'procs'), '');
+  let exit!: (e: HelperExit | null) => void;
+  const exited = new Promise<HelperExit | null>((r) => (exit = r));
+  const s = await helper.spawn({ ...req, argv: ['/bin/sh', '-c', 'read go'], mkdirs: [cg], writes: [[path.join(files, 'limit'), '42']], placeFiles: [path.join(files, 'procs')] }, exit);
+  assert.ok(fs.statSync(cg).isDirectory());
+  assert.equal(fs.readFileSync(path.join(files, 'limit'), 'utf8'), '42');
+  assert.equal(fs.readFileSync(path.join(files, 'procs'), 'utf8'), String(s.pid));
+  s.go('go\n');
+  assert.deepEqual(await exited, { code: 0, signal: null });
+});
+
+test('a run cancelled while the helper is still forking it never runs its command', { skip }, async () => {
+  const helper = newHelper();
+  const opts = runnerOptionsFromConfig({ kill_grace_seconds: 1, output_tail_bytes: 4096, log_max_bytes: 1 << 20 }, sampler, undefined, helper);
+  const backend = new PortableBackend();
+  const dir = tempDir();
+  const marker = path.join(dir, 'ran');
+  const h = startRun({ runId: 'c1', jobName: 'j', argv: ['touch', marker], timeoutMs: 5000, slot: 'default', runDir: path.join(dir, 'c1') }, backend, opts);
+  h.cancel('user request'); // before the helper has answered
+  const o = await h.done;
+  assert.equal(o.status, 'interrupted');
+  assert.equal(o.errorMessage, 'cancelled: user request');
+  assert.equal(fs.existsSync(marker), false, 'the command never ran');
+});
+
+test('the helper killed while runs go on: they finish and are recorded from their exit files; the next run starts a new helper', { skip }, async () => {
+  const helper = newHelper();
+  const opts = runnerOptionsFromConfig({ kill_grace_seconds: 1, output_tail_bytes: 4096, log_max_bytes: 1 << 20 }, sampler, undefined, helper);
+  const backend = new PortableBackend();
+  const dir = tempDir();
+  const h = startRun({ runId: 'k1', jobName: 'j', argv: ['sleep 0.6; echo finished; exit 4'], shell: true, timeoutMs: 10_000, slot: 'default', runDir: path.join(dir, 'k1') }, backend, opts);
+  await h.ready;
+  await waitFor(() => processGroupMembers(h.pid!).length > 1, 'the command has started (the helper passed on its go)');
+  const first = helper.pid!;
+  process.kill(first, 'SIGKILL');
+  const o = await h.done;
+  assert.equal(o.status, 'failed');
+  assert.equal(o.exitCode, 4, 'the exit status the shim wrote');
+  assert.match(o.outputTail, /finished/);
+  const h2 = startRun({ runId: 'k2', jobName: 'j', argv: ['echo', 'again'], timeoutMs: 10_000, slot: 'default', runDir: path.join(dir, 'k2') }, backend, opts);
+  const o2 = await h2.done;
+  assert.equal(o2.status, 'succeeded');
+  assert.equal(o2.outputTail, 'again\n');
+  assert.ok(helper.pid && helper.pid !== first, 'a new helper');
+});
+
+test('the helper stopped (the daemon went away): it exits, and a run it forked carries on to write its exit status', { skip }, async () => {
+  const helper = newHelper();
+  const opts = runnerOptionsFromConfig({ kill_grace_seconds: 1, output_tail_bytes: 4096, log_max_bytes: 1 << 20 }, sampler, undefined, helper);
+  const dir = tempDir();
+  const runDir = path.join(dir, 'a1');
+  const h = startRun({ runId: 'a1', jobName: 'j', argv: ['sleep 0.5; exit 6'], shell: true, timeoutMs: 10_000, slot: 'default', runDir }, new PortableBackend(), opts);
+  await h.ready;
+  const helperPid = helper.pid!;
+  h.abandon();
+  helper.dispose();
+  await waitFor(() => !alive(helperPid), 'the helper exits when the daemon closes its stdin');
+  assert.ok(alive(h.pid!), 'the run lives on');
+  await waitFor(() => readExitFile(runDir) !== null, 'the run ends on its own', 5000);
+  assert.equal(readExitFile(runDir)!.exitCode, 6);
+});
