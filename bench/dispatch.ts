@@ -11,6 +11,7 @@
  *   node --import tsx bench/dispatch.ts [seconds=60] [jobs=200] [throughputRuns=200]
  *   BENCH_START_LEAD_MS=0 ...   plan and spawn at the instant (no start lead), for comparison
  *   BENCH_FROM_SOURCE=1 ...     the sources through tsx even when dist/ is built
+ *   BENCH_NO_SPAWN_HELPER=1 ... the daemon forks every shim itself (as without Perl)
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -32,6 +33,7 @@ const { LoadBalancer } = await from<typeof import('../src/execution/load-balance
 const { ProcessLauncher } = await from<typeof import('../src/execution/process-launcher.js')>('execution/process-launcher');
 const { runnerOptionsFromConfig } = await from<typeof import('../src/execution/runner.js')>('execution/runner');
 const { Sampler } = await from<typeof import('../src/execution/sampler.js')>('execution/sampler');
+const { SpawnHelper } = await from<typeof import('../src/execution/spawn-helper.js')>('execution/spawn-helper');
 const { JobManager } = await from<typeof import('../src/jobs/manager.js')>('jobs/manager');
 const { openDatabase } = await from<typeof import('../src/storage/database.js')>('storage/database');
 
@@ -64,6 +66,30 @@ function timed(obj: object, method: string, label = method): void {
   };
 }
 
+/** BENCH_SQL_PROFILE=1: time every SQLite statement (by its text) in the throughput phase. */
+const sqlSpent = new Map<string, { n: number; ms: number }>();
+let sqlOn = false;
+if (process.env.BENCH_SQL_PROFILE === '1') {
+  const { default: BetterSqlite3 } = await import('better-sqlite3');
+  const proto = Object.getPrototypeOf(new BetterSqlite3(':memory:').prepare('select 1')) as Record<string, unknown>;
+  for (const m of ['run', 'get', 'all']) {
+    const orig = proto[m] as (...a: unknown[]) => unknown;
+    proto[m] = function (this: { source: string }, ...a: unknown[]) {
+      if (!sqlOn) return orig.apply(this, a);
+      const t = performance.now();
+      try {
+        return orig.apply(this, a);
+      } finally {
+        const k = this.source.replace(/\s+/g, ' ').slice(0, 90);
+        const e = sqlSpent.get(k) ?? { n: 0, ms: 0 };
+        e.n++;
+        e.ms += performance.now() - t;
+        sqlSpent.set(k, e);
+      }
+    };
+  }
+}
+
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'sc-bench-dispatch-'));
 const database = await openDatabase(`sqlite:${path.join(home, 'db.sqlite')}`);
 const jobs = new JobManager(database, systemClock);
@@ -71,7 +97,9 @@ const slots = { default: { max_concurrent_jobs: 100, max_memory_mb: 1e6, max_cpu
 const backend = detectBackend('auto', { groupName: `sc-bench-dispatch-${process.pid}` });
 backend.configureSlots(slots);
 const sampler = new Sampler({ intervalMs: 100 });
-const launcher = new ProcessLauncher(backend, runnerOptionsFromConfig({ kill_grace_seconds: 1, output_tail_bytes: 8192, log_max_bytes: 1 << 20 }, sampler));
+// As the daemon does (engine.ts): shims forked by the spawn helper when Perl is here.
+const spawner = process.env.BENCH_NO_SPAWN_HELPER === '1' ? null : SpawnHelper.create();
+const launcher = new ProcessLauncher(backend, runnerOptionsFromConfig({ kill_grace_seconds: 1, output_tail_bytes: 8192, log_max_bytes: 1 << 20 }, sampler, systemClock, spawner));
 const lb = new LoadBalancer({ node: 'bench', slots, reserveMb: 0, psiVeto: 0, host: hostProbe, clock: systemClock, database });
 const admitLate: number[] = [];
 const d = new Dispatcher({ node: 'bench', jobs, lb, launcher, clock: systemClock, runsDir: path.join(home, 'runs'), maxSleepMs: 1000, startLeadMs: LEAD_MS, onLateness: (ms) => admitLate.push(ms) });
@@ -116,6 +144,9 @@ spent.clear();
 await database.db.updateTable('smart_cron_integrated_jobs').set({ enabled: 0 }).where('name', 'like', 'job-%').execute();
 note('throughput phase');
 const tp0 = performance.now();
+const elu0 = performance.eventLoopUtilization();
+sqlOn = true;
+const tpCpu0 = process.cpuUsage();
 for (let i = 0; i < NRUNS; i++) await d.requestRun({ job: `tp-${i % 2}` });
 d.start();
 for (;;) {
@@ -124,6 +155,9 @@ for (;;) {
   await new Promise((r) => setTimeout(r, 20));
 }
 const tpMs = performance.now() - tp0;
+const tpElu = performance.eventLoopUtilization(elu0).utilization;
+sqlOn = false;
+const tpCpu = process.cpuUsage(tpCpu0);
 await d.stop({ drain: true });
 
 note('raw spawn');
@@ -154,6 +188,7 @@ for (let round = 0; round < 10; round++) {
   for (const o of outs) if (/^\d{19}\s*$/.test(o)) floorLate.push(Number(BigInt(o.trim()) / 1000n) / 1000 - at);
 }
 sampler.stop();
+spawner?.dispose();
 backend.dispose();
 await database.close();
 fs.rmSync(home, { recursive: true, force: true });
@@ -163,6 +198,7 @@ const raw = NRUNS / (rawMs / 1000);
 const out: [string, string][] = [
   ['dispatch_jobs', String(NJOBS)],
   ['dispatch_runtime', DIST ? 'dist' : 'src'],
+  ['dispatch_spawn_helper', spawner ? 'perl' : 'none'],
   ['dispatch_seconds', String(SECONDS)],
   ['dispatch_runs_started', String(rows.filter((r) => r.started_at).length)],
   ['dispatch_runs_expected_about', String(expected)],
@@ -180,6 +216,9 @@ const out: [string, string][] = [
   ['dispatch_process_rss_mb', (process.memoryUsage().rss / 1024 / 1024).toFixed(0)],
   ['dispatch_daemon_cpu_percent_of_core', (((cpu.user + cpu.system) / 1000 / wall) * 100).toFixed(1)],
   ['dispatch_runs_per_second', ours.toFixed(1)],
+  // How busy the daemon's one thread was while the `true` runs went through (1 = saturated).
+  ['dispatch_throughput_event_loop_utilization', tpElu.toFixed(2)],
+  ['dispatch_throughput_daemon_cpu_ms_per_run', ((tpCpu.user + tpCpu.system) / 1000 / NRUNS).toFixed(2)],
   ['dispatch_raw_spawn_per_second', raw.toFixed(1)],
   ['dispatch_throughput_ratio', (ours / raw).toFixed(2)],
 ];
@@ -198,4 +237,8 @@ for (const label of new Set([...phase1.keys(), ...spent.keys()])) {
   const b = spent.get(label);
   const fmt = (e?: { n: number; ms: number }) => (e ? `${e.n} x ${(e.ms / e.n).toFixed(1)} ms = ${(e.ms / 1000).toFixed(1)} s` : '-');
   console.log(`  ${label.padEnd(32)} ${fmt(a).padEnd(30)} | ${fmt(b)}`);
+}
+if (sqlSpent.size) {
+  console.log(`\nSQLite statements in the throughput phase (${NRUNS} runs): calls, total ms`);
+  for (const [k, e] of [...sqlSpent].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25)) console.log(`  ${String(e.n).padStart(6)} ${e.ms.toFixed(0).padStart(6)}  ${k}`);
 }

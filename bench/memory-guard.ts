@@ -40,6 +40,8 @@ const JOBS: { mb: number; s: number }[] = (process.argv[3] ?? '300:2,150:1,400:3
     return { mb: mb!, s: s! };
   });
 const MB = 1024 * 1024;
+/** What a job uses beyond the N MB it touches (see the estimates below). */
+const JOB_OVERHEAD_MB = 3;
 const probe = probeHost();
 const memRoot = probe.cgroup1.controllers.memory?.base ?? null;
 const useCgroup = probe.cgroup1.ok && memRoot !== null;
@@ -159,7 +161,9 @@ async function smartCron(): Promise<{ peakMb: number; sampledMb: number; source:
   const schedule = `${t.getUTCSeconds()} ${t.getUTCMinutes()} ${t.getUTCHours()} ${t.getUTCDate()} ${t.getUTCMonth() + 1} *`;
   for (const [i, { mb, s }] of JOBS.entries()) {
     await jobs.registerJob(
-      { name: `hungry-${i}`, schedule, timezone: 'UTC', command: [HOLD, String(mb), String(s)], estimated_memory_mb: mb, estimated_cpu_percent: 1, slot, timeout_seconds: 600 },
+      // The estimate is the job's whole footprint: its N MB of data plus its three small
+      // processes (sh, dd, sleep: ~2 MB) and smart-cron's shim (~0.5 MB), all in its cgroup.
+      { name: `hungry-${i}`, schedule, timezone: 'UTC', command: [HOLD, String(mb), String(s)], estimated_memory_mb: mb + JOB_OVERHEAD_MB, estimated_cpu_percent: 1, slot, timeout_seconds: 600 },
       { source: 'manual', byUser: true },
     );
   }
@@ -212,13 +216,14 @@ function fifoIdealMs(): number {
   let t = 0;
   const running: { end: number; mb: number }[] = [];
   for (const j of JOBS) {
+    const mb = j.mb + JOB_OVERHEAD_MB; // as reserved
     for (;;) {
       const used = running.reduce((s, r) => s + r.mb, 0);
-      if (used + j.mb <= BUDGET || running.length === 0) break;
+      if (used + mb <= BUDGET || running.length === 0) break;
       running.sort((a, b) => a.end - b.end);
       t = Math.max(t, running.shift()!.end);
     }
-    running.push({ end: t + j.s * 1000, mb: j.mb });
+    running.push({ end: t + j.s * 1000, mb });
   }
   return Math.max(...running.map((r) => r.end), t);
 }

@@ -20,7 +20,7 @@ import { compareQueued } from './queue.js';
 import { chooseSlot, reservationFor } from './slots.js';
 import { queueManualRun } from './manual.js';
 import { retryDelayMs, shouldRetry } from './retry.js';
-import { Workflow } from './workflow.js';
+import { REQUIRES_WAIT_PREFIX, Workflow } from './workflow.js';
 import type { Executor, RunRequest } from './types.js';
 import type { SlotUsage } from '../events.js';
 
@@ -257,6 +257,11 @@ export class Dispatcher implements Executor {
         continue;
       }
       if (!this.runsHere(job)) continue;
+      const slot = chooseSlot(job);
+      // A full slot admits none of its runs this pass: skip them before any per-run query (a
+      // burst of hundreds queued would cost a gate check each, every cycle). Runs waiting for a
+      // requirement still go through the gate, which may skip them at their deadline.
+      if (blockedSlots.has(slot) && !run.wait_reason?.startsWith(REQUIRES_WAIT_PREFIX)) continue;
       // workflow.ts: runs waiting for requirements, and mutex groups
       const held = await this.workflow.gate(run, job, now);
       if (held) {
@@ -268,7 +273,6 @@ export class Dispatcher implements Executor {
         if (run.wait_reason !== reason) await this.o.jobs.history.update(run.id, { wait_reason: reason });
         continue;
       }
-      const slot = chooseSlot(job);
       if (blockedSlots.has(slot)) continue;
       const reservation = reservationFor(job);
       const d = this.o.lb.canAdmit(slot, reservation);
