@@ -5,7 +5,7 @@
  * Why: fork() copies the page tables of the forking process, and on a VM that costs about
  * 0.1 ms per MB of it; a daemon of 80-180 MB paid 5-10 ms of its one event-loop thread for every
  * run, the largest single cost of dispatch (docs/benchmarks.md). Perl (perl-base, Essential on
- * Debian and present on nearly every Unix) is ~5 MB, starts in ~10 ms, and its fork(), setsid(),
+ * Debian and present on nearly every Unix) is ~7 MB, starts in ~10 ms, and its fork(), setsid(),
  * dup2() and exec are the system calls themselves. The helper also writes the new process's pid
  * into its cgroups (the placement, three writes under cgroup v1) before the shim may start, which
  * takes that work off the daemon's thread too. No Node API spawns without forking the caller
@@ -35,6 +35,7 @@ import { constants as osConstants } from 'node:os';
 
 const HELPER = String.raw`
 use strict; use warnings; use POSIX (); use Fcntl qw(O_WRONLY O_APPEND);
+$0 = 'smart-cron: spawn helper';
 my (%stdin_of, %id_of); my $buf = '';
 $SIG{CHLD} = sub {}; $SIG{PIPE} = 'IGNORE';
 sub out { my $l = "$_[0]\n"; while (length $l) { my $n = syswrite(STDOUT, $l); if (!defined $n) { next if $!{EINTR}; POSIX::_exit(0) } substr($l, 0, $n, '') } }
