@@ -235,7 +235,8 @@ export class Dispatcher implements Executor {
     const now = this.o.clock.now();
     const queued = await this.queuedRuns();
     const blockedSlots = new Set<string>();
-    const jobCache = new Map<number, JobRow | undefined>();
+    // The jobs of every queued run in one query (a burst of hundreds queued: not one each, every cycle).
+    const jobCache: Map<number, JobRow | undefined> = await this.o.jobs.jobs.byIds(queued.map((r) => r.job_id));
     // Jobs with a run going (any node): under overlap policy queue or forbid their next queued run
     // (a catch-up sequence, or the one queue keeps) waits for it.
     const runningJobs = new Set(
@@ -249,7 +250,6 @@ export class Dispatcher implements Executor {
         await this.skip(run, `waited past its starting deadline (${run.deadline_at})${run.wait_reason ? `: ${run.wait_reason}` : ''}`);
         continue;
       }
-      if (!jobCache.has(run.job_id)) jobCache.set(run.job_id, await this.o.jobs.jobs.byId(run.job_id));
       const job = jobCache.get(run.job_id);
       if (!job) continue;
       if (run.trigger !== 'manual' && !job.enabled) {

@@ -198,6 +198,14 @@ class Run implements RunHandle, SampleTarget {
   start(spec: RunSpec, backend: EnforcementBackend): void {
     this.timeoutMs = spec.timeoutMs;
     this.memoryLimitMb = spec.memoryLimitMb ?? null;
+    if (this.opts.spawner) {
+      this.startAsync(spec, backend).catch((e: Error) => {
+        this.spawning = false;
+        this.failEarly(`cannot start run ${this.runId}: ${e.message}`, null);
+        this.resolveReady();
+      });
+      return;
+    }
     const created = fs.mkdirSync(this.runDir, { recursive: true }) !== undefined;
     const logFd = fs.openSync(this.logPath, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_APPEND, 0o640);
     try {
@@ -215,12 +223,35 @@ class Run implements RunHandle, SampleTarget {
     }
   }
 
+  /**
+   * With the spawn helper nothing of a start blocks this thread: the run directory and its log
+   * are made on libuv's thread pool (on a VM's journaling file system each costs 1-2 ms), the
+   * helper forks and confines, and run.json is written on the pool before the handshake.
+   */
+  private async startAsync(spec: RunSpec, backend: EnforcementBackend): Promise<void> {
+    this.spawning = true; // a cancel from now on is applied once the shim exists (spawned())
+    const created = (await fs.promises.mkdir(this.runDir, { recursive: true })) !== undefined;
+    if (!created) {
+      await fs.promises.rm(path.join(this.runDir, 'exit'), { force: true });
+      await fs.promises.rm(path.join(this.runDir, 'status'), { recursive: true, force: true });
+    }
+    await fs.promises.writeFile(this.logPath, '', { mode: 0o640 });
+    this.follower = new OutputFollower(this.logPath, this.limits(), false, this.writerPos);
+    const err = this.launch(spec, backend, null);
+    if (err) {
+      this.spawning = false;
+      this.failEarly(err, null);
+      this.resolveReady();
+    }
+  }
+
   private limits() {
     return { tailBytes: this.opts.outputTailBytes, logMaxBytes: this.opts.logMaxBytes };
   }
 
   /** Returns a reason when the run could not be started. */
-  private launch(spec: RunSpec, backend: EnforcementBackend, logFd: number): string | null {
+  /** logFd: the run's log, for a shim we fork ourselves (null with the spawn helper). */
+  private launch(spec: RunSpec, backend: EnforcementBackend, logFd: number | null): string | null {
     if (!Array.isArray(spec.argv) || spec.argv.length === 0) return 'empty command: argv has no program to run';
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(this.opts.baseEnv ?? process.env)) if (v !== undefined) env[k] = v;
@@ -295,7 +326,7 @@ class Run implements RunHandle, SampleTarget {
         cwd,
         env,
         detached: true,
-        stdio: ['pipe', logFd, logFd],
+        stdio: ['pipe', logFd ?? 'ignore', logFd ?? 'ignore'],
         ...(ids ?? {}),
       });
     } catch (e) {
@@ -359,19 +390,34 @@ class Run implements RunHandle, SampleTarget {
       pidStart: this.pidStart,
       confinement: this.conf!.saved,
     };
-    const now = this.clock.now();
-    const holdMs = (spec.startAt ?? 0) - now;
-    if (holdMs >= 1) rf.startedAt = spec.startAt!;
-    fs.writeFileSync(path.join(this.runDir, 'run.json'), JSON.stringify(rf, null, 1));
-    if (holdMs >= 1) {
+    const held = (spec.startAt ?? 0) - this.clock.now() >= 1;
+    if (held) rf.startedAt = spec.startAt!;
+    const runFile = path.join(this.runDir, 'run.json');
+    // run.json is on disk before the command may start: a restarted daemon finds the run by it.
+    const go = () => {
+      if (this.stop) return handshake(null);
+      const holdMs = held ? spec.startAt! - this.clock.now() : 0;
       // The kernel times the start (the shim sleeps, then execs), not this process's event loop.
-      handshake(`go ${(holdMs / 1000).toFixed(3)}\n`);
-      this.startedAt = spec.startAt!;
-      this.holdTimer = this.clock.setTimer(holdMs, () => this.release());
-    } else {
-      handshake('go\n');
-      this.release();
+      handshake(holdMs >= 1 ? `go ${(holdMs / 1000).toFixed(3)}\n` : 'go\n');
+      // Let go of meanwhile (a daemon stopping without drain): it runs, for the next daemon to adopt.
+      if (this.abandoned) return;
+      if (holdMs >= 1) {
+        this.startedAt = spec.startAt!;
+        this.holdTimer = this.clock.setTimer(holdMs, () => this.release());
+      } else {
+        this.release();
+      }
+    };
+    if (!placed) {
+      fs.writeFileSync(runFile, JSON.stringify(rf, null, 1));
+      go();
+      return;
     }
+    fs.promises.writeFile(runFile, JSON.stringify(rf, null, 1)).then(go, (e: Error) => {
+      this.stop = { status: 'interrupted', message: '' };
+      this.failMessage = `cannot write ${runFile}: ${e.message}`;
+      handshake(null);
+    });
   }
 
   /** The command runs from now (or from the instant it was held until): timers and sampling. */

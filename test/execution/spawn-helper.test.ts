@@ -159,6 +159,7 @@ test('the helper stopped (the daemon went away): it exits, and a run it forked c
   const runDir = path.join(dir, 'a1');
   const h = startRun({ runId: 'a1', jobName: 'j', argv: ['sleep 0.5; exit 6'], shell: true, timeoutMs: 10_000, slot: 'default', runDir }, new PortableBackend(), opts);
   await h.ready;
+  await waitFor(() => processGroupMembers(h.pid!).length > 1, 'the command has started');
   const helperPid = helper.pid!;
   h.abandon();
   helper.dispose();

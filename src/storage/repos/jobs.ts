@@ -35,6 +35,16 @@ export class JobsRepo {
     return q.selectFrom(T).selectAll().where('id', '=', id).executeTakeFirst();
   }
 
+  /** Many jobs by id, in chunks of 500 (one query each, not one per job). */
+  async byIds(ids: Iterable<number>, q: Q = this.db): Promise<Map<number, JobRow>> {
+    const all = [...new Set(ids)];
+    const out = new Map<number, JobRow>();
+    for (let i = 0; i < all.length; i += 500) {
+      for (const r of await q.selectFrom(T).selectAll().where('id', 'in', all.slice(i, i + 500)).execute()) out.set(r.id, r);
+    }
+    return out;
+  }
+
   byName(name: string, q: Q = this.db): Promise<JobRow | undefined> {
     return q.selectFrom(T).selectAll().where('name', '=', name).executeTakeFirst();
   }
@@ -167,10 +177,7 @@ export class JobsRepo {
       query = query.orderBy(expr, desc ? 'desc' : 'asc').orderBy('j.id');
     }
     const ids = (await query.limit(filter.limit ?? 100000).offset(filter.offset ?? 0).execute()).map((r) => r.id);
-    const byId = new Map<number, JobRow>();
-    for (let i = 0; i < ids.length; i += 500) {
-      for (const r of await q.selectFrom(T).selectAll().where('id', 'in', ids.slice(i, i + 500)).execute()) byId.set(r.id, r);
-    }
+    const byId = await this.byIds(ids, q);
     const rows = ids.map((id) => byId.get(id)).filter((r): r is JobRow => r !== undefined);
     return { rows, total };
   }
