@@ -4,16 +4,24 @@
  * and for portable (the /proc-walking one).
  *
  *   node --import tsx bench/sampling.ts [runs] [seconds] [backend...]
+ *   BENCH_FROM_SOURCE=1 ...   the sources through tsx even when dist/ is built
  * prints lines "sampling_cpu_percent_of_core <value>" (the auto backend) and
  * "sampling_cpu_percent_of_core_<backend> <value>" for each backend measured.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createBackend, probeHost } from '../src/execution/enforcement/detect.js';
+import { fileURLToPath } from 'node:url';
 import type { BackendName } from '../src/execution/enforcement/types.js';
-import { runnerOptionsFromConfig, startRun, type RunHandle } from '../src/execution/runner.js';
-import { Sampler } from '../src/execution/sampler.js';
+import type { RunHandle } from '../src/execution/runner.js';
+
+// The code as the daemon runs it: the compiled dist/ when built (`npm run build`), else the
+// sources through tsx, whose loader thread alone costs ~1 % of a core in an idle process.
+const DIST = fs.existsSync(fileURLToPath(new URL('../dist/execution/sampler.js', import.meta.url))) && process.env.BENCH_FROM_SOURCE !== '1';
+const from = async <T>(m: string): Promise<T> => (await import(DIST ? `../dist/${m}.js` : `../src/${m}.js`)) as T;
+const { createBackend, probeHost } = await from<typeof import('../src/execution/enforcement/detect.js')>('execution/enforcement/detect');
+const { runnerOptionsFromConfig, startRun } = await from<typeof import('../src/execution/runner.js')>('execution/runner');
+const { Sampler } = await from<typeof import('../src/execution/sampler.js')>('execution/sampler');
 
 const runs = Number(process.argv[2] ?? 100);
 const seconds = Number(process.argv[3] ?? 10);
@@ -53,5 +61,6 @@ async function measure(name: BackendName): Promise<number> {
 const results = new Map<BackendName, number>();
 for (const n of names) results.set(n, await measure(n));
 const first = results.get(probe.auto) ?? [...results.values()][0]!;
+console.log(`sampling_runtime ${DIST ? 'dist' : 'src'}`);
 console.log(`sampling_cpu_percent_of_core ${first.toFixed(2)}`);
 for (const [n, v] of results) console.log(`sampling_cpu_percent_of_core_${n} ${v.toFixed(2)}`);

@@ -54,6 +54,7 @@ export class OutputFollower {
   private lastPollAt = 0;
   private fast: NodeJS.Timeout | null = null;
   private watcher: fs.FSWatcher | null = null;
+  private ticks = 0;
   private finished: OutputResult | null = null;
 
   /**
@@ -101,6 +102,15 @@ export class OutputFollower {
 
   get outputBytes(): number {
     return this.base + this.lastSize;
+  }
+
+  /**
+   * The shared sampler's tick. With inotify a write already wakes a poll (soon()), so the tick
+   * is only a backstop and polls every 5th time; without inotify it polls every time.
+   */
+  tick(): void {
+    if (this.watcher && this.ticks++ % 5 !== 0) return;
+    this.poll();
   }
 
   /** Cheap (one fstat); called by the shared sampler tick and again sooner while the log floods. */

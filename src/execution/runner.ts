@@ -543,7 +543,7 @@ class Run implements RunHandle, SampleTarget {
       // The kernel killed part of the run at its limit: end the rest too (v1 has no oom.group).
       this.terminate(true);
     }
-    this.follower?.poll();
+    this.follower?.tick();
     if (this.watched && !this.mainExit) {
       const st = this.watched.readStat();
       if (!st || st.state === 'Z' || st.state === 'X') this.onMainExit(null);
