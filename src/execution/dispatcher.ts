@@ -66,6 +66,8 @@ export class Dispatcher implements Executor {
   private readonly workflow: Workflow;
   private readonly active = new Map<number, Active>();
   private timer: TimerHandle | null = null;
+  /** Wake-ups for retries waiting out their backoff (cancelled by stop()). */
+  private readonly retryWakes = new Set<TimerHandle>();
   private cycling: Promise<void> | null = null;
   private again = false;
   private stopped = true;
@@ -121,6 +123,8 @@ export class Dispatcher implements Executor {
     this.admitting = false;
     this.timer?.cancel();
     this.timer = null;
+    for (const t of this.retryWakes) t.cancel();
+    this.retryWakes.clear();
     if (!opts.drain) this.stopRetrying();
     if (this.cycling) await this.cycling;
     if (opts.drain) await this.idle();
@@ -489,7 +493,15 @@ export class Dispatcher implements Executor {
     });
     if (row) {
       this.o.bus?.emit('run.queued', row);
-      this.o.clock.setTimer(Math.max(0, Date.parse(row.not_before!) - now), () => this.kick());
+      // Wake for it at its time. A stopped dispatcher sets none (it would only hold the process
+      // open): the row waits in the queue for the next start, or the next daemon.
+      if (!this.stopped) {
+        const t = this.o.clock.setTimer(Math.max(0, Date.parse(row.not_before!) - now), () => {
+          this.retryWakes.delete(t);
+          this.kick();
+        });
+        this.retryWakes.add(t);
+      }
     }
     return row;
   }

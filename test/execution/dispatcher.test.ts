@@ -304,3 +304,33 @@ test('a result that cannot be recorded is retried while the daemon runs; a stopp
     await h.close();
   }
 });
+
+test('a failed run queues its retry after the backoff; a stopped dispatcher keeps no timer for it, and the retry waits for the next start', async () => {
+  const h = await harness({ slots: one, maxSleepMs: 3600_000 });
+  try {
+    await h.add({ name: 'flaky', schedule: '1 12 * * *', retries: 1, retry_backoff_seconds: 600 });
+    h.d.start();
+    await h.quiesce();
+    await h.clock.advance(30_000); // 12:01
+    await h.quiesce();
+    const first = h.launcher.running[0]!;
+    const before = h.clock.pending;
+    h.launcher.finish(first.spec.runId, { status: 'failed', exit_code: 1 });
+    await h.quiesce();
+    const retry = (await h.runs()).find((r) => r.trigger === 'retry')!;
+    assert.equal(retry.status, 'queued');
+    const wait = Date.parse(retry.not_before!) - h.clock.now();
+    assert.ok(wait >= 480_000 && wait <= 720_000, `after the backoff (600 s ± 20 %): ${wait} ms`);
+    assert.equal(h.clock.pending, before + 1, 'one wake-up for the retry');
+    await h.d.stop();
+    assert.equal(h.clock.pending, 0, 'nothing left to fire after stop (it would only hold the process open)');
+    // Started again after the backoff, the dispatcher runs the waiting retry.
+    await h.clock.advance(wait);
+    h.d.start();
+    await h.quiesce();
+    assert.equal(h.launcher.running.length, 1);
+    assert.equal((await h.jobs.history.byId(h.launcher.running[0]!.spec.runId))!.trigger, 'retry');
+  } finally {
+    await h.close();
+  }
+});
