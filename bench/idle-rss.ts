@@ -16,12 +16,12 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { openApp } from '../src/daemon/app.js';
+import { freePort } from '../test/helpers/net.js';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const SECONDS = Number(args[0] ?? 30);
@@ -40,13 +40,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** 1000 -> 1k, 10000 -> 10k, 2500 -> 2500. */
 const label = (n: number) => (n % 1000 === 0 ? `${n / 1000}k` : String(n));
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
 
 interface Measured {
   jobs: number;

@@ -8,11 +8,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '../helpers/tmp.js';
+import { freePort } from '../helpers/net.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin/smart-cron.js');
@@ -41,13 +41,6 @@ function cli(args: string[], timeoutMs = 120_000): Promise<{ code: number | null
   });
 }
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
 
 test('the built CLI: init, add a job, run it, and the daemon serves its API, OpenAPI and dashboard', { skip: !built && 'dist/ not built', timeout: 300_000 }, async () => {
   const home = join(tempDir('smart-cron-built-'), 'home');

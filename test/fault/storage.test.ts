@@ -21,7 +21,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
@@ -29,6 +28,7 @@ import { tempDir } from '../helpers/tmp.js';
 import { app as openHome, startDaemonProcess, until, writeHome, type DaemonProc } from '../fixtures/exec-core/daemon-proc.js';
 import { canMountReadOnlySwitch, canMountTmpfs, mountReadOnlySwitch, mountTmpfs, unmount, type ReadOnlySwitchFs } from './mounts.js';
 import { killAll, processesWithMarker } from './procs.js';
+import { freePort } from '../helpers/net.js';
 
 const isRoot = process.getuid?.() === 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -79,16 +79,6 @@ interface ScenarioOptions {
   slowJob?: boolean;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function scenario(home: string, tag: string, o: ScenarioOptions = {}): Promise<Scenario> {
   mkdirSync(home, { recursive: true });

@@ -9,9 +9,9 @@
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
+import { freePort } from './net.js';
 
 export interface PostgresServer {
   /** Create a fresh database (once per name) and return its URL. */
@@ -57,17 +57,6 @@ export function findPostgresBinDir(env: NodeJS.ProcessEnv = process.env): string
   return null;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** The unprivileged user to run the cluster as when we are root; null when we are not root. */
 function clusterUser(): { name: string; uid: number; gid: number } | null {
