@@ -9,6 +9,7 @@ import { iso, type Clock } from '../clock.js';
 import type { JobManager } from '../jobs/manager.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { Launcher } from './launch.js';
+import { readRunFile } from './shim.js';
 
 export interface RecoveryReport {
   adopted: number;
@@ -34,6 +35,16 @@ export async function recoverRuns(o: {
   for (const run of running) {
     const job = await o.jobs.jobs.byId(run.job_id);
     if (!job) continue;
+    const runDir = join(o.runsDir, String(run.id));
+    if (!run.pid) {
+      // The daemon died after its shim existed but before the pid reached the row: run.json,
+      // written before the command may start, names it.
+      const rf = readRunFile(runDir);
+      if (rf && rf.runId === String(run.id) && Number.isInteger(rf.pid) && rf.pid > 0) {
+        Object.assign(run, { pid: rf.pid, pid_start: rf.pidStart });
+        await o.jobs.history.update(run.id, { pid: rf.pid, pid_start: rf.pidStart });
+      }
+    }
     if (!run.pid) {
       await o.jobs.recordExecution(run.id, {
         status: 'interrupted',
@@ -47,7 +58,7 @@ export async function recoverRuns(o: {
       runId: run.id,
       pid: run.pid,
       pidStart: run.pid_start,
-      runDir: join(o.runsDir, String(run.id)),
+      runDir,
       startedAtMs: Date.parse(run.started_at ?? run.queued_at),
       timeoutMs: job.timeout_seconds * 1000,
       memoryLimitMb: job.memory_limit_mb,
