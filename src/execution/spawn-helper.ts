@@ -180,7 +180,7 @@ export class SpawnHelper {
     return perlAvailable() ? new SpawnHelper() : null;
   }
 
-  /** The helper's pid while it runs (for tests and doctor). */
+  /** The helper's pid while it runs (tests kill it to check recovery). */
   get pid(): number | null {
     return this.proc?.pid ?? null;
   }
