@@ -39,7 +39,7 @@ import { reattachConfinement } from './enforcement/reattach.js';
 import { OutputFollower } from './output.js';
 import { cpuCount, fdPosition, isSameProcess, processGroupMembers, startToken, WatchedProcess } from './procfs.js';
 import type { Sampler, SampleTarget } from './sampler.js';
-import type { SpawnHelper } from './spawn-helper.js';
+import { HelperSpawnError, type SpawnHelper } from './spawn-helper.js';
 import {
   baseOutcome,
   buildOutcome,
@@ -202,11 +202,7 @@ class Run implements RunHandle, SampleTarget {
     // thread-pool round trips (several event-loop turns each) made such runs start later.
     const heldStart = (spec.startAt ?? 0) - this.clock.now() >= 1;
     if (this.opts.spawner && !heldStart) {
-      this.startAsync(spec, backend).catch((e: Error) => {
-        this.spawning = false;
-        this.failEarly(`cannot start run ${this.runId}: ${e.message}`, null);
-        this.resolveReady();
-      });
+      this.startAsync(spec, backend).catch((e: Error) => this.failStart(`cannot start run ${this.runId}: ${e.message}`));
       return;
     }
     const created = fs.mkdirSync(this.runDir, { recursive: true }) !== undefined;
@@ -241,11 +237,14 @@ class Run implements RunHandle, SampleTarget {
     await fs.promises.writeFile(this.logPath, '', { mode: 0o640 });
     this.follower = new OutputFollower(this.logPath, this.limits(), false, this.writerPos);
     const err = this.launch(spec, backend, null);
-    if (err) {
-      this.spawning = false;
-      this.failEarly(err, null);
-      this.resolveReady();
-    }
+    if (err) this.failStart(err);
+  }
+
+  /** A start through the spawn helper failed before any shim existed. */
+  private failStart(message: string): void {
+    this.spawning = false;
+    this.failEarly(message, null);
+    this.resolveReady();
   }
 
   private limits() {
@@ -313,13 +312,13 @@ class Run implements RunHandle, SampleTarget {
           this.spawned(s.pid, spec, argv, backend, s.placeError, true, (text) => (text === null ? s.close() : s.go(text)));
           this.resolveReady();
         },
-        (e: Error) => {
-          this.spawning = false;
-          // Nothing was forked, and the helper undid what it had made of the confinement.
-          const confining = /^cannot (create cgroup|write) /.test(e.message);
-          this.failEarly(confining ? `enforcement (${backend.name}) could not confine the run: ${e.message}` : `cannot start '${argv[0]}': ${e.message}`, null);
-          this.resolveReady();
-        },
+        // Nothing was forked, and the helper undid what it had made of the confinement.
+        (e: Error) =>
+          this.failStart(
+            e instanceof HelperSpawnError && e.stage === 'confine'
+              ? `enforcement (${backend.name}) could not confine the run: ${e.message}`
+              : `cannot start '${argv[0]}': ${e.message}`,
+          ),
       );
       return null;
     }

@@ -24,8 +24,11 @@
  *                      G <id> <text>     write text to the shim's stdin and close it (the "go")
  *                      C <id>            close the shim's stdin unwritten (it exits unstarted)
  *   helper -> daemon   P <id> <pid>              forked and placed
- *                      E <id> <pid> <message>    failed; pid 0: nothing forked, else the process
- *                                                exists unplaced, its stdin is closed, it exits 125
+ *                      E <id> <pid> <message> <stage>
+ *                                                failed; pid 0: nothing forked (stage confine: the
+ *                                                plan failed and was undone; spawn: pipe or fork),
+ *                                                else the process exists unplaced (stage place),
+ *                                                its stdin is closed, it exits 125
  *                      X <id> <pid> <status>     a shim ended (raw wait status)
  * The helper exits when its stdin closes (the daemon is gone); the shims it forked live on,
  * like shims of a daemon killed -9, for the next daemon to adopt.
@@ -77,24 +80,24 @@ sub handle {
   my @argv = @d;
   my @made;
   for my $dir (@mkdir) {
-    if (!mkdir $dir) { my $e = "$!"; undo(@made); return out("E $id 0 " . hx("cannot create cgroup $dir ($e)")) }
+    if (!mkdir $dir) { my $e = "$!"; undo(@made); return out("E $id 0 " . hx("cannot create cgroup $dir ($e)") . " confine") }
     push @made, $dir;
   }
   while (my ($f, $v) = splice(@write, 0, 2)) {
     my $fh; my $ok = sysopen($fh, $f, O_WRONLY) && defined syswrite($fh, $v);
     my $e = "$!"; close $fh if $fh;
-    if (!$ok) { undo(@made); return out("E $id 0 " . hx("cannot write '$v' to $f ($e)")) }
+    if (!$ok) { undo(@made); return out("E $id 0 " . hx("cannot write '$v' to $f ($e)") . " confine") }
   }
-  pipe(my $r, my $w) or do { my $e = "$!"; undo(@made); return out("E $id 0 " . hx("pipe: $e")) };
+  pipe(my $r, my $w) or do { my $e = "$!"; undo(@made); return out("E $id 0 " . hx("pipe: $e") . " spawn") };
   my $pid = fork();
-  if (!defined $pid) { my $e = "$!"; close $r; close $w; undo(@made); return out("E $id 0 " . hx("fork: $e")) }
+  if (!defined $pid) { my $e = "$!"; close $r; close $w; undo(@made); return out("E $id 0 " . hx("fork: $e") . " spawn") }
   child($r, $cwd, $log, $uid, $gid, \@set, \@unset, \@argv) if $pid == 0;
   close $r;
   $id_of{$pid} = $id;
   for my $f (@place) {
     my $fh; my $ok = sysopen($fh, $f, O_WRONLY) && defined syswrite($fh, "$pid");
     my $err = "$!"; close $fh if $fh;
-    if (!$ok) { close $w; return out("E $id $pid " . hx("$f: $err")) }
+    if (!$ok) { close $w; return out("E $id $pid " . hx("$f: $err") . " place") }
   }
   $stdin_of{$id} = $w;
   out("P $id $pid");
@@ -124,6 +127,16 @@ export interface HelperSpawnRequest {
   /** Files the new pid is written into before the shim may start (cgroup.procs). */
   placeFiles: readonly string[];
   ids?: { uid: number; gid: number } | undefined;
+}
+
+/** A spawn the helper refused: stage 'confine' (the confinement plan, undone) or 'spawn' (pipe, fork). */
+export class HelperSpawnError extends Error {
+  constructor(
+    message: string,
+    readonly stage: 'confine' | 'spawn',
+  ) {
+    super(message);
+  }
 }
 
 export interface HelperExit {
@@ -259,7 +272,7 @@ export class SpawnHelper {
   }
 
   private onLine(line: string): void {
-    const [op, idText, pidText, rest] = line.split(' ');
+    const [op, idText, pidText, rest, stage] = line.split(' ');
     const id = Number(idText);
     const p = this.pending.get(id);
     const pid = Number(pidText);
@@ -285,7 +298,7 @@ export class SpawnHelper {
     } else if (op === 'E') {
       this.pending.delete(id);
       this.refresh();
-      p.reject(new Error(Buffer.from(rest ?? '', 'hex').toString('utf8')));
+      p.reject(new HelperSpawnError(Buffer.from(rest ?? '', 'hex').toString('utf8'), stage === 'confine' ? 'confine' : 'spawn'));
     }
   }
 
