@@ -15,6 +15,7 @@ import path from 'node:path';
 import { cpuCount, ProcFile } from '../procfs.js';
 import {
   applyPlan,
+  procsFile,
   cgMkdir,
   cgPids,
   cgReadNumber,
@@ -93,7 +94,7 @@ export class Cgroup1Confinement implements Confinement {
   }
 
   get placeFiles(): string[] {
-    return this.saved.paths.map((d) => path.join(d, 'cgroup.procs'));
+    return this.saved.paths.map(procsFile);
   }
 
   attach(pid: number, placed = false): void {
@@ -256,8 +257,7 @@ export class Cgroup1Backend implements EnforcementBackend {
       const dir = path.join(cpu, req.slot, req.runId);
       writes.push([path.join(dir, 'cpu.cfs_period_us'), String(PERIOD_US)], [path.join(dir, 'cpu.cfs_quota_us'), String(q)]);
     }
-    const placeFiles = mkdirs.map((d) => path.join(d, 'cgroup.procs'));
-    return { mkdirs, writes, placeFiles, saved: { backend: 'cgroup1', paths: mkdirs, memoryLimitBytes: limit } };
+    return { mkdirs, writes, placeFiles: mkdirs.map(procsFile), saved: { backend: 'cgroup1', paths: mkdirs, memoryLimitBytes: limit } };
   }
 
   reattach(saved: SavedConfinement): Confinement {

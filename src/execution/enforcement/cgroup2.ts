@@ -14,6 +14,7 @@ import path from 'node:path';
 import { cpuCount, ProcFile } from '../procfs.js';
 import {
   applyPlan,
+  procsFile,
   cgMkdir,
   cgPids,
   cgRead,
@@ -106,11 +107,11 @@ export class Cgroup2Confinement implements Confinement {
   }
 
   get placeFiles(): string[] {
-    return [path.join(this.dir, 'cgroup.procs')];
+    return [procsFile(this.dir)];
   }
 
   attach(pid: number, placed = false): void {
-    if (!placed) cgWrite(path.join(this.dir, 'cgroup.procs'), pid);
+    if (!placed) cgWrite(procsFile(this.dir), pid);
   }
 
   /** CPU time and the OOM counter every 5th tick (and at the end); memory every tick. */
@@ -261,7 +262,7 @@ export class Cgroup2Backend implements EnforcementBackend {
     if (limit !== null) writes.push([path.join(dir, 'memory.max'), String(limit)]);
     writes.push([path.join(dir, 'memory.oom.group'), '1']);
     if (req.cpuPercent && this.capabilities.cpuQuota) writes.push([path.join(dir, 'cpu.max'), pctToMax(req.cpuPercent)]);
-    return { mkdirs: [dir], writes, placeFiles: [path.join(dir, 'cgroup.procs')], saved: { backend: 'cgroup2', paths: [dir], memoryLimitBytes: limit } };
+    return { mkdirs: [dir], writes, placeFiles: [procsFile(dir)], saved: { backend: 'cgroup2', paths: [dir], memoryLimitBytes: limit } };
   }
 
   reattach(saved: SavedConfinement): Confinement {

@@ -126,6 +126,11 @@ export function cgMkdir(dir: string): void {
   }
 }
 
+/** The file a pid is written into to move that process into the cgroup at dir. */
+export function procsFile(dir: string): string {
+  return path.join(dir, 'cgroup.procs');
+}
+
 /** Create a plan's directories and write its files; on failure remove what was created and throw. */
 export function applyPlan(plan: { mkdirs: string[]; writes: [string, string][] }): void {
   const made: string[] = [];
