@@ -18,13 +18,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import type { Dispatcher as DispatcherT } from '../src/execution/dispatcher.js';
+import { DIST, from } from './built.js';
 
-// The daemon's code as users run it: the compiled dist/ when built (`npm run build`), else the
-// sources through tsx (whose compiler's memory makes every fork of this process dearer).
-const DIST = fs.existsSync(fileURLToPath(new URL('../dist/execution/dispatcher.js', import.meta.url))) && process.env.BENCH_FROM_SOURCE !== '1';
-const from = async <T>(m: string): Promise<T> => (await import(DIST ? `../dist/${m}.js` : `../src/${m}.js`)) as T;
 const { systemClock } = await from<typeof import('../src/clock.js')>('clock');
 const { hostProbe } = await from<typeof import('../src/daemon/engine.js')>('daemon/engine');
 const { Dispatcher } = await from<typeof import('../src/execution/dispatcher.js')>('execution/dispatcher');

@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = join(BENCH_DIR, '..');
 /** Files in bench/ that are not benchmark programs. */
-const NOT_BENCHES = new Set(['run.ts']);
+const NOT_BENCHES = new Set(['built.ts', 'run.ts']);
 
 /** Arguments and timeouts that fit a loaded two-core machine (the programs' own defaults otherwise). */
 const PLAN: Record<string, { args?: string[]; env?: Record<string, string>; timeoutS: number }> = {

@@ -11,14 +11,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { BackendName } from '../src/execution/enforcement/types.js';
 import type { RunHandle } from '../src/execution/runner.js';
+import { DIST, from } from './built.js';
 
-// The code as the daemon runs it: the compiled dist/ when built (`npm run build`), else the
-// sources through tsx, whose loader thread alone costs ~1 % of a core in an idle process.
-const DIST = fs.existsSync(fileURLToPath(new URL('../dist/execution/sampler.js', import.meta.url))) && process.env.BENCH_FROM_SOURCE !== '1';
-const from = async <T>(m: string): Promise<T> => (await import(DIST ? `../dist/${m}.js` : `../src/${m}.js`)) as T;
 const { createBackend, probeHost } = await from<typeof import('../src/execution/enforcement/detect.js')>('execution/enforcement/detect');
 const { runnerOptionsFromConfig, startRun } = await from<typeof import('../src/execution/runner.js')>('execution/runner');
 const { Sampler } = await from<typeof import('../src/execution/sampler.js')>('execution/sampler');
