@@ -29,6 +29,20 @@ function newHelper(): SpawnHelper {
   helpers.push(h);
   return h;
 }
+/** A new helper, a temp dir, and an empty log in it. */
+function fresh(): { helper: SpawnHelper; dir: string; log: string } {
+  const dir = tempDir();
+  const log = path.join(dir, 'out.log');
+  fs.writeFileSync(log, '');
+  return { helper: newHelper(), dir, log };
+}
+/** An exit callback for spawn() and the promise of what it is called with. */
+function watchExit(): { exited: Promise<HelperExit | null>; exit: (e: HelperExit | null) => void } {
+  let exit!: (e: HelperExit | null) => void;
+  const exited = new Promise<HelperExit | null>((r) => (exit = r));
+  return { exited, exit };
+}
+const optsWith = (helper: SpawnHelper) => runnerOptionsFromConfig({ kill_grace_seconds: 1, output_tail_bytes: 4096, log_max_bytes: 1 << 20 }, sampler, undefined, helper);
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -39,12 +53,8 @@ const alive = (pid: number) => {
 };
 
 test('the helper runs exactly the argv, env and cwd it was given, in a session of its own, output to the log', { skip }, async () => {
-  const helper = newHelper();
-  const dir = tempDir();
-  const log = path.join(dir, 'out.log');
-  fs.writeFileSync(log, '');
-  let exit!: (e: HelperExit | null) => void;
-  const exited = new Promise<HelperExit | null>((r) => (exit = r));
+  const { helper, dir, log } = fresh();
+  const { exited, exit } = watchExit();
   const odd = ['a b', 'line\nbreak', 'ünï ✓', '', '$HOME', "quote ' \" \\"];
   const s = await helper.spawn(
     {
@@ -71,13 +81,9 @@ test('the helper runs exactly the argv, env and cwd it was given, in a session o
 });
 
 test('a placement the helper cannot write: the process never starts its command and exits unstarted', { skip }, async () => {
-  const helper = newHelper();
-  const dir = tempDir();
-  const log = path.join(dir, 'out.log');
-  fs.writeFileSync(log, '');
+  const { helper, dir, log } = fresh();
   const marker = path.join(dir, 'ran');
-  let exit!: (e: HelperExit | null) => void;
-  const exited = new Promise<HelperExit | null>((r) => (exit = r));
+  const { exited, exit } = watchExit();
   const s = await helper.spawn(
     { cwd: dir, logPath: log, env: {}, argv: ['/bin/sh', '-c', `IFS= read -r go || exit ${SHIM_UNSTARTED}; touch ${marker}`], placeFiles: [path.join(dir, 'no-such-cgroup', 'cgroup.procs')] },
     exit,
@@ -88,10 +94,7 @@ test('a placement the helper cannot write: the process never starts its command 
 });
 
 test('a confinement plan the helper cannot apply: nothing is forked, and what it created is removed again', { skip }, async () => {
-  const helper = newHelper();
-  const dir = tempDir();
-  const log = path.join(dir, 'out.log');
-  fs.writeFileSync(log, '');
+  const { helper, dir, log } = fresh();
   const made = path.join(dir, 'run-cg');
   const req = { cwd: dir, logPath: log, env: {}, argv: ['/bin/true'], placeFiles: [] };
   await assert.rejects(helper.spawn({ ...req, mkdirs: [path.join(dir, 'no-parent', 'run-cg')] }, () => {}), /^Error: cannot create cgroup .*no-parent\/run-cg \(No such file or directory\)$/);
@@ -107,8 +110,7 @@ test('a confinement plan the helper cannot apply: nothing is forked, and what it
   fs.mkdirSync(files);
   fs.writeFileSync(path.join(files, 'limit'), '');
   fs.writeFileSync(path.join(files, 'procs'), '');
-  let exit!: (e: HelperExit | null) => void;
-  const exited = new Promise<HelperExit | null>((r) => (exit = r));
+  const { exited, exit } = watchExit();
   const s = await helper.spawn({ ...req, argv: ['/bin/sh', '-c', 'read go'], mkdirs: [cg], writes: [[path.join(files, 'limit'), '42']], placeFiles: [path.join(files, 'procs')] }, exit);
   assert.ok(fs.statSync(cg).isDirectory());
   assert.equal(fs.readFileSync(path.join(files, 'limit'), 'utf8'), '42');
@@ -119,7 +121,7 @@ test('a confinement plan the helper cannot apply: nothing is forked, and what it
 
 test('a run cancelled while the helper is still forking it never runs its command', { skip }, async () => {
   const helper = newHelper();
-  const opts = runnerOptionsFromConfig({ kill_grace_seconds: 1, output_tail_bytes: 4096, log_max_bytes: 1 << 20 }, sampler, undefined, helper);
+  const opts = optsWith(helper);
   const backend = new PortableBackend();
   const dir = tempDir();
   const marker = path.join(dir, 'ran');
@@ -133,7 +135,7 @@ test('a run cancelled while the helper is still forking it never runs its comman
 
 test('the helper killed while runs go on: they finish and are recorded from their exit files; the next run starts a new helper', { skip }, async () => {
   const helper = newHelper();
-  const opts = runnerOptionsFromConfig({ kill_grace_seconds: 1, output_tail_bytes: 4096, log_max_bytes: 1 << 20 }, sampler, undefined, helper);
+  const opts = optsWith(helper);
   const backend = new PortableBackend();
   const dir = tempDir();
   const h = startRun({ runId: 'k1', jobName: 'j', argv: ['sleep 0.6; echo finished; exit 4'], shell: true, timeoutMs: 10_000, slot: 'default', runDir: path.join(dir, 'k1') }, backend, opts);
@@ -154,7 +156,7 @@ test('the helper killed while runs go on: they finish and are recorded from thei
 
 test('the helper stopped (the daemon went away): it exits, and a run it forked carries on to write its exit status', { skip }, async () => {
   const helper = newHelper();
-  const opts = runnerOptionsFromConfig({ kill_grace_seconds: 1, output_tail_bytes: 4096, log_max_bytes: 1 << 20 }, sampler, undefined, helper);
+  const opts = optsWith(helper);
   const dir = tempDir();
   const runDir = path.join(dir, 'a1');
   const h = startRun({ runId: 'a1', jobName: 'j', argv: ['sleep 0.5; exit 6'], shell: true, timeoutMs: 10_000, slot: 'default', runDir }, new PortableBackend(), opts);
