@@ -16,7 +16,7 @@ import { circuitAfterRun } from './circuit.js';
 import type { Launched, Launcher, LaunchSpec } from './launch.js';
 import type { LoadBalancer } from './load-balancer.js';
 import { Planner } from './planner.js';
-import { compareQueued } from './queue.js';
+import { arePeers, queueOrder } from './queue.js';
 import { chooseSlot, reservationFor } from './slots.js';
 import { queueManualRun } from './manual.js';
 import { retryDelayMs, shouldRetry } from './retry.js';
@@ -222,9 +222,9 @@ export class Dispatcher implements Executor {
 
   // ------------------------------------------------------------------ admission
 
-  private async queuedRuns(): Promise<RunRow[]> {
-    const db = this.o.jobs.database.db;
-    const rows = await db
+  /** The runs this node may start, in the order admission tries them (queue.ts), with their jobs. */
+  private async queue(): Promise<{ runs: RunRow[]; jobs: Map<number, JobRow | undefined> }> {
+    const rows = await this.o.jobs.database.db
       .selectFrom('smart_cron_job_history')
       .selectAll()
       .where('status', '=', 'queued')
@@ -232,15 +232,28 @@ export class Dispatcher implements Executor {
       .orderBy('id')
       .limit(2000)
       .execute();
-    return rows.sort(compareQueued);
+    // The jobs of every queued run in one query (a burst of hundreds queued: not one each, every cycle).
+    const jobs = await this.o.jobs.jobs.byIds(rows.map((r) => r.job_id));
+    const runs = queueOrder(rows, (r) => {
+      const job = jobs.get(r.job_id);
+      return job && { memoryMb: reservationFor(job).memoryMb, durationS: job.baseline_duration_seconds };
+    });
+    return { runs, jobs };
   }
 
   private async admit(): Promise<void> {
     const now = this.o.clock.now();
-    const queued = await this.queuedRuns();
-    const blockedSlots = new Set<string>();
-    // The jobs of every queued run in one query (a burst of hundreds queued: not one each, every cycle).
-    const jobCache: Map<number, JobRow | undefined> = await this.o.jobs.jobs.byIds(queued.map((r) => r.job_id));
+    const { runs: queued, jobs: jobCache } = await this.queue();
+    // The first run that did not fit, per slot and for the host: it holds back every later run
+    // but its peers (queue.ts). The runs it holds back say so, in one statement per blocker.
+    type Blocker = { run: RunRow; reason: string; held: number[] };
+    const blockedSlots = new Map<string, Blocker>();
+    let hostBlock: Blocker | null = null;
+    const heldBack = (slot: string, run: RunRow): boolean => {
+      const by = [hostBlock, blockedSlots.get(slot)].find((b) => b && !arePeers(b.run, run));
+      by?.held.push(run.id);
+      return by !== undefined;
+    };
     // Jobs with a run going (any node): under overlap policy queue or forbid their next queued run
     // (a catch-up sequence, or the one queue keeps) waits for it.
     const runningJobs = new Set(
@@ -262,10 +275,10 @@ export class Dispatcher implements Executor {
       }
       if (!this.runsHere(job)) continue;
       const slot = chooseSlot(job);
-      // A full slot admits none of its runs this pass: skip them before any per-run query (a
+      // A run held back by one that did not fit is passed over before any per-run query (a
       // burst of hundreds queued would cost a gate check each, every cycle). Runs waiting for a
       // requirement still go through the gate, which may skip them at their deadline.
-      if (blockedSlots.has(slot) && !run.wait_reason?.startsWith(REQUIRES_WAIT_PREFIX)) continue;
+      if (!run.wait_reason?.startsWith(REQUIRES_WAIT_PREFIX) && heldBack(slot, run)) continue;
       // workflow.ts: runs waiting for requirements, and mutex groups
       const held = await this.workflow.gate(run, job, now);
       if (held) {
@@ -277,7 +290,7 @@ export class Dispatcher implements Executor {
         if (run.wait_reason !== reason) await this.o.jobs.history.update(run.id, { wait_reason: reason });
         continue;
       }
-      if (blockedSlots.has(slot)) continue;
+      if (heldBack(slot, run)) continue;
       const reservation = reservationFor(job);
       const d = this.o.lb.canAdmit(slot, reservation);
       if (!d.ok) {
@@ -286,8 +299,9 @@ export class Dispatcher implements Executor {
           continue;
         }
         if (run.wait_reason !== d.reason) await this.o.jobs.history.update(run.id, { wait_reason: d.reason });
-        if (d.blocks === 'host') return;
-        blockedSlots.add(slot);
+        const blocker: Blocker = { run, reason: d.reason, held: [] };
+        if (d.blocks === 'host') hostBlock ??= blocker;
+        else if (!blockedSlots.has(slot)) blockedSlots.set(slot, blocker);
         continue;
       }
       if (!(await this.workflow.takeMutex(run, job, now))) continue;
@@ -314,6 +328,11 @@ export class Dispatcher implements Executor {
       // Launches run side by side (each forks a shim and sets up a cgroup): the next admission
       // does not wait for this one's process to exist. launch() handles its own failures.
       void this.launch(entry, job, slot, startAt);
+    }
+    for (const b of [hostBlock, ...blockedSlots.values()]) {
+      if (!b?.held.length) continue;
+      const name = jobCache.get(b.run.job_id)?.name ?? `job #${b.run.job_id}`;
+      await this.o.jobs.history.setWaitReason(b.held, `waits its turn behind run #${b.run.id} (${name}), which does not fit: ${b.reason}`);
     }
     await this.persistSlots();
   }
@@ -547,11 +566,9 @@ export class Dispatcher implements Executor {
   }
 
   async slots(): Promise<SlotUsage[]> {
-    const queued = await this.queuedRuns();
+    const { runs, jobs } = await this.queue();
     const bySlot = new Map<string, number>();
-    const jobs = new Map<number, JobRow | undefined>();
-    for (const r of queued) {
-      if (!jobs.has(r.job_id)) jobs.set(r.job_id, await this.o.jobs.jobs.byId(r.job_id));
+    for (const r of runs) {
       const j = jobs.get(r.job_id);
       if (j) bySlot.set(chooseSlot(j), (bySlot.get(chooseSlot(j)) ?? 0) + 1);
     }
@@ -559,7 +576,7 @@ export class Dispatcher implements Executor {
   }
 
   async queued(): Promise<RunRow[]> {
-    return this.queuedRuns();
+    return (await this.queue()).runs;
   }
 
   /** Take over a run found running after a restart (its reservation is held again). */

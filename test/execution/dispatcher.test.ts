@@ -127,6 +127,65 @@ test('a run that does not fit its slot holds back the slot’s later runs (no st
   }
 });
 
+test('runs due at the same tick fill the room around one that does not fit, largest first; a later tick still waits behind it', async () => {
+  const slots = { default: { max_concurrent_jobs: 10, max_memory_mb: 1000, max_cpu_percent: 100 } };
+  const h = await harness({ slots, maxSleepMs: 3600_000 });
+  try {
+    await h.add({ name: 'running-600', estimated_memory_mb: 600, schedule: '1 12 * * *' });
+    // Registered smallest first: the queue puts the largest of the tick first whatever the order.
+    await h.add({ name: 'small-100', estimated_memory_mb: 100, schedule: '2 12 * * *' });
+    await h.add({ name: 'small-200', estimated_memory_mb: 200, schedule: '2 12 * * *' });
+    await h.add({ name: 'big-500', estimated_memory_mb: 500, schedule: '2 12 * * *' });
+    await h.add({ name: 'next-tick-50', estimated_memory_mb: 50, schedule: '3 12 * * *' });
+    h.d.start();
+    await h.step(30_000); // 12:01
+    await h.step(MIN); // 12:02
+    const status = async (n: string) => (await h.runs(n)).map((r) => r.status);
+    assert.deepEqual(await status('big-500'), ['queued']);
+    assert.deepEqual(await status('small-200'), ['running'], 'a peer of the blocked run uses the room it leaves');
+    assert.deepEqual(await status('small-100'), ['running']);
+    assert.deepEqual(h.lb.usage('default').memoryMb, 900);
+    await h.step(MIN); // 12:03: 50 MB would fit, but this run is younger than the one waiting
+    assert.deepEqual(await status('next-tick-50'), ['queued']);
+    const big = (await h.runs('big-500'))[0]!;
+    assert.match((await h.runs('next-tick-50'))[0]!.wait_reason ?? '', new RegExp(`waits its turn behind run #${big.id} \\(big-500\\), which does not fit: slot default memory`));
+    // The small ones end first: still no room for 500 MB beside the 600 MB run; nothing else starts.
+    for (const n of ['small-100', 'small-200']) h.launcher.finish((await h.runs(n))[0]!.id);
+    await h.quiesce();
+    assert.deepEqual(await status('next-tick-50'), ['queued']);
+    // The 600 MB run ends: the big run starts, then the younger one behind it.
+    h.launcher.finish((await h.runs('running-600'))[0]!.id);
+    await h.quiesce();
+    assert.deepEqual(await status('big-500'), ['running']);
+    assert.deepEqual(await status('next-tick-50'), ['running']);
+    const order = h.launcher.order.map((id) => id);
+    assert.ok(order.indexOf(big.id) < order.indexOf((await h.runs('next-tick-50'))[0]!.id));
+  } finally {
+    await h.close();
+  }
+});
+
+test('among runs due at the same tick, the one with the most memory × learned duration goes first', async () => {
+  const h = await harness({ slots: one, maxSleepMs: 3600_000 });
+  try {
+    // Same reservation; learned durations differ (a job never measured counts as the average of
+    // its measured peers still waiting).
+    for (const [name, seconds] of [['short', 10], ['unmeasured', null], ['long', 600], ['longish', 500]] as const) {
+      await h.add({ name, estimated_memory_mb: 100, schedule: '1 12 * * *' });
+      if (seconds !== null) await h.jobs.jobs.update((await h.jobs.jobs.byName(name))!.id, { baseline_duration_seconds: seconds });
+    }
+    h.d.start();
+    await h.step(30_000); // 12:01: one at a time
+    const nameOf = async (runId: number) => (await h.jobs.jobs.byId((await h.jobs.history.byId(runId))!.job_id))!.name;
+    assert.equal(await nameOf(h.launcher.running[0]!.spec.runId), 'long');
+    // What waits, in the order it will start (the API's and CLI's queue): 500 s, (500 + 10) / 2, 10 s.
+    const waiting = await Promise.all((await h.d.queued()).map((r) => nameOf(r.id)));
+    assert.deepEqual(waiting, ['longish', 'unmeasured', 'short']);
+  } finally {
+    await h.close();
+  }
+});
+
 test('a disabled job’s queued scheduled run is skipped; a manual run of a disabled job still runs', async () => {
   const h = await harness({ slots: one, maxSleepMs: 3600_000 });
   try {

@@ -10,7 +10,7 @@ import { iso, VirtualClock } from '../../src/clock.js';
 import type { SlotBudget } from '../../src/config/schema.js';
 import { circuitAfterRun, circuitGate } from '../../src/execution/circuit.js';
 import { LoadBalancer, type HostProbe } from '../../src/execution/load-balancer.js';
-import { compareQueued } from '../../src/execution/queue.js';
+import { arePeers, compareQueued, queueOrder } from '../../src/execution/queue.js';
 import { openDatabase } from '../../src/storage/database.js';
 import type { JobRow } from '../../src/storage/schema.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -274,12 +274,45 @@ test('persist() rewrites the slot rows from the live runs', async () => {
   }
 });
 
-test('queue order: priority class first, then age, then id', () => {
-  const r = (id: number, priority: JobRow['priority'], queuedSec: number) => ({ id, priority, queued_at: iso(Date.UTC(2026, 0, 1, 0, 0, queuedSec)) });
+test('queue order: priority class first, then age (since the run was due), then id', () => {
+  const at = (sec: number) => iso(Date.UTC(2026, 0, 1, 0, 0, sec));
+  const r = (id: number, priority: JobRow['priority'], queuedSec: number, dueSec = 0) => ({ id, priority, queued_at: at(queuedSec), scheduled_for: at(dueSec) });
   const runs = [r(1, 'low', 0), r(2, 'medium', 5), r(3, 'critical', 9), r(4, 'high', 1), r(5, 'medium', 2), r(6, 'high', 1), r(7, 'critical', 3)];
   assert.deepEqual(
     [...runs].sort(compareQueued).map((x) => x.id),
     [7, 3, 4, 6, 5, 2, 1],
+  );
+  // A tick planned ahead (queued at 1 for 8) is due at 8: younger than a manual run queued at 4.
+  assert.deepEqual([r(1, 'medium', 1, 8), r(2, 'medium', 4, 4)].sort(compareQueued).map((x) => x.id), [2, 1]);
+  // Due at the same instant, whenever planned: peers. Another class or instant: not.
+  assert.equal(arePeers(r(1, 'medium', 1, 8), r(2, 'medium', 7, 8)), true);
+  assert.equal(arePeers(r(1, 'medium', 1, 8), r(2, 'high', 1, 8)), false);
+  assert.equal(arePeers(r(1, 'medium', 1, 8), r(2, 'medium', 9, 8)), false);
+});
+
+test('queue order among peers: largest memory × learned duration first; unmeasured jobs count as their peers’ average', () => {
+  const at = (sec: number) => iso(Date.UTC(2026, 0, 1, 0, 0, sec));
+  const run = (id: number, dueSec: number, priority: JobRow['priority'] = 'medium') => ({ id, priority, queued_at: at(0), scheduled_for: at(dueSec) });
+  const sizes: Record<number, { memoryMb: number; durationS: number | null } | undefined> = {
+    1: { memoryMb: 100, durationS: 10 }, // 1000
+    2: { memoryMb: 400, durationS: 1 }, // 400
+    3: { memoryMb: 300, durationS: null }, // 300 × 5.5 (the average of 10 and 1) = 1650
+    4: { memoryMb: 50, durationS: 1 }, // 50
+    5: undefined, // job gone: last of its peers
+    6: { memoryMb: 9999, durationS: 99 }, // due later: not a peer, stays behind
+    7: { memoryMb: 1, durationS: 1 }, // high: ahead of all
+  };
+  const runs = [run(1, 5), run(2, 5), run(3, 5), run(4, 5), run(5, 5), run(6, 6), run(7, 5, 'high')];
+  assert.deepEqual(
+    queueOrder(runs, (r) => sizes[r.id]).map((r) => r.id),
+    [7, 3, 1, 2, 4, 5, 6],
+  );
+  // No durations at all: largest reservation first, id among equals.
+  const bare = [run(1, 5), run(2, 5), run(3, 5)];
+  const mb: Record<number, number> = { 1: 100, 2: 300, 3: 300 };
+  assert.deepEqual(
+    queueOrder(bare, (r) => ({ memoryMb: mb[r.id]!, durationS: null })).map((r) => r.id),
+    [2, 3, 1],
   );
 });
 

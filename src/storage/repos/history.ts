@@ -52,6 +52,19 @@ export class HistoryRepo {
   }
 
   /** Update only while the run is still in one of `from`; returns whether it changed (no overwriting of others' decisions). */
+  /** Say why these queued runs wait, in one statement; rows that say so already are left alone. */
+  async setWaitReason(ids: number[], reason: string, q: Q = this.db): Promise<void> {
+    for (let i = 0; i < ids.length; i += 500) {
+      await q
+        .updateTable(T)
+        .set({ wait_reason: reason })
+        .where('id', 'in', ids.slice(i, i + 500))
+        .where('status', '=', 'queued')
+        .where((eb) => eb.or([eb('wait_reason', 'is', null), eb('wait_reason', '!=', reason)]))
+        .execute();
+    }
+  }
+
   async transition(id: number, from: RunStatus[], patch: RunUpdate, q: Q = this.db): Promise<boolean> {
     const r = await q.updateTable(T).set(patch).where('id', '=', id).where('status', 'in', from).executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
