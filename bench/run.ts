@@ -92,6 +92,7 @@ const GOALS: Goal[] = [
   },
   { match: 'memory_guard_makespan_ratio', unit: 'x lower bound', goal: '<= 1.2', meets: (v) => v <= 1.2, peer: 'memory_guard_policy_ideal_ratio' },
   { match: 'memory_guard_makespan_s', unit: 's', peer: 'all_at_once_makespan_s' },
+  { match: 'memory_guard_policy_random_bursts_mean_ratio', unit: 'x lower bound', peer: 'memory_guard_strict_fifo_random_bursts_mean_ratio' },
   { match: 'memory_guard_runs_failed', unit: 'runs', goal: '0', meets: (v) => v === 0, peer: 'all_at_once_failed' },
   // bench/idle-rss.ts names each figure after its job count (_1k, _10k): the goal is at 1k, other counts are reported beside it.
   { match: /^idle_rss_.*_mb_1k$/, unit: 'MB', goal: '<= 80 at 1k jobs', meets: (v) => v <= 80 },
