@@ -171,6 +171,11 @@ export class LoadBalancer {
     return next;
   }
 
+  /** What the last write stored per slot (its fields but updated_at), and the slot set it cleaned up for. */
+  private written = new Map<string, string>();
+  private writtenSlots: string | null = null;
+
+  /** Only rows whose usage changed since the last write are written (a burst changes one slot). */
   private async write(): Promise<void> {
     const database = this.o.database;
     if (!database) return;
@@ -184,15 +189,21 @@ export class LoadBalancer {
       current_running_jobs: s.current_running_jobs,
       current_memory_mb: s.current_memory_mb,
       current_cpu_percent: s.current_cpu_percent,
-      updated_at: now,
     }));
+    const slots = rows.map((r) => r.slot).join('\n');
+    const changed = rows.filter((r) => this.written.get(r.slot) !== JSON.stringify(r));
+    if (changed.length === 0 && slots === this.writtenSlots) return;
     await database.db.transaction().execute(async (trx) => {
-      await trx
-        .deleteFrom('smart_cron_execution_slots')
-        .where('node', '=', this.o.node)
-        .where('slot', 'not in', rows.map((r) => r.slot))
-        .execute();
-      for (const row of rows) {
+      // Rows of slots no longer configured: once per configuration.
+      if (slots !== this.writtenSlots) {
+        await trx
+          .deleteFrom('smart_cron_execution_slots')
+          .where('node', '=', this.o.node)
+          .where('slot', 'not in', rows.map((r) => r.slot))
+          .execute();
+      }
+      for (const r of slots !== this.writtenSlots ? rows : changed) {
+        const row = { ...r, updated_at: now };
         const { node: _n, slot: _s, ...update } = row;
         await trx
           .insertInto('smart_cron_execution_slots')
@@ -201,5 +212,7 @@ export class LoadBalancer {
           .execute();
       }
     });
+    this.writtenSlots = slots;
+    this.written = new Map(rows.map((r) => [r.slot, JSON.stringify(r)]));
   }
 }
