@@ -202,17 +202,21 @@ export class Workflow {
    */
   async afterRun(run: RunRow, willRetry: boolean): Promise<RunRow[]> {
     if (willRetry || LIVE.includes(run.status)) return [];
-    const requiredBy = this.db.selectFrom('smart_cron_job_dependencies').select('job_id').where('depends_on_job_id', '=', run.job_id).where('kind', '=', 'requires');
-    await this.db
-      .updateTable('smart_cron_job_history')
-      .set({ not_before: null })
-      .where('status', '=', 'queued')
-      .where('wait_reason', 'like', `${REQUIRES_WAIT_PREFIX}%`)
-      .where('job_id', 'in', requiredBy)
-      .execute();
+    // One query for both kinds (most jobs have no dependents: then nothing more is asked).
+    const links = await this.deps.downstream(run.job_id);
+    const requiredBy = links.filter((l) => l.kind === 'requires').map((l) => l.job_id);
+    if (requiredBy.length > 0) {
+      await this.db
+        .updateTable('smart_cron_job_history')
+        .set({ not_before: null })
+        .where('status', '=', 'queued')
+        .where('wait_reason', 'like', `${REQUIRES_WAIT_PREFIX}%`)
+        .where('job_id', 'in', requiredBy)
+        .execute();
+    }
     const queued: RunRow[] = [];
-    for (const link of await this.deps.downstream(run.job_id, 'triggers')) {
-      if (!matchesOn(link.on, run.status)) continue;
+    for (const link of links) {
+      if (link.kind !== 'triggers' || !matchesOn(link.on, run.status)) continue;
       try {
         const r = await this.fire(link.job_id);
         if (r) queued.push(r);
