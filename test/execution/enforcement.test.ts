@@ -44,6 +44,10 @@ test('mountinfo: cgroup mounts, co-mounted controllers, container roots', () => 
     ['/other', null],
   ];
   for (const [own, dir] of cases) assert.equal(ownDirIn(m[1]!, own), dir, own);
+  // A process in the root cgroup of a mount is in the mount point itself (no trailing slash: the
+  // cgroup2 backend compares the two to know it is at the root, found on a real cgroup2 kernel).
+  assert.equal(ownDirIn(m[3]!, '/'), '/sys/fs/cgroup/unified');
+  assert.equal(ownDirIn(m[3]!, '/a/b'), '/sys/fs/cgroup/unified/a/b');
 });
 
 test('/proc/<pid>/cgroup: v1 controllers and the v2 path', () => {

@@ -67,7 +67,9 @@ export function parseProcCgroup(text: string): ProcCgroups {
 export function ownDirIn(mount: CgroupMount, ownPath: string): string | null {
   const root = mount.root === '/' ? '' : mount.root;
   if (root && ownPath !== root && !ownPath.startsWith(root + '/')) return null;
-  return path.join(mount.mountPoint, ownPath.slice(root.length));
+  // resolve, not join: a process in the mount's root cgroup ("/") is in the mount point itself,
+  // spelled without a trailing slash, so that it compares equal to the mount point.
+  return path.resolve(mount.mountPoint, `.${ownPath.slice(root.length)}`);
 }
 
 export interface HostCgroups {
