@@ -3,8 +3,8 @@
  *
  * Priority class first, then age: how long a run has been due (its tick, or when it was queued if
  * that was later, as for a manual run or a catch-up). A run that does not fit holds back every
- * later run of its slot, so a large run is not starved by small ones backfilling around it,
- * except its peers: runs of the same class due at the same instant (a burst of jobs on the same
+ * later run of its slot (of every slot, when the host has no room), so a large run is not starved
+ * by small ones backfilling around it, except its peers: runs of the same class due at the same instant (a burst of jobs on the same
  * tick). None of them is older than another, and there are only so many, so the blocked run waits
  * at most for the peers that started around it; letting them fill the room it leaves keeps
  * memory in use instead of idle behind it.

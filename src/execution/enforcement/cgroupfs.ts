@@ -172,7 +172,7 @@ export function cgRmdir(dir: string, attempts = 20): boolean {
  */
 export function cgRmdirSoon(dir: string, attempts = 50): void {
   fs.rmdir(dir, (e) => {
-    if (!e || e.code === 'ENOENT' || e.code !== 'EBUSY' || attempts <= 0) return;
+    if (e?.code !== 'EBUSY' || attempts <= 0) return; // removed, gone already, or not ours to retry
     setTimeout(() => cgRmdirSoon(dir, attempts - 1), 20).unref();
   });
 }
