@@ -24,8 +24,15 @@ function registerDaemon(program: Command, ctx: CliContext): void {
     .command('daemon')
     .description('run the scheduler, the execution slots, the API and the dashboard (until SIGTERM/SIGINT)')
     .option('--no-api', 'do not serve the API and dashboard')
-    .action(async (o: { api: boolean }) => {
+    .option('--port <port>', 'serve the API and dashboard on this port (default: api.port in config.yaml, 7420)')
+    .option('--host <address>', 'bind to this address (default: api.host, 127.0.0.1; any other needs api.allow_remote)')
+    .action(async (o: { api: boolean; port?: string; host?: string }) => {
       const g = ctx.globals();
+      const port = o.port === undefined ? undefined : Number(o.port);
+      if (port !== undefined && !(/^\d+$/.test(o.port!) && port <= 65535)) {
+        throw new ValidationError(`--port: "${o.port}" is not a port number (0-65535; 0 picks a free one)`, 'port');
+      }
+      if (o.host !== undefined && o.host.trim() === '') throw new ValidationError('--host: an empty address; expected one such as 127.0.0.1', 'host');
       // Handlers first: a SIGTERM during start-up (systemd stopping a unit that is starting)
       // stops the daemon gracefully once it is up, rather than killing it half-way.
       let signals = 0;
@@ -42,7 +49,7 @@ function registerDaemon(program: Command, ctx: CliContext): void {
       };
       process.on('SIGTERM', () => onSignal('SIGTERM'));
       process.on('SIGINT', () => onSignal('SIGINT'));
-      const d = await startDaemon({ home: g.home, database: g.database, nodeId: g.nodeId, api: o.api });
+      const d = await startDaemon({ home: g.home, database: g.database, nodeId: g.nodeId, api: o.api, listen: { port, host: o.host } });
       await new Promise<void>((resolveStop) => {
         stop = () => void d.stop().then(resolveStop, resolveStop);
         if (stopAsked) stop();

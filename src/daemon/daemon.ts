@@ -25,6 +25,8 @@ import { VERSION } from '../version.js';
 export interface DaemonOptions extends AppOptions {
   /** Serve the API and dashboard (default true). */
   api?: boolean;
+  /** Where to serve them, over config.yaml's api.host and api.port (the CLI's --host, --port). */
+  listen?: { host?: string; port?: number };
   /** Override the host probe (tests simulate a host's memory). */
   host?: HostProbe;
   log?: (msg: string) => void;
@@ -59,7 +61,9 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   const bus = new EventBus();
   const nodes = new NodesRepo(app.database.db);
   const leaseMs = config.node.lease_seconds * 1000;
-  const alerts = new AlertManager({ db: app.database.db, clock, config: { alerts: config.alerts, api: config.api }, bus });
+  // config.yaml's api section, with --host and --port over it (alert links use the same address).
+  const apiConfig = { ...config.api, ...Object.fromEntries(Object.entries(opts.listen ?? {}).filter(([, v]) => v !== undefined)) };
+  const alerts = new AlertManager({ db: app.database.db, clock, config: { alerts: config.alerts, api: apiConfig }, bus });
   let api: Api | null = null;
   const holdsLease = () => nodes.acquireLease(SCHEDULER_LEASE, config.nodeId, clock.now(), leaseMs);
   const engine = buildEngine(app, {
@@ -87,7 +91,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   let apiUrl: string | null = null;
   if (opts.api !== false) {
     api = buildServer({ app, executor: dispatcher, bus, alerts, token: readApiToken(config.tokenPath) });
-    apiUrl = await startServer(api, config.api);
+    apiUrl = await startServer(api, apiConfig);
   }
 
   const timers: TimerHandle[] = [];

@@ -46,8 +46,13 @@ test('the built CLI: init, add a job, run it, and the daemon serves its API, Ope
   const home = join(tempDir('smart-cron-built-'), 'home');
   const init = await cli(['--home', home, 'init']);
   assert.equal(init.code, 0, init.out);
+  // config.yaml names one port; the daemon is told another with --port, which wins.
+  const configPort = await freePort();
   const port = await freePort();
-  writeFileSync(join(home, 'config.yaml'), `api: { host: 127.0.0.1, port: ${port} }\nhost: { psi_veto: 0 }\nexecution: { enforcement: portable }\n`);
+  writeFileSync(join(home, 'config.yaml'), `api: { host: 127.0.0.1, port: ${configPort} }\nhost: { psi_veto: 0 }\nexecution: { enforcement: portable }\n`);
+  const badPort = await cli(['--home', home, 'daemon', '--port', '80a']);
+  assert.equal(badPort.code, 2, badPort.out);
+  assert.match(badPort.out, /--port: "80a" is not a port number \(0-65535/);
   const add = await cli(['--home', home, 'jobs', 'add', 'hello', '--schedule', '@yearly', '--timezone', 'UTC', '--', 'echo', 'hello from the bundle']);
   assert.equal(add.code, 0, add.out);
   const run = await cli(['--home', home, 'run', 'hello', '--wait']);
@@ -57,7 +62,7 @@ test('the built CLI: init, add a job, run it, and the daemon serves its API, Ope
 
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   delete env.SMART_CRON_FROM_SOURCE;
-  const d = spawn(process.execPath, [BIN, '--home', home, 'daemon'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const d = spawn(process.execPath, [BIN, '--home', home, 'daemon', '--port', String(port)], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   d.stdout.on('data', (b) => (out += b));
   d.stderr.on('data', (b) => (out += b));
@@ -84,6 +89,7 @@ test('the built CLI: init, add a job, run it, and the daemon serves its API, Ope
       }
     };
     assert.equal((await get('/api/jobs/list', false)).status, 401, 'no token, no API');
+    await assert.rejects(fetch(`http://127.0.0.1:${configPort}/api/jobs/list`), 'not on config.yaml\'s port: --port wins');
     const list = await get('/api/jobs/list');
     assert.equal(list.status, 200);
     assert.match(await list.text(), /"hello"/);
