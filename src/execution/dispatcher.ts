@@ -246,7 +246,7 @@ export class Dispatcher implements Executor {
     const { runs: queued, jobs: jobCache } = await this.queue();
     // The first run that did not fit, per slot and for the host: it holds back every later run
     // but its peers (queue.ts). The runs it holds back say so, in one statement per blocker.
-    type Blocker = { run: RunRow; reason: string; held: number[] };
+    type Blocker = { run: RunRow; reason: string; anyRun: boolean; held: number[] };
     const blockedSlots = new Map<string, Blocker>();
     let hostBlock: Blocker | null = null;
     const heldBack = (slot: string, run: RunRow): boolean => {
@@ -299,7 +299,7 @@ export class Dispatcher implements Executor {
           continue;
         }
         if (run.wait_reason !== d.reason) await this.o.jobs.history.update(run.id, { wait_reason: d.reason });
-        const blocker: Blocker = { run, reason: d.reason, held: [] };
+        const blocker: Blocker = { run, reason: d.reason, anyRun: d.anyRun === true, held: [] };
         if (d.blocks === 'host') hostBlock ??= blocker;
         else if (!blockedSlots.has(slot)) blockedSlots.set(slot, blocker);
         continue;
@@ -331,8 +331,10 @@ export class Dispatcher implements Executor {
     }
     for (const b of [hostBlock, ...blockedSlots.values()]) {
       if (!b?.held.length) continue;
+      // When no run could start (a full job count), that is the reason of all; it does not
+      // change as the runs at the head come and go, so the rows are written once.
       const name = jobCache.get(b.run.job_id)?.name ?? `job #${b.run.job_id}`;
-      await this.o.jobs.history.setWaitReason(b.held, `waits its turn behind run #${b.run.id} (${name}), which does not fit: ${b.reason}`);
+      await this.o.jobs.history.setWaitReason(b.held, b.anyRun ? b.reason : `waits its turn behind run #${b.run.id} (${name}), which does not fit: ${b.reason}`);
     }
     await this.persistSlots();
   }

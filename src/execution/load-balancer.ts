@@ -31,7 +31,8 @@ export interface LiveRun {
 
 export type AdmitDecision =
   | { ok: true }
-  | { ok: false; reason: string; blocks: 'slot' | 'host'; never?: boolean };
+  /** anyRun: no run could start there now, whatever its size (a full job count, memory pressure). */
+  | { ok: false; reason: string; blocks: 'slot' | 'host'; never?: boolean; anyRun?: boolean };
 
 export interface LoadBalancerOptions {
   node: string;
@@ -78,7 +79,7 @@ export class LoadBalancer {
     const u = this.usage(slot);
     const fmt = (n: number) => Math.round(n);
     if (u.jobs + 1 > budget.max_concurrent_jobs) {
-      return { ok: false, reason: `slot ${slot} full: ${u.jobs}/${budget.max_concurrent_jobs} jobs running`, blocks: 'slot' };
+      return { ok: false, reason: `slot ${slot} full: ${u.jobs}/${budget.max_concurrent_jobs} jobs running`, blocks: 'slot', anyRun: true };
     }
     // A run larger than its whole slot may still run, but only alone there; otherwise it would never start.
     const oversized = r.memoryMb > budget.max_memory_mb;
@@ -102,7 +103,7 @@ export class LoadBalancer {
   hostCheck(r: Reservation): AdmitDecision {
     const psi = this.o.host.memoryPressure();
     if (this.o.psiVeto > 0 && psi !== null && psi > this.o.psiVeto) {
-      return { ok: false, reason: `host memory pressure ${psi.toFixed(1)} % > ${this.o.psiVeto} %`, blocks: 'host' };
+      return { ok: false, reason: `host memory pressure ${psi.toFixed(1)} % > ${this.o.psiVeto} %`, blocks: 'host', anyRun: true };
     }
     const available = this.o.host.memAvailableMb();
     let promised = 0;

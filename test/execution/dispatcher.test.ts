@@ -65,6 +65,9 @@ test('priority order under contention: critical, high, medium, low; older first 
     await h.quiesce();
     await h.clock.advance(30_000); // 12:01: six runs queue at once
     await h.quiesce();
+    // No run could start in a full slot: the five that wait all say that, not "behind run #N".
+    const waiting = (await h.runs()).filter((r) => r.status === 'queued');
+    assert.deepEqual(waiting.map((r) => r.wait_reason), Array(5).fill('slot default full: 1/1 jobs running'));
     for (let i = 0; i < 6; i++) {
       assert.equal(h.launcher.running.length, 1, `one at a time (${i})`);
       const r = h.launcher.running[0]!;
