@@ -4,10 +4,10 @@
  * Priority class first, then age: how long a run has been due (its tick, or when it was queued if
  * that was later, as for a manual run or a catch-up). A run that does not fit holds back every
  * later run of its slot (of every slot, when the host has no room), so a large run is not starved
- * by small ones backfilling around it, except its peers: runs of the same class due at the same instant (a burst of jobs on the same
- * tick). None of them is older than another, and there are only so many, so the blocked run waits
- * at most for the peers that started around it; letting them fill the room it leaves keeps
- * memory in use instead of idle behind it.
+ * by small ones backfilling around it. The exception is its peers: runs of the same class due at
+ * the same instant (a burst of jobs on one tick). None of them is older than another, and there
+ * are only so many, so the blocked run waits at most for the peers that started around it;
+ * letting them fill the room it leaves keeps memory in use instead of idle behind it.
  *
  * Among peers the largest goes first: reservation × learned duration (memory-time, the run's share
  * of the burst). Placing the largest first and filling around it with the smaller ones is what

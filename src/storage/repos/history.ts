@@ -51,7 +51,6 @@ export class HistoryRepo {
     await q.updateTable(T).set(patch).where('id', '=', id).execute();
   }
 
-  /** Update only while the run is still in one of `from`; returns whether it changed (no overwriting of others' decisions). */
   /** Say why these queued runs wait, in one statement; rows that say so already are left alone. */
   async setWaitReason(ids: number[], reason: string, q: Q = this.db): Promise<void> {
     for (let i = 0; i < ids.length; i += 500) {
@@ -65,6 +64,7 @@ export class HistoryRepo {
     }
   }
 
+  /** Update only while the run is still in one of `from`; returns whether it changed (no overwriting of others' decisions). */
   async transition(id: number, from: RunStatus[], patch: RunUpdate, q: Q = this.db): Promise<boolean> {
     const r = await q.updateTable(T).set(patch).where('id', '=', id).where('status', 'in', from).executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
