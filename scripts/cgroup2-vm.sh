@@ -60,7 +60,11 @@ for p in "${order[@]}"; do
 done
 
 # The command, quoted for the VM's shell.
-CMD=$(printf '%q ' "$@")
+# The command, as a script of its own (no quoting of it inside the init script's quotes).
+{
+  echo "cd $(printf '%q' "$REPO") || exit 1"
+  echo "exec $(printf '%q ' "$@")"
+} > "$WORK/root/cmd"
 cat > "$WORK/root/init" <<EOF
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -88,7 +92,8 @@ if [ -n "${VM_CGROUP:-}" ]; then
   echo \$\$ > /newroot/sys/fs/cgroup/${VM_CGROUP:-}/cgroup.procs
   echo "cgroup2-vm: running in /${VM_CGROUP:-}"
 fi
-chroot /newroot /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/tmp TERM=dumb /bin/sh -c 'cd $REPO && $CMD'
+cp /cmd /newroot/tmp/.cgroup2-vm-cmd
+chroot /newroot /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/tmp TERM=dumb /bin/bash /tmp/.cgroup2-vm-cmd
 echo "cgroup2-vm: exit \$?"
 poweroff -f
 EOF

@@ -51,7 +51,7 @@ export class HistoryRepo {
     await q.updateTable(T).set(patch).where('id', '=', id).execute();
   }
 
-  /** Say why these queued runs wait, in one statement; rows that say so already are left alone. */
+  /** Say why these queued runs wait, one statement per 500 runs; rows that say so already are left alone. */
   async setWaitReason(ids: number[], reason: string, q: Q = this.db): Promise<void> {
     for (let i = 0; i < ids.length; i += 500) {
       await q
