@@ -4,6 +4,8 @@
  * folder, so this lists every test/**\/*.test.ts explicitly and runs
  *   node --import tsx --test --test-concurrency=N --test-reporter=spec <files>
  * then closes with the counts (`# tests N`, `# pass N`, `# fail N`, ...) and exits with its code.
+ * Files under test/vm/ (the cgroup v2 VM, which takes both cores) run after the others, one at a
+ * time, in a second `node --test`; the counts are the two runs' sums.
  *
  *   npm test                          every test
  *   npm test -- test/storage          only files under these folders / these files
@@ -13,7 +15,8 @@
  * admin URL passed to the test processes in SMART_CRON_TEST_PG_ADMIN_URL; each test creates
  * its own database in it. Environment: SMART_CRON_TEST_CONCURRENCY, SMART_CRON_TEST_TIMEOUT_MS (per test and per file,
  * default 900 s: only a guard against hangs),
- * SMART_CRON_REQUIRE_POSTGRES=1 (fail instead of skipping the PostgreSQL suite).
+ * SMART_CRON_REQUIRE_POSTGRES=1 (fail instead of skipping the PostgreSQL suite),
+ * SMART_CRON_REQUIRE_CGROUP2_VM=1 (fail instead of skipping test/vm where QEMU or a kernel is missing).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
