@@ -309,8 +309,12 @@ class Run implements RunHandle, SampleTarget {
         (s) => {
           this.spawning = false;
           if (plan) this.conf = backend.reattach(plan.saved, s.pid);
-          this.spawned(s.pid, spec, argv, backend, s.placeError, true, (text) => (text === null ? s.close() : s.go(text)));
-          this.resolveReady();
+          // Ready once the handshake is out: a pid the dispatcher stores then belongs to a run
+          // that has been let go (or refused), so a daemon killed from then on leaves a run that
+          // the next one adopts, never a shim still waiting for its "go".
+          const sent = this.spawned(s.pid, spec, argv, backend, s.placeError, true, (text) => (text === null ? s.close() : s.go(text)));
+          if (sent) void sent.then(() => this.resolveReady(), () => this.resolveReady());
+          else this.resolveReady();
         },
         // Nothing was forked, and the helper undid what it had made of the confinement.
         (e: Error) =>
@@ -349,7 +353,9 @@ class Run implements RunHandle, SampleTarget {
 
   /**
    * The shim exists (placed in its cgroups by the spawn helper when `placed`): finish placing it,
-   * write run.json, and send the start handshake (null: close its stdin unstarted).
+   * write run.json, and send the start handshake (null: close its stdin unstarted). Returns a
+   * promise when run.json goes through the thread pool first: it settles once the handshake is
+   * sent. Everything else happens before it returns, and a failure of that throws, as before.
    */
   private spawned(
     pid: number,
@@ -359,7 +365,7 @@ class Run implements RunHandle, SampleTarget {
     placeError: string | null,
     placed: boolean,
     handshake: (text: string | null) => void,
-  ): void {
+  ): Promise<void> | void {
     this.pid = pid;
     this.pidStart = startToken(pid);
     let why = placeError;
@@ -416,7 +422,7 @@ class Run implements RunHandle, SampleTarget {
       go();
       return;
     }
-    fs.promises.writeFile(runFile, JSON.stringify(rf, null, 1)).then(go, (e: Error) => {
+    return fs.promises.writeFile(runFile, JSON.stringify(rf, null, 1)).then(go, (e: Error) => {
       this.stop = { status: 'interrupted', message: '' };
       this.failMessage = `cannot write ${runFile}: ${e.message}`;
       handshake(null);
