@@ -130,23 +130,24 @@ for (const [backendName, via] of [['portable', 'direct'], ['portable', 'helper']
   });
 
   test(`${name}: timeout ends a tree that ignores SIGTERM; nothing of its group survives`, { skip }, async () => {
-    const h = startRun(spec({ argv: [prog('forky-ignore-term.sh'), '4'], timeoutMs: 400 }), backend, opts);
+    const timeoutMs = 400 * TIME_SCALE;
+    const h = startRun(spec({ argv: [prog('forky-ignore-term.sh'), '4'], timeoutMs }), backend, opts);
     const o = await h.done;
     assert.equal(o.status, 'timeout');
-    assert.match(o.errorMessage ?? '', /timed out after 0\.4 s .*SIGKILL after the grace period/);
+    assert.match(o.errorMessage ?? '', new RegExp(`timed out after ${(timeoutMs / 1000).toFixed(1).replace('.', '\\.')} s .*SIGKILL after the grace period`));
     assert.match(o.outputTail, /started 4 children/);
-    assert.ok(o.durationMs >= 1300 && o.durationMs < 5000, `duration ${o.durationMs}`);
+    assert.ok(o.durationMs >= 1300 && o.durationMs < 5000 * TIME_SCALE, `duration ${o.durationMs}`);
     assert.ok(groupGone(h.pid!), 'no process of the group is left');
   });
 
   test(`${name}: cancel interrupts; a job that exits on TERM is not KILLed`, { skip }, async () => {
     const h = startRun(spec({ argv: ['sleep', '30'] }), backend, opts);
-    setTimeout(() => h.cancel('user request'), 150);
+    setTimeout(() => h.cancel('user request'), 150 * TIME_SCALE);
     const o = await h.done;
     assert.equal(o.status, 'interrupted');
     assert.equal(o.signal, 'SIGTERM');
     assert.equal(o.errorMessage, 'cancelled: user request (SIGTERM to the process group)');
-    assert.ok(o.durationMs < 1000);
+    assert.ok(o.durationMs < 1000 * TIME_SCALE);
   });
 
   test(`${name}: a run held until its start instant starts then, not before; cancelled while held, it never starts`, { skip }, async () => {
