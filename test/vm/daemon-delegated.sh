@@ -22,7 +22,7 @@ mkdir -p $SERVICE
 sh -c "echo \$\$ > $SERVICE/cgroup.procs; exec $SC daemon --no-api" > /tmp/daemon.log 2>&1 &
 daemon=$!
 i=0
-until [ "$($SC history hog --json 2>/dev/null | grep -c '"status": "oom_killed"')" -ge 1 ] && [ "$($SC history touch --json 2>/dev/null | grep -c '"status": "succeeded"')" -ge 1 ]; do
+until [ "$($SC history hog --json --limit 1000 2>/dev/null | grep -c '"status": "oom_killed"')" -ge 1 ] && [ "$($SC history touch --json --limit 1000 2>/dev/null | grep -c '"status": "succeeded"')" -ge 1 ]; do
   i=$((i + 1))
   [ $i -le 60 ] || { cat /tmp/daemon.log; $SC history; fail "no oom_killed hog run and succeeded touch run within 10 minutes"; }
   kill -0 $daemon 2> /dev/null || { cat /tmp/daemon.log; fail "the daemon exited"; }
@@ -34,7 +34,7 @@ echo "--- $SERVICE: subtree_control '$(cat $SERVICE/cgroup.subtree_control)'"
 find $SERVICE -maxdepth 3 -type d | sort
 grep -q "^0::/smart-cron.service/daemon$" /proc/$daemon/cgroup || fail "the daemon did not move itself into a leaf cgroup"
 grep -q memory $SERVICE/cgroup.subtree_control || fail "memory not delegated to the daemon's subtree"
-$SC history touch --json > /tmp/touch.json
+$SC history touch --json --limit 1000 > /tmp/touch.json
 grep -q '"memory_source": "cgroup"' /tmp/touch.json || fail "touch: peak not read from the cgroup"
 grep -q '0::/smart-cron.service/smart-cron[^/]*/default/' /tmp/touch.json || fail "touch did not run in a per-run cgroup under its slot"
 node -e '
@@ -43,7 +43,7 @@ node -e '
   console.log(`touch: peak ${peak} MB for 60 MB touched`);
   if (!(peak >= 60 && peak < 80)) process.exit(1);
 ' || fail "touch: peak memory is not the 60 MB it touched"
-$SC history hog --json | grep -q 'OOM killer at its memory limit of 40 MB' || fail "hog: no OOM message naming its limit"
+$SC history hog --json --limit 1000 | grep -q 'OOM killer at its memory limit of 40 MB' || fail "hog: no OOM message naming its limit"
 kill -TERM $daemon
 wait $daemon || true
 tail -n 3 /tmp/daemon.log
