@@ -8,6 +8,8 @@
 #
 #   scripts/cgroup2-vm.sh                  the cgroup2 variants of the execution tests (required)
 #   scripts/cgroup2-vm.sh CMD [ARG...]     any command, run from the repository as root
+#   scripts/cgroup2-vm.sh --check          only whether this host can boot the VM (exit 0, or 2
+#                                          and what to install)
 #   VM_CGROUP=smart-cron.service ...       run it in that cgroup (controllers delegated to it, as
 #                                          systemd's Delegate=yes does), not in the root cgroup
 #
@@ -24,9 +26,15 @@ MODDIR=/lib/modules/$KVER
 BUSYBOX=$(command -v busybox || true)
 QEMU=$(command -v qemu-system-x86_64 || true)
 CPIO=$(command -v cpio || true)
-for need in "$KERNEL:linux-image-amd64" "$MODDIR/modules.dep:linux-image-amd64" "$BUSYBOX:busybox-static" "$QEMU:qemu-system-x86" "$CPIO:cpio"; do
-  [ -e "${need%%:*}" ] || { echo "cgroup2-vm: missing ${need%%:*} (apt-get install ${need#*:})" >&2; exit 2; }
+lacking=()
+for need in "$KERNEL:linux-image-amd64" "$MODDIR/modules.dep:linux-image-amd64" "${BUSYBOX:-busybox}:busybox-static" "${QEMU:-qemu-system-x86_64}:qemu-system-x86" "${CPIO:-cpio}:cpio"; do
+  [ -e "${need%%:*}" ] || lacking+=("${need%%:*} (apt-get install ${need#*:})")
 done
+if [ ${#lacking[@]} -gt 0 ]; then
+  (IFS=','; echo "cgroup2-vm: missing${lacking[*]/#/ }" >&2)
+  exit 2
+fi
+if [ "${1:-}" = --check ]; then exit 0; fi
 # Software emulation runs node ~10x slower: the tests' time bounds stretch by SMART_CRON_TEST_TIME_SCALE.
 if [ $# -eq 0 ]; then set -- env SMART_CRON_REQUIRE_CGROUP2=1 SMART_CRON_TEST_TIME_SCALE=4 node scripts/test.mjs test/execution/runner.test.ts test/execution/spawn-helper.test.ts test/execution/enforcement.test.ts --test-name-pattern=cgroup2; fi
 
@@ -59,7 +67,6 @@ for p in "${order[@]}"; do
   basename "${p%.*}" | sed -E 's/\.ko$//' >> "$WORK/root/modules"
 done
 
-# The command, quoted for the VM's shell.
 # The command, as a script of its own (no quoting of it inside the init script's quotes).
 {
   echo "cd $(printf '%q' "$REPO") || exit 1"

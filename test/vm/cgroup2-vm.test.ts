@@ -11,7 +11,6 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { probeHost } from '../../src/execution/enforcement/detect.js';
@@ -19,15 +18,10 @@ import { probeHost } from '../../src/execution/enforcement/detect.js';
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const script = fileURLToPath(new URL('../../scripts/cgroup2-vm.sh', import.meta.url));
 
+/** What this host lacks to boot the VM (the script's own check, `--check`), or null. */
 function missing(): string | null {
-  const need: [boolean, string][] = [
-    [spawnSync('sh', ['-c', 'command -v qemu-system-x86_64']).status === 0, 'qemu-system-x86_64 (apt-get install qemu-system-x86)'],
-    [fs.existsSync('/boot') && fs.readdirSync('/boot').some((f) => f.startsWith('vmlinuz-')), 'a kernel in /boot (apt-get install linux-image-amd64)'],
-    [spawnSync('sh', ['-c', 'command -v busybox']).status === 0, 'busybox (apt-get install busybox-static)'],
-    [spawnSync('sh', ['-c', 'command -v cpio']).status === 0, 'cpio (apt-get install cpio)'],
-  ];
-  const lacking = need.filter(([ok]) => !ok).map(([, what]) => what);
-  return lacking.length ? `no cgroup v2 VM: missing ${lacking.join(', ')}` : null;
+  const r = spawnSync('bash', [script, '--check'], { encoding: 'utf8' });
+  return r.status === 0 ? null : `no cgroup v2 VM: ${(r.stderr || r.stdout).trim().replace(/^cgroup2-vm: /gm, '')}`;
 }
 
 const native = probeHost().cgroup2.ok ? 'this host has a usable cgroup v2: the cgroup2 tests ran on it directly' : null;
