@@ -222,8 +222,8 @@ export class Dispatcher implements Executor {
 
   // ------------------------------------------------------------------ admission
 
-  /** The runs this node may start, in the order admission tries them (queue.ts), with their jobs. */
-  private async queue(): Promise<{ runs: RunRow[]; jobs: Map<number, JobRow | undefined> }> {
+  /** The queued runs this node may start, oldest id first, with their jobs. */
+  private async queuedRows(): Promise<{ rows: RunRow[]; jobs: Map<number, JobRow | undefined> }> {
     const rows = await this.o.jobs.database.db
       .selectFrom('smart_cron_job_history')
       .selectAll()
@@ -233,7 +233,12 @@ export class Dispatcher implements Executor {
       .limit(2000)
       .execute();
     // The jobs of every queued run in one query (a burst of hundreds queued: not one each, every cycle).
-    const jobs = await this.o.jobs.jobs.byIds(rows.map((r) => r.job_id));
+    return { rows, jobs: await this.o.jobs.jobs.byIds(rows.map((r) => r.job_id)) };
+  }
+
+  /** The same runs in the order admission tries them (queue.ts). */
+  private async queue(): Promise<{ runs: RunRow[]; jobs: Map<number, JobRow | undefined> }> {
+    const { rows, jobs } = await this.queuedRows();
     const runs = queueOrder(rows, (r) => {
       const job = jobs.get(r.job_id);
       return job && { memoryMb: reservationFor(job).memoryMb, durationS: job.baseline_duration_seconds };
@@ -568,9 +573,9 @@ export class Dispatcher implements Executor {
   }
 
   async slots(): Promise<SlotUsage[]> {
-    const { runs, jobs } = await this.queue();
+    const { rows, jobs } = await this.queuedRows();
     const bySlot = new Map<string, number>();
-    for (const r of runs) {
+    for (const r of rows) {
       const j = jobs.get(r.job_id);
       if (j) bySlot.set(chooseSlot(j), (bySlot.get(chooseSlot(j)) ?? 0) + 1);
     }

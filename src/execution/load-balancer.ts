@@ -192,7 +192,8 @@ export class LoadBalancer {
       current_cpu_percent: s.current_cpu_percent,
     }));
     const slots = rows.map((r) => r.slot).join('\n');
-    const changed = rows.filter((r) => this.written.get(r.slot) !== JSON.stringify(r));
+    const stored = new Map(rows.map((r) => [r.slot, JSON.stringify(r)]));
+    const changed = rows.filter((r) => this.written.get(r.slot) !== stored.get(r.slot));
     if (changed.length === 0 && slots === this.writtenSlots) return;
     await database.db.transaction().execute(async (trx) => {
       // Rows of slots no longer configured: once per configuration.
@@ -214,6 +215,6 @@ export class LoadBalancer {
       }
     });
     this.writtenSlots = slots;
-    this.written = new Map(rows.map((r) => [r.slot, JSON.stringify(r)]));
+    this.written = stored;
   }
 }
