@@ -56,6 +56,7 @@ export const JobOut = Type.Object(
     timeout_seconds: Int,
     estimated_memory_mb: Num,
     estimated_cpu_percent: Num,
+    estimated_duration_seconds: Nullable(Num),
     memory_limit_mb: Nullable(Num),
     total_executions: Int,
     successful_executions: Int,

@@ -22,6 +22,7 @@ interface AddOptions {
   memoryMb?: string;
   memoryLimitMb?: string;
   cpuPercent?: string;
+  duration?: string;
   tag?: string[];
   env?: string[];
   cwd?: string;
@@ -52,6 +53,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--memory-mb <mb>', 'estimated memory (the reservation before runs are measured)')
     .option('--memory-limit-mb <mb>', 'hard memory limit; the run is killed beyond it')
     .option('--cpu-percent <pct>', 'estimated CPU share (100 = the whole machine)')
+    .option('--duration <seconds>', 'estimated run time (orders runs due together until runs are measured)')
     .option('--tag <tag>', 'a tag (repeatable)', collect)
     .option('--env <KEY=VALUE>', 'an environment variable (repeatable)', collect)
     .option('--cwd <dir>', 'working directory')
@@ -218,6 +220,7 @@ function addOptionsToDefinition(name: string, argv: string[], o: AddOptions): Jo
   set('estimated_memory_mb', num('--memory-mb', o.memoryMb, false));
   set('memory_limit_mb', num('--memory-limit-mb', o.memoryLimitMb, false));
   set('estimated_cpu_percent', num('--cpu-percent', o.cpuPercent, false));
+  set('estimated_duration_seconds', num('--duration', o.duration, false));
   set('retries', num('--retries', o.retries, true));
   set('tags', o.tag);
   set('working_dir', o.cwd);
@@ -290,6 +293,7 @@ function describeJob(job: Job, now: number, next: string[]): string {
     ['category / priority', `${job.category} / ${job.priority}`],
     ['slot', job.slot],
     ['timeout', `${job.timeout_seconds}s`],
+    ['duration', [job.estimated_duration_seconds !== null && `estimate ${job.estimated_duration_seconds}s`, job.baseline_duration_seconds !== null && `baseline ${job.baseline_duration_seconds.toFixed(2)}s`].filter(Boolean).join(', ') || null],
     ['memory', `estimate ${job.estimated_memory_mb} MB${job.memory_limit_mb ? `, limit ${job.memory_limit_mb} MB` : ''}${job.baseline_memory_mb ? `, baseline ${job.baseline_memory_mb.toFixed(1)} MB` : ''}`],
     ['policies', `overlap ${job.overlap_policy}, misfire ${job.misfire_policy}, retries ${job.retries}`],
     ['tags', job.tags.join(', ')],

@@ -241,7 +241,7 @@ export class Dispatcher implements Executor {
     const { rows, jobs } = await this.queuedRows();
     const runs = queueOrder(rows, (r) => {
       const job = jobs.get(r.job_id);
-      return job && { memoryMb: reservationFor(job).memoryMb, durationS: job.baseline_duration_seconds };
+      return job && { memoryMb: reservationFor(job).memoryMb, durationS: job.baseline_duration_seconds ?? job.estimated_duration_seconds };
     });
     return { runs, jobs };
   }

@@ -11,9 +11,10 @@
  *
  * Among peers the largest goes first: reservation × learned duration (memory-time, the run's share
  * of the burst). Placing the largest first and filling around it with the smaller ones is what
- * keeps a burst's makespan short (longest-processing-time first); a job never measured counts as
- * lasting as long as the average of its measured peers, so without durations this is largest
- * reservation first.
+ * keeps a burst's makespan short (longest-processing-time first). A job never measured counts with
+ * the duration its definition states (estimated_duration_seconds), and one with neither as lasting
+ * as long as the average of its peers whose duration is known, so without any durations this is
+ * largest reservation first.
  */
 import { PRIORITY_ORDER } from '../jobs/health.js';
 import type { RunRow } from '../storage/schema.js';
@@ -37,7 +38,7 @@ export function arePeers(a: QueuedKey, b: QueuedKey): boolean {
   return a.priority === b.priority && dueAt(a) === dueAt(b);
 }
 
-/** What ordering peers needs to know of a run: its reservation and its job's learned duration. */
+/** What ordering peers needs to know of a run: its reservation and its job's duration (learned, else stated). */
 export interface RunSize {
   memoryMb: number;
   durationS: number | null;

@@ -42,6 +42,7 @@ export const JobFields = {
   timeout_seconds: Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600 }),
   estimated_memory_mb: Type.Number({ minimum: 0, maximum: 16 * 1024 * 1024 }),
   estimated_cpu_percent: Type.Number({ minimum: 0, maximum: 100 }),
+  estimated_duration_seconds: Type.Union([Type.Number({ exclusiveMinimum: 0, maximum: 7 * 24 * 3600 }), Type.Null()]),
   memory_limit_mb: Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.Null()]),
   alert_on_failure: Bool,
   alert_on_timeout: Bool,

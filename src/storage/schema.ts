@@ -76,6 +76,8 @@ export interface JobsTable {
   timeout_seconds: Def<number>;
   estimated_memory_mb: Def<number>;
   estimated_cpu_percent: Def<number>;
+  /** Stated run time, until runs are measured (orders a burst in the queue); null: not stated. */
+  estimated_duration_seconds: Def<number | null>;
   memory_limit_mb: Def<number | null>;
 
   total_executions: Def<number>;

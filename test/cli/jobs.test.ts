@@ -44,7 +44,7 @@ before(async () => {
   const again = ok(await cli('init'));
   assert.match(again.stdout, /nothing changed/);
   const adds = await runAll([
-    [...g, 'jobs', 'add', 'backup', '--schedule', '0 3 * * *', '--timezone', 'Europe/Berlin', '--command', 'tar czf "/tmp/back up.tgz" /etc', '--priority', 'high', '--category', 'backup'],
+    [...g, 'jobs', 'add', 'backup', '--schedule', '0 3 * * *', '--timezone', 'Europe/Berlin', '--command', 'tar czf "/tmp/back up.tgz" /etc', '--priority', 'high', '--category', 'backup', '--duration', '90'],
     [...g, 'jobs', 'add', 'report', '--schedule', '*/15 * * * *', '--timezone', 'UTC', '--shell', 'echo hi | wc -c', '--priority', 'low', '--tag', 'daily', '--tag', 'mail'],
     [...g, 'jobs', 'add', 'sync', '--schedule', '@hourly', '--timezone', 'America/New_York', '--priority', 'critical', '--', 'rsync', '-a', '/a', '/b'],
   ], {}, 1);
@@ -83,7 +83,11 @@ test('jobs show: the job and its next 5 runs', async () => {
   const nextBlock = text.slice(text.indexOf('next runs'));
   assert.equal(nextBlock.trim().split('\n').length, 5, text);
 
+  assert.match(text, /^duration\s+estimate 90s$/m, 'the stated duration (--duration)');
+  assert.doesNotMatch(ok(await cli('jobs', 'show', 'sync')).stdout, /^duration/m, 'no duration line when none is stated or learned');
+
   const shown = json(await cli('--json', 'jobs', 'show', 'backup'));
+  assert.equal(shown.estimated_duration_seconds, 90);
   assert.equal(shown.next_runs.length, 5);
   for (const t of shown.next_runs) assert.equal(wallHour(t, 'Europe/Berlin'), 3, `${t} is 03:00 in Berlin`);
   const times = shown.next_runs.map((t: string) => Date.parse(t));
@@ -140,6 +144,7 @@ const MISTAKES: [string, string[], RegExp][] = [
   ['bad priority', ['jobs', 'add', 'bad', '--schedule', '* * * * *', '--priority', 'urgent', '--command', 'true'], /priority/],
   ['nothing to run', ['jobs', 'add', 'bad', '--schedule', '* * * * *'], /nothing to run/],
   ['bad number', ['jobs', 'add', 'bad', '--schedule', '* * * * *', '--timeout', 'soon', '--command', 'true'], /--timeout: "soon"/],
+  ['bad duration', ['jobs', 'add', 'bad', '--schedule', '* * * * *', '--duration', '0', '--command', 'true'], /estimated_duration_seconds/],
   ['unknown job (show)', ['jobs', 'show', 'nosuch'], /no job named "nosuch"/],
   ['unknown job (enable)', ['jobs', 'enable', 'nosuch'], /no job named "nosuch"/],
   ['unknown job among good ones (disable)', ['jobs', 'disable', 'backup', 'nosuch'], /no job named "nosuch"/],

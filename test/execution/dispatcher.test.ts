@@ -168,22 +168,32 @@ test('runs due at the same tick fill the room around one that does not fit, larg
   }
 });
 
-test('among runs due at the same tick, the one with the most memory × learned duration goes first', async () => {
+test('among runs due at the same tick, the one with the most memory × duration goes first: learned, else stated', async () => {
   const h = await harness({ slots: one, maxSleepMs: 3600_000 });
   try {
-    // Same reservation; learned durations differ (a job never measured counts as the average of
-    // its measured peers still waiting).
-    for (const [name, seconds] of [['short', 10], ['unmeasured', null], ['long', 600], ['longish', 500]] as const) {
-      await h.add({ name, estimated_memory_mb: 100, schedule: '1 12 * * *' });
-      if (seconds !== null) await h.jobs.jobs.update((await h.jobs.jobs.byName(name))!.id, { baseline_duration_seconds: seconds });
+    // Same reservation; durations differ. A measured job's learned duration wins over what its
+    // definition states; a job never measured counts with its stated duration, and one with
+    // neither as the average of its peers still waiting whose duration is known.
+    const jobs = [
+      ['short', 10, undefined],
+      ['unmeasured', null, undefined],
+      ['stated-long', null, 550],
+      ['long', 600, undefined],
+      ['measured-short', 5, 10_000],
+      ['longish', 500, undefined],
+    ] as const;
+    for (const [name, learned, stated] of jobs) {
+      await h.add({ name, estimated_memory_mb: 100, schedule: '1 12 * * *', ...(stated ? { estimated_duration_seconds: stated } : {}) });
+      if (learned !== null) await h.jobs.jobs.update((await h.jobs.jobs.byName(name))!.id, { baseline_duration_seconds: learned });
     }
     h.d.start();
     await h.step(30_000); // 12:01: one at a time
     const nameOf = async (runId: number) => (await h.jobs.jobs.byId((await h.jobs.history.byId(runId))!.job_id))!.name;
     assert.equal(await nameOf(h.launcher.running[0]!.spec.runId), 'long');
-    // What waits, in the order it will start (the API's and CLI's queue): 500 s, (500 + 10) / 2, 10 s.
+    // What waits, in the order it will start (the API's and CLI's queue): 550 s stated, 500 s,
+    // (550 + 10 + 5 + 500) / 4, 10 s, 5 s (its stated 10,000 s is overruled by its runs).
     const waiting = await Promise.all((await h.d.queued()).map((r) => nameOf(r.id)));
-    assert.deepEqual(waiting, ['longish', 'unmeasured', 'short']);
+    assert.deepEqual(waiting, ['stated-long', 'longish', 'unmeasured', 'short', 'measured-short']);
   } finally {
     await h.close();
   }

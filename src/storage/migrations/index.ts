@@ -2,6 +2,7 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { Dialect } from '../dialect.js';
 import * as m0001 from './0001_initial.js';
 import * as m0002 from './0002_api_indexes.js';
+import * as m0003 from './0003_estimated_duration.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 interface DialectMigration {
@@ -13,6 +14,7 @@ interface DialectMigration {
 const ALL: Record<string, DialectMigration> = {
   '0001_initial': m0001,
   '0002_api_indexes': m0002,
+  '0003_estimated_duration': m0003,
 };
 
 export class CodeMigrationProvider implements MigrationProvider {
