@@ -276,12 +276,16 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
    */
   async recordExecution(runId: number, outcome: RunOutcomeFields, opts: { willRetry?: boolean } = {}): Promise<RecordResult> {
     const now = this.clock.now();
+    // Per run on a busy daemon this is the hottest path through the database: the run and the job
+    // come back from their UPDATEs (RETURNING) instead of being read again.
     const res = await this.db.transaction().execute(async (trx) => {
       const finishedAt = outcome.finished_at ?? iso(now);
-      const applied = await this.history.transition(runId, ['queued', 'running'], { ...outcome, finished_at: finishedAt, recorded: 1 }, trx);
-      const run = await this.history.byId(runId, trx);
-      if (!run) throw new NotFoundError(`no run with id ${runId}`, 'run');
-      if (!applied) return { applied: false, run, baselineUpdated: false };
+      const run = await this.history.transitionReturning(runId, ['queued', 'running'], { ...outcome, finished_at: finishedAt, recorded: 1 }, trx);
+      if (!run) {
+        const current = await this.history.byId(runId, trx);
+        if (!current) throw new NotFoundError(`no run with id ${runId}`, 'run');
+        return { applied: false, run: current, baselineUpdated: false, row: undefined };
+      }
       const executed = EXECUTED_STATUSES.includes(run.status);
       const failed = FAILURE_STATUSES.includes(run.status);
       const patch: Record<string, unknown> = {
@@ -289,7 +293,6 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
         last_finished_at: finishedAt,
         updated_at: iso(now),
       };
-      let baselineUpdated = false;
       if (executed) {
         Object.assign(patch, {
           total_executions: sql`total_executions + 1`,
@@ -304,44 +307,41 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
         await this.stats.add(run.job_id, Date.parse(finishedAt), { durationMs: run.duration_ms, memoryMb: run.peak_memory_mb, failed }, trx);
         Object.assign(patch, await this.stats.last24h(run.job_id, now, trx));
       }
-      await this.jobs.update(run.job_id, patch, trx);
-      if (executed) {
-        const job = await this.jobs.byId(run.job_id, trx);
-        if (job && job.total_executions % BASELINE_EVERY === 0) {
-          await this.updateBaselines(run.job_id, trx);
-          baselineUpdated = true;
-        }
+      let row = await this.jobs.updateReturning(run.job_id, patch, trx);
+      let baselineUpdated = false;
+      if (executed && row && row.total_executions % BASELINE_EVERY === 0) {
+        const baselines = await this.updateBaselines(run.job_id, trx);
+        if (baselines) row = { ...row, ...baselines };
+        baselineUpdated = true;
       }
-      return { applied: true, run, baselineUpdated };
+      return { applied: true, run, baselineUpdated, row };
     });
-    const job = await this.getJob(res.run.job_id);
-    const result: RecordResult = { ...res, job, willRetry: Boolean(opts.willRetry) && res.applied };
+    const job: Job = res.row ? { ...res.row, tags: (await this.jobs.tagsFor([res.row.id])).get(res.row.id) ?? [] } : await this.getJob(res.run.job_id);
+    const result: RecordResult = { applied: res.applied, run: res.run, baselineUpdated: res.baselineUpdated, job, willRetry: Boolean(opts.willRetry) && res.applied };
     if (res.applied) this.emit('recorded', result);
     return result;
   }
 
-  /** Averages of the last 100 successful runs of the last 30 days, and the p95 of their peaks. */
-  async updateBaselines(jobId: number, q: Transaction<DB> | undefined = undefined): Promise<void> {
+  /** Averages of the last 100 successful runs of the last 30 days, and the p95 of their peaks: written, and returned (null: no such runs). */
+  async updateBaselines(jobId: number, q: Transaction<DB> | undefined = undefined): Promise<Partial<JobRow> | null> {
     const now = this.clock.now();
     const runs = await this.history.recentSuccesses(jobId, iso(now - BASELINE_DAYS * 86400_000), BASELINE_RUNS, q ?? this.db);
-    if (runs.length === 0) return;
+    if (runs.length === 0) return null;
     const avg = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
     const num = (xs: (number | null)[]) => xs.filter((x): x is number => typeof x === 'number');
     const durations = num(runs.map((r) => r.duration_ms));
     const mems = num(runs.map((r) => r.peak_memory_mb));
     const cpus = num(runs.map((r) => r.cpu_percent));
     const d = avg(durations);
-    await this.jobs.update(
-      jobId,
-      {
-        baseline_duration_seconds: d === null ? null : d / 1000,
-        baseline_memory_mb: avg(mems),
-        baseline_cpu_percent: avg(cpus),
-        p95_memory_mb: percentile(mems, 0.95),
-        baseline_calculated_at: iso(now),
-      },
-      q,
-    );
+    const baselines = {
+      baseline_duration_seconds: d === null ? null : d / 1000,
+      baseline_memory_mb: avg(mems),
+      baseline_cpu_percent: avg(cpus),
+      p95_memory_mb: percentile(mems, 0.95),
+      baseline_calculated_at: iso(now),
+    };
+    await this.jobs.update(jobId, baselines, q);
+    return baselines;
   }
 
   // ---------------------------------------------------------------- views

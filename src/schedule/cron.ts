@@ -64,10 +64,36 @@ export function validateTimezone(tz: string, field = 'timezone'): string {
   return tz;
 }
 
+/**
+ * Parsed schedules by timezone and expression. A Schedule is immutable and parsing is not cheap
+ * (validating the zone and building its Intl formatter, croner's parse, a first match): the
+ * daemon asks for the same few hundred schedules on every tick it plans. Bounded; oldest out.
+ */
+const parsed = new Map<string, Schedule>();
+const PARSED_MAX = 2000;
+
+/** A cron expression (5 or 6 fields, or a macro) in a timezone (default: the host's). Throws ValidationError naming `field`. */
 export function parseSchedule(expression: string, timezone?: string | null, field = 'schedule'): Schedule {
   const expr = expression.trim().replace(/\s+/g, ' ');
-  const tz = validateTimezone(timezone || hostTimezone());
-  const zone = makeZone(tz);
+  const tzName = timezone || hostTimezone();
+  const key = `${tzName}\n${expr}`;
+  const hit = parsed.get(key);
+  if (hit) return hit;
+  const schedule = parseUncached(expr, tzName, field);
+  if (parsed.size >= PARSED_MAX) parsed.delete(parsed.keys().next().value!);
+  parsed.set(key, schedule);
+  return schedule;
+}
+
+/** One Zone per timezone (its Intl formatter and offset cache), shared by its schedules; valid IANA names only, so bounded. */
+const zones = new Map<string, Zone>();
+
+function parseUncached(expr: string, tz: string, field: string): Schedule {
+  let zone = zones.get(tz);
+  if (!zone) {
+    zone = makeZone(validateTimezone(tz));
+    zones.set(tz, zone);
+  }
   if (!expr) throw new ValidationError(`${field}: empty cron expression (expected 5 or 6 fields, or a macro such as @daily)`, field);
   if (expr.toLowerCase() === '@reboot') {
     return { expression: expr, timezone: tz, reboot: true, fixedTime: false, zone, nextRun: () => null, nextRuns: () => [] };

@@ -70,6 +70,11 @@ export class HistoryRepo {
     return Number(r.numUpdatedRows) > 0;
   }
 
+  /** transition(), returning the run as it is now when it changed (one statement), else undefined. */
+  transitionReturning(id: number, from: RunStatus[], patch: RunUpdate, q: Q = this.db): Promise<RunRow | undefined> {
+    return q.updateTable(T).set(patch).where('id', '=', id).where('status', 'in', from).returningAll().executeTakeFirst();
+  }
+
   /** Runs newest first. */
   list(f: RunListFilter, q: Q = this.db): Promise<RunRow[]> {
     let query = q.selectFrom(T).selectAll();

@@ -71,6 +71,11 @@ export class JobsRepo {
     await q.updateTable(T).set(patch).where('id', '=', id).execute();
   }
 
+  /** update(), returning the row as it is now (one statement); undefined when the job is gone. */
+  updateReturning(id: number, patch: JobUpdate, q: Q = this.db): Promise<JobRow | undefined> {
+    return q.updateTable(T).set(patch).where('id', '=', id).returningAll().executeTakeFirst();
+  }
+
   async delete(id: number, q: Q = this.db): Promise<boolean> {
     const r = await q.deleteFrom(T).where('id', '=', id).executeTakeFirst();
     return Number(r.numDeletedRows) > 0;
