@@ -16,6 +16,7 @@
  * runs of jobs nobody timed (memory_guard_makespan_ratio_unstated).
  *
  *   node --import tsx bench/memory-guard.ts [budgetMb=800] [jobs=150:1,400:3,...]
+ *   BENCH_TIMELINE=1 ...   also each run's start, end and peak (stderr), in start order
  * prints `name value` lines (memory_guard_peak_mb, memory_guard_budget_mb, all_at_once_peak_mb,
  * memory_guard_makespan_ratio, ...) and a short table.
  */
@@ -200,6 +201,12 @@ async function smartCron(stateDurations: boolean): Promise<{ peakMb: number; sam
   fs.rmSync(home, { recursive: true, force: true });
   const start = Math.min(...rows.map((r) => Date.parse(r.started_at!)));
   const end = Math.max(...rows.map((r) => Date.parse(r.finished_at!)));
+  if (process.env.BENCH_TIMELINE === '1') {
+    // Each run: when it started and ended (ms after the tick), and its peak, in start order.
+    for (const r of [...rows].sort((a, b) => Date.parse(a.started_at!) - Date.parse(b.started_at!))) {
+      process.stderr.write(`# run ${r.id} ${JOBS[r.job_id - 1]!.mb}:${JOBS[r.job_id - 1]!.s} start +${Date.parse(r.started_at!) - at} end +${Date.parse(r.finished_at!) - at} (${r.duration_ms} ms, ${r.peak_memory_mb} MB)\n`);
+    }
+  }
   return {
     peakMb,
     sampledMb: watch.peakSampledMb,
