@@ -12,6 +12,7 @@
  *   BENCH_START_LEAD_MS=0 ...   plan and spawn at the instant (no start lead), for comparison
  *   BENCH_FROM_SOURCE=1 ...     the sources through tsx even when dist/ is built
  *   BENCH_NO_SPAWN_HELPER=1 ... the daemon forks every shim itself (as without Perl)
+ *   BENCH_BACKEND=portable ...  this enforcement backend instead of the host's best (cgroup1, cgroup2)
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -90,7 +91,7 @@ const home = fs.mkdtempSync(path.join(os.tmpdir(), 'sc-bench-dispatch-'));
 const database = await openDatabase(`sqlite:${path.join(home, 'db.sqlite')}`);
 const jobs = new JobManager(database, systemClock);
 const slots = { default: { max_concurrent_jobs: 100, max_memory_mb: 1e6, max_cpu_percent: 100 }, tp: { max_concurrent_jobs: CONCURRENCY, max_memory_mb: 1e6, max_cpu_percent: 100 } };
-const backend = detectBackend('auto', { groupName: `sc-bench-dispatch-${process.pid}` });
+const backend = detectBackend((process.env.BENCH_BACKEND ?? 'auto') as 'auto', { groupName: `sc-bench-dispatch-${process.pid}` });
 backend.configureSlots(slots);
 const sampler = new Sampler({ intervalMs: 100 });
 // As the daemon does (engine.ts): shims forked by the spawn helper when Perl is here.
