@@ -91,7 +91,7 @@ const home = fs.mkdtempSync(path.join(os.tmpdir(), 'sc-bench-dispatch-'));
 const database = await openDatabase(`sqlite:${path.join(home, 'db.sqlite')}`);
 const jobs = new JobManager(database, systemClock);
 const slots = { default: { max_concurrent_jobs: 100, max_memory_mb: 1e6, max_cpu_percent: 100 }, tp: { max_concurrent_jobs: CONCURRENCY, max_memory_mb: 1e6, max_cpu_percent: 100 } };
-const backend = detectBackend((process.env.BENCH_BACKEND ?? 'auto') as 'auto', { groupName: `sc-bench-dispatch-${process.pid}` });
+const backend = detectBackend((process.env.BENCH_BACKEND ?? 'auto') as import('../src/execution/enforcement/detect.js').EnforcementPreference, { groupName: `sc-bench-dispatch-${process.pid}` });
 backend.configureSlots(slots);
 const sampler = new Sampler({ intervalMs: 100 });
 // As the daemon does (engine.ts): shims forked by the spawn helper when Perl is here.
