@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { SlotBudget } from '../config/schema.js';
 import type { EventBus } from '../events.js';
 import { Dispatcher, type DispatcherOptions } from '../execution/dispatcher.js';
-import { detectBackend } from '../execution/enforcement/detect.js';
+import { cgroupPrefix, detectBackend } from '../execution/enforcement/detect.js';
 import type { EnforcementBackend } from '../execution/enforcement/types.js';
 import { LoadBalancer, type HostProbe } from '../execution/load-balancer.js';
 import { ProcessLauncher } from '../execution/process-launcher.js';
@@ -54,7 +54,7 @@ export function buildEngine(
   // One cgroup subtree per home and node, so two daemons (or test suites) on one host never
   // share a run's cgroup or overwrite each other's slot limits.
   const tag = createHash('sha256').update(`${config.home}|${config.database}|${config.nodeId}`).digest('hex').slice(0, 8);
-  const backend = detectBackend(config.execution.enforcement, { groupName: `smart-cron-${tag}` });
+  const backend = detectBackend(config.execution.enforcement, { groupName: `${cgroupPrefix()}-${tag}` });
   backend.configureSlots(kernelSlotLimits(config.slots));
   const sampler = new Sampler({ intervalMs: config.execution.sample_interval_ms });
   // Shims are forked by a small helper process when Perl is here (spawn-helper.ts), else by us.

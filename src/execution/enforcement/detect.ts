@@ -30,8 +30,23 @@ export function probeHost(): HostProbe {
   return { cgroup2, cgroup1, auto: cgroup2.ok ? 'cgroup2' : cgroup1.ok ? 'cgroup1' : 'portable' };
 }
 
+/**
+ * What every cgroup directory of ours is named after (default `smart-cron`). SMART_CRON_CGROUP_PREFIX
+ * changes it: the test runner (scripts/test.mjs) gives its test processes one of their own, so
+ * that it can remove what the daemons it started leave behind (empty cgroups by the thousand slow
+ * the kernel's cgroup v1 accounting) without touching a real daemon's.
+ */
+export function cgroupPrefix(): string {
+  const p = process.env.SMART_CRON_CGROUP_PREFIX;
+  if (p === undefined || p === '') return 'smart-cron';
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(p)) {
+    throw new ConfigError(`SMART_CRON_CGROUP_PREFIX: "${p}" is not a cgroup name (expected letters, digits, _ . -; at most 64)`, 'SMART_CRON_CGROUP_PREFIX');
+  }
+  return p;
+}
+
 export function createBackend(name: BackendName, opts: BackendOptions = {}, probe: HostProbe = probeHost()): EnforcementBackend {
-  const group = opts.groupName ?? 'smart-cron';
+  const group = opts.groupName ?? cgroupPrefix();
   switch (name) {
     case 'cgroup2':
       return new Cgroup2Backend(probe.cgroup2, group);
