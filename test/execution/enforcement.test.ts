@@ -11,7 +11,7 @@ import { ConfigError } from '../../src/errors.js';
 import { enforcementReport, readHostMemory, readMemoryPressure } from '../../src/execution/doctor.js';
 import { ownDirIn, parseMountinfo, parseProcCgroup } from '../../src/execution/enforcement/cgroupfs.js';
 import { Cgroup2Backend, probeCgroup2 } from '../../src/execution/enforcement/cgroup2.js';
-import { createBackend, detectBackend, probeHost } from '../../src/execution/enforcement/detect.js';
+import { cgroupPrefix, createBackend, detectBackend, probeHost } from '../../src/execution/enforcement/detect.js';
 import { checkSavedPaths } from '../../src/execution/enforcement/reattach.js';
 import { parseMeminfo } from '../../src/execution/procfs.js';
 import { runnerOptionsFromConfig, startRun } from '../../src/execution/runner.js';
@@ -220,4 +220,21 @@ test('sampler: one timer for every target, none when idle', async () => {
   await clock.advance(200);
   assert.equal(counts[1], 17, 'a throwing target does not stop the others');
   s.stop();
+});
+
+test('SMART_CRON_CGROUP_PREFIX names our cgroups; a name the kernel would not take is refused, saying so', () => {
+  const saved = process.env.SMART_CRON_CGROUP_PREFIX;
+  try {
+    delete process.env.SMART_CRON_CGROUP_PREFIX;
+    assert.equal(cgroupPrefix(), 'smart-cron');
+    process.env.SMART_CRON_CGROUP_PREFIX = 'smart-cron-test-42';
+    assert.equal(cgroupPrefix(), 'smart-cron-test-42');
+    for (const bad of ['../etc', 'a/b', ' x', 'x'.repeat(65)]) {
+      process.env.SMART_CRON_CGROUP_PREFIX = bad;
+      assert.throws(() => createBackend('portable'), (e: unknown) => e instanceof ConfigError && /SMART_CRON_CGROUP_PREFIX: .* is not a cgroup name/.test(e.message), bad);
+    }
+  } finally {
+    if (saved === undefined) delete process.env.SMART_CRON_CGROUP_PREFIX;
+    else process.env.SMART_CRON_CGROUP_PREFIX = saved;
+  }
 });
