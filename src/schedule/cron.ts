@@ -53,8 +53,12 @@ const DAY = 86_400_000;
 /** Far more wall matches than any real next-run needs; a guard against a logic error looping. */
 const MAX_STEPS = 200_000;
 
+/** The host's zone as Node sees it: it changes only with the TZ variable, so it is read again only then (an Intl formatter costs ~0.1 ms). */
+let host: { env: string | undefined; tz: string } | null = null;
+
 export function hostTimezone(): string {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  if (host === null || host.env !== process.env.TZ) host = { env: process.env.TZ, tz: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC' };
+  return host.tz;
 }
 
 export function validateTimezone(tz: string, field = 'timezone'): string {
