@@ -165,12 +165,13 @@ function removeCgroups(prefix) {
     }
   };
   for (const m of new Set(mounts)) walk(m, 0, false);
+  // Deepest first; a directory that stays because one below it stays is not named again.
   const left = [];
   for (const { p } of found.sort((a, b) => b.depth - a.depth)) {
     try {
       rmdirSync(p);
     } catch (e) {
-      if (e.code !== 'ENOENT' && !found.some((f) => f.p.startsWith(p + '/') && left.includes(f.p))) left.push(p);
+      if (e.code !== 'ENOENT' && !left.some((l) => l.startsWith(p + '/'))) left.push(p);
     }
   }
   return left;
