@@ -10,10 +10,11 @@ import { VirtualClock } from '../../src/clock.js';
 import { ConfigError } from '../../src/errors.js';
 import { enforcementReport, readHostMemory, readMemoryPressure } from '../../src/execution/doctor.js';
 import { ownDirIn, parseMountinfo, parseProcCgroup } from '../../src/execution/enforcement/cgroupfs.js';
+import { Cgroup1Backend } from '../../src/execution/enforcement/cgroup1.js';
 import { Cgroup2Backend, probeCgroup2 } from '../../src/execution/enforcement/cgroup2.js';
 import { cgroupPrefix, createBackend, detectBackend, probeHost } from '../../src/execution/enforcement/detect.js';
 import { checkSavedPaths } from '../../src/execution/enforcement/reattach.js';
-import { parseMeminfo } from '../../src/execution/procfs.js';
+import { cpuCount, parseMeminfo } from '../../src/execution/procfs.js';
 import { runnerOptionsFromConfig, startRun } from '../../src/execution/runner.js';
 import { Sampler } from '../../src/execution/sampler.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -114,8 +115,20 @@ test('cgroup1: slot limits are written, and a run leaves no cgroup behind', { sk
   const b = createBackend('cgroup1', { groupName: group });
   const memRoot = probeHost().cgroup1.controllers.memory!.base!;
   try {
-    b.configureSlots({ heavy: { max_memory_mb: 512, max_cpu_percent: 50 } });
+    b.configureSlots({ heavy: { max_memory_mb: 512, max_cpu_percent: 50 }, whole: { max_memory_mb: 512, max_cpu_percent: 100 } });
     assert.equal(fs.readFileSync(path.join(memRoot, group, 'heavy', 'memory.limit_in_bytes'), 'utf8').trim(), String(512 * 1024 * 1024));
+    const cpuRoot = probeHost().cgroup1.controllers.cpu?.base;
+    if (cpuRoot) {
+      // Half the host's CPUs is a quota; all of them is none (it could not bind).
+      const quota = (...p: string[]) => fs.readFileSync(path.join(cpuRoot, group, ...p, 'cpu.cfs_quota_us'), 'utf8').trim();
+      assert.equal(quota('heavy'), String(50_000 * cpuCount()));
+      assert.equal(quota('whole'), '-1');
+      // A run's own quota, capped by its slot's; none when neither binds.
+      const plan = (slot: string, cpuPercent: number) => (b as Cgroup1Backend).plan({ runId: 'p', slot, cpuPercent }).writes.filter(([f]) => f.endsWith('cpu.cfs_quota_us')).map(([, v]) => v);
+      assert.deepEqual(plan('whole', 10), [String(10_000 * cpuCount())]);
+      assert.deepEqual(plan('heavy', 100), [String(50_000 * cpuCount())]);
+      assert.deepEqual(plan('whole', 100), []);
+    }
     const sampler = new Sampler({ intervalMs: 50 });
     const opts = runnerOptionsFromConfig({ kill_grace_seconds: 1, output_tail_bytes: 4096, log_max_bytes: 1 << 20 }, sampler);
     const h = startRun(
@@ -151,9 +164,10 @@ test('cgroup2 file protocol against a fake delegated tree', () => {
   fs.writeFileSync(path.join(root, 'sc', 'cgroup.controllers'), 'cpu memory\n');
   const b = new Cgroup2Backend(probe, 'sc');
   assert.equal(fs.readFileSync(path.join(root, 'sc', 'cgroup.subtree_control'), 'utf8'), '+memory +cpu');
-  b.configureSlots({ light: { max_memory_mb: 1024, max_cpu_percent: 50 } });
+  b.configureSlots({ light: { max_memory_mb: 1024, max_cpu_percent: 50 }, whole: { max_memory_mb: 1024, max_cpu_percent: 100 } });
   assert.equal(fs.readFileSync(path.join(root, 'sc', 'light', 'memory.max'), 'utf8'), String(1024 * 1024 * 1024));
-  assert.match(fs.readFileSync(path.join(root, 'sc', 'light', 'cpu.max'), 'utf8'), /^\d+ 100000$/);
+  assert.equal(fs.readFileSync(path.join(root, 'sc', 'light', 'cpu.max'), 'utf8'), `${50_000 * cpuCount()} 100000`);
+  assert.equal(fs.readFileSync(path.join(root, 'sc', 'whole', 'cpu.max'), 'utf8'), 'max 100000');
   const c = b.prepare({ runId: 'r1', slot: 'light', memoryLimitMb: 100, cpuPercent: 25 });
   const leaf = path.join(root, 'sc', 'light', 'r1');
   assert.equal(fs.readFileSync(path.join(leaf, 'memory.max'), 'utf8'), String(100 * 1024 * 1024));

@@ -69,7 +69,13 @@ export function probeCgroup1(host: HostCgroups = readHostCgroups()): V1Probe {
   return { ok: true, reason: 'cgroup v1 memory hierarchy writable', controllers };
 }
 
+/**
+ * cpu.cfs_quota_us for a share of the host's CPUs; -1 (no quota) for 100 % or more: such a quota
+ * could never bind, and CFS bandwidth accounting would still run for every run in the group. (On
+ * start lateness, 20 starts at one instant, the difference stayed within this VM's noise.)
+ */
 function pctToQuota(pct: number): number {
+  if (pct >= 100) return -1;
   return Math.max(1000, Math.round((PERIOD_US * cpuCount() * pct) / 100));
 }
 
@@ -252,10 +258,11 @@ export class Cgroup1Backend implements EnforcementBackend {
     const cpu = this.roots.get('cpu');
     if (cpu && req.cpuPercent) {
       const slotQ = this.slotQuota.get(req.slot);
-      // v1 refuses a child quota above its parent's.
-      const q = Math.min(pctToQuota(req.cpuPercent), slotQ ?? Infinity);
+      // v1 refuses a child quota above its parent's (-1: none).
+      const unbound = (n: number | undefined) => (n === undefined || n < 0 ? Infinity : n);
+      const q = Math.min(unbound(pctToQuota(req.cpuPercent)), unbound(slotQ));
       const dir = path.join(cpu, req.slot, req.runId);
-      writes.push([path.join(dir, 'cpu.cfs_period_us'), String(PERIOD_US)], [path.join(dir, 'cpu.cfs_quota_us'), String(q)]);
+      if (q !== Infinity) writes.push([path.join(dir, 'cpu.cfs_period_us'), String(PERIOD_US)], [path.join(dir, 'cpu.cfs_quota_us'), String(q)]);
     }
     return { mkdirs, writes, placeFiles: mkdirs.map(procsFile), saved: { backend: 'cgroup1', paths: mkdirs, memoryLimitBytes: limit } };
   }

@@ -80,7 +80,9 @@ export function probeCgroup2(host: HostCgroups = readHostCgroups()): V2Probe {
   return { ok: true, reason: `cgroup2 subtree ${ownDir} delegated with ${controllers.join(' ')}`, ...base };
 }
 
+/** cpu.max for a share of the host's CPUs; `max` for 100 % or more (see pctToQuota in cgroup1.ts). */
 function pctToMax(pct: number): string {
+  if (pct >= 100) return `max ${PERIOD_US}`;
   return `${Math.max(1000, Math.round((PERIOD_US * cpuCount() * pct) / 100))} ${PERIOD_US}`;
 }
 
