@@ -16,6 +16,7 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { loadavg, cpus, totalmem } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pidAlive, removeCgroups } from '../scripts/cgroups.mjs';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = join(BENCH_DIR, '..');
@@ -226,6 +227,17 @@ export function table(rows: Row[]): string {
   return lines.join('\n');
 }
 
+/**
+ * Empty cgroups of benches that are gone (killed on their timeout or by hand keep them:
+ * sc-bench-<pid>, sc-bench-<what>-<pid>): they would slow the next run's cgroup accounting.
+ */
+function removeDeadBenchCgroups(): void {
+  removeCgroups((name) => {
+    const m = /^sc-bench-(?:[a-z]+-)?(\d+)$/.exec(name);
+    return m !== null && !pidAlive(Number(m[1]));
+  });
+}
+
 async function main(): Promise<number> {
   const all = readdirSync(BENCH_DIR)
     .filter((f) => f.endsWith('.ts') && !NOT_BENCHES.has(f) && !f.endsWith('.d.ts'))
@@ -241,9 +253,11 @@ async function main(): Promise<number> {
   const started = new Date().toISOString();
   const load0 = loadavg();
   const rows: Row[] = [];
+  removeDeadBenchCgroups();
   for (const name of names) {
     process.stderr.write(`\n# bench ${name} …\n`);
     const o = await runBench(name);
+    removeDeadBenchCgroups();
     process.stderr.write(`# bench ${name}: ${o.error ?? 'ok'} (${o.seconds.toFixed(0)} s, ${o.figures.size} figures)\n`);
     if (o.error) rows.push({ figure: name, value: null, unit: '', goal: null, meets_goal: false, peer: null, peer_value: null, bench: name, error: o.error });
     rows.push(...rowsFor(name, o.figures));

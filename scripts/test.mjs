@@ -22,10 +22,11 @@
  * what is left of them at the end (the slot cgroups of daemons the tests stopped or killed) is removed.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { removeCgroups } from './cgroups.mjs';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const SKIP_MESSAGE = 'PostgreSQL suite SKIPPED: no postgres binary found';
@@ -130,52 +131,12 @@ for (const [i, phase] of phases.entries()) {
 }
 
 await pg?.stop();
-const leftCgroups = removeCgroups(env.SMART_CRON_CGROUP_PREFIX);
+const leftCgroups = removeCgroups((name) => name.startsWith(env.SMART_CRON_CGROUP_PREFIX));
 if (leftCgroups.length) console.log(`# ${leftCgroups.length} test cgroup(s) still hold processes and were left: ${leftCgroups.slice(0, 3).join(', ')}`);
 const summary = summarize(tap, phases.length);
 rmSync(tapDir, { recursive: true, force: true });
 console.log(summary);
 process.exit(code);
-
-/**
- * Remove every cgroup directory named after `prefix` (and all below it), deepest first, in every
- * mounted cgroup hierarchy. rmdir only: the kernel refuses one that holds a process, and that one
- * is returned, not forced.
- */
-function removeCgroups(prefix) {
-  let mounts = [];
-  try {
-    mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).filter((f) => f[2] === 'cgroup' || f[2] === 'cgroup2').map((f) => f[1]);
-  } catch {
-    return [];
-  }
-  const found = [];
-  const walk = (dir, depth, inside) => {
-    let entries = [];
-    try {
-      entries = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory());
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = join(dir, e.name);
-      const ours = inside || e.name.startsWith(prefix);
-      if (ours) found.push({ p, depth });
-      if (ours || depth < 4) walk(p, depth + 1, ours);
-    }
-  };
-  for (const m of new Set(mounts)) walk(m, 0, false);
-  // Deepest first; a directory that stays because one below it stays is not named again.
-  const left = [];
-  for (const { p } of found.sort((a, b) => b.depth - a.depth)) {
-    try {
-      rmdirSync(p);
-    } catch (e) {
-      if (e.code !== 'ENOENT' && !left.some((l) => l.startsWith(p + '/'))) left.push(p);
-    }
-  }
-  return left;
-}
 
 /** The run's totals from the TAP report, and per-database counts for the forEachDatabase tests. */
 function summarize(tap, runs) {

@@ -1,0 +1,2 @@
+export function removeCgroups(owned: (name: string) => boolean): string[];
+export function pidAlive(pid: number): boolean;
