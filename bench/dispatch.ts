@@ -13,9 +13,12 @@
  *   BENCH_FROM_SOURCE=1 ...     the sources through tsx even when dist/ is built
  *   BENCH_NO_SPAWN_HELPER=1 ... the daemon forks every shim itself (as without Perl)
  *   BENCH_BACKEND=portable ...  this enforcement backend instead of the host's best (cgroup1, cgroup2)
+ *   BENCH_CPU_PROFILE=DIR ...   a V8 CPU profile of smart-cron's part of each throughput round
+ *                               (DIR/throughput-<round>.cpuprofile; open in Chrome DevTools)
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import inspector from 'node:inspector';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -40,6 +43,24 @@ const NRUNS = Number(process.argv[4] ?? 200);
 const CONCURRENCY = 10;
 /** The daemon's default execution.start_lead_ms (BENCH_START_LEAD_MS=0: plan and spawn at the instant). */
 const LEAD_MS = Number(process.env.BENCH_START_LEAD_MS ?? 750);
+
+/** V8's CPU profiler over parts of this process (node:inspector), each part written to dir/<name>.cpuprofile. */
+function cpuProfiler(dir: string) {
+  const session = new inspector.Session();
+  session.connect();
+  const post = (method: string) => new Promise<unknown>((ok, fail) => session.post(method, (e, r) => (e ? fail(e) : ok(r))));
+  fs.mkdirSync(dir, { recursive: true });
+  return {
+    start: async () => {
+      await post('Profiler.enable');
+      await post('Profiler.start');
+    },
+    stop: async (name: string) => {
+      const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+      fs.writeFileSync(path.join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+    },
+  };
+}
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -153,6 +174,7 @@ note('throughput phase');
 // In rounds, smart-cron then raw spawn, each round 1/ROUNDS of the runs: this VM's fork speed
 // drifts by 2x within a minute, and alternating keeps both sides under the same conditions.
 const ROUNDS = 4;
+const profile = process.env.BENCH_CPU_PROFILE ? cpuProfiler(process.env.BENCH_CPU_PROFILE) : null;
 let tpMs = 0;
 let rawMs = 0;
 let tpElu = 0;
@@ -164,6 +186,7 @@ for (let round = 0, done = 0; round < ROUNDS; round++) {
   const elu0 = performance.eventLoopUtilization();
   const cpu0 = process.cpuUsage();
   sqlOn = true;
+  await profile?.start();
   for (let i = 0; i < n; i++) await d.requestRun({ job: `tp-${i % 2}` });
   d.start();
   for (;;) {
@@ -175,6 +198,7 @@ for (let round = 0, done = 0; round < ROUNDS; round++) {
   tpMs += ms;
   tpElu += performance.eventLoopUtilization(elu0).utilization * ms;
   sqlOn = false;
+  await profile?.stop(`throughput-${round + 1}`);
   const c = process.cpuUsage(cpu0);
   tpCpu.user += c.user;
   tpCpu.system += c.system;
