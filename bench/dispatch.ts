@@ -14,7 +14,8 @@
  *   BENCH_NO_SPAWN_HELPER=1 ... the daemon forks every shim itself (as without Perl)
  *   BENCH_BACKEND=portable ...  this enforcement backend instead of the host's best (cgroup1, cgroup2)
  *   BENCH_CPU_PROFILE=DIR ...   a V8 CPU profile of smart-cron's part of each throughput round
- *                               (DIR/throughput-<round>.cpuprofile; open in Chrome DevTools)
+ *                               (DIR/throughput-<round>.cpuprofile; open in Chrome DevTools; the
+ *                               throughput figures are lower while it profiles)
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
