@@ -173,7 +173,7 @@ function runBench(name: string): Promise<Outcome> {
     // Its own process group: a timeout ends the bench and whatever it started.
     const child = spawn(process.execPath, ['--import', 'tsx', join(BENCH_DIR, `${name}.ts`), ...(plan.args ?? [])], {
       cwd: ROOT,
-      env: { ...process.env, ...plan.env },
+      env: { ...process.env, SMART_CRON_CGROUP_PREFIX: DAEMON_CGROUP_PREFIX, ...plan.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
@@ -228,12 +228,19 @@ export function table(rows: Row[]): string {
 }
 
 /**
+ * The cgroup prefix of the real daemons the benches start (idle-rss, load, ...): a daemon keeps
+ * its cgroups when it stops, and these are removed at the end (a user's own prefix is kept).
+ */
+const DAEMON_CGROUP_PREFIX = process.env.SMART_CRON_CGROUP_PREFIX || `sc-bench-run-${process.pid}`;
+
+/**
  * Empty cgroups of benches that are gone (killed on their timeout or by hand keep them:
- * sc-bench-<pid>, sc-bench-<what>-<pid>): they would slow the next run's cgroup accounting.
+ * sc-bench-<pid>, sc-bench-<what>-<pid>, and sc-bench-run-<pid>-<tag> of their daemons): they
+ * would slow the next run's cgroup accounting.
  */
 function removeDeadBenchCgroups(): void {
   removeCgroups((name) => {
-    const m = /^sc-bench-(?:[a-z]+-)?(\d+)$/.exec(name);
+    const m = /^sc-bench-(?:[a-z]+-)?(\d+)(?:-[0-9a-f]{8})?$/.exec(name);
     return m !== null && !pidAlive(Number(m[1]));
   });
 }
@@ -262,6 +269,7 @@ async function main(): Promise<number> {
     if (o.error) rows.push({ figure: name, value: null, unit: '', goal: null, meets_goal: false, peer: null, peer_value: null, bench: name, error: o.error });
     rows.push(...rowsFor(name, o.figures));
   }
+  if (!process.env.SMART_CRON_CGROUP_PREFIX) removeCgroups((name) => name.startsWith(DAEMON_CGROUP_PREFIX));
   const load1 = loadavg();
   const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${(totalmem() / 2 ** 30).toFixed(1)} GB RAM, Node ${process.version}; load average ${load0.map((x) => x.toFixed(1)).join(' ')} at start, ${load1.map((x) => x.toFixed(1)).join(' ')} at end`;
   const out = `# smart-cron benchmarks, ${started}\n# ${machine}\n\n${table(rows)}\n`;
