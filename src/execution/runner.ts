@@ -308,13 +308,23 @@ class Run implements RunHandle, SampleTarget {
       }).then(
         (s) => {
           this.spawning = false;
-          if (plan) this.conf = backend.reattach(plan.saved, s.pid);
-          // Ready once the handshake is out: a pid the dispatcher stores then belongs to a run
-          // that has been let go (or refused), so a daemon killed from then on leaves a run that
-          // the next one adopts, never a shim still waiting for its "go".
-          const sent = this.spawned(s.pid, spec, argv, backend, s.placeError, true, (text) => (text === null ? s.close() : s.go(text)));
-          if (sent) void sent.then(() => this.resolveReady(), () => this.resolveReady());
-          else this.resolveReady();
+          try {
+            if (plan) this.conf = backend.reattach(plan.saved, s.pid);
+            // Ready once the handshake is out: a pid the dispatcher stores then belongs to a run
+            // that has been let go (or refused), so a daemon killed from then on leaves a run that
+            // the next one adopts, never a shim still waiting for its "go".
+            const sent = this.spawned(s.pid, spec, argv, backend, s.placeError, true, (text) => (text === null ? s.close() : s.go(text)));
+            if (sent) void sent.then(() => this.resolveReady(), () => this.resolveReady());
+            else this.resolveReady();
+          } catch (e) {
+            // Here nothing above us would catch it (an unhandled rejection ends the daemon): the
+            // shim is let go unstarted, and the run fails with the reason.
+            this.pid ??= s.pid;
+            this.stop = { status: 'interrupted', message: '' };
+            this.failMessage = `supervisor error: ${(e as Error).message}`;
+            s.close();
+            this.resolveReady();
+          }
         },
         // Nothing was forked, and the helper undid what it had made of the confinement.
         (e: Error) =>
@@ -416,17 +426,23 @@ class Run implements RunHandle, SampleTarget {
         this.release();
       }
     };
-    if (!placed || held) {
-      // (held: see start())
-      fs.writeFileSync(runFile, JSON.stringify(rf, null, 1));
-      go();
-      return;
-    }
-    return fs.promises.writeFile(runFile, JSON.stringify(rf, null, 1)).then(go, (e: Error) => {
+    // Without run.json (a full disk) the command never starts: the run fails, saying why.
+    const unwritten = (e: Error) => {
       this.stop = { status: 'interrupted', message: '' };
       this.failMessage = `cannot write ${runFile}: ${e.message}`;
       handshake(null);
-    });
+    };
+    if (!placed || held) {
+      // (held: see start())
+      try {
+        fs.writeFileSync(runFile, JSON.stringify(rf, null, 1));
+      } catch (e) {
+        return unwritten(e as Error);
+      }
+      go();
+      return;
+    }
+    return fs.promises.writeFile(runFile, JSON.stringify(rf, null, 1)).then(go, unwritten);
   }
 
   /** The command runs from now (or from the instant it was held until): timers and sampling. */

@@ -176,6 +176,22 @@ for (const [backendName, via] of [['portable', 'direct'], ['portable', 'helper']
     assert.ok(groupGone(held.pid!), 'nothing of the held run is left');
   });
 
+  test(`${name}: when run.json cannot be written (a full disk), the run fails saying so and its command never runs, held or not`, { skip, timeout: 20_000 * TIME_SCALE }, async () => {
+    for (const startAt of [undefined, Date.now() + 300]) {
+      const marker = path.join(tempDir(), 'ran');
+      const s = spec({ argv: ['touch', marker], startAt });
+      fs.mkdirSync(path.join(s.runDir, 'run.json'), { recursive: true }); // writing it fails (EISDIR)
+      const h = startRun(s, backend, opts);
+      const o = await h.done;
+      assert.equal(o.status, 'failed', `${startAt ? 'held' : 'not held'}: ${o.errorMessage}`);
+      assert.match(o.errorMessage ?? '', /cannot write .*run\.json: EISDIR/);
+      assert.equal(await h.released, null);
+      await new Promise((r) => setTimeout(r, 400 * TIME_SCALE));
+      assert.equal(fs.existsSync(marker), false, 'the command never ran');
+      if (h.pid) assert.ok(groupGone(h.pid), 'nothing of the run is left');
+    }
+  });
+
   test(`${name}: over its memory limit -> ${cgroup ? 'oom_killed' : 'memory_limit'}, while a concurrent run carries on`, { skip }, async () => {
     const big = startRun(spec({ argv: ['node', prog('grow-mem.mjs'), '600', '3000'], memoryLimitMb: 150 }), backend, opts);
     const small = startRun(spec({ argv: ['node', prog('hold-mem.mjs'), '20', '1500'] }), backend, opts);
