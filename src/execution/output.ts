@@ -148,7 +148,18 @@ export class OutputFollower {
       const omitted = total - this.headMax - this.tailMax;
       outputTail = text(this.head) + omittedMarker(omitted) + text(recent(this.tailMax));
     }
-    if (total > this.limits.logMaxBytes) this.rewriteLog(total, recent);
+    if (total > this.limits.logMaxBytes) {
+      try {
+        this.rewriteLog(total, recent);
+      } catch {
+        // A full disk: the log keeps its last part only; the run's result is not lost for it.
+        try {
+          fs.rmSync(`${this.logPath}.tmp`, { force: true });
+        } catch {
+          /* not ours to remove */
+        }
+      }
+    }
     fs.closeSync(fd);
     this.fd = null;
     this.finished = { outputTail, outputBytes: total, outputTruncated: truncated, logPath: this.logPath };

@@ -59,6 +59,25 @@ test('follower: a cut log keeps head, marker and the most recent bytes, in the r
   assert.match(file, /\[\.\.\. \d+ bytes omitted \.\.\.\]/);
 });
 
+test('follower: when the cut log cannot be rewritten (a full disk), the row still gets head, marker and tail', () => {
+  const dir = tempDir();
+  const log = path.join(dir, 'output.log');
+  fs.writeFileSync(log, '');
+  fs.mkdirSync(`${log}.tmp`); // writing the rewritten log fails (EISDIR)
+  const f = new OutputFollower(log, { tailBytes: 1024, logMaxBytes: 4096 });
+  let all = '';
+  for (let i = 0; i < 400; i++) {
+    const line = `line ${String(i).padStart(4, '0')} ${'x'.repeat(40)}\n`;
+    all += line;
+    fs.appendFileSync(log, line);
+    if (i % 7 === 0) f.poll();
+  }
+  const r = f.finish();
+  assert.equal(r.outputBytes, all.length);
+  assert.equal(r.outputTail, all.slice(0, 256) + omittedMarker(all.length - 1024) + all.slice(all.length - 768));
+  assert.ok(all.endsWith(fs.readFileSync(log, 'utf8')), 'the log keeps its last part');
+});
+
 test('a 50 MB flood: head and tail kept, bytes counted, log capped, daemon memory bounded', async () => {
   const dir = tempDir();
   const bytes = 50 * 1024 * 1024;
