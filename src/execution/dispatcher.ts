@@ -311,7 +311,10 @@ export class Dispatcher implements Executor {
       }
       if (!(await this.workflow.takeMutex(run, job, now))) continue;
       // A tick planned ahead is admitted before its instant and started at it (the start lead).
-      const startAt = Math.max(now, Date.parse(run.scheduled_for));
+      // A manual run's key is no instant (manual.ts): it starts now, and waited since its request.
+      const manual = run.trigger === 'manual';
+      const startAt = manual ? now : Math.max(now, Date.parse(run.scheduled_for));
+      const dueMs = manual ? Date.parse(run.queued_at) : Math.max(Date.parse(run.queued_at), Date.parse(run.scheduled_for));
       const claimed = await this.o.jobs.history.transition(run.id, ['queued'], {
         status: 'running',
         node: this.o.node,
@@ -319,7 +322,7 @@ export class Dispatcher implements Executor {
         reservation_mb: reservation.memoryMb,
         reservation_cpu: reservation.cpuPercent,
         started_at: iso(startAt),
-        wait_ms: Math.max(0, startAt - Math.max(Date.parse(run.queued_at), Date.parse(run.scheduled_for))),
+        wait_ms: Math.max(0, startAt - dueMs),
         wait_reason: null,
       });
       if (!claimed) {

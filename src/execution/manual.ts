@@ -4,10 +4,16 @@ import type { JobManager } from '../jobs/manager.js';
 import type { RunRow } from '../storage/schema.js';
 import type { RunRequest } from './types.js';
 
+/** The last manual run key (ms) each job got from this process, per database (JobManager). */
+const lastKeys = new WeakMap<JobManager, Map<number, number>>();
+
 /**
  * Queue a manual run: a history row with trigger 'manual' that goes through the same
- * admission as scheduled runs. Its run key is the request time (bumped by a millisecond
- * if two requests land in the same one).
+ * admission as scheduled runs. Its run key is the request time, bumped by a millisecond while
+ * another run of the job has it. A burst of requests (hundreds a second through the API) starts
+ * after the key this process gave last, instead of trying every key it already took; another
+ * process's keys are still found by the insert's conflict. The key only names the run: a manual
+ * run starts as soon as it is admitted, not at its key (Dispatcher).
  */
 export async function queueManualRun(jobs: JobManager, clock: Clock, req: RunRequest): Promise<RunRow> {
   const job = await jobs.getJob(req.job);
@@ -15,11 +21,17 @@ export async function queueManualRun(jobs: JobManager, clock: Clock, req: RunReq
     const act = await jobs.history.active(job.id);
     if (act.length) throw new ConflictError(`job ${job.name} is already ${act[0]!.status} (run #${act[0]!.id}) and its overlap policy is forbid`, 'job');
   }
+  let keys = lastKeys.get(jobs);
+  if (!keys) lastKeys.set(jobs, (keys = new Map()));
   for (let bump = 0; bump < 1000; bump++) {
     const now = clock.now();
+    const last = keys.get(job.id);
+    // A key taken within the last minute ahead of now (a burst): go on after it.
+    const from = last !== undefined && last >= now && last - now < 60_000 ? last + 1 : now;
+    const key = from + bump;
     const row = await jobs.history.insertOnce({
       job_id: job.id,
-      scheduled_for: iso(now + bump),
+      scheduled_for: iso(key),
       attempt: 1,
       trigger: 'manual',
       status: 'queued',
@@ -28,7 +40,10 @@ export async function queueManualRun(jobs: JobManager, clock: Clock, req: RunReq
       args: req.args?.length ? JSON.stringify(req.args) : null,
       env_extra: req.env && Object.keys(req.env).length ? JSON.stringify(req.env) : null,
     });
-    if (row) return row;
+    if (row) {
+      keys.set(job.id, key);
+      return row;
+    }
   }
   throw new ConflictError(`could not queue a run of ${job.name}`, 'job');
 }

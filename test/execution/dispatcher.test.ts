@@ -222,6 +222,32 @@ test('a disabled job’s queued scheduled run is skipped; a manual run of a disa
   }
 });
 
+test('manual runs asked for in the same millisecond each get their own key and all start at once, none held to its key', async () => {
+  const five = { default: { max_concurrent_jobs: 5, max_memory_mb: 1e6, max_cpu_percent: 100 } };
+  const h = await harness({ slots: five, maxSleepMs: 3600_000 });
+  try {
+    await h.add({ name: 'm', schedule: '@yearly', overlap_policy: 'allow' });
+    h.d.start();
+    await h.quiesce();
+    const at = h.clock.now();
+    // The clock does not move: every request lands in the same millisecond.
+    const rows = [];
+    for (let i = 0; i < 5; i++) rows.push(await h.d.requestRun({ job: 'm' }));
+    assert.deepEqual(rows.map((r) => r.scheduled_for), [0, 1, 2, 3, 4].map((k) => iso(at + k)), 'keys follow one another');
+    await h.quiesce();
+    assert.equal(h.launcher.running.length, 5);
+    assert.deepEqual(h.launcher.running.map((r) => r.startedAt), Array(5).fill(at), 'each started when it was asked for, not at its key');
+    const stored = await h.runs('m');
+    assert.deepEqual(stored.map((r) => [r.status, r.started_at, r.wait_ms]), Array(5).fill(['running', iso(at), 0]));
+    // Another burst a second later starts from its own millisecond again.
+    await h.clock.advance(1000);
+    const later = await h.d.requestRun({ job: 'm' });
+    assert.equal(later.scheduled_for, iso(at + 1000));
+  } finally {
+    await h.close();
+  }
+});
+
 test('starting deadline: a run still waiting past it is skipped with the reason it waited', async () => {
   const h = await harness({ slots: one });
   try {
