@@ -198,13 +198,11 @@ class Run implements RunHandle, SampleTarget {
   start(spec: RunSpec, backend: EnforcementBackend): void {
     this.timeoutMs = spec.timeoutMs;
     this.memoryLimitMb = spec.memoryLimitMb ?? null;
-    // A run prepared ahead of its instant takes the direct path through the files: measured, the
-    // thread-pool round trips (several event-loop turns each) made such runs start later.
-    const heldStart = (spec.startAt ?? 0) - this.clock.now() >= 1;
-    if (this.opts.spawner && !heldStart) {
-      this.startAsync(spec, backend).catch((e: Error) => this.failStart(`cannot start run ${this.runId}: ${e.message}`));
-      return;
-    }
+    // The run directory, its log and (in spawned()) run.json are written on this thread, with the
+    // spawn helper too. Measured: through libuv's pool each write cost several event-loop turns
+    // (2-3 ms each on a busy daemon): 10-15 ms of every start, first for runs held for their
+    // instant, then for all (a run that waits for capacity starts that much later). Each of these
+    // writes takes tens of µs, and this thread already writes the database several times a run.
     const created = fs.mkdirSync(this.runDir, { recursive: true }) !== undefined;
     const logFd = fs.openSync(this.logPath, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_APPEND, 0o640);
     try {
@@ -220,24 +218,6 @@ class Run implements RunHandle, SampleTarget {
       fs.closeSync(logFd);
       if (!this.spawning) this.resolveReady();
     }
-  }
-
-  /**
-   * With the spawn helper nothing of a start blocks this thread: the run directory and its log
-   * are made on libuv's thread pool (on a VM's journaling file system each costs 1-2 ms), the
-   * helper forks and confines, and run.json is written on the pool before the handshake.
-   */
-  private async startAsync(spec: RunSpec, backend: EnforcementBackend): Promise<void> {
-    this.spawning = true; // a cancel from now on is applied once the shim exists (spawned())
-    const created = (await fs.promises.mkdir(this.runDir, { recursive: true })) !== undefined;
-    if (!created) {
-      await fs.promises.rm(path.join(this.runDir, 'exit'), { force: true });
-      await fs.promises.rm(path.join(this.runDir, 'status'), { recursive: true, force: true });
-    }
-    await fs.promises.writeFile(this.logPath, '', { mode: 0o640 });
-    this.follower = new OutputFollower(this.logPath, this.limits(), false, this.writerPos);
-    const err = this.launch(spec, backend, null);
-    if (err) this.failStart(err);
   }
 
   /** A start through the spawn helper failed before any shim existed. */
@@ -313,9 +293,8 @@ class Run implements RunHandle, SampleTarget {
             // Ready once the handshake is out: a pid the dispatcher stores then belongs to a run
             // that has been let go (or refused), so a daemon killed from then on leaves a run that
             // the next one adopts, never a shim still waiting for its "go".
-            const sent = this.spawned(s.pid, spec, argv, backend, s.placeError, true, (text) => (text === null ? s.close() : s.go(text)));
-            if (sent) void sent.then(() => this.resolveReady(), () => this.resolveReady());
-            else this.resolveReady();
+            this.spawned(s.pid, spec, argv, backend, s.placeError, true, (text) => (text === null ? s.close() : s.go(text)));
+            this.resolveReady();
           } catch (e) {
             // Here nothing above us would catch it (an unhandled rejection ends the daemon): the
             // shim is let go unstarted, and the run fails with the reason.
@@ -363,9 +342,8 @@ class Run implements RunHandle, SampleTarget {
 
   /**
    * The shim exists (placed in its cgroups by the spawn helper when `placed`): finish placing it,
-   * write run.json, and send the start handshake (null: close its stdin unstarted). Returns a
-   * promise when run.json goes through the thread pool first: it settles once the handshake is
-   * sent. Everything else happens before it returns, and a failure of that throws, as before.
+   * write run.json, and send the start handshake (null: close its stdin unstarted). A failure
+   * other than run.json's write throws.
    */
   private spawned(
     pid: number,
@@ -375,7 +353,7 @@ class Run implements RunHandle, SampleTarget {
     placeError: string | null,
     placed: boolean,
     handshake: (text: string | null) => void,
-  ): Promise<void> | void {
+  ): void {
     this.pid = pid;
     this.pidStart = startToken(pid);
     let why = placeError;
@@ -432,17 +410,12 @@ class Run implements RunHandle, SampleTarget {
       this.failMessage = `cannot write ${runFile}: ${e.message}`;
       handshake(null);
     };
-    if (!placed || held) {
-      // (held: see start())
-      try {
-        fs.writeFileSync(runFile, JSON.stringify(rf, null, 1));
-      } catch (e) {
-        return unwritten(e as Error);
-      }
-      go();
-      return;
+    try {
+      fs.writeFileSync(runFile, JSON.stringify(rf, null, 1)); // (on this thread: see start())
+    } catch (e) {
+      return unwritten(e as Error);
     }
-    return fs.promises.writeFile(runFile, JSON.stringify(rf, null, 1)).then(go, unwritten);
+    go();
   }
 
   /** The command runs from now (or from the instant it was held until): timers and sampling. */
