@@ -16,7 +16,7 @@ import { circuitAfterRun } from './circuit.js';
 import type { Launched, Launcher, LaunchSpec } from './launch.js';
 import type { LoadBalancer } from './load-balancer.js';
 import { Planner } from './planner.js';
-import { arePeers, queueOrder } from './queue.js';
+import { arePeers, QUEUED_COLUMNS, queueOrder, type QueuedRun } from './queue.js';
 import { chooseSlot, reservationFor } from './slots.js';
 import { queueManualRun } from './manual.js';
 import { retryDelayMs, shouldRetry } from './retry.js';
@@ -48,7 +48,7 @@ export interface DispatcherOptions {
   /** This node's labels: a job with a node_selector runs only on nodes that have all of its labels. */
   labels?: Record<string, string>;
   /** Only admit runs this accepts (a one-shot `smart-cron run` without a daemon). */
-  runFilter?: (run: RunRow) => boolean;
+  runFilter?: (run: QueuedRun) => boolean;
   /** Called with each run's lateness (start - scheduled instant) in ms. */
   onLateness?: (ms: number) => void;
   /** Called with each tick the planner records as skipped (misfire, overlap, circuit). */
@@ -222,23 +222,20 @@ export class Dispatcher implements Executor {
 
   // ------------------------------------------------------------------ admission
 
-  /** The queued runs this node may start, oldest id first, with their jobs. */
-  private async queuedRows(): Promise<{ rows: RunRow[]; jobs: Map<number, JobRow | undefined> }> {
-    const rows = await this.o.jobs.database.db
+  /** The queued runs this node may start, oldest id first (select what is needed of them). */
+  private queuedQuery() {
+    return this.o.jobs.database.db
       .selectFrom('smart_cron_job_history')
-      .selectAll()
       .where('status', '=', 'queued')
       .where((eb) => eb.or([eb('node', 'is', null), eb('node', '=', this.o.node)]))
       .orderBy('id')
-      .limit(2000)
-      .execute();
-    // The jobs of every queued run in one query (a burst of hundreds queued: not one each, every cycle).
-    return { rows, jobs: await this.o.jobs.jobs.byIds(rows.map((r) => r.job_id)) };
+      .limit(2000);
   }
 
-  /** The same runs in the order admission tries them (queue.ts). */
-  private async queue(): Promise<{ runs: RunRow[]; jobs: Map<number, JobRow | undefined> }> {
-    const { rows, jobs } = await this.queuedRows();
+  /** These runs in the order admission tries them (queue.ts), with their jobs. */
+  private async ordered<R extends QueuedRun>(rows: R[]): Promise<{ runs: R[]; jobs: Map<number, JobRow | undefined> }> {
+    // The jobs of every queued run in one query (a burst of hundreds queued: not one each, every cycle).
+    const jobs = await this.o.jobs.jobs.byIds(rows.map((r) => r.job_id));
     const runs = queueOrder(rows, (r) => {
       const job = jobs.get(r.job_id);
       return job && { memoryMb: reservationFor(job).memoryMb, durationS: job.baseline_duration_seconds ?? job.estimated_duration_seconds };
@@ -248,13 +245,13 @@ export class Dispatcher implements Executor {
 
   private async admit(): Promise<void> {
     const now = this.o.clock.now();
-    const { runs: queued, jobs: jobCache } = await this.queue();
+    const { runs: queued, jobs: jobCache } = await this.ordered(await this.queuedQuery().select(QUEUED_COLUMNS).execute());
     // The first run that did not fit, per slot and for the host: it holds back every later run
     // but its peers (queue.ts). The runs it holds back say so, in one statement per blocker.
-    type Blocker = { run: RunRow; reason: string; anyRun: boolean; held: number[] };
+    type Blocker = { run: QueuedRun; reason: string; anyRun: boolean; held: number[] };
     const blockedSlots = new Map<string, Blocker>();
     let hostBlock: Blocker | null = null;
-    const heldBack = (slot: string, run: RunRow): boolean => {
+    const heldBack = (slot: string, run: QueuedRun): boolean => {
       const by = [hostBlock, blockedSlots.get(slot)].find((b) => b && !arePeers(b.run, run));
       by?.held.push(run.id);
       return by !== undefined;
@@ -315,7 +312,8 @@ export class Dispatcher implements Executor {
       const manual = run.trigger === 'manual';
       const startAt = manual ? now : Math.max(now, Date.parse(run.scheduled_for));
       const dueMs = manual ? Date.parse(run.queued_at) : Math.max(Date.parse(run.queued_at), Date.parse(run.scheduled_for));
-      const claimed = await this.o.jobs.history.transition(run.id, ['queued'], {
+      // The claim returns the whole row (admission read only what it needed of it).
+      const claimed = await this.o.jobs.history.transitionReturning(run.id, ['queued'], {
         status: 'running',
         node: this.o.node,
         slot,
@@ -330,7 +328,7 @@ export class Dispatcher implements Executor {
         continue;
       }
       runningJobs.add(job.id);
-      const entry: Active = { run: { ...run, status: 'running', node: this.o.node, slot, started_at: iso(startAt) }, launched: null };
+      const entry: Active = { run: claimed, launched: null };
       this.active.set(run.id, entry);
       this.o.lb.acquire({ runId: run.id, slot, reservation, usedMb: () => entry.launched?.usedMb() ?? 0 });
       // Launches run side by side (each forks a shim and sets up a cgroup): the next admission
@@ -535,9 +533,9 @@ export class Dispatcher implements Executor {
     return row;
   }
 
-  private async skip(run: RunRow, reason: string): Promise<void> {
-    const ok = await this.o.jobs.history.transition(run.id, ['queued'], { status: 'skipped', skip_reason: reason, finished_at: iso(this.o.clock.now()) });
-    if (ok) this.o.bus?.emit('run.finished', { ...run, status: 'skipped', skip_reason: reason });
+  private async skip(run: QueuedRun, reason: string): Promise<void> {
+    const row = await this.o.jobs.history.transitionReturning(run.id, ['queued'], { status: 'skipped', skip_reason: reason, finished_at: iso(this.o.clock.now()) });
+    if (row) this.o.bus?.emit('run.finished', row);
   }
 
   private async persistSlots(): Promise<void> {
@@ -576,7 +574,8 @@ export class Dispatcher implements Executor {
   }
 
   async slots(): Promise<SlotUsage[]> {
-    const { rows, jobs } = await this.queuedRows();
+    const rows = await this.queuedQuery().select('job_id').execute();
+    const jobs = await this.o.jobs.jobs.byIds(rows.map((r) => r.job_id));
     const bySlot = new Map<string, number>();
     for (const r of rows) {
       const j = jobs.get(r.job_id);
@@ -586,7 +585,7 @@ export class Dispatcher implements Executor {
   }
 
   async queued(): Promise<RunRow[]> {
-    return (await this.queue()).runs;
+    return (await this.ordered(await this.queuedQuery().selectAll().execute())).runs;
   }
 
   /** Take over a run found running after a restart (its reservation is held again). */

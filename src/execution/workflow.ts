@@ -25,6 +25,7 @@ import { FAILURE_STATUSES } from '../jobs/job.js';
 import type { JobManager } from '../jobs/manager.js';
 import { NodesRepo } from '../storage/repos/nodes.js';
 import type { JobRow, NewRunRow, RunRow, RunStatus } from '../storage/schema.js';
+import type { QueuedRun } from './queue.js';
 import { shouldRetry } from './retry.js';
 
 /** Marks a queued run that waits for its requirements (the dispatcher re-checks those). */
@@ -133,7 +134,7 @@ export class Workflow {
    * waited requires_wait_seconds); a run whose mutex group is held waits without holding back
    * the rest of its slot's queue.
    */
-  async gate(run: RunRow, job: JobRow, nowMs: number): Promise<GateResult> {
+  async gate(run: QueuedRun, job: JobRow, nowMs: number): Promise<GateResult> {
     if (run.wait_reason?.startsWith(REQUIRES_WAIT_PREFIX) && run.trigger !== 'manual' && run.trigger !== 'retry') {
       const unmet = await unmetRequirements(this.o.jobs, job.id, nowMs);
       if (unmet) {
@@ -160,7 +161,7 @@ export class Workflow {
    * MUTEX_LEASE_MS between taking the lease and committing its claim can overlap one run.
    * Returns false (the run waits) when the group is taken.
    */
-  async takeMutex(run: RunRow, job: JobRow, nowMs: number): Promise<boolean> {
+  async takeMutex(run: QueuedRun, job: JobRow, nowMs: number): Promise<boolean> {
     const group = job.mutex_group;
     if (!group) return true;
     const name = `mutex:${group}`;
@@ -309,7 +310,7 @@ export class Workflow {
       .executeTakeFirst();
   }
 
-  private async setWait(run: RunRow, reason: string): Promise<string> {
+  private async setWait(run: QueuedRun, reason: string): Promise<string> {
     if (run.wait_reason !== reason) await this.o.jobs.history.update(run.id, { wait_reason: reason });
     run.wait_reason = reason;
     return reason;
