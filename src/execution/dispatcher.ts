@@ -127,6 +127,7 @@ export class Dispatcher implements Executor {
     this.retryWakes.clear();
     if (!opts.drain) this.stopRetrying();
     if (this.cycling) await this.cycling;
+    await this.persistSlots().catch(() => {}); // a cycle cut short by the stop did not
     if (opts.drain) await this.idle();
   }
 
@@ -458,7 +459,9 @@ export class Dispatcher implements Executor {
       this.active.delete(run.id);
       this.o.lb.release(run.id);
       await this.workflow.releaseMutex(run.id).catch(() => {});
-      await this.persistSlots().catch(() => {});
+      // The cycle this kicks writes the slot rows (at the end of admit()), with whatever it starts
+      // in the room this run left: one write, not two. A dispatcher that admits no more writes here.
+      if (this.stopped || !this.admitting) await this.persistSlots().catch(() => {});
       this.kick();
     }
   }
