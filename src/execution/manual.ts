@@ -16,7 +16,7 @@ const lastKeys = new WeakMap<JobManager, Map<number, number>>();
  * run starts as soon as it is admitted, not at its key (Dispatcher).
  */
 export async function queueManualRun(jobs: JobManager, clock: Clock, req: RunRequest): Promise<RunRow> {
-  const job = await jobs.getJob(req.job);
+  const job = await jobs.getJobRow(req.job);
   if (job.manual_respects_overlap && job.overlap_policy === 'forbid') {
     const act = await jobs.history.active(job.id);
     if (act.length) throw new ConflictError(`job ${job.name} is already ${act[0]!.status} (run #${act[0]!.id}) and its overlap policy is forbid`, 'job');

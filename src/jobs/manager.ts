@@ -137,7 +137,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
   /** Change some fields of a job, as a person (the fields become overrides that discovery keeps). */
   async updateJob(ref: string | number, input: unknown): Promise<RegisterResult> {
     const patch = validateJobPatch(input, 'job');
-    const existing = await this.requireRow(ref);
+    const existing = await this.getJobRow(ref);
     if (patch.schedule !== undefined || patch.timezone !== undefined) {
       parseSchedule(patch.schedule ?? existing.schedule, patch.timezone !== undefined ? patch.timezone : existing.timezone);
     }
@@ -202,7 +202,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
   }
 
   private async setEnabled(ref: string | number, enabled: boolean): Promise<Job> {
-    const row = await this.requireRow(ref);
+    const row = await this.getJobRow(ref);
     const now = this.clock.now();
     if (enabled && row.missing) {
       throw new ConflictError(`job "${row.name}": its script ${row.script_path} is missing; restore it or remove the job`, 'job');
@@ -233,12 +233,12 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
   }
 
   async getJob(ref: string | number): Promise<Job> {
-    const job = await this.findJob(ref);
-    if (!job) throw new NotFoundError(`no job named "${ref}" (see \`smart-cron jobs list\`)`, 'job');
-    return job;
+    const row = await this.getJobRow(ref);
+    return { ...row, tags: (await this.jobs.tagsFor([row.id])).get(row.id) ?? [] };
   }
 
-  private async requireRow(ref: string | number): Promise<JobRow> {
+  /** The job's row without its tags (one query): for paths that do not show the job. */
+  async getJobRow(ref: string | number): Promise<JobRow> {
     const row = await this.jobs.byRef(ref);
     if (!row) throw new NotFoundError(`no job named "${ref}" (see \`smart-cron jobs list\`)`, 'job');
     return row;
@@ -358,7 +358,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
 
   /** The seed's getPerformanceTrends: per day, runs, failures, avg/max duration and memory. */
   async getPerformanceTrends(ref: string | number, range: { days?: number } = {}): Promise<PerformanceTrendsView[]> {
-    const job = await this.requireRow(ref);
+    const job = await this.getJobRow(ref);
     const days = range.days ?? 30;
     const since = iso(this.clock.now() - days * 86400_000).slice(0, 10);
     const rows = await this.db
