@@ -36,7 +36,7 @@ import path from 'node:path';
 import { systemClock, type Clock, type TimerHandle } from '../clock.js';
 import type { BackendName, Confinement, EnforcementBackend } from './enforcement/types.js';
 import { reattachConfinement } from './enforcement/reattach.js';
-import { OutputFollower } from './output.js';
+import { OutputFollower, type OutputResult } from './output.js';
 import { cpuCount, fdPosition, isSameProcess, processGroupMembers, startToken, WatchedProcess } from './procfs.js';
 import type { Sampler, SampleTarget } from './sampler.js';
 import { HelperSpawnError, type SpawnHelper } from './spawn-helper.js';
@@ -198,11 +198,16 @@ class Run implements RunHandle, SampleTarget {
   start(spec: RunSpec, backend: EnforcementBackend): void {
     this.timeoutMs = spec.timeoutMs;
     this.memoryLimitMb = spec.memoryLimitMb ?? null;
-    // The run directory, its log and (in spawned()) run.json are written on this thread, with the
-    // spawn helper too. Measured: through libuv's pool each write cost several event-loop turns
-    // (2-3 ms each on a busy daemon): 10-15 ms of every start, first for runs held for their
-    // instant, then for all (a run that waits for capacity starts that much later). Each of these
-    // writes takes tens of µs, and this thread already writes the database several times a run.
+    // The run directory and its log are made by the spawn helper, in the request that forks the
+    // shim (run_as_user runs excepted: their status directory is made here first). Measured on a
+    // busy daemon, each cost this thread 0.3-0.4 ms (a new directory or file on ext4), and through
+    // libuv's pool several event-loop turns (2-3 ms each): 10-15 ms of every start.
+    if (this.opts.spawner && !spec.runAsUser) {
+      const err = this.launch(spec, backend, null, true);
+      if (err) this.failStart(err);
+      else if (!this.spawning) this.resolveReady();
+      return;
+    }
     const created = fs.mkdirSync(this.runDir, { recursive: true }) !== undefined;
     const logFd = fs.openSync(this.logPath, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_APPEND, 0o640);
     try {
@@ -231,9 +236,12 @@ class Run implements RunHandle, SampleTarget {
     return { tailBytes: this.opts.outputTailBytes, logMaxBytes: this.opts.logMaxBytes };
   }
 
-  /** Returns a reason when the run could not be started. */
-  /** logFd: the run's log, for a shim we fork ourselves (null with the spawn helper). */
-  private launch(spec: RunSpec, backend: EnforcementBackend, logFd: number | null): string | null {
+  /**
+   * Returns a reason when the run could not be started. logFd: the run's log, for a shim we fork
+   * ourselves (null with the spawn helper); helperMakesDir: the helper makes the run directory and
+   * the log (start()), and the log is followed once it exists.
+   */
+  private launch(spec: RunSpec, backend: EnforcementBackend, logFd: number | null, helperMakesDir = false): string | null {
     if (!Array.isArray(spec.argv) || spec.argv.length === 0) return 'empty command: argv has no program to run';
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(this.opts.baseEnv ?? process.env)) if (v !== undefined) env[k] = v;
@@ -281,7 +289,8 @@ class Run implements RunHandle, SampleTarget {
       this.spawning = true;
       const placeFiles = plan ? plan.placeFiles : this.conf!.placeFiles;
       const confine = plan ? { mkdirs: plan.mkdirs, writes: plan.writes } : {};
-      helper.spawn({ cwd, logPath: this.logPath, env, argv: shim, placeFiles, ids, ...confine }, (exit) => {
+      const runDir = helperMakesDir ? this.runDir : undefined;
+      helper.spawn({ cwd, logPath: this.logPath, runDir, env, argv: shim, placeFiles, ids, ...confine }, (exit) => {
         if (exit) this.onMainExit(exit);
         // The helper died: the shim lives on, orphaned; follow it by its pid, like an adopted run.
         else if (this.pid !== null && !this.mainExit) this.watched = new WatchedProcess(this.pid);
@@ -290,6 +299,7 @@ class Run implements RunHandle, SampleTarget {
           this.spawning = false;
           try {
             if (plan) this.conf = backend.reattach(plan.saved, s.pid);
+            this.follower ??= new OutputFollower(this.logPath, this.limits(), false, this.writerPos);
             // Ready once the handshake is out: a pid the dispatcher stores then belongs to a run
             // that has been let go (or refused), so a daemon killed from then on leaves a run that
             // the next one adopts, never a shim still waiting for its "go".
@@ -452,16 +462,26 @@ class Run implements RunHandle, SampleTarget {
     this.resolveReleased(this.startedAt);
   }
 
+  /** The output as followed (none when the log was never followed: a start that failed early). */
+  private outputSoFar(): OutputResult {
+    return this.follower?.finish() ?? { outputTail: '', outputBytes: 0, outputTruncated: false, logPath: this.logPath };
+  }
+
   failEarly(message: string, logFd: number | null): void {
     try {
       const line = `smart-cron: ${message}\n`;
       if (logFd !== null) fs.writeSync(logFd, line);
-      else fs.appendFileSync(this.logPath, line);
+      else {
+        // A start through the helper that failed before it made the run directory: made here.
+        fs.mkdirSync(this.runDir, { recursive: true });
+        fs.appendFileSync(this.logPath, line);
+        this.follower ??= new OutputFollower(this.logPath, this.limits(), false);
+      }
     } catch {
       /* the message is in the outcome anyway */
     }
     this.conf?.release();
-    const out = this.follower?.finish() ?? { outputTail: '', outputBytes: 0, outputTruncated: false, logPath: this.logPath };
+    const out = this.outputSoFar();
     const now = this.clock.now();
     this.resolve(baseOutcome('failed', this.startedAt, now, out, message));
   }
@@ -593,7 +613,7 @@ class Run implements RunHandle, SampleTarget {
     const usage = conf.finish();
     conf.release();
     const exit = readExitFile(this.runDir);
-    const out = this.follower!.finish();
+    const out = this.outputSoFar();
     const endedAt = this.mainExit ? this.mainEndedAt : (exit?.endedAt ?? this.mainEndedAt);
     this.resolve(
       buildOutcome({

@@ -104,7 +104,7 @@ test('a confinement plan the helper cannot apply: nothing is forked, and what it
   );
   assert.equal(fs.existsSync(made), false, 'the directory it made is gone');
   // And a plan that applies: directories made, files written, the pid placed (control files
-  // exist in a cgroup; here they are plain files made beforehand, as the helper never creates files).
+  // exist in a cgroup; here they are plain files made beforehand, as the helper creates none).
   const cg = path.join(dir, 'cg-ok');
   const files = path.join(dir, 'files');
   fs.mkdirSync(files);
@@ -117,6 +117,41 @@ test('a confinement plan the helper cannot apply: nothing is forked, and what it
   assert.equal(fs.readFileSync(path.join(files, 'procs'), 'utf8'), String(s.pid));
   s.go('go\n');
   assert.deepEqual(await exited, { code: 0, signal: null });
+});
+
+test('the helper makes the run directory and its empty log before forking; a reused one loses its stale exit status; one it cannot make forks nothing', { skip }, async () => {
+  const helper = newHelper();
+  const home = tempDir();
+  // runs/ itself does not exist yet (a new home): made too.
+  const runDir = path.join(home, 'runs', '7');
+  const log = path.join(runDir, 'output.log');
+  const req = { cwd: home, logPath: log, runDir, env: {}, placeFiles: [] };
+  let { exited, exit } = watchExit();
+  let s = await helper.spawn({ ...req, argv: ['/bin/sh', '-c', 'read go; echo first'] }, exit);
+  assert.equal(fs.readFileSync(log, 'utf8'), '', 'the log exists, empty, when the pid comes back');
+  s.go('go\n');
+  assert.deepEqual(await exited, { code: 0, signal: null });
+  assert.equal(fs.readFileSync(log, 'utf8'), 'first\n');
+  // The same run directory again (a run id started again): the old log is emptied and the old
+  // exit status (of the shim, or of a run_as_user shim under status/) is gone before the fork.
+  fs.writeFileSync(path.join(runDir, 'exit'), '0 1 2\n');
+  fs.mkdirSync(path.join(runDir, 'status'));
+  fs.writeFileSync(path.join(runDir, 'status', 'exit'), '0 1 2\n');
+  ({ exited, exit } = watchExit());
+  s = await helper.spawn({ ...req, argv: ['/bin/sh', '-c', 'read go'] }, exit);
+  assert.equal(fs.readFileSync(log, 'utf8'), '');
+  assert.equal(fs.existsSync(path.join(runDir, 'exit')), false);
+  assert.equal(fs.existsSync(path.join(runDir, 'status')), false);
+  s.go('go\n');
+  await exited;
+  // A run directory that cannot be made: the reason, and nothing forked.
+  const blocker = path.join(home, 'a-file');
+  fs.writeFileSync(blocker, '');
+  const bad = path.join(blocker, 'runs', '8');
+  await assert.rejects(
+    helper.spawn({ ...req, runDir: bad, logPath: path.join(bad, 'output.log'), argv: ['/bin/true'] }, () => {}),
+    /^Error: cannot create the run directory .*a-file\/runs\/8 \(Not a directory\)$/,
+  );
 });
 
 test('a run cancelled while the helper is still forking it never runs its command', { skip }, async () => {
