@@ -484,6 +484,9 @@ class Run implements RunHandle, SampleTarget {
     const out = this.outputSoFar();
     const now = this.clock.now();
     this.resolve(baseOutcome('failed', this.startedAt, now, out, message));
+    // Its outcome is known: whoever waits for the start (the launcher) goes on. A start that threw
+    // (the run directory could not be made) resolved neither before, and its run stayed running.
+    this.resolveReady();
   }
 
   cancel(reason = 'cancelled', message?: string): void {

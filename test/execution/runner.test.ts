@@ -192,6 +192,18 @@ for (const [backendName, via] of [['portable', 'direct'], ['portable', 'helper']
     }
   });
 
+  test(`${name}: when the run directory cannot be made, the run fails saying so and is ready at once (the dispatcher is not left waiting)`, { skip, timeout: 20_000 * TIME_SCALE }, async () => {
+    const blocker = path.join(tempDir(), 'a-file');
+    fs.writeFileSync(blocker, '');
+    const s = { ...spec({ argv: ['true'] }), runDir: path.join(blocker, 'runs', '1') };
+    const h = startRun(s, backend, opts);
+    const ready = await Promise.race([h.ready.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000 * TIME_SCALE))]);
+    assert.equal(ready, true, 'ready resolves');
+    const o = await h.done;
+    assert.equal(o.status, 'failed');
+    assert.match(o.errorMessage ?? '', /a-file\/runs\/1.*(ENOTDIR|Not a directory)|(ENOTDIR|Not a directory).*a-file\/runs\/1/);
+  });
+
   test(`${name}: over its memory limit -> ${cgroup ? 'oom_killed' : 'memory_limit'}, while a concurrent run carries on`, { skip }, async () => {
     const big = startRun(spec({ argv: ['node', prog('grow-mem.mjs'), '600', '3000'], memoryLimitMb: 150 }), backend, opts);
     const small = startRun(spec({ argv: ['node', prog('hold-mem.mjs'), '20', '1500'] }), backend, opts);
