@@ -227,13 +227,14 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
 
   async findJob(ref: string | number): Promise<Job | undefined> {
     const row = await this.jobs.byRef(ref);
-    if (!row) return undefined;
-    const tags = (await this.jobs.tagsFor([row.id])).get(row.id) ?? [];
-    return { ...row, tags };
+    return row && this.withTags(row);
   }
 
   async getJob(ref: string | number): Promise<Job> {
-    const row = await this.getJobRow(ref);
+    return this.withTags(await this.getJobRow(ref));
+  }
+
+  private async withTags(row: JobRow): Promise<Job> {
     return { ...row, tags: (await this.jobs.tagsFor([row.id])).get(row.id) ?? [] };
   }
 
@@ -316,7 +317,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
       }
       return { applied: true, run, baselineUpdated, row };
     });
-    const job: Job = res.row ? { ...res.row, tags: (await this.jobs.tagsFor([res.row.id])).get(res.row.id) ?? [] } : await this.getJob(res.run.job_id);
+    const job: Job = res.row ? await this.withTags(res.row) : await this.getJob(res.run.job_id);
     const result: RecordResult = { applied: res.applied, run: res.run, baselineUpdated: res.baselineUpdated, job, willRetry: Boolean(opts.willRetry) && res.applied };
     if (res.applied) this.emit('recorded', result);
     return result;
