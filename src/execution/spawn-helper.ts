@@ -66,12 +66,12 @@ sub child {
 }
 sub prepare {
   my ($dir, $log) = @_;
-  if (!mkdir $dir) {
-    if ($!{ENOENT}) { my ($up) = $dir =~ m{^(.*)/[^/]+$}; mkdir $up if defined $up && length $up }
-    if (!mkdir $dir) {
-      return "cannot create the run directory $dir ($!)" unless $!{EEXIST};
-      unlink "$dir/exit", "$dir/status/exit"; rmdir "$dir/status";
-    }
+  my $made = mkdir $dir;
+  # A new home: runs/ itself is made first.
+  if (!$made && $!{ENOENT}) { my ($up) = $dir =~ m{^(.*)/[^/]+$}; mkdir $up if defined $up && length $up; $made = mkdir $dir }
+  if (!$made) {
+    return "cannot create the run directory $dir ($!)" unless $!{EEXIST};
+    unlink "$dir/exit", "$dir/status/exit"; rmdir "$dir/status"; # a reused one: no stale exit status
   }
   sysopen(my $lf, $log, O_WRONLY | O_CREAT | O_TRUNC, 0640) or return "cannot create the run's log $log ($!)";
   close $lf; return undef;
