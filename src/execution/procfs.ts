@@ -89,14 +89,19 @@ export function readStat(pid: number): ProcStat | null {
  */
 export function startToken(pid: number): string | null {
   const st = readStat(pid);
-  return st ? `${currentBootId()}:${st.startTime}` : null;
+  return st ? `${tokenPrefix()}${st.startTime}` : null;
+}
+
+/** What a start token has before the start time (the spawn helper writes tokens too). */
+export function tokenPrefix(): string {
+  return `${currentBootId()}:`;
 }
 
 /** True when pid is a running (not zombie) process with this start token. */
 export function isSameProcess(pid: number, token: string): boolean {
   const st = readStat(pid);
   if (!st || st.state === 'Z' || st.state === 'X') return false;
-  return `${currentBootId()}:${st.startTime}` === token;
+  return `${tokenPrefix()}${st.startTime}` === token;
 }
 
 const scratch = Buffer.alloc(4096);

@@ -6,12 +6,13 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PortableBackend } from '../../src/execution/enforcement/portable.js';
-import { processGroupMembers } from '../../src/execution/procfs.js';
+import { processGroupMembers, startToken, tokenPrefix } from '../../src/execution/procfs.js';
 import { runnerOptionsFromConfig, startRun } from '../../src/execution/runner.js';
-import { readExitFile, SHIM_UNSTARTED } from '../../src/execution/shim.js';
+import { readExitFile, readRunFile, SHIM_UNSTARTED } from '../../src/execution/shim.js';
 import { Sampler } from '../../src/execution/sampler.js';
 import { perlAvailable, SpawnHelper, type HelperExit } from '../../src/execution/spawn-helper.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -67,7 +68,7 @@ test('the helper runs exactly the argv, env and cwd it was given, in a session o
     },
     exit,
   );
-  assert.ok(s.pid > 0 && s.placeError === null);
+  assert.ok(s.pid > 0 && s.failed === null);
   s.go('now\n');
   assert.deepEqual(await exited, { code: 0, signal: null });
   const lines = fs.readFileSync(log, 'utf8').split('\n');
@@ -88,12 +89,13 @@ test('a placement the helper cannot write: the process never starts its command 
     { cwd: dir, logPath: log, env: {}, argv: ['/bin/sh', '-c', `IFS= read -r go || exit ${SHIM_UNSTARTED}; touch ${marker}`], placeFiles: [path.join(dir, 'no-such-cgroup', 'cgroup.procs')] },
     exit,
   );
-  assert.match(s.placeError ?? '', /no-such-cgroup\/cgroup\.procs: No such file or directory/);
+  assert.equal(s.failed?.stage, 'place');
+  assert.match(s.failed?.message ?? '', /no-such-cgroup\/cgroup\.procs: No such file or directory/);
   assert.deepEqual(await exited, { code: SHIM_UNSTARTED, signal: null });
   assert.equal(fs.existsSync(marker), false);
 });
 
-test('a confinement plan the helper cannot apply: nothing is forked, and what it created is removed again', { skip }, async () => {
+test('a confinement plan the helper cannot apply: no shim starts, and what was created is removed again', { skip }, async () => {
   const { helper, dir, log } = fresh();
   const made = path.join(dir, 'run-cg');
   const req = { cwd: dir, logPath: log, env: {}, argv: ['/bin/true'], placeFiles: [] };
@@ -152,6 +154,67 @@ test('the helper makes the run directory and its empty log before forking; a reu
     helper.spawn({ ...req, runDir: bad, logPath: path.join(bad, 'output.log'), argv: ['/bin/true'] }, () => {}),
     /^Error: cannot create the run directory .*a-file\/runs\/8 \(Not a directory\)$/,
   );
+});
+
+test('the helper writes run.json with the pid and its start token before the shim may start; one it cannot write leaves the command unstarted', { skip }, async () => {
+  const helper = newHelper();
+  const dir = tempDir();
+  const log = path.join(dir, 'output.log');
+  const file = path.join(dir, 'run.json');
+  const fields = { runId: '9', jobName: 'odd "name" ✓\n', argv: ['a b'], startedAt: 5, timeoutMs: 0, memoryLimitMb: null, confinement: { backend: 'portable', paths: [], memoryLimitBytes: null } };
+  const req = { cwd: dir, logPath: log, runDir: dir, env: {}, placeFiles: [], argv: ['/bin/sh', '-c', 'read go'] };
+  let { exited, exit } = watchExit();
+  let s = await helper.spawn({ ...req, runFile: { path: file, tokenPrefix: tokenPrefix(), fields } }, exit);
+  assert.equal(s.failed, null);
+  // Written when the pid comes back, before any "go": what a restarted daemon would read.
+  const rf = readRunFile(dir);
+  assert.deepEqual(rf, { pid: s.pid, pidStart: startToken(s.pid), ...fields });
+  assert.equal(`${tokenPrefix()}${s.startTime}`, startToken(s.pid), 'the start time the helper reports is the one /proc has');
+  s.go('go\n');
+  assert.deepEqual(await exited, { code: 0, signal: null });
+  // Fields of an empty object still make valid JSON.
+  ({ exited, exit } = watchExit());
+  s = await helper.spawn({ ...req, runFile: { path: file, tokenPrefix: tokenPrefix(), fields: {} } }, exit);
+  assert.deepEqual(JSON.parse(fs.readFileSync(file, 'utf8')), { pid: s.pid, pidStart: startToken(s.pid) });
+  s.go('go\n');
+  await exited;
+  // A run.json it cannot write (here a directory in its place): the shim exists but never starts.
+  fs.rmSync(file);
+  fs.mkdirSync(file);
+  const marker = path.join(dir, 'ran');
+  ({ exited, exit } = watchExit());
+  s = await helper.spawn({ ...req, argv: ['/bin/sh', '-c', `IFS= read -r go || exit ${SHIM_UNSTARTED}; touch ${marker}`], runFile: { path: file, tokenPrefix: tokenPrefix(), fields } }, exit);
+  assert.deepEqual(s.failed, { stage: 'runfile', message: 'EISDIR (Is a directory)' });
+  assert.deepEqual(await exited, { code: SHIM_UNSTARTED, signal: null });
+  assert.equal(fs.existsSync(marker), false);
+  assert.throws(() => helper.spawn({ ...req, runFile: { path: file, tokenPrefix: 'x"y:', fields } }, () => {}), /bad start token prefix/);
+});
+
+test('a start stuck on its disk work does not hold up the starts after it', { skip }, async () => {
+  const helper = newHelper();
+  const dir = tempDir();
+  const fields = { runId: 'x', jobName: 'j', argv: ['true'], startedAt: 1, timeoutMs: 0, memoryLimitMb: null, confinement: { backend: 'portable', paths: [], memoryLimitBytes: null } };
+  // A's run.json is a FIFO: opening it for writing blocks until someone reads (a disk that hangs).
+  const fifo = path.join(dir, 'a.json');
+  execFileSync('mkfifo', [fifo]);
+  const a = watchExit();
+  const startedA = helper.spawn({ cwd: dir, logPath: path.join(dir, 'a.log'), runDir: dir, env: {}, placeFiles: [], argv: ['/bin/sh', '-c', 'read go'], runFile: { path: fifo, tokenPrefix: tokenPrefix(), fields } }, a.exit);
+  let aDone = false;
+  void startedA.then(() => (aDone = true));
+  const b = watchExit();
+  const sb = await Promise.race([
+    helper.spawn({ cwd: dir, logPath: path.join(dir, 'b.log'), runDir: dir, env: {}, placeFiles: [], argv: ['/bin/sh', '-c', 'read go'], runFile: { path: path.join(dir, 'b.json'), tokenPrefix: tokenPrefix(), fields } }, b.exit),
+    new Promise<never>((_, fail) => setTimeout(() => fail(new Error('B waited for A')), 5000).unref()),
+  ]);
+  assert.equal(aDone, false, 'A is still stuck');
+  sb.go('go\n');
+  assert.deepEqual(await b.exited, { code: 0, signal: null }, 'B started and ended meanwhile');
+  // Unstuck: A's run.json is read from the FIFO, and A goes on.
+  const text = fs.readFileSync(fifo, 'utf8');
+  const sa = await startedA;
+  assert.deepEqual(JSON.parse(text), { pid: sa.pid, pidStart: startToken(sa.pid), ...fields });
+  sa.go('go\n');
+  assert.deepEqual(await a.exited, { code: 0, signal: null });
 });
 
 test('a run cancelled while the helper is still forking it never runs its command', { skip }, async () => {
