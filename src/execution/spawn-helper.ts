@@ -96,7 +96,7 @@ sub start_time {
 sub write_runfile {
   my ($file, $text) = @_;
   my $fh; my $ok = sysopen($fh, $file, O_WRONLY | O_CREAT | O_TRUNC, 0666) && (syswrite($fh, $text) // -1) == length $text;
-  my ($name) = grep { $!{$_} } keys %!; my $e = $name ? "$name ($!)" : "$!";
+  my $e = $ok ? '' : do { my ($name) = grep { $!{$_} } keys %!; $name ? "$name ($!)" : "$!" };
   $ok = close($fh) && $ok if $fh;
   return $ok ? undef : ($e || 'short write');
 }
