@@ -273,7 +273,7 @@ export class SpawnHelper {
     const unset = Object.keys(base).filter((k) => !(k in req.env));
     const ids = req.ids;
     const rf = req.runFile;
-    if (rf && !/^[\w.-]*:$/.test(rf.tokenPrefix)) throw new Error(`bad start token prefix ${JSON.stringify(rf.tokenPrefix)}`);
+    if (rf && !/^[\w.-]*:$/.test(rf.tokenPrefix)) return Promise.reject(new Error(`bad start token prefix ${JSON.stringify(rf.tokenPrefix)}`));
     // What follows the helper's {"pid":N,"pidStart":T in run.json.
     const body = rf ? JSON.stringify(rf.fields) : '';
     const rest = !rf ? '' : body === '{}' ? '}' : `,${body.slice(1)}`;

@@ -187,7 +187,7 @@ test('the helper writes run.json with the pid and its start token before the shi
   assert.deepEqual(s.failed, { stage: 'runfile', message: 'EISDIR (Is a directory)' });
   assert.deepEqual(await exited, { code: SHIM_UNSTARTED, signal: null });
   assert.equal(fs.existsSync(marker), false);
-  assert.throws(() => helper.spawn({ ...req, runFile: { path: file, tokenPrefix: 'x"y:', fields } }, () => {}), /bad start token prefix/);
+  await assert.rejects(helper.spawn({ ...req, runFile: { path: file, tokenPrefix: 'x"y:', fields } }, () => {}), /bad start token prefix/);
 });
 
 test('a start stuck on its disk work does not hold up the starts after it', { skip }, async () => {
