@@ -310,8 +310,12 @@ export class Dispatcher implements Executor {
       if (!(await this.workflow.takeMutex(run, job, now))) continue;
       // A tick planned ahead is admitted before its instant and started at it (the start lead).
       // A manual run's key is no instant (manual.ts): it starts now, and waited since its request.
+      // "Now" is this run's admission, not the cycle's start: with PostgreSQL the claims before it
+      // took round trips, and a run that ended meanwhile (whose room this one may take) must not
+      // appear to have still been going when this one started.
+      const admittedAt = this.o.clock.now();
       const manual = run.trigger === 'manual';
-      const startAt = manual ? now : Math.max(now, Date.parse(run.scheduled_for));
+      const startAt = manual ? admittedAt : Math.max(admittedAt, Date.parse(run.scheduled_for));
       const dueMs = manual ? Date.parse(run.queued_at) : Math.max(Date.parse(run.queued_at), Date.parse(run.scheduled_for));
       // The claim returns the whole row (admission read only what it needed of it).
       const claimed = await this.o.jobs.history.transitionReturning(run.id, ['queued'], {

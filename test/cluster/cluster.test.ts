@@ -127,7 +127,8 @@ test('three daemons on one PostgreSQL: each tick exactly once, failover after ki
     for (const r of started.filter((x) => x.status === 'succeeded')) {
       const t = Date.parse(r.started_at!);
       const going = started.filter((x) => x.node === r.node && x.status === 'succeeded' && Date.parse(x.started_at!) <= t && Date.parse(x.finished_at!) > t);
-      assert.ok(going.length <= SLOT_JOBS, `node ${r.node} ran ${going.length} runs at once (slot allows ${SLOT_JOBS})`);
+      const show = (x: (typeof runs)[number]) => `#${x.id} job ${x.job_id} attempt ${x.attempt} ${x.trigger} ${x.scheduled_for} ${x.started_at}..${x.finished_at}`;
+      assert.ok(going.length <= SLOT_JOBS, `node ${r.node} ran ${going.length} runs at once (slot allows ${SLOT_JOBS}) at ${r.started_at}:\n${going.map(show).join('\n')}`);
     }
     for (const id of jobIds) {
       const ticks = [...new Set(runs.filter((r) => r.job_id === id).map((r) => Date.parse(r.scheduled_for)))].sort((a, b) => a - b);

@@ -222,6 +222,32 @@ test('a disabled job’s queued scheduled run is skipped; a manual run of a disa
   }
 });
 
+test('a run starts (and its row says so) when it is admitted, not when the admission cycle began', async () => {
+  const two = { default: { max_concurrent_jobs: 2, max_memory_mb: 1e6, max_cpu_percent: 100 } };
+  const h = await harness({ slots: two, maxSleepMs: 3600_000 });
+  try {
+    await h.add({ name: 'a', schedule: '1 12 * * *' });
+    await h.add({ name: 'b', schedule: '1 12 * * *' });
+    // Each claim takes 40 ms (a database round trip under load), as the clock sees it.
+    const claim = h.jobs.history.transitionReturning.bind(h.jobs.history);
+    h.jobs.history.transitionReturning = (async (...a: Parameters<typeof claim>) => {
+      const r = await claim(...a);
+      h.clock.jump(40);
+      return r;
+    }) as typeof claim;
+    h.d.start();
+    await h.quiesce();
+    await h.clock.advance(30_000); // 12:01:00, both due
+    await h.quiesce();
+    const tick = T0 + 30_000;
+    assert.equal(h.launcher.running.length, 2);
+    const rows = [...(await h.runs('a')), ...(await h.runs('b'))].sort((x, y) => Date.parse(x.started_at!) - Date.parse(y.started_at!));
+    assert.deepEqual(rows.map((r) => [r.started_at, r.wait_ms]), [[iso(tick), 0], [iso(tick + 40), 40]]);
+  } finally {
+    await h.close();
+  }
+});
+
 test('manual runs asked for in the same millisecond each get their own key and all start at once, none held to its key', async () => {
   const five = { default: { max_concurrent_jobs: 5, max_memory_mb: 1e6, max_cpu_percent: 100 } };
   const h = await harness({ slots: five, maxSleepMs: 3600_000 });
