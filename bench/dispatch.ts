@@ -6,7 +6,10 @@
  * p99, max); the release lateness is the daemon's own view (the start it gave the run). Then
  * throughput: `true` runs with full recording (queue, admit, spawn under the enforcement
  * backend, sample, record) against raw child_process.spawn of `true`, same concurrency.
- * If the goals (p99 <= 10 ms, >= 50 % of raw) are missed, where the time goes.
+ * If the goals (p99 <= 10 ms, >= 50 % of raw) are missed, where the time goes. The host's busy
+ * CPU per run for each side (on a small machine both are bound by it) and the dying memory cgroups
+ * the host held at the start (they slow every run's cgroup work; see docs/benchmarks.md) are
+ * printed beside the ratio.
  *
  *   node --import tsx bench/dispatch.ts [seconds=60] [jobs=200] [throughputRuns=200]
  *   BENCH_START_LEAD_MS=0 ...   plan and spawn at the instant (no start lead), for comparison
@@ -36,6 +39,7 @@ const { runnerOptionsFromConfig } = await from<typeof import('../src/execution/r
 const { Sampler } = await from<typeof import('../src/execution/sampler.js')>('execution/sampler');
 const { SpawnHelper } = await from<typeof import('../src/execution/spawn-helper.js')>('execution/spawn-helper');
 const { JobManager } = await from<typeof import('../src/jobs/manager.js')>('jobs/manager');
+const { clockTicks } = await from<typeof import('../src/execution/procfs.js')>('execution/procfs');
 const { openDatabase } = await from<typeof import('../src/storage/database.js')>('storage/database');
 
 const SECONDS = Number(process.argv[2] ?? 60);
@@ -61,6 +65,34 @@ function cpuProfiler(dir: string) {
       fs.writeFileSync(path.join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
     },
   };
+}
+
+/** Busy CPU time of the whole host so far, in ms (all CPUs; /proc/stat's first line, idle and iowait excluded). */
+function hostBusyMs(): number {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const ticks = f.reduce((a, b) => a + b, 0) - f[3]! - f[4]!;
+  return (ticks * 1000) / clockTicks();
+}
+
+/**
+ * Memory cgroups the kernel holds (/proc/cgroups) and how many of them are directories (the
+ * rest were removed but are kept while page cache charged to them stays: "dying"). Many dying
+ * ones make every memory cgroup operation slower; each run's removed cgroup can become one.
+ */
+function memoryCgroups(): { total: number; dying: number } | null {
+  const row = /^memory\s+\d+\s+(\d+)\s+1$/m.exec(fs.readFileSync('/proc/cgroups', 'utf8'));
+  if (!row) return null;
+  let dirs = 0;
+  const walk = (d: string) => {
+    dirs++;
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(d, e.name));
+  };
+  try {
+    walk('/sys/fs/cgroup/memory');
+  } catch {
+    return null; // no v1 memory hierarchy mounted there (cgroup v2: its own count is in cgroup.stat)
+  }
+  return { total: Number(row[1]), dying: Math.max(0, Number(row[1]) - dirs) };
 }
 
 const pct = (xs: number[], p: number) => {
@@ -109,6 +141,7 @@ if (process.env.BENCH_SQL_PROFILE === '1') {
   }
 }
 
+const memcgAtStart = memoryCgroups();
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'sc-bench-dispatch-'));
 const database = await openDatabase(`sqlite:${path.join(home, 'db.sqlite')}`);
 const jobs = new JobManager(database, systemClock);
@@ -178,11 +211,15 @@ const ROUNDS = 4;
 const profile = process.env.BENCH_CPU_PROFILE ? cpuProfiler(process.env.BENCH_CPU_PROFILE) : null;
 let tpMs = 0;
 let rawMs = 0;
+// The host's busy CPU while each side ran: with 2 CPUs both sides are bound by it, not by one thread.
+let tpHostMs = 0;
+let rawHostMs = 0;
 let tpElu = 0;
 const tpCpu = { user: 0, system: 0 };
 for (let round = 0, done = 0; round < ROUNDS; round++) {
   const n = Math.round((NRUNS * (round + 1)) / ROUNDS) - done;
   done += n;
+  const host0 = hostBusyMs();
   const tp0 = performance.now();
   const elu0 = performance.eventLoopUtilization();
   const cpu0 = process.cpuUsage();
@@ -197,6 +234,7 @@ for (let round = 0, done = 0; round < ROUNDS; round++) {
   }
   const ms = performance.now() - tp0;
   tpMs += ms;
+  tpHostMs += hostBusyMs() - host0;
   tpElu += performance.eventLoopUtilization(elu0).utilization * ms;
   sqlOn = false;
   await profile?.stop(`throughput-${round + 1}`);
@@ -205,6 +243,7 @@ for (let round = 0, done = 0; round < ROUNDS; round++) {
   tpCpu.system += c.system;
   await d.stop({ drain: true });
 
+  const rawHost0 = hostBusyMs();
   const raw0 = performance.now();
   let next = 0;
   await Promise.all(
@@ -213,6 +252,7 @@ for (let round = 0, done = 0; round < ROUNDS; round++) {
     }),
   );
   rawMs += performance.now() - raw0;
+  rawHostMs += hostBusyMs() - rawHost0;
   note(`round ${round + 1}: smart-cron ${((n / ms) * 1000).toFixed(0)}/s, raw ${((n / (performance.now() - raw0)) * 1000).toFixed(0)}/s`);
 }
 tpElu /= tpMs;
@@ -290,6 +330,9 @@ const out: [string, string][] = [
   ['dispatch_throughput_event_loop_utilization', tpElu.toFixed(2)],
   ['dispatch_throughput_daemon_cpu_ms_per_run', ((tpCpu.user + tpCpu.system) / 1000 / NRUNS).toFixed(2)],
   ['dispatch_throughput_daemon_system_cpu_ms_per_run', (tpCpu.system / 1000 / NRUNS).toFixed(2)],
+  ['dispatch_throughput_host_cpu_ms_per_run', (tpHostMs / NRUNS).toFixed(2)],
+  ['dispatch_raw_spawn_host_cpu_ms_per_spawn', (rawHostMs / NRUNS).toFixed(2)],
+  ['dispatch_memory_cgroups_dying_at_start', memcgAtStart ? String(memcgAtStart.dying) : 'n/a'],
   ['dispatch_raw_spawn_per_second', raw.toFixed(1)],
   ['dispatch_throughput_ratio', (ours / raw).toFixed(2)],
 ];
@@ -302,6 +345,7 @@ console.log(`| spawn lateness (the command's own clock) | ${pct(spawnLate, 50).t
 console.log(`| floor: ${PER_TICK} raw \`sleep; exec date\` at one instant, no scheduler | ${pct(floorLate, 50).toFixed(1)} ms | ${pct(floorLate, 99).toFixed(1)} ms | |`);
 console.log(`| floor: ${PER_TICK} processes released by a pipe write at one instant, then exec date | ${pct(pipeLate, 50).toFixed(1)} ms | ${pct(pipeLate, 99).toFixed(1)} ms | |`);
 console.log(`| throughput (${NRUNS} \`true\` runs, ${CONCURRENCY} at a time) | smart-cron ${ours.toFixed(1)}/s | raw spawn ${raw.toFixed(1)}/s | >= 50 %: ${ours / raw >= 0.5 ? 'yes' : 'NO'} (${((ours / raw) * 100).toFixed(0)} %) |`);
+console.log(`| host CPU a run (all processes and the kernel) | smart-cron ${(tpHostMs / NRUNS).toFixed(2)} ms | raw spawn ${(rawHostMs / NRUNS).toFixed(2)} ms | |`);
 console.log('');
 console.log('where the time goes (scheduled phase | throughput phase): calls, mean ms, total s');
 for (const label of new Set([...phase1.keys(), ...spent.keys()])) {
