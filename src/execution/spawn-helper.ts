@@ -121,7 +121,9 @@ sub handle {
   my $pid = fork();
   if (!defined $pid) { my $e = "$!"; close $r; close $w; return out("E $id 0 " . hx("fork: $e") . " spawn") }
   if ($pid == 0) {
-    close $w; $SIG{$_} = 'DEFAULT' for qw(CHLD PIPE);
+    # The other shims' stdin ends stay with the helper: held here too, a stuck start would keep them
+    # from seeing their own end (an unstarted run would never exit).
+    close $w; close $_ for values %stdin_of; $SIG{$_} = 'DEFAULT' for qw(CHLD PIPE);
     # The rest is done by the new process, so a slow disk or cgroup write delays only its own run.
     my $pid = $$;
     my $fail = sub { out("E $id $_[2] " . hx(substr($_[0], 0, 1000)) . " $_[1]"); POSIX::_exit($_[2] ? 125 : 127) };

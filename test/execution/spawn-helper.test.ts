@@ -190,25 +190,30 @@ test('the helper writes run.json with the pid and its start token before the shi
   await assert.rejects(helper.spawn({ ...req, runFile: { path: file, tokenPrefix: 'x"y:', fields } }, () => {}), /bad start token prefix/);
 });
 
-test('a start stuck on its disk work does not hold up the starts after it', { skip }, async () => {
+test('a start stuck on its disk work holds up neither the starts after it nor the runs before it', { skip }, async () => {
   const helper = newHelper();
   const dir = tempDir();
   const fields = { runId: 'x', jobName: 'j', argv: ['true'], startedAt: 1, timeoutMs: 0, memoryLimitMb: null, confinement: { backend: 'portable', paths: [], memoryLimitBytes: null } };
+  const req = (name: string, file = path.join(dir, `${name}.json`)) => ({ cwd: dir, logPath: path.join(dir, `${name}.log`), runDir: dir, env: {}, placeFiles: [], argv: ['/bin/sh', '-c', `IFS= read -r go || exit ${SHIM_UNSTARTED}`], runFile: { path: file, tokenPrefix: tokenPrefix(), fields } });
+  const within = <T,>(p: Promise<T>, what: string) => Promise.race([p, new Promise<never>((_, fail) => setTimeout(() => fail(new Error(what)), 5000).unref())]);
+  // B exists before A, and waits for its start signal.
+  const b = watchExit();
+  const sb = await helper.spawn(req('b'), b.exit);
   // A's run.json is a FIFO: opening it for writing blocks until someone reads (a disk that hangs).
   const fifo = path.join(dir, 'a.json');
   execFileSync('mkfifo', [fifo]);
   const a = watchExit();
-  const startedA = helper.spawn({ cwd: dir, logPath: path.join(dir, 'a.log'), runDir: dir, env: {}, placeFiles: [], argv: ['/bin/sh', '-c', 'read go'], runFile: { path: fifo, tokenPrefix: tokenPrefix(), fields } }, a.exit);
+  const startedA = helper.spawn(req('a', fifo), a.exit);
   let aDone = false;
   void startedA.then(() => (aDone = true));
-  const b = watchExit();
-  const sb = await Promise.race([
-    helper.spawn({ cwd: dir, logPath: path.join(dir, 'b.log'), runDir: dir, env: {}, placeFiles: [], argv: ['/bin/sh', '-c', 'read go'], runFile: { path: path.join(dir, 'b.json'), tokenPrefix: tokenPrefix(), fields } }, b.exit),
-    new Promise<never>((_, fail) => setTimeout(() => fail(new Error('B waited for A')), 5000).unref()),
-  ]);
+  const c = watchExit();
+  const sc = await within(helper.spawn(req('c'), c.exit), 'C waited for A');
   assert.equal(aDone, false, 'A is still stuck');
-  sb.go('go\n');
-  assert.deepEqual(await b.exited, { code: 0, signal: null }, 'B started and ended meanwhile');
+  sc.go('go\n');
+  assert.deepEqual(await within(c.exited, 'C never ended'), { code: 0, signal: null }, 'C started and ended meanwhile');
+  // B let go unstarted: its shim sees its stdin end, although A (forked after it) is still stuck.
+  sb.close();
+  assert.deepEqual(await within(b.exited, 'B still waits: A holds its stdin open'), { code: SHIM_UNSTARTED, signal: null });
   // Unstuck: A's run.json is read from the FIFO, and A goes on.
   const text = fs.readFileSync(fifo, 'utf8');
   const sa = await startedA;
