@@ -148,6 +148,10 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
       clearTimeout(graceTimer);
       if (dispatcher.runningCount > 0) log(`${dispatcher.runningCount} run(s) still running: the next daemon adopts them`);
       engine.release();
+      // The slot cgroups nothing runs in any more (the next daemon makes them again); a slot with a
+      // run still going stays, with that run's cgroup, for the next daemon to adopt. Only the daemon
+      // does this: it alone holds the home, so no other process of it is using them meanwhile.
+      backend.dispose();
       await api?.close().catch(() => {});
       await alerts.close().catch(() => {});
       await nodes.releaseLease(SCHEDULER_LEASE, config.nodeId).catch(() => {});

@@ -1,6 +1,6 @@
 /** `smart-cron run NAME --wait`: in-process without a daemon (exit 0/1 by the result), queued to the daemon with one. */
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { describe, runCli } from '../helpers/cli.js';
@@ -48,6 +48,15 @@ test('run --wait: here without a daemon (exit 0 on success, 1 on failure); throu
     assert.equal(last.pid !== null, true);
     d.child.kill('SIGTERM');
     assert.equal(await d.exited, 0, d.output());
+    // Stopped with nothing running, it leaves no cgroup of its own behind (slots included).
+    const out = d.output();
+    const ours = out.includes('enforcement cgroup1:')
+      ? [...out.matchAll(/\b[a-z_]+=(\/[^,)\s]+)/g)].map((m) => m[1]!)
+      : out.includes('enforcement cgroup2:')
+        ? [/per-run cgroups under (\/\S+);/.exec(out)![1]!]
+        : [];
+    if (!out.includes('enforcement portable')) assert.ok(ours.length > 0, `no cgroup paths in the start-up line: ${out}`);
+    for (const dir of ours) assert.equal(existsSync(dir), false, `${dir} is left after the daemon stopped`);
   } finally {
     if (d && d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGKILL');
     await a.close();
