@@ -87,6 +87,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     clock.now(),
   );
   const recovered = await recoverRuns({ node: config.nodeId, jobs, launcher, dispatcher, clock, runsDir: config.runsDir, log });
+  // What a killed daemon left: the cgroups of runs now over (before any run of ours starts).
+  backend.sweep?.();
 
   let apiUrl: string | null = null;
   if (opts.api !== false) {

@@ -48,13 +48,19 @@ export const hostProbe: HostProbe = {
 
 export function buildEngine(
   app: App,
-  o: { bus?: EventBus; host?: HostProbe; log?: (m: string) => void } & Pick<DispatcherOptions, 'canPlan' | 'runFilter' | 'onLateness' | 'onSkipped'>,
+  o: {
+    bus?: EventBus;
+    host?: HostProbe;
+    log?: (m: string) => void;
+    /** How long a finished run's memory cgroup waits to be emptied (memcg-reaper.ts); default 40 s. */
+    reapDelayMs?: number;
+  } & Pick<DispatcherOptions, 'canPlan' | 'runFilter' | 'onLateness' | 'onSkipped'>,
 ): Engine {
   const { config, clock, jobs } = app;
   // One cgroup subtree per home and node, so two daemons (or test suites) on one host never
   // share a run's cgroup or overwrite each other's slot limits.
   const tag = createHash('sha256').update(`${config.home}|${config.database}|${config.nodeId}`).digest('hex').slice(0, 8);
-  const backend = detectBackend(config.execution.enforcement, { groupName: `${cgroupPrefix()}-${tag}` });
+  const backend = detectBackend(config.execution.enforcement, { groupName: `${cgroupPrefix()}-${tag}`, reapDelayMs: o.reapDelayMs });
   backend.configureSlots(kernelSlotLimits(config.slots));
   const sampler = new Sampler({ intervalMs: config.execution.sample_interval_ms });
   // Shims are forked by a small helper process when Perl is here (spawn-helper.ts), else by us.

@@ -7,7 +7,9 @@ import type { App } from './app.js';
 import { buildEngine } from './engine.js';
 
 export async function runHere(app: App, runId: number): Promise<RunRow> {
-  const engine = buildEngine(app, { canPlan: async () => false, runFilter: (r) => r.id === runId });
+  // reapDelayMs 0: this process ends with the run, so the run's memory cgroup is emptied and
+  // removed now (waiting for writeback if need be), not left for a daemon's sweep.
+  const engine = buildEngine(app, { canPlan: async () => false, runFilter: (r) => r.id === runId, reapDelayMs: 0 });
   const finished = new Promise<void>((resolve) => {
     app.jobs.on('recorded', (r) => {
       if (r.run.id === runId) resolve();

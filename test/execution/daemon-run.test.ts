@@ -1,8 +1,9 @@
 /** `smart-cron run NAME --wait`: in-process without a daemon (exit 0/1 by the result), queued to the daemon with one. */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { probeHost } from '../../src/execution/enforcement/detect.js';
 import { describe, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { app as openHome, startDaemonProcess, until, writeHome } from '../fixtures/exec-core/daemon-proc.js';
@@ -36,6 +37,16 @@ test('run --wait: here without a daemon (exit 0 on success, 1 on failure); throu
     assert.deepEqual(runs.map((r) => [r.trigger, r.status]).sort(), [['manual', 'failed'], ['manual', 'succeeded']]);
     assert.ok(runs.every((r) => r.node !== null && r.slot === slot && r.recorded === 1));
     assert.equal((await a.jobs.history.list({ jobId: (await a.jobs.getJob('overdue')).id })).length, 0, 'the one-shot run plans nothing');
+    // A one-shot run's cgroups go with it (its memory cgroup emptied first), not left for a daemon.
+    const memRoot = probeHost().cgroup1.ok ? probeHost().cgroup1.controllers.memory?.base : null;
+    const prefix = process.env.SMART_CRON_CGROUP_PREFIX;
+    if (memRoot && prefix) {
+      const runCgroups = () =>
+        readdirSync(memRoot)
+          .filter((g) => g.startsWith(`${prefix}-`) && existsSync(join(memRoot, g, slot)))
+          .flatMap((g) => readdirSync(join(memRoot, g, slot), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join(memRoot, g, slot, d.name)));
+      await until('the one-shot runs\' cgroups to go', async () => runCgroups().length === 0, 5000).catch(() => assert.fail(`left: ${runCgroups().join(', ')}`));
+    }
 
     d = startDaemonProcess(home);
     await until('the daemon', async () => /daemon started/.test(d!.output()) || (d!.child.exitCode !== null && Promise.reject(new Error(d!.output()))), 90_000);

@@ -112,7 +112,8 @@ test('detectBackend: auto takes the best; an explicit choice the host lacks is a
 
 test('cgroup1: slot limits are written, and a run leaves no cgroup behind', { skip: !probeHost().cgroup1.ok && 'no cgroup v1 here' }, async () => {
   const group = `sc-enf-${process.pid}`;
-  const b = createBackend('cgroup1', { groupName: group });
+  // reapDelayMs 0: a run's memory cgroup is emptied and removed at its end (memcg-reaper.test.ts has the wait).
+  const b = createBackend('cgroup1', { groupName: group, reapDelayMs: 0 });
   const memRoot = probeHost().cgroup1.controllers.memory!.base!;
   try {
     b.configureSlots({ heavy: { max_memory_mb: 512, max_cpu_percent: 50 }, whole: { max_memory_mb: 512, max_cpu_percent: 100 } });

@@ -28,6 +28,7 @@ import {
   signalPids,
   type HostCgroups,
 } from './cgroupfs.js';
+import { MemcgReaper } from './memcg-reaper.js';
 import type {
   BackendCapabilities,
   ConfinePlan,
@@ -89,7 +90,11 @@ export class Cgroup1Confinement implements Confinement {
   private readonly oomFile: ProcFile;
   private sawUnderOom = false;
 
-  constructor(readonly saved: SavedConfinement) {
+  constructor(
+    readonly saved: SavedConfinement,
+    /** Empties the run's memory cgroup before removing it (memcg-reaper.ts). */
+    private readonly reaper: MemcgReaper = sharedReaper(),
+  ) {
     const find = (file: string): string | null => saved.paths.find((p) => fs.existsSync(path.join(p, file))) ?? null;
     this.mem = find('memory.limit_in_bytes') ?? saved.paths[0]!;
     this.acct = find('cpuacct.usage');
@@ -183,8 +188,17 @@ export class Cgroup1Confinement implements Confinement {
     this.usageFile.close();
     this.cpuFile?.close();
     this.oomFile.close();
-    for (const dir of this.saved.paths) cgRmdirSoon(dir);
+    for (const dir of this.saved.paths) {
+      if (dir === this.mem) this.reaper.add(dir);
+      else cgRmdirSoon(dir);
+    }
   }
+}
+
+let shared: MemcgReaper | null = null;
+/** For confinements found again without a cgroup1 backend of ours (reattach.ts). */
+function sharedReaper(): MemcgReaper {
+  return (shared ??= new MemcgReaper());
 }
 
 function sleepMs(ms: number): void {
@@ -198,10 +212,14 @@ export class Cgroup1Backend implements EnforcementBackend {
   private readonly roots = new Map<V1Controller, string>();
   private readonly slotQuota = new Map<string, number>();
 
+  private readonly reaper: MemcgReaper;
+
   constructor(
     readonly probe: V1Probe = probeCgroup1(),
     readonly groupName = 'smart-cron',
+    opts: { reapDelayMs?: number } = {},
   ) {
+    this.reaper = new MemcgReaper(opts.reapDelayMs);
     if (!probe.ok) throw new Error(`cgroup1 backend unavailable: ${probe.reason}`);
     for (const c of WANTED) {
       const info = probe.controllers[c];
@@ -246,7 +264,7 @@ export class Cgroup1Backend implements EnforcementBackend {
   prepare(req: ConfineRequest): Confinement {
     const plan = this.plan(req);
     applyPlan(plan);
-    return new Cgroup1Confinement(plan.saved);
+    return new Cgroup1Confinement(plan.saved, this.reaper);
   }
 
   plan(req: ConfineRequest): ConfinePlan {
@@ -268,19 +286,35 @@ export class Cgroup1Backend implements EnforcementBackend {
   }
 
   reattach(saved: SavedConfinement): Confinement {
-    return new Cgroup1Confinement(saved);
+    return new Cgroup1Confinement(saved, this.reaper);
+  }
+
+  sweep(): void {
+    const mem = this.roots.get('memory')!;
+    for (const slot of subdirs(mem)) {
+      for (const run of subdirs(path.join(mem, slot))) {
+        const dir = path.join(mem, slot, run);
+        if (cgPids(procsFile(dir)).length > 0) continue;
+        for (const root of this.dirs()) if (root !== mem) cgRmdirSoon(path.join(root, slot, run));
+        this.reaper.add(dir);
+      }
+    }
   }
 
   dispose(): void {
+    this.reaper.flush(this.dirs());
     for (const dir of this.dirs()) {
-      let slots: string[] = [];
-      try {
-        slots = fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
-      } catch {
-        continue;
-      }
-      for (const s of slots) cgRmdir(path.join(dir, s), 1);
+      for (const s of subdirs(dir)) cgRmdir(path.join(dir, s), 1);
       cgRmdir(dir, 1);
     }
+  }
+}
+
+/** Names of the directories in dir ([] when it is gone). */
+function subdirs(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+  } catch {
+    return [];
   }
 }

@@ -15,6 +15,8 @@ export type EnforcementPreference = 'auto' | BackendName;
 export interface BackendOptions {
   /** Name of our directory in each cgroup hierarchy (tests use a unique one). */
   groupName?: string;
+  /** cgroup v1: how long a run's memory cgroup waits before it is emptied and removed (memcg-reaper.ts). */
+  reapDelayMs?: number;
 }
 
 export interface HostProbe {
@@ -51,7 +53,7 @@ export function createBackend(name: BackendName, opts: BackendOptions = {}, prob
     case 'cgroup2':
       return new Cgroup2Backend(probe.cgroup2, group);
     case 'cgroup1':
-      return new Cgroup1Backend(probe.cgroup1, group);
+      return new Cgroup1Backend(probe.cgroup1, group, { reapDelayMs: opts.reapDelayMs });
     case 'portable':
       return new PortableBackend();
   }

@@ -110,6 +110,11 @@ export interface EnforcementBackend {
   plan?(req: ConfineRequest): ConfinePlan;
   /** Find a running run's confinement again after a daemon restart. */
   reattach(saved: SavedConfinement, pid: number): Confinement;
+  /**
+   * Remove the cgroups of runs that are over, left by a daemon that was killed (after recovery
+   * has adopted or recorded its runs, before any run starts); cgroup backends only.
+   */
+  sweep?(): void;
   /** Remove the backend's own (empty) directories; for tests and shutdown. */
   dispose(): void;
 }

@@ -1,0 +1,90 @@
+/**
+ * Removing a run's memory cgroup without leaving it "dying".
+ *
+ * The kernel keeps a removed memory cgroup for as long as page cache is still charged to it:
+ * the run's log and exit file (kept until the run is pruned), whatever files it read first. With
+ * memory to spare nothing reclaims that page cache, so every run would leave one behind, each
+ * ~15 kB of kernel memory on a 2-CPU VM (more with more CPUs: per-CPU counters) that
+ * MemAvailable no longer counts. At a run a minute for a few dozen jobs that is hundreds of MB a
+ * day, seen as used memory and by our own admission's host check, until memory runs short.
+ *
+ * So a run's memory cgroup is emptied first (cgroup v1 `memory.force_empty`: reclaim what is
+ * charged to it), then removed. Reclaiming dirty pages waits for their writeback (~100 ms a cgroup
+ * on this VM) while clean ones cost ~0.75 ms, so each cgroup waits until the kernel has written
+ * its pages back (by default after 30 s, checked every 5 s), and the work runs on libuv's pool.
+ * Measured in docs/benchmarks.md ("Dying memory cgroups").
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { cgRmdir, cgRmdirSoon } from './cgroupfs.js';
+
+/** dirty_expire (30 s) + dirty_writeback (5 s) by default, and a margin. */
+export const DEFAULT_REAP_DELAY_MS = 40_000;
+
+export class MemcgReaper {
+  /** dir -> when to empty it (ms since the epoch); insertion order is due order. */
+  private readonly pending = new Map<string, number>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly delayMs = DEFAULT_REAP_DELAY_MS,
+    /** The file whose write empties a memory cgroup. */
+    private readonly emptyFile = 'memory.force_empty',
+  ) {}
+
+  /** Empty and remove this (now unused) memory cgroup directory once its page cache is clean. */
+  add(dir: string): void {
+    if (this.delayMs <= 0) return this.empty(dir, 3);
+    this.pending.delete(dir);
+    this.pending.set(dir, Date.now() + this.delayMs);
+    this.arm();
+  }
+
+  /** Directories still waiting. */
+  get waiting(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Remove at once, unemptied, the ones waiting under these directories (a daemon stopping: its
+   * slots go too). Emptying now would wait for writeback; they may stay dying.
+   */
+  flush(under: readonly string[]): void {
+    for (const dir of [...this.pending.keys()]) {
+      if (!under.some((u) => dir.startsWith(`${u}/`))) continue;
+      this.pending.delete(dir);
+      cgRmdir(dir, 1);
+    }
+    if (this.pending.size === 0 && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+  }
+
+  private arm(): void {
+    if (this.timer) return;
+    const first = this.pending.values().next();
+    if (first.done) return;
+    this.timer = setTimeout(() => this.tick(), Math.max(0, first.value - Date.now()));
+    this.timer.unref();
+  }
+
+  private tick(): void {
+    this.timer = null;
+    const now = Date.now();
+    for (const [dir, due] of this.pending) {
+      if (due > now) break;
+      this.pending.delete(dir);
+      this.empty(dir, 3);
+    }
+    this.arm();
+  }
+
+  private empty(dir: string, attempts: number): void {
+    fs.writeFile(path.join(dir, this.emptyFile), '0', (e) => {
+      // EBUSY: a task is still in it (its last one being torn down); try again in a moment.
+      if (e?.code === 'EBUSY' && attempts > 1) setTimeout(() => this.empty(dir, attempts - 1), 1000).unref();
+      else if (e?.code !== 'ENOENT') cgRmdirSoon(dir);
+    });
+  }
+}
