@@ -291,12 +291,14 @@ export class Cgroup1Backend implements EnforcementBackend {
 
   sweep(): void {
     const mem = this.roots.get('memory')!;
-    for (const slot of subdirs(mem)) {
-      for (const run of subdirs(path.join(mem, slot))) {
-        const dir = path.join(mem, slot, run);
-        if (cgPids(procsFile(dir)).length > 0) continue;
-        for (const root of this.dirs()) if (root !== mem) cgRmdirSoon(path.join(root, slot, run));
-        this.reaper.add(dir);
+    for (const root of this.dirs()) {
+      for (const slot of subdirs(root)) {
+        for (const run of subdirs(path.join(root, slot))) {
+          const dir = path.join(root, slot, run);
+          if (cgPids(procsFile(dir)).length > 0) continue; // a run still going (adopted)
+          if (root === mem) this.reaper.add(dir);
+          else cgRmdirSoon(dir);
+        }
       }
     }
   }

@@ -12,7 +12,7 @@
  * charged to it), then removed. Reclaiming dirty pages waits for their writeback (~100 ms a cgroup
  * on this VM) while clean ones cost ~0.75 ms, so each cgroup waits until the kernel has written
  * its pages back (by default after 30 s, checked every 5 s), and the work runs on libuv's pool.
- * Measured in docs/benchmarks.md ("Dying memory cgroups").
+ * Measured in docs/benchmarks.md ("Dying memory cgroups are not what slows dispatch").
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -26,11 +26,7 @@ export class MemcgReaper {
   private readonly pending = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(
-    private readonly delayMs = DEFAULT_REAP_DELAY_MS,
-    /** The file whose write empties a memory cgroup. */
-    private readonly emptyFile = 'memory.force_empty',
-  ) {}
+  constructor(private readonly delayMs = DEFAULT_REAP_DELAY_MS) {}
 
   /** Empty and remove this (now unused) memory cgroup directory once its page cache is clean. */
   add(dir: string): void {
@@ -38,11 +34,6 @@ export class MemcgReaper {
     this.pending.delete(dir);
     this.pending.set(dir, Date.now() + this.delayMs);
     this.arm();
-  }
-
-  /** Directories still waiting. */
-  get waiting(): number {
-    return this.pending.size;
   }
 
   /**
@@ -81,7 +72,7 @@ export class MemcgReaper {
   }
 
   private empty(dir: string, attempts: number): void {
-    fs.writeFile(path.join(dir, this.emptyFile), '0', (e) => {
+    fs.writeFile(path.join(dir, 'memory.force_empty'), '0', (e) => {
       // EBUSY: a task is still in it (its last one being torn down); try again in a moment.
       if (e?.code === 'EBUSY' && attempts > 1) setTimeout(() => this.empty(dir, attempts - 1), 1000).unref();
       else if (e?.code !== 'ENOENT') cgRmdirSoon(dir);
