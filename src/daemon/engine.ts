@@ -52,7 +52,7 @@ export function buildEngine(
     bus?: EventBus;
     host?: HostProbe;
     log?: (m: string) => void;
-    /** How long a finished run's memory cgroup waits to be emptied (memcg-reaper.ts); default 40 s. */
+    /** How long a finished run's memory cgroup waits to be emptied; default: the kernel's writeback timing (memcg-reaper.ts). */
     reapDelayMs?: number;
   } & Pick<DispatcherOptions, 'canPlan' | 'runFilter' | 'onLateness' | 'onSkipped'>,
 ): Engine {

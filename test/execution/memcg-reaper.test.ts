@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createBackend, probeHost } from '../../src/execution/enforcement/detect.js';
+import { reapDelayMs } from '../../src/execution/enforcement/memcg-reaper.js';
 import type { EnforcementBackend } from '../../src/execution/enforcement/types.js';
 import { runnerOptionsFromConfig, startRun } from '../../src/execution/runner.js';
 import { Sampler } from '../../src/execution/sampler.js';
@@ -108,4 +109,19 @@ test("after a crash: the sweep empties and removes the cgroups of runs that are 
       return !fs.existsSync(live);
     }, 5000);
   }
+});
+
+test("the wait follows the kernel's writeback timing (vm.dirty_expire + vm.dirty_writeback, and 5 s)", () => {
+  const vm = (expire: string | null, writeback: string | null) => {
+    const dir = tempDir();
+    if (expire !== null) fs.writeFileSync(path.join(dir, 'dirty_expire_centisecs'), `${expire}\n`);
+    if (writeback !== null) fs.writeFileSync(path.join(dir, 'dirty_writeback_centisecs'), `${writeback}\n`);
+    return reapDelayMs(dir);
+  };
+  assert.equal(vm('3000', '500'), 40_000, 'the defaults');
+  assert.equal(vm('1500', '500'), 25_000);
+  assert.equal(vm(null, null), 40_000, 'unreadable: as the defaults');
+  assert.equal(vm('junk', '500'), 40_000, 'unreadable: as the defaults');
+  assert.equal(vm('0', '0'), 10_000, 'at least 10 s');
+  assert.equal(vm('360000', '500'), 600_000, 'at most 10 min');
 });

@@ -11,22 +11,38 @@
  * So a run's memory cgroup is emptied first (cgroup v1 `memory.force_empty`: reclaim what is
  * charged to it), then removed. Reclaiming dirty pages waits for their writeback (~100 ms a cgroup
  * on this VM) while clean ones cost ~0.75 ms, so each cgroup waits until the kernel has written
- * its pages back (by default after 30 s, checked every 5 s), and the work runs on libuv's pool.
+ * its pages back (reapDelayMs: 40 s with the kernel's defaults), and the work runs on libuv's pool.
  * Measured in docs/benchmarks.md ("Dying memory cgroups are not what slows dispatch").
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { cgRmdir, cgRmdirSoon } from './cgroupfs.js';
 
-/** dirty_expire (30 s) + dirty_writeback (5 s) by default, and a margin. */
-export const DEFAULT_REAP_DELAY_MS = 40_000;
+/**
+ * How long until the kernel has written a run's dirty pages back: vm.dirty_expire_centisecs (an
+ * age; 30 s by default) + vm.dirty_writeback_centisecs (how often the flusher looks; 5 s), and 5 s
+ * of margin; 40 s with the defaults, or when they cannot be read. Kept within 10 s .. 10 min;
+ * pages still dirty then (periodic writeback turned off, say) make the emptying wait for them.
+ */
+export function reapDelayMs(vmDir = '/proc/sys/vm'): number {
+  const centisecs = (name: string, dflt: number) => {
+    try {
+      const n = Number(fs.readFileSync(path.join(vmDir, name), 'utf8').trim());
+      return Number.isFinite(n) && n >= 0 ? n : dflt;
+    } catch {
+      return dflt;
+    }
+  };
+  const ms = (centisecs('dirty_expire_centisecs', 3000) + centisecs('dirty_writeback_centisecs', 500)) * 10 + 5000;
+  return Math.min(600_000, Math.max(10_000, ms));
+}
 
 export class MemcgReaper {
   /** dir -> when to empty it (ms since the epoch); insertion order is due order. */
   private readonly pending = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly delayMs = DEFAULT_REAP_DELAY_MS) {}
+  constructor(private readonly delayMs = reapDelayMs()) {}
 
   /** Empty and remove this (now unused) memory cgroup directory once its page cache is clean. */
   add(dir: string): void {
