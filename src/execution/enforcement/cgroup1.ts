@@ -304,7 +304,8 @@ export class Cgroup1Backend implements EnforcementBackend {
   }
 
   dispose(): void {
-    this.reaper.flush(this.dirs());
+    // Ours, and those of runs found again without us (collectFinishedRun) under our directories.
+    for (const r of [this.reaper, shared]) r?.flush(this.dirs());
     for (const dir of this.dirs()) {
       for (const s of subdirs(dir)) cgRmdir(path.join(dir, s), 1);
       cgRmdir(dir, 1);

@@ -41,6 +41,7 @@ export class MemcgReaper {
   /** dir -> when to empty it (ms since the epoch); insertion order is due order. */
   private readonly pending = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
+  private exitHook = false;
 
   constructor(private readonly delayMs = reapDelayMs()) {}
 
@@ -50,15 +51,21 @@ export class MemcgReaper {
     this.pending.delete(dir);
     this.pending.set(dir, Date.now() + this.delayMs);
     this.arm();
+    if (!this.exitHook) {
+      // A process that ends first (a test, a bench, a CLI) removes what still waits, unemptied,
+      // rather than leaving empty cgroups behind.
+      this.exitHook = true;
+      process.once('exit', () => this.flush());
+    }
   }
 
   /**
-   * Remove at once, unemptied, the ones waiting under these directories (a daemon stopping: its
-   * slots go too). Emptying now would wait for writeback; they may stay dying.
+   * Remove at once, unemptied, the ones waiting (under these directories when given: a daemon
+   * stopping, whose slots go too). Emptying now would wait for writeback; they may stay dying.
    */
-  flush(under: readonly string[]): void {
+  flush(under?: readonly string[]): void {
     for (const dir of [...this.pending.keys()]) {
-      if (!under.some((u) => dir.startsWith(`${u}/`))) continue;
+      if (under && !under.some((u) => dir.startsWith(`${u}/`))) continue;
       this.pending.delete(dir);
       cgRmdir(dir, 1);
     }
