@@ -26,6 +26,7 @@ import {
   ownDirIn,
   readHostCgroups,
   signalPids,
+  subdirs,
   type HostCgroups,
 } from './cgroupfs.js';
 import { MemcgReaper } from './memcg-reaper.js';
@@ -310,14 +311,5 @@ export class Cgroup1Backend implements EnforcementBackend {
       for (const s of subdirs(dir)) cgRmdir(path.join(dir, s), 1);
       cgRmdir(dir, 1);
     }
-  }
-}
-
-/** Names of the directories in dir ([] when it is gone). */
-function subdirs(dir: string): string[] {
-  try {
-    return fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
-  } catch {
-    return [];
   }
 }

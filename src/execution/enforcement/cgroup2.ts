@@ -26,6 +26,7 @@ import {
   ownDirIn,
   readHostCgroups,
   signalPids,
+  subdirs,
   type HostCgroups,
 } from './cgroupfs.js';
 import type {
@@ -272,13 +273,7 @@ export class Cgroup2Backend implements EnforcementBackend {
   }
 
   dispose(): void {
-    try {
-      for (const d of fs.readdirSync(this.root, { withFileTypes: true })) {
-        if (d.isDirectory()) cgRmdir(path.join(this.root, d.name), 1);
-      }
-    } catch {
-      /* gone */
-    }
+    for (const s of subdirs(this.root)) cgRmdir(path.join(this.root, s), 1);
     cgRmdir(this.root, 1);
   }
 }

@@ -177,6 +177,15 @@ export function cgRmdirSoon(dir: string, attempts = 50): void {
   });
 }
 
+/** Names of the directories in dir (child cgroups; [] when it is gone). */
+export function subdirs(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+  } catch {
+    return [];
+  }
+}
+
 /** Pids listed in a cgroup.procs / tasks file ([] when the cgroup is gone). */
 export function cgPids(file: string): number[] {
   try {
