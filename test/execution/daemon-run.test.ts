@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { probeHost } from '../../src/execution/enforcement/detect.js';
 import { describe, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
-import { app as openHome, startDaemonProcess, until, writeHome } from '../fixtures/exec-core/daemon-proc.js';
+import { app as openHome, cgroupRoots, startDaemonProcess, until, writeHome } from '../fixtures/exec-core/daemon-proc.js';
 
 test('run --wait: here without a daemon (exit 0 on success, 1 on failure); through the daemon when one runs', { timeout: 240_000 }, async () => {
   const home = join(tempDir('smart-cron-run-'), 'home');
@@ -61,11 +61,7 @@ test('run --wait: here without a daemon (exit 0 on success, 1 on failure); throu
     assert.equal(await d.exited, 0, d.output());
     // Stopped with nothing running, it leaves no cgroup of its own behind (slots included).
     const out = d.output();
-    const ours = out.includes('enforcement cgroup1:')
-      ? [...out.matchAll(/\b[a-z_]+=(\/[^,)\s]+)/g)].map((m) => m[1]!)
-      : out.includes('enforcement cgroup2:')
-        ? [/per-run cgroups under (\/\S+);/.exec(out)![1]!]
-        : [];
+    const ours = cgroupRoots(out);
     if (!out.includes('enforcement portable')) assert.ok(ours.length > 0, `no cgroup paths in the start-up line: ${out}`);
     for (const dir of ours) assert.equal(existsSync(dir), false, `${dir} is left after the daemon stopped`);
   } finally {

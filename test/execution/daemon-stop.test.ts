@@ -9,16 +9,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { startDaemon } from '../../src/daemon/daemon.js';
 import { queueManualRun } from '../../src/execution/manual.js';
-import { until, writeHome } from '../fixtures/exec-core/daemon-proc.js';
+import { cgroupRoots, until, writeHome } from '../fixtures/exec-core/daemon-proc.js';
 import { tempDir } from '../helpers/tmp.js';
-
-/** Our cgroup directories (one per hierarchy) from the daemon's start-up line; [] for portable. */
-function cgroupRoots(lines: string[]): string[] {
-  const line = lines.find((l) => l.includes('daemon started')) ?? '';
-  if (line.includes('enforcement cgroup1:')) return [...line.matchAll(/\b[a-z_]+=(\/[^,)\s]+)/g)].map((m) => m[1]!);
-  const v2 = /enforcement cgroup2: per-run cgroups under (\/\S+);/.exec(line);
-  return v2 ? [v2[1]!] : [];
-}
 
 test('stopped while a run goes on: the run keeps its cgroups, the next daemon records it; empty slot cgroups are removed', { timeout: 120_000 }, async () => {
   const home = join(tempDir('smart-cron-stop-'), 'home');
@@ -29,7 +21,7 @@ test('stopped while a run goes on: the run keeps its cgroups, the next daemon re
   const d1 = await startDaemon({ home, api: false, log: (m) => logs1.push(m) });
   let d2: Awaited<ReturnType<typeof startDaemon>> | null = null;
   try {
-    const roots = cgroupRoots(logs1);
+    const roots = cgroupRoots(logs1.join('\n'));
     if (!logs1.some((l) => l.includes('enforcement portable'))) assert.ok(roots.length > 0, `no cgroup paths in: ${logs1.join('\n')}`);
     await d1.app.jobs.registerJob({ name: 'long', schedule: '@yearly', timezone: 'UTC', command: ['sleep', '2'], slot }, { source: 'manual', byUser: true });
     const queued = await queueManualRun(d1.app.jobs, d1.app.clock, { job: 'long' });

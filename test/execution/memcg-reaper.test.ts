@@ -14,6 +14,7 @@ import type { EnforcementBackend } from '../../src/execution/enforcement/types.j
 import { runnerOptionsFromConfig, startRun } from '../../src/execution/runner.js';
 import { Sampler } from '../../src/execution/sampler.js';
 import { perlAvailable, SpawnHelper } from '../../src/execution/spawn-helper.js';
+import { until } from '../fixtures/exec-core/daemon-proc.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const probe = probeHost();
@@ -40,14 +41,6 @@ function backendWithSlot(reapDelayMs: number): { backend: EnforcementBackend; sl
 
 const usage = (dir: string) => Number(fs.readFileSync(path.join(dir, 'memory.usage_in_bytes'), 'utf8'));
 
-async function until(what: string, fn: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** A run that writes 4 MB to its log: page cache charged to its memory cgroup. */
 async function runWriting(backend: EnforcementBackend, slotDir: string): Promise<string> {
   const runId = `r${process.pid}-${++seq}`;
@@ -62,7 +55,7 @@ test('a finished run leaves nothing charged to its slot: its memory cgroup is em
   const { backend, slotDir } = backendWithSlot(0);
   const before = usage(slotDir);
   const runDir = await runWriting(backend, slotDir);
-  await until(`${runDir} removed`, () => !fs.existsSync(runDir), 10_000);
+  await until(`${runDir} removed`, async () => !fs.existsSync(runDir), 10_000);
   // Its 4 MB of log stay in the page cache, but charged to no cgroup of ours.
   assert.ok(usage(slotDir) - before < 1 << 20, `the slot still has ${((usage(slotDir) - before) / 1048576).toFixed(1)} MB charged`);
 });
@@ -91,16 +84,16 @@ test("after a crash: the sweep empties and removes the cgroups of runs that are 
   assert.ok(usage(over) >= 4 << 20, 'the finished run has its page cache charged');
   const sleeper = spawn('/bin/sh', ['-c', `echo $$ > ${live}/cgroup.procs && exec sleep 30`], { stdio: 'ignore' });
   try {
-    await until('the live process placed', () => fs.readFileSync(path.join(live, 'cgroup.procs'), 'utf8').trim() !== '', 5000);
+    await until('the live process placed', async () => fs.readFileSync(path.join(live, 'cgroup.procs'), 'utf8').trim() !== '', 5000);
     backend.sweep!();
-    await until(`${over} removed`, () => !fs.existsSync(over), 10_000);
+    await until(`${over} removed`, async () => !fs.existsSync(over), 10_000);
     assert.ok(usage(slotDir) < 1 << 20, `the slot still has ${(usage(slotDir) / 1048576).toFixed(1)} MB charged`);
     assert.ok(fs.existsSync(live), 'the sweep removed a cgroup a process is in');
   } finally {
     sleeper.kill('SIGKILL');
     await new Promise((r) => sleeper.on('close', r));
     // Ours to remove (the kernel refuses for a moment after its last task died).
-    await until(`${live} removed`, () => {
+    await until(`${live} removed`, async () => {
       try {
         fs.rmdirSync(live);
       } catch (e) {
