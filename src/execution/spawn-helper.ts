@@ -357,7 +357,10 @@ export class SpawnHelper {
       this.refresh();
       const status = Number(rest);
       const sig = status & 0x7f;
-      p.onExit(sig ? { code: null, signal: SIGNAL_NAMES.get(sig) ?? null } : { code: (status >> 8) & 0xff, signal: null });
+      // A process that fails its start exits at once, and its P/E and this X often come in one
+      // read: its spawn promise's handlers (queued when it resolved) must run first, since they
+      // set up the run that this end finishes. A microtask queued now runs after them.
+      queueMicrotask(() => p.onExit(sig ? { code: null, signal: SIGNAL_NAMES.get(sig) ?? null } : { code: (status >> 8) & 0xff, signal: null }));
       return;
     }
     if (!p || p.spawned) return;
