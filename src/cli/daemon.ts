@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { startDaemon } from '../daemon/daemon.js';
+import { startupDone } from '../startup-heap.js';
 import { runningDaemon } from '../daemon/state.js';
 import { ValidationError } from '../errors.js';
 import { pruneHistory } from '../jobs/retention.js';
@@ -50,6 +51,7 @@ function registerDaemon(program: Command, ctx: CliContext): void {
       process.on('SIGTERM', () => onSignal('SIGTERM'));
       process.on('SIGINT', () => onSignal('SIGINT'));
       const d = await startDaemon({ home: g.home, database: g.database, nodeId: g.nodeId, api: o.api, listen: { port, host: o.host } });
+      startupDone();
       await new Promise<void>((resolveStop) => {
         stop = () => void d.stop().then(resolveStop, resolveStop);
         if (stopAsked) stop();

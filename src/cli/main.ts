@@ -2,6 +2,8 @@
  * The `smart-cron` command. Each command group lives in its own file and registers
  * itself here; errors map to exit codes in one place (0 ok, 1 failure, 2 bad usage or input).
  */
+// First: it holds V8's young generation small while the rest loads (see there).
+import { startupDone } from '../startup-heap.js';
 import { Command, CommanderError } from 'commander';
 import { exitCodeFor, SmartCronError } from '../errors.js';
 import * as alerts from './alerts.js';
@@ -50,6 +52,10 @@ function applyToAll(cmd: Command, fn: (c: Command) => void): void {
 
 export async function main(argv: string[] = process.argv): Promise<number> {
   const program = buildProgram();
+  // The daemon ends its start-up itself, once it is up; any other command's ends here.
+  program.hook('preAction', (_, action) => {
+    if (action.name() !== 'daemon') startupDone();
+  });
   try {
     await program.parseAsync(argv);
     // An action may set its own exit code (run --wait: 1 when the run failed; doctor): keep it.
