@@ -155,6 +155,7 @@ export function register(program: Command, ctx: CliContext): void {
 
   jobs
     .command('set')
+    .alias('edit')
     .description('change fields of a job: key=value ... (e.g. priority=high timeout_seconds=600 tags=a,b)')
     .argument('<name>', 'job name or id')
     .argument('<assignments...>', 'key=value pairs')

@@ -119,6 +119,9 @@ test('jobs disable / enable / set / remove, health and trends', async () => {
   assert.equal(set.job.alert_on_failure, false);
   assert.deepEqual(set.job.tags, ['a', 'b']);
   assert.match(ok(await cli('jobs', 'set', 'backup', 'priority=critical')).stdout, /nothing changed/);
+  // `edit` is what many users type first: the same command.
+  assert.equal(json(await cli('--json', 'jobs', 'edit', 'backup', 'timeout_seconds=700')).job.timeout_seconds, 700);
+  ok(await cli('jobs', 'edit', 'backup', 'timeout_seconds=600'));
   rows = await listJson();
   assert.deepEqual(rows.map((r) => r.name).slice(0, 2).sort(), ['backup', 'sync'], 'both critical now');
 
