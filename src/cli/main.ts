@@ -6,8 +6,10 @@
 import { startupDone } from '../startup-heap.js';
 import { Command, CommanderError } from 'commander';
 import { exitCodeFor, SmartCronError } from '../errors.js';
+import { VERSION } from '../version.js';
 import * as alerts from './alerts.js';
 import { makeContext, type CliContext } from './context.js';
+import { guardPipes } from './pipes.js';
 import * as discover from './discover.js';
 import * as daemon from './daemon.js';
 import * as deps from './deps.js';
@@ -30,6 +32,7 @@ export function buildProgram(): Command {
     .option('--database <url>', 'sqlite:PATH or postgres://… (env SMART_CRON_DATABASE_URL)')
     .option('--node-id <id>', 'this machine\'s name among nodes (env SMART_CRON_NODE_ID, default the hostname)')
     .option('--json', 'print JSON with the snake_case column names')
+    .version(VERSION, '-V, --version', 'print smart-cron\'s version')
     .showSuggestionAfterError(true)
     .configureHelp({ sortSubcommands: false });
   const ctx = makeContext(program);
@@ -54,7 +57,9 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   const program = buildProgram();
   // The daemon ends its start-up itself, once it is up; any other command's ends here.
   program.hook('preAction', (_, action) => {
-    if (action.name() !== 'daemon') startupDone();
+    const daemon = action.name() === 'daemon';
+    guardPipes(daemon);
+    if (!daemon) startupDone();
   });
   try {
     await program.parseAsync(argv);
