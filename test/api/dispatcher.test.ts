@@ -19,6 +19,7 @@ import { ProcessLauncher } from '../../src/execution/process-launcher.js';
 import { runnerOptionsFromConfig } from '../../src/execution/runner.js';
 import { Sampler } from '../../src/execution/sampler.js';
 import { addJob, harness, type Harness } from './helpers.js';
+import { testCgroup } from '../helpers/cgroups.js';
 
 describe('API with the real Dispatcher', () => {
   let h: Harness;
@@ -31,7 +32,7 @@ describe('API with the real Dispatcher', () => {
     h = await harness({
       clock: systemClock,
       executor: (app: App, bus: EventBus) => {
-        backend = createBackend('portable', { groupName: `sc-api-${process.pid}` }, probeHost());
+        backend = createBackend('portable', { groupName: testCgroup('api') }, probeHost());
         backend.configureSlots(app.config.slots);
         const launcher = new ProcessLauncher(backend, runnerOptionsFromConfig({ kill_grace_seconds: 1, output_tail_bytes: 8192, log_max_bytes: 1 << 20 }, sampler));
         const lb = new LoadBalancer({ node: 'test-node', slots: app.config.slots, reserveMb: 0, psiVeto: 0, host: hostProbe, clock: systemClock, database: app.database });

@@ -23,6 +23,7 @@ import { JobManager } from '../../src/jobs/manager.js';
 import { openDatabase, type Database } from '../../src/storage/database.js';
 import type { RunRow } from '../../src/storage/schema.js';
 import { tempDir } from '../helpers/tmp.js';
+import { testCgroup } from '../helpers/cgroups.js';
 
 const HOLD = fileURLToPath(new URL('../fixtures/exec-core/hold-mb.sh', import.meta.url));
 const probe = probeHost();
@@ -36,7 +37,7 @@ after(() => {
 /** cgroup v1/v2 under a group of our own (never the daemon's "smart-cron"), else portable. */
 function backend(): EnforcementBackend {
   const name = probe.cgroup2.ok ? 'cgroup2' : probe.cgroup1.ok ? 'cgroup1' : 'portable';
-  const b = createBackend(name, { groupName: `sc-exec-${process.pid}-${backends.length}` }, probe);
+  const b = createBackend(name, { groupName: testCgroup(`exec-${backends.length}`) }, probe);
   backends.push(b);
   return b;
 }

@@ -18,6 +18,7 @@ import { cpuCount, parseMeminfo } from '../../src/execution/procfs.js';
 import { runnerOptionsFromConfig, startRun } from '../../src/execution/runner.js';
 import { Sampler } from '../../src/execution/sampler.js';
 import { tempDir } from '../helpers/tmp.js';
+import { testCgroup } from '../helpers/cgroups.js';
 
 const MOUNTINFO = [
   '31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755',
@@ -98,7 +99,7 @@ test('doctor: the report of this host, and what auto picks', () => {
 
 test('detectBackend: auto takes the best; an explicit choice the host lacks is a ConfigError', () => {
   const p = probeHost();
-  const auto = detectBackend('auto', { groupName: `sc-detect-${process.pid}` });
+  const auto = detectBackend('auto', { groupName: testCgroup('detect') });
   assert.equal(auto.name, p.auto);
   auto.dispose();
   assert.equal(detectBackend('portable').name, 'portable');
@@ -111,7 +112,7 @@ test('detectBackend: auto takes the best; an explicit choice the host lacks is a
 });
 
 test('cgroup1: slot limits are written, and a run leaves no cgroup behind', { skip: !probeHost().cgroup1.ok && 'no cgroup v1 here' }, async () => {
-  const group = `sc-enf-${process.pid}`;
+  const group = testCgroup('enf');
   // reapDelayMs 0: a run's memory cgroup is emptied and removed at its end (memcg-reaper.test.ts has the wait).
   const b = createBackend('cgroup1', { groupName: group, reapDelayMs: 0 });
   const memRoot = probeHost().cgroup1.controllers.memory!.base!;

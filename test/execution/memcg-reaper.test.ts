@@ -16,6 +16,7 @@ import { Sampler } from '../../src/execution/sampler.js';
 import { perlAvailable, SpawnHelper } from '../../src/execution/spawn-helper.js';
 import { until } from '../fixtures/exec-core/daemon-proc.js';
 import { tempDir } from '../helpers/tmp.js';
+import { testCgroup } from '../helpers/cgroups.js';
 
 const probe = probeHost();
 const skip = probe.cgroup1.ok ? false : `cgroup1 not available here: ${probe.cgroup1.reason}`;
@@ -32,7 +33,7 @@ after(() => {
 let seq = 0;
 /** A cgroup1 backend of its own with one slot; its memory directory. */
 function backendWithSlot(reapDelayMs: number): { backend: EnforcementBackend; slotDir: string } {
-  const backend = createBackend('cgroup1', { groupName: `sc-reap-${process.pid}-${++seq}`, reapDelayMs }, probe);
+  const backend = createBackend('cgroup1', { groupName: testCgroup(`reap-${++seq}`), reapDelayMs }, probe);
   made.push(backend);
   backend.configureSlots({ s: { max_memory_mb: 1000, max_cpu_percent: 100 } });
   const mem = /memory=(\/[^,)\s]+)/.exec(backend.describe())![1]!;

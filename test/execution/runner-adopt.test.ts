@@ -12,6 +12,7 @@ import { adoptRun, collectFinishedRun, runnerOptionsFromConfig, startRun, type R
 import { Sampler } from '../../src/execution/sampler.js';
 import { tempDir } from '../helpers/tmp.js';
 import { readExitFile } from '../../src/execution/shim.js';
+import { testCgroup } from '../helpers/cgroups.js';
 
 const probe = probeHost();
 const sampler = new Sampler({ intervalMs: 50 });
@@ -35,7 +36,7 @@ for (const name of ['portable', 'cgroup1', 'cgroup2'] as BackendName[]) {
   const skip = ok ? false : `${name} not available here: ${name === 'cgroup1' ? probe.cgroup1.reason : probe.cgroup2.reason}`;
   let backend: EnforcementBackend | null = null;
   const get = (): EnforcementBackend => {
-    if (!backend) made.push((backend = createBackend(name, { groupName: `sc-adopt-${process.pid}` }, probe)));
+    if (!backend) made.push((backend = createBackend(name, { groupName: testCgroup('adopt') }, probe)));
     return backend;
   };
 

@@ -17,6 +17,7 @@ import { runnerOptionsFromConfig, startRun, type RunSpec } from '../../src/execu
 import { Sampler } from '../../src/execution/sampler.js';
 import { perlAvailable, SpawnHelper } from '../../src/execution/spawn-helper.js';
 import { tempDir } from '../helpers/tmp.js';
+import { testCgroup } from '../helpers/cgroups.js';
 
 const programs = fileURLToPath(new URL('../fixtures/programs/', import.meta.url));
 const prog = (name: string): string => path.join(programs, name);
@@ -38,7 +39,7 @@ function backendOrReason(name: BackendName): EnforcementBackend | string {
   if (name === 'cgroup2' && !probe.cgroup2.ok) return `cgroup2 not available here: ${probe.cgroup2.reason}`;
   if (name === 'cgroup1' && !probe.cgroup1.ok) return `cgroup1 not available here: ${probe.cgroup1.reason}`;
   try {
-    const b = createBackend(name, { groupName: `sc-test-${process.pid}` }, probe);
+    const b = createBackend(name, { groupName: testCgroup('runner') }, probe);
     made.push(b);
     return b;
   } catch (e) {

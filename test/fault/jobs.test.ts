@@ -24,6 +24,7 @@ import { openDatabase } from '../../src/storage/database.js';
 import type { RunRow } from '../../src/storage/schema.js';
 import { tempDir } from '../helpers/tmp.js';
 import { killAll, processesWithMarker } from './procs.js';
+import { testCgroup } from '../helpers/cgroups.js';
 
 const PROGRAMS = fileURLToPath(new URL('../fixtures/programs/', import.meta.url));
 const probe = probeHost();
@@ -50,7 +51,7 @@ async function until<T>(what: string, fn: () => Promise<T | null | undefined | f
 }
 
 for (const backendName of BACKENDS) test(`misbehaving jobs (${backendName}): flood, fork 100, ignore TERM, exit before output is read, setsid — recorded right, nothing left running`, { timeout: 150_000 }, async () => {
-  const backend = createBackend(backendName, { groupName: `sc-fault-${process.pid}-${backendName}` }, probe);
+  const backend = createBackend(backendName, { groupName: testCgroup(`fault-${backendName}`) }, probe);
   backends.push(backend);
   backend.configureSlots(slots);
   const dir = tempDir('smart-cron-fault-jobs-');
