@@ -65,7 +65,7 @@ export function register(program: Command, ctx: CliContext): void {
             { header: 'run', get: (r) => `#${r.id}`, align: 'right' },
             { header: 'job', get: (r) => names.get(r.job_id), max: 32 },
             { header: 'trigger', get: (r) => r.trigger },
-            { header: 'status', get: (r) => r.status },
+            { header: 'status', get: (r) => statusLabel(r, now) },
             { header: 'started', get: (r) => when(r.started_at ?? r.queued_at, now) },
             { header: 'duration', get: (r) => (r.duration_ms === null ? null : `${(r.duration_ms / 1000).toFixed(2)}s`), align: 'right' },
             { header: 'exit', get: (r) => r.exit_code ?? r.signal, align: 'right' },
@@ -100,9 +100,18 @@ export function register(program: Command, ctx: CliContext): void {
     });
 }
 
+/**
+ * A run's status as the CLI shows it. The daemon admits a scheduled run up to its start lead
+ * (execution.start_lead_ms) before its instant: the row says `running` with a start still ahead,
+ * which reads as a contradiction; it is shown as `starting`.
+ */
+export function statusLabel(r: Pick<RunRow, 'status' | 'started_at'>, now: number): string {
+  return r.status === 'running' && r.started_at !== null && Date.parse(r.started_at) > now ? 'starting' : r.status;
+}
+
 export function describeRun(r: RunRow, now: number): string {
   const lines = [
-    `run #${r.id}: ${r.status}${r.exit_code !== null ? ` (exit ${r.exit_code})` : ''}${r.signal ? ` (${r.signal})` : ''}`,
+    `run #${r.id}: ${statusLabel(r, now)}${r.exit_code !== null ? ` (exit ${r.exit_code})` : ''}${r.signal ? ` (${r.signal})` : ''}`,
     `started ${when(r.started_at, now)}, waited ${r.wait_ms ?? 0} ms, took ${r.duration_ms !== null ? `${(r.duration_ms / 1000).toFixed(2)} s` : '-'}`,
     `peak memory ${r.peak_memory_mb !== null ? `${r.peak_memory_mb.toFixed(1)} MB (${r.memory_source})` : '-'}, cpu ${r.cpu_time_ms ?? '-'} ms`,
   ];
