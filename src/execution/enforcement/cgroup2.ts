@@ -12,6 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { cpuCount, ProcFile } from '../procfs.js';
+import { MemcgReaper, RECLAIM } from './memcg-reaper.js';
 import {
   applyPlan,
   procsFile,
@@ -20,7 +21,6 @@ import {
   cgRead,
   cgReadNumber,
   cgRmdir,
-  cgRmdirSoon,
   cgWrite,
   isWritable,
   ownDirIn,
@@ -102,7 +102,11 @@ export class Cgroup2Confinement implements Confinement {
   private readonly events: ProcFile;
   private sampledPeak = 0;
 
-  constructor(readonly saved: SavedConfinement) {
+  constructor(
+    readonly saved: SavedConfinement,
+    /** Empties the run's cgroup (its memory) before removing it (memcg-reaper.ts). */
+    private readonly reaper: MemcgReaper = sharedReaper(),
+  ) {
     this.dir = saved.paths[0]!;
     this.current = new ProcFile(path.join(this.dir, 'memory.current'));
     this.cpuStat = new ProcFile(path.join(this.dir, 'cpu.stat'));
@@ -183,8 +187,14 @@ export class Cgroup2Confinement implements Confinement {
     this.current.close();
     this.cpuStat.close();
     this.events.close();
-    cgRmdirSoon(this.dir);
+    this.reaper.add(this.dir);
   }
+}
+
+let shared: MemcgReaper | null = null;
+/** For confinements found again without a cgroup2 backend of ours (reattach.ts). */
+function sharedReaper(): MemcgReaper {
+  return (shared ??= new MemcgReaper(undefined, RECLAIM));
 }
 
 export class Cgroup2Backend implements EnforcementBackend {
@@ -192,11 +202,14 @@ export class Cgroup2Backend implements EnforcementBackend {
   readonly capabilities: BackendCapabilities;
   private readonly root: string;
   private readonly slotCpu = new Map<string, string>();
+  private readonly reaper: MemcgReaper;
 
   constructor(
     readonly probe: V2Probe = probeCgroup2(),
     readonly groupName = 'smart-cron',
+    opts: { reapDelayMs?: number } = {},
   ) {
+    this.reaper = new MemcgReaper(opts.reapDelayMs, RECLAIM);
     if (!probe.ok || !probe.ownDir) throw new Error(`cgroup2 backend unavailable: ${probe.reason}`);
     const own = probe.ownDir;
     const wanted = ['memory', 'cpu'];
@@ -255,7 +268,7 @@ export class Cgroup2Backend implements EnforcementBackend {
   prepare(req: ConfineRequest): Confinement {
     const plan = this.plan(req);
     applyPlan(plan);
-    return new Cgroup2Confinement(plan.saved);
+    return new Cgroup2Confinement(plan.saved, this.reaper);
   }
 
   plan(req: ConfineRequest): ConfinePlan {
@@ -269,10 +282,22 @@ export class Cgroup2Backend implements EnforcementBackend {
   }
 
   reattach(saved: SavedConfinement): Confinement {
-    return new Cgroup2Confinement(saved);
+    return new Cgroup2Confinement(saved, this.reaper);
+  }
+
+  /** After a crash: empty and remove the cgroups of runs that are over (a live one is adopted). */
+  sweep(): void {
+    for (const slot of subdirs(this.root)) {
+      for (const run of subdirs(path.join(this.root, slot))) {
+        const dir = path.join(this.root, slot, run);
+        if (cgPids(procsFile(dir)).length === 0) this.reaper.add(dir);
+      }
+    }
   }
 
   dispose(): void {
+    // Ours, and those of runs found again without us (collectFinishedRun) under our directory.
+    for (const r of [this.reaper, shared]) r?.flush([this.root]);
     for (const s of subdirs(this.root)) cgRmdir(path.join(this.root, s), 1);
     cgRmdir(this.root, 1);
   }

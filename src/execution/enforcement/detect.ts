@@ -15,7 +15,7 @@ export type EnforcementPreference = 'auto' | BackendName;
 export interface BackendOptions {
   /** Name of our directory in each cgroup hierarchy (tests use a unique one). */
   groupName?: string;
-  /** cgroup v1: how long a run's memory cgroup waits before it is emptied and removed (memcg-reaper.ts). */
+  /** cgroup v1 and v2: how long a run's memory cgroup waits before it is emptied and removed (memcg-reaper.ts). */
   reapDelayMs?: number;
 }
 
@@ -51,7 +51,7 @@ export function createBackend(name: BackendName, opts: BackendOptions = {}, prob
   const group = opts.groupName ?? cgroupPrefix();
   switch (name) {
     case 'cgroup2':
-      return new Cgroup2Backend(probe.cgroup2, group);
+      return new Cgroup2Backend(probe.cgroup2, group, { reapDelayMs: opts.reapDelayMs });
     case 'cgroup1':
       return new Cgroup1Backend(probe.cgroup1, group, { reapDelayMs: opts.reapDelayMs });
     case 'portable':

@@ -8,15 +8,37 @@
  * MemAvailable no longer counts. At a run a minute for a few dozen jobs that is hundreds of MB a
  * day, seen as used memory and by our own admission's host check, until memory runs short.
  *
- * So a run's memory cgroup is emptied first (cgroup v1 `memory.force_empty`: reclaim what is
- * charged to it), then removed. Reclaiming dirty pages waits for their writeback (~100 ms a cgroup
+ * So a run's memory cgroup is emptied first (reclaim what is charged to it: cgroup v1
+ * `memory.force_empty`, cgroup v2 `memory.reclaim`, Linux 5.19+), then removed. Reclaiming dirty pages waits for their writeback (~100 ms a cgroup
  * on this VM) while clean ones cost ~0.75 ms, so each cgroup waits until the kernel has written
  * its pages back (reapDelayMs: 40 s with the kernel's defaults), and the work runs on libuv's pool.
  * Measured in docs/benchmarks.md ("Dying memory cgroups are not what slows dispatch").
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { cgRmdir, cgRmdirSoon } from './cgroupfs.js';
+import { cgReadNumber, cgRmdir, cgRmdirSoon } from './cgroupfs.js';
+
+/** How to empty a memory cgroup: the file to write, and what (null: nothing to reclaim). */
+export interface MemcgEmptier {
+  file: string;
+  amount(dir: string): string | null;
+}
+
+/** cgroup v1: `memory.force_empty` reclaims all it can. EBUSY while a task is still in it. */
+export const FORCE_EMPTY: MemcgEmptier = { file: 'memory.force_empty', amount: () => '0' };
+
+/**
+ * cgroup v2: `memory.reclaim` takes an amount; asking for all that is charged reclaims what can
+ * be (EAGAIN when less could). A kernel before 5.19 has no such file: the cgroup is then removed
+ * as it is.
+ */
+export const RECLAIM: MemcgEmptier = {
+  file: 'memory.reclaim',
+  amount: (dir) => {
+    const n = cgReadNumber(path.join(dir, 'memory.current'));
+    return n ? String(n) : null;
+  },
+};
 
 /**
  * How long until the kernel has written a run's dirty pages back: vm.dirty_expire_centisecs (an
@@ -43,7 +65,10 @@ export class MemcgReaper {
   private timer: NodeJS.Timeout | null = null;
   private exitHook = false;
 
-  constructor(private readonly delayMs = reapDelayMs()) {}
+  constructor(
+    private readonly delayMs = reapDelayMs(),
+    private readonly emptier: MemcgEmptier = FORCE_EMPTY,
+  ) {}
 
   /** Empty and remove this (now unused) memory cgroup directory once its page cache is clean. */
   add(dir: string): void {
@@ -95,10 +120,12 @@ export class MemcgReaper {
   }
 
   private empty(dir: string, attempts: number): void {
-    fs.writeFile(path.join(dir, 'memory.force_empty'), '0', (e) => {
+    const amount = this.emptier.amount(dir);
+    if (amount === null) return cgRmdirSoon(dir);
+    fs.writeFile(path.join(dir, this.emptier.file), amount, (e) => {
       // EBUSY: a task is still in it (its last one being torn down); try again in a moment.
       if (e?.code === 'EBUSY' && attempts > 1) setTimeout(() => this.empty(dir, attempts - 1), 1000).unref();
-      else if (e?.code !== 'ENOENT') cgRmdirSoon(dir);
+      else cgRmdirSoon(dir); // also when gone (ENOENT), or not all could be reclaimed (EAGAIN)
     });
   }
 }
