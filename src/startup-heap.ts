@@ -12,8 +12,9 @@
  * gives it back V8's default, so a daemon under load grows its young generation as before (a small
  * one throughout costs dispatch throughput: more scavenges per run; docs/benchmarks.md).
  *
- * `--semi-space-growth-factor` is read each time V8 grows the space (V8 11-13). A V8 that enforces
- * a minimum of 2 just keeps its default: then this does nothing.
+ * `--semi-space-growth-factor` is read each time V8 grows the space (V8 11, Node 20's;
+ * test/startup-heap.test.ts checks it on the running Node). Some V8 sources enforce a minimum of 2:
+ * there this does nothing. An unknown flag would print "unrecognized flag" to stderr, not throw.
  */
 import { setFlagsFromString } from 'node:v8';
 

@@ -9,9 +9,11 @@
  * day, seen as used memory and by our own admission's host check, until memory runs short.
  *
  * So a run's memory cgroup is emptied first (reclaim what is charged to it: cgroup v1
- * `memory.force_empty`, cgroup v2 `memory.reclaim`, Linux 5.19+), then removed. Reclaiming dirty pages waits for their writeback (~100 ms a cgroup
- * on this VM) while clean ones cost ~0.75 ms, so each cgroup waits until the kernel has written
- * its pages back (reapDelayMs: 40 s with the kernel's defaults), and the work runs on libuv's pool.
+ * `memory.force_empty`, cgroup v2 `memory.reclaim`, Linux 5.19+), then removed. Reclaiming dirty
+ * pages waits for their writeback (~100 ms a cgroup on this VM) while clean ones cost ~0.75 ms,
+ * so each cgroup waits until the kernel has written its pages back (reapDelayMs: 40 s with the
+ * kernel's defaults), and the work runs on libuv's pool. On cgroup v2 the whole run cgroup waits
+ * (memory and cpu share one directory there).
  * Measured in docs/benchmarks.md ("Dying memory cgroups are not what slows dispatch").
  */
 import fs from 'node:fs';
