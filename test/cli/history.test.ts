@@ -17,7 +17,7 @@ test('history shows a run admitted ahead of its instant as starting, then as run
   try {
     const { job } = await app.jobs.registerJob({ name: 'ahead', schedule: '@hourly', timezone: 'UTC', command: ['true'] }, { source: 'manual', byUser: true });
     const now = Date.now();
-    const soon = iso(now + 60_000);
+    const soon = iso(now + 600_000); // far enough ahead for a slow CLI start
     const past = iso(now - 60_000);
     await insertRun(app.database, job.id, { scheduled_for: soon, status: 'running', started_at: soon, node: 'n', slot: 'default' });
     await insertRun(app.database, job.id, { scheduled_for: past, status: 'running', started_at: past, node: 'n', slot: 'default' });
