@@ -4,8 +4,9 @@
 # mounted, so the memory and cpu controllers belong to cgroup v2. It shares this machine's root
 # file system read-only (node, perl, node_modules) and this repository read-write, and gives the
 # command a fresh /tmp on a disk of its own (ext4, as on a real host: a run's files are page cache
-# the kernel can reclaim; on tmpfs they would be shared memory, which it cannot without swap). For hosts whose own cgroup v2 lacks the memory controller (bound to v1),
-# where the cgroup2 backend cannot otherwise be tested.
+# the kernel can reclaim; on tmpfs they would be shared memory, which it cannot without swap).
+# For hosts whose own cgroup v2 lacks the memory controller (bound to v1), where the cgroup2
+# backend cannot otherwise be tested.
 #
 #   scripts/cgroup2-vm.sh                  the cgroup2 variants of the execution tests (required)
 #   scripts/cgroup2-vm.sh CMD [ARG...]     any command, run from the repository as root
@@ -14,7 +15,8 @@
 #   VM_CGROUP=smart-cron.service ...       run it in that cgroup (controllers delegated to it, as
 #                                          systemd's Delegate=yes does), not in the root cgroup
 #
-# Needs (Debian): qemu-system-x86 linux-image-amd64 busybox-static cpio e2fsprogs. Exits with the command's code.
+# Needs (Debian): qemu-system-x86 linux-image-amd64 busybox-static cpio e2fsprogs. Exits with the
+# command's code.
 set -euo pipefail
 # All in one function: bash parses it whole before running it, so an edit of this file while a VM
 # runs (a checkout shared with it) cannot change what the running script does next.
@@ -45,7 +47,8 @@ trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/root/bin" "$WORK/root/m" "$WORK/root/proc" "$WORK/root/sys" "$WORK/root/dev" "$WORK/root/newroot"
 cp "$BUSYBOX" "$WORK/root/bin/busybox"
 
-# The modules for virtio-pci, 9p and the ext4 disk (crc32c: ext4's metadata checksums), in dependency order.
+# The modules for virtio-pci, 9p and the ext4 disk (crc32c: ext4's metadata checksums), in
+# dependency order.
 declare -A seen=()
 order=()
 add_module() {
