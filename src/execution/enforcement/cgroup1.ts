@@ -19,14 +19,14 @@ import {
   cgMkdir,
   cgPids,
   cgReadNumber,
-  cgRmdir,
   cgRmdirSoon,
   cgWrite,
   isWritable,
   ownDirIn,
+  finishedRunDirs,
   readHostCgroups,
+  removeSlotTree,
   signalPids,
-  subdirs,
   type HostCgroups,
 } from './cgroupfs.js';
 import { MemcgReaper } from './memcg-reaper.js';
@@ -293,13 +293,9 @@ export class Cgroup1Backend implements EnforcementBackend {
   sweep(): void {
     const mem = this.roots.get('memory')!;
     for (const root of this.dirs()) {
-      for (const slot of subdirs(root)) {
-        for (const run of subdirs(path.join(root, slot))) {
-          const dir = path.join(root, slot, run);
-          if (cgPids(procsFile(dir)).length > 0) continue; // a run still going (adopted)
-          if (root === mem) this.reaper.add(dir);
-          else cgRmdirSoon(dir);
-        }
+      for (const dir of finishedRunDirs(root)) {
+        if (root === mem) this.reaper.add(dir);
+        else cgRmdirSoon(dir);
       }
     }
   }
@@ -307,9 +303,6 @@ export class Cgroup1Backend implements EnforcementBackend {
   dispose(): void {
     // Ours, and those of runs found again without us (collectFinishedRun) under our directories.
     for (const r of [this.reaper, shared]) r?.flush(this.dirs());
-    for (const dir of this.dirs()) {
-      for (const s of subdirs(dir)) cgRmdir(path.join(dir, s), 1);
-      cgRmdir(dir, 1);
-    }
+    for (const dir of this.dirs()) removeSlotTree(dir);
   }
 }

@@ -20,13 +20,13 @@ import {
   cgPids,
   cgRead,
   cgReadNumber,
-  cgRmdir,
   cgWrite,
   isWritable,
   ownDirIn,
+  finishedRunDirs,
   readHostCgroups,
+  removeSlotTree,
   signalPids,
-  subdirs,
   type HostCgroups,
 } from './cgroupfs.js';
 import type {
@@ -287,19 +287,13 @@ export class Cgroup2Backend implements EnforcementBackend {
 
   /** After a crash: empty and remove the cgroups of runs that are over (a live one is adopted). */
   sweep(): void {
-    for (const slot of subdirs(this.root)) {
-      for (const run of subdirs(path.join(this.root, slot))) {
-        const dir = path.join(this.root, slot, run);
-        if (cgPids(procsFile(dir)).length === 0) this.reaper.add(dir);
-      }
-    }
+    for (const dir of finishedRunDirs(this.root)) this.reaper.add(dir);
   }
 
   dispose(): void {
     // Ours, and those of runs found again without us (collectFinishedRun) under our directory.
     for (const r of [this.reaper, shared]) r?.flush([this.root]);
-    for (const s of subdirs(this.root)) cgRmdir(path.join(this.root, s), 1);
-    cgRmdir(this.root, 1);
+    removeSlotTree(this.root);
   }
 }
 

@@ -186,6 +186,24 @@ export function subdirs(dir: string): string[] {
   }
 }
 
+/** The run cgroups (root/SLOT/RUN) in which no process is left: the runs that are over. */
+export function finishedRunDirs(root: string): string[] {
+  const out: string[] = [];
+  for (const slot of subdirs(root)) {
+    for (const run of subdirs(path.join(root, slot))) {
+      const dir = path.join(root, slot, run);
+      if (cgPids(procsFile(dir)).length === 0) out.push(dir); // a live one is a run still going (adopted)
+    }
+  }
+  return out;
+}
+
+/** Removes root's slot cgroups and root itself, once (what is still busy stays). */
+export function removeSlotTree(root: string): void {
+  for (const s of subdirs(root)) cgRmdir(path.join(root, s), 1);
+  cgRmdir(root, 1);
+}
+
 /** Pids listed in a cgroup.procs / tasks file ([] when the cgroup is gone). */
 export function cgPids(file: string): number[] {
   try {
