@@ -6,6 +6,7 @@ import { queueManualRun } from '../execution/manual.js';
 import type { RunRow, RunStatus } from '../storage/schema.js';
 import { collect, type CliContext } from './context.js';
 import { formatTable, print, printJson, when } from './output.js';
+import { statusLabel } from './status-label.js';
 
 const STATUSES: RunStatus[] = ['queued', 'running', 'succeeded', 'failed', 'timeout', 'memory_limit', 'oom_killed', 'interrupted', 'lost', 'skipped'];
 
@@ -98,15 +99,6 @@ export function register(program: Command, ctx: CliContext): void {
         if (!runningDaemon(app.config.home)) print('(no daemon is running for this home: nothing runs)');
       });
     });
-}
-
-/**
- * A run's status as the CLI shows it. The daemon admits a scheduled run up to its start lead
- * (execution.start_lead_ms) before its instant: the row says `running` with a start still ahead,
- * which reads as a contradiction; it is shown as `starting`.
- */
-export function statusLabel(r: Pick<RunRow, 'status' | 'started_at'>, now: number): string {
-  return r.status === 'running' && r.started_at !== null && Date.parse(r.started_at) > now ? 'starting' : r.status;
 }
 
 export function describeRun(r: RunRow, now: number): string {

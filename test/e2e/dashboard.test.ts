@@ -8,6 +8,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { iso } from '../../src/clock.js';
+import { openApp } from '../../src/daemon/app.js';
+import { insertRun } from '../helpers/fixtures.js';
 import { chromiumMissing, ensureWebBuilt, launchChromium, screenshotPath, startDaemon, type Daemon } from './harness.js';
 
 const missing = chromiumMissing();
@@ -186,6 +189,31 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     await page.getByTestId('save-job').click();
     await page.locator('[data-testid=page-job] [data-testid=job-name]', { hasText: 'made-in-browser' }).waitFor();
     assert.match((await page.getByTestId('job-command').textContent()) ?? '', /echo 'made in the browser'/);
+  });
+
+  step('shows a run admitted ahead of its instant as starting, and one under way as running', async () => {
+    // As the daemon stores them: admitted up to its start lead early, a run is `running` with
+    // its start still ahead. Another node's rows, written straight to the database.
+    const app = await openApp({ home: daemon.home });
+    let ahead: number;
+    let id: number;
+    try {
+      const job = await app.jobs.getJob('quiet-e2e');
+      id = job.id;
+      const now = Date.now();
+      ahead = (await insertRun(app.database, job.id, { scheduled_for: iso(now + 600_000), status: 'running', started_at: iso(now + 600_000), node: 'elsewhere', slot: 'default' })).id;
+      await insertRun(app.database, job.id, { scheduled_for: iso(now - 60_000), status: 'running', started_at: iso(now - 60_000), node: 'elsewhere', slot: 'default' });
+    } finally {
+      await app.close();
+    }
+    await page.goto(`${daemon.base}/#/jobs/${id}`);
+    const badges = page.locator('[data-testid=job-runs] [data-testid=run-row][data-status=running] [data-testid=run-status]');
+    await page.waitForFunction("document.querySelectorAll('[data-testid=job-runs] [data-testid=run-row][data-status=running]').length === 2");
+    assert.deepEqual((await badges.allTextContents()).map((t) => t.trim()).sort(), ['running', 'starting']);
+    await shot('11-job-starting');
+    await page.goto(`${daemon.base}/#/runs/${ahead}`);
+    await page.locator('[data-testid=page-run] [data-testid=run-status][data-status=running]').waitFor();
+    assert.equal((await page.locator('[data-testid=page-run] [data-testid=run-status]').textContent())?.trim(), 'starting');
   });
 
   step('had no script errors, and signs out', async () => {

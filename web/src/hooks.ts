@@ -1,6 +1,8 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api';
 import { useLive, type LiveEvent } from './live';
+import { statusLabel } from './status-label';
+import type { RunStatus } from './types';
 
 export interface Loaded<T> {
   data: T | undefined;
@@ -110,4 +112,19 @@ export function useNow(): number {
     };
   }, []);
   return now;
+}
+
+/**
+ * A run's status as it reads (statusLabel): `starting` while a running run's start is still
+ * ahead, and `running` from that instant on, re-rendering then rather than at the next tick.
+ */
+export function useStatusLabel(status: RunStatus | null | undefined, startedAt: string | null | undefined): string | null {
+  const [, rerender] = useState(0);
+  const label = status ? statusLabel({ status, started_at: startedAt ?? null }, Date.now()) : null;
+  useEffect(() => {
+    if (label !== 'starting' || !startedAt) return;
+    const t = setTimeout(() => rerender((n) => n + 1), Math.max(0, Date.parse(startedAt) - Date.now()) + 10);
+    return () => clearTimeout(t);
+  }, [label, startedAt]);
+  return label;
 }

@@ -33,8 +33,9 @@ function cell(run: Run, col: RunColumn, names?: Map<number, string>) {
       return <a href={`#/jobs/${run.job_id}`}>{jobLabel(run, names)}</a>;
     case 'status':
       return (
-        <a href={`#/runs/${run.id}`} aria-label={`run ${run.id}: ${words(run.status)}`}>
-          <RunStatusBadge status={run.status} />
+        <a href={`#/runs/${run.id}`}>
+          <span class="sr-only">run {run.id}: </span>
+          <RunStatusBadge status={run.status} startedAt={run.started_at} />
         </a>
       );
     case 'trigger':

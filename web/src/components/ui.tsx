@@ -2,7 +2,7 @@
 import type { ComponentChildren } from 'preact';
 import type { ApiError } from '../api';
 import { absolute, clock, relative, words } from '../format';
-import { useNow } from '../hooks';
+import { useNow, useStatusLabel } from '../hooks';
 import type { Health, RunStatus, Severity } from '../types';
 
 export function Time({ iso, testid, withClock = false }: { iso: string | null | undefined; testid?: string; withClock?: boolean }) {
@@ -43,11 +43,13 @@ function runTone(s: RunStatus | null | undefined): string {
   }
 }
 
-export function RunStatusBadge({ status, testid = 'run-status' }: { status: RunStatus | null | undefined; testid?: string }) {
+/** A run's status; with startedAt, a running run whose start is still ahead reads `starting` (data-status keeps the stored one). */
+export function RunStatusBadge({ status, startedAt, testid = 'run-status' }: { status: RunStatus | null | undefined; startedAt?: string | null; testid?: string }) {
+  const label = useStatusLabel(status, startedAt);
   return (
-    <span class={`badge tone-${runTone(status)}`} data-testid={testid} data-status={status ?? ''}>
+    <span class={`badge tone-${runTone(status)}`} data-testid={testid} data-status={status ?? ''} data-label={label ?? ''}>
       {status === 'running' && <span class="spinner" aria-hidden="true" />}
-      {words(status ?? 'never run')}
+      {words(label ?? 'never run')}
     </span>
   );
 }

@@ -71,7 +71,7 @@ export function RunPage({ id }: { id: number }) {
       </nav>
       <div class="page-head">
         <h1>Run #{r.id}</h1>
-        <RunStatusBadge status={r.status} />
+        <RunStatusBadge status={r.status} startedAt={r.started_at} />
         <span class="spacer" />
         {live && (
           <button type="button" class="danger" onClick={cancel} data-testid="cancel-run">
