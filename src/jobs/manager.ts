@@ -13,7 +13,7 @@ import { JobsRepo, type JobListFilter } from '../storage/repos/jobs.js';
 import { StatsRepo } from '../storage/repos/stats.js';
 import type { DB, JobRow, JobSource, NewJobRow, PerformanceTrendsView, RunRow, RunUpdate } from '../storage/schema.js';
 import { validateJobDefinition, validateJobPatch, type JobDefinition, type JobPatch } from './definition.js';
-import { compareForDashboard, type HealthStatus } from './health.js';
+import type { HealthStatus } from './health.js';
 import { EXECUTED_STATUSES, FAILURE_STATUSES, jobOverrides, presentJob, type Job, type PresentedJob } from './job.js';
 import { toRowValues } from './values.js';
 
@@ -245,8 +245,8 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
     return row;
   }
 
-  async listJobs(filter: JobListFilter = {}): Promise<{ jobs: Job[]; total: number }> {
-    const { rows, total } = await this.jobs.list(filter, this.clock.now());
+  async listJobs(filter: JobListFilter = {}, nowMs = this.clock.now()): Promise<{ jobs: Job[]; total: number }> {
+    const { rows, total } = await this.jobs.list(filter, nowMs);
     const tags = await this.jobs.tagsFor(rows.map((r) => r.id));
     return { jobs: rows.map((r) => ({ ...r, tags: tags.get(r.id) ?? [] })), total };
   }
@@ -349,9 +349,10 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
 
   /** The seed's getJobHealthSummary: counts by health and the enabled jobs in dashboard order. */
   async getJobHealthSummary(nowMs = this.clock.now()): Promise<{ counts: Record<HealthStatus, number>; jobs: PresentedJob[] }> {
-    const { jobs } = await this.listJobs({ enabled: true, sort: 'dashboard' });
+    // In the dashboard order already, by health at nowMs: the SQL order is compareForDashboard's
+    // (test/storage/jobs-repo.test.ts).
+    const { jobs } = await this.listJobs({ enabled: true, sort: 'dashboard' }, nowMs);
     const presented = jobs.map((j) => presentJob(j, nowMs));
-    presented.sort((a, b) => compareForDashboard(a as never, b as never));
     const counts: Record<HealthStatus, number> = { critical: 0, warning: 0, healthy: 0 };
     for (const j of presented) counts[j.health_status]++;
     return { counts, jobs: presented };
