@@ -280,8 +280,10 @@ export class Dispatcher implements Executor {
       const slot = chooseSlot(job);
       // A run held back by one that did not fit is passed over before any per-run query (a
       // burst of hundreds queued would cost a gate check each, every cycle). Runs waiting for a
-      // requirement still go through the gate, which may skip them at their deadline.
-      if (!run.wait_reason?.startsWith(REQUIRES_WAIT_PREFIX) && heldBack(slot, run)) continue;
+      // requirement still go through the gate, which may skip them at their deadline, and are
+      // checked for a blocker after it. (Blockers are added only below: one check a run suffices.)
+      const waitsForRequirement = run.wait_reason?.startsWith(REQUIRES_WAIT_PREFIX) === true;
+      if (!waitsForRequirement && heldBack(slot, run)) continue;
       // workflow.ts: runs waiting for requirements, and mutex groups
       const held = await this.workflow.gate(run, job, now);
       if (held) {
@@ -293,7 +295,7 @@ export class Dispatcher implements Executor {
         if (run.wait_reason !== reason) await this.o.jobs.history.update(run.id, { wait_reason: reason });
         continue;
       }
-      if (heldBack(slot, run)) continue;
+      if (waitsForRequirement && heldBack(slot, run)) continue;
       const reservation = reservationFor(job);
       const d = this.o.lb.canAdmit(slot, reservation);
       if (!d.ok) {
