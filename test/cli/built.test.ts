@@ -10,37 +10,21 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { BIN, ROOT, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { freePort } from '../helpers/net.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'bin/smart-cron.js');
 const built = existsSync(join(ROOT, 'dist/cli/main.js'));
 if (!built) {
   if (process.env.CI === 'true') throw new Error('dist/cli/main.js is missing: `npm ci` should have built it (npm run build)');
   process.stderr.write('\n!!! built CLI test SKIPPED: dist/ is not built (npm run build) !!!\n\n');
 }
 
-function cli(args: string[], timeoutMs = 120_000): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-    delete env.SMART_CRON_FROM_SOURCE;
-    const c = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    c.stdout.on('data', (d) => (out += d));
-    c.stderr.on('data', (d) => (out += d));
-    const t = setTimeout(() => {
-      c.kill('SIGKILL');
-      reject(new Error(`smart-cron ${args.join(' ')}: no exit after ${timeoutMs} ms\n${out}`));
-    }, timeoutMs);
-    c.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, out });
-    });
-  });
+/** The built CLI, its stdout and stderr as one. */
+async function cli(args: string[]): Promise<{ code: number | null; out: string }> {
+  const r = await runCli(args, { built: true, timeoutMs: 120_000 });
+  return { code: r.code, out: r.stdout + r.stderr };
 }
-
 
 test('the built CLI: init, add a job, run it, and the daemon serves its API, OpenAPI and dashboard', { skip: !built && 'dist/ not built', timeout: 300_000 }, async () => {
   const home = join(tempDir('smart-cron-built-'), 'home');

@@ -1,9 +1,13 @@
-/** Run the real CLI (`node --import tsx src/cli/main.ts …`) as a child process. */
+/**
+ * Run the real CLI as a child process: the sources (`node --import tsx src/cli/main.ts …`), or
+ * with `built` as users run it, `bin/smart-cron.js` (the bundle in dist/).
+ */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../bin/smart-cron.js', import.meta.url));
 /** A guard against a hung CLI, not a performance limit: a loaded CI machine can take long to start Node + tsx. */
 const DEFAULT_TIMEOUT = Number(process.env.SMART_CRON_TEST_CLI_TIMEOUT_MS) || 240_000;
 
@@ -18,13 +22,17 @@ export interface CliOptions {
   env?: NodeJS.ProcessEnv;
   input?: string;
   timeoutMs?: number;
+  /** bin/smart-cron.js, which runs dist/ when it is built, instead of the sources. */
+  built?: boolean;
 }
 
 export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...opts.env };
+    if (opts.built) delete env.SMART_CRON_FROM_SOURCE;
+    const child = spawn(process.execPath, opts.built ? [BIN, ...args] : ['--import', 'tsx', MAIN, ...args], {
       cwd: ROOT,
-      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...opts.env },
+      env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
