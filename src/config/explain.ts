@@ -59,12 +59,20 @@ function expectation(e: SchemaError): string {
 function knownKeys(schema: TSchema, pointer: string): string[] | undefined {
   let cur: unknown = schema;
   for (const p of pointer.split('/').filter(Boolean)) {
-    const props = (cur as { properties?: Record<string, unknown> }).properties;
-    cur = props?.[p];
+    cur = child(cur as Node, p);
     if (!cur) return undefined;
   }
-  const props = (cur as { properties?: Record<string, unknown> }).properties;
+  const props = (cur as Node).properties;
   return props ? Object.keys(props) : undefined;
+}
+
+type Node = { properties?: Record<string, unknown>; patternProperties?: Record<string, unknown>; items?: unknown };
+
+/** The schema of one key of an object (a named property, or any key of a map such as `slots`) or one item of a list. */
+function child(node: Node, key: string): unknown {
+  if (node.properties?.[key]) return node.properties[key];
+  if (node.patternProperties) return Object.values(node.patternProperties)[0];
+  return /^\d+$/.test(key) && node.items && typeof node.items === 'object' ? node.items : undefined;
 }
 
 /** The closest known name to a typo, when one is close enough to be what was meant. */

@@ -96,6 +96,8 @@ const BAD: [string, string, string, (string | RegExp)[]][] = [
   ['YAML bad indentation', 'api:\n  host: 127.0.0.1\n   port: [\n', 'config.yaml', [/config\.yaml:2:\d+: not valid YAML/]],
   ['unknown key with a did-you-mean', 'api:\n  prot: 7420\n', 'api.prot', ['unknown setting "api.prot"', 'did you mean "port"?']],
   ['unknown top-level key', 'slot:\n  default: {}\n', 'slot', ['unknown setting "slot"', 'did you mean "slots"?']],
+  ['unknown key in a slot (a map of slots)', 'slots:\n  default: { max_concurent_jobs: 5 }\n', 'slots.default.max_concurent_jobs', ['unknown setting "slots.default.max_concurent_jobs"', 'did you mean "max_concurrent_jobs"?']],
+  ['unknown key in a list item', 'alerts:\n  webhooks: [{ url: "http://x", fromat: json }]\n', 'alerts.webhooks.0.fromat', ['unknown setting "alerts.webhooks.0.fromat"', 'did you mean "format"?']],
   ['wrong type', 'api:\n  port: high\n', 'api.port', ['api.port = "high"', 'expected', 'integer']],
   ['out of range (max)', 'api:\n  port: 70000\n', 'api.port', ['api.port = 70000', 'expected <= 65535']],
   ['out of range (min)', 'slots:\n  heavy: { max_concurrent_jobs: 0, max_memory_mb: 1, max_cpu_percent: 5 }\n', 'slots.heavy.max_concurrent_jobs', ['slots.heavy.max_concurrent_jobs = 0', 'expected >= 1']],
