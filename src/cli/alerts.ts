@@ -31,9 +31,12 @@ function positiveInt(text: string, flag: string): number {
 }
 
 export function register(program: Command, ctx: CliContext): void {
-  const alerts = program
-    .command('alerts')
-    .description('list alerts (newest first); `alerts ack ID` acknowledges one, `alerts test` sends a test notification')
+  const alerts = program.command('alerts').description('list alerts (newest first); `alerts ack ID` acknowledges one, `alerts test` sends a test notification');
+
+  // The default: `alerts [--open …]` and `alerts list [--open …]` alike (as `jobs list`).
+  alerts
+    .command('list', { isDefault: true })
+    .description('list alerts, newest first (the default)')
     .option('--open', 'only alerts that have not resolved')
     .option('--job <name>', 'only alerts of this job (name or id)')
     .option('--limit <n>', 'at most this many', '50')

@@ -67,6 +67,10 @@ test('alerts --open lists only unresolved alerts; --job narrows', async () => {
   assert.match(table.stdout, /^ID\s+JOB\s+TYPE\s+SEVERITY\s+COUNT\s+STATE/m);
   assert.match(table.stdout, /cleanup\s+failure\s+error\s+1\s+resolved/);
   assert.doesNotMatch(table.stdout, /backup-db/);
+  // `alerts list`, as `jobs list`: the same listing with the same options.
+  const listed = await cli(home.dir, 'alerts', 'list', '--job', 'cleanup');
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.equal(listed.stdout.replace(/\([^)]* ago\)/g, ''), table.stdout.replace(/\([^)]* ago\)/g, ''));
 });
 
 test('alerts ack ID acknowledges; an unknown id is refused', async () => {
