@@ -226,7 +226,7 @@ export const RunPageQuery = Type.Object({
 export const RunListQuery = Type.Intersect([
   RunPageQuery,
   Type.Object({
-    status: Type.Optional(Type.String({ pattern: `^(${RUN_STATUSES.join('|')})(,(${RUN_STATUSES.join('|')}))*$`, description: 'one status or a comma list' })),
+    status: Type.Optional(Type.String({ pattern: `^(${RUN_STATUSES.join('|')})(,(${RUN_STATUSES.join('|')}))*$`, description: `one of ${RUN_STATUSES.join(', ')}, or several of them separated by commas` })),
     job: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   }),
 ]);

@@ -13,6 +13,8 @@ export interface Explained {
 interface SchemaError {
   keyword: string;
   instancePath: string;
+  /** Where in the schema the failing rule is (`#/properties/name`). */
+  schemaPath?: string;
   params: object;
   message: string;
 }
@@ -36,13 +38,18 @@ export function explainErrors(schema: TSchema, value: unknown): Explained | null
   const same = list.filter((e) => e.instancePath === deepest.instancePath);
   const field = pointerToField(deepest.instancePath);
   const got = describeValue(lookup(value, deepest.instancePath));
-  const expectations = [...new Set(same.map(expectation))];
+  const expectations = [...new Set(same.map((e) => expectation(e, schema)))];
   return { field: field || '(top level)', message: `${field || '(top level)'} = ${got}: expected ${expectations.join(' or ')}` };
 }
 
-function expectation(e: SchemaError): string {
+function expectation(e: SchemaError, schema: TSchema): string {
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
+    case 'pattern': {
+      // A pattern says what is wanted in words where the schema has them (its description).
+      const described = (atSchemaPath(schema, e.schemaPath) as { description?: unknown } | undefined)?.description;
+      return typeof described === 'string' ? described : `text matching ${String(p.pattern)}`;
+    }
     case 'const':
       return JSON.stringify(p.allowedValue);
     case 'enum':
@@ -73,6 +80,17 @@ function child(node: Node, key: string): unknown {
   if (node.properties?.[key]) return node.properties[key];
   if (node.patternProperties) return Object.values(node.patternProperties)[0];
   return /^\d+$/.test(key) && node.items && typeof node.items === 'object' ? node.items : undefined;
+}
+
+/** The schema node a JSON pointer of the form `#/properties/a/items` names (undefined when it names none). */
+function atSchemaPath(schema: TSchema, schemaPath: string | undefined): unknown {
+  if (!schemaPath?.startsWith('#')) return undefined;
+  let cur: unknown = schema;
+  for (const p of schemaPath.slice(1).split('/').filter(Boolean)) {
+    if (!cur || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[p.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return cur;
 }
 
 /** The closest known name to a typo, when one is close enough to be what was meant. */

@@ -22,7 +22,7 @@ export const DEFAULT_SLOTS: Record<string, SlotBudget> = {
 
 const Webhook = Type.Object(
   {
-    url: Type.String({ pattern: '^https?://' }),
+    url: Type.String({ pattern: '^https?://', description: 'an http:// or https:// URL' }),
     format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('slack')], { default: 'json' })),
     timeout_ms: Type.Optional(Type.Integer({ minimum: 100, default: 5000 })),
     retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 20, default: 3 })),

@@ -7,7 +7,7 @@ import Value from 'typebox/value';
 import { explainErrors } from '../config/explain.js';
 import { ValidationError } from '../errors.js';
 
-const Name = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,199}$' });
+const Name = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,199}$', description: 'a name of letters, digits and . _ : @ / - that starts with a letter or digit (at most 200 characters)' });
 const Bool = Type.Boolean();
 
 export const PRIORITIES = ['critical', 'high', 'medium', 'low'] as const;
@@ -26,7 +26,7 @@ export const JobFields = {
   script_path: Type.String({ minLength: 1 }),
   script_type: lit(SCRIPT_TYPES),
   working_dir: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
-  run_as_user: Type.Union([Type.String({ pattern: '^[a-z_][a-z0-9_.-]*\\$?$' }), Type.Null()]),
+  run_as_user: Type.Union([Type.String({ pattern: '^[a-z_][a-z0-9_.-]*\\$?$', description: 'a user name (lowercase letters, digits and _ . -)' }), Type.Null()]),
   env: Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String(), { additionalProperties: false }),
   schedule: Type.String({ minLength: 1 }),
   timezone: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
@@ -34,9 +34,9 @@ export const JobFields = {
   max_catchup_runs: Type.Integer({ minimum: 1, maximum: 10000 }),
   overlap_policy: lit(['forbid', 'allow', 'replace', 'queue'] as const),
   starting_deadline_seconds: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
-  category: Type.String({ pattern: '^[a-z][a-z0-9_/-]{0,39}$' }),
+  category: Type.String({ pattern: '^[a-z][a-z0-9_/-]{0,39}$', description: 'a category of lowercase letters, digits and _ / - that starts with a letter (at most 40 characters)' }),
   priority: lit(PRIORITIES),
-  slot: Type.String({ pattern: '^[a-z][a-z0-9_-]{0,31}$' }),
+  slot: Type.String({ pattern: '^[a-z][a-z0-9_-]{0,31}$', description: 'a slot name of lowercase letters, digits, _ and - that starts with a letter (at most 32 characters)' }),
   cpu_weight: Type.Number({ minimum: 0, maximum: 100 }),
   memory_weight: Type.Number({ minimum: 0, maximum: 100 }),
   timeout_seconds: Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600 }),
@@ -50,7 +50,7 @@ export const JobFields = {
   alert_on_high_duration: Bool,
   alert_on_missed: Bool,
   alert_on_hanging: Bool,
-  alert_emails: Type.Array(Type.String({ pattern: '^[^@\\s]+@[^@\\s]+$' })),
+  alert_emails: Type.Array(Type.String({ pattern: '^[^@\\s]+@[^@\\s]+$', description: 'an email address (name@host)' })),
   consecutive_failure_threshold: Type.Integer({ minimum: 1, maximum: 1000 }),
   missed_grace_seconds: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
   circuit_failure_threshold: Type.Integer({ minimum: 1, maximum: 1000 }),
@@ -66,7 +66,7 @@ export const JobFields = {
   node_selector: Type.Record(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$' }), Type.String(), { additionalProperties: false }),
   pinned_node: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
   enabled: Bool,
-  tags: Type.Array(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$' })),
+  tags: Type.Array(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$', description: 'a tag of letters, digits and . _ : / - that starts with a letter or digit (at most 64 characters)' })),
 };
 
 export type JobFieldName = keyof typeof JobFields;

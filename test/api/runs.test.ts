@@ -40,6 +40,10 @@ describe('runs', () => {
       assert.equal(r.statusCode, 400, qs);
       assert.equal(r.json().error.field, field);
     }
+    // A status the API does not know is answered with the statuses it does, in words, not a regex.
+    const typo = (await get('/api/runs?status=runing')).json().error.message as string;
+    assert.match(typo, /status = "runing": expected one of queued, running, succeeded, .*skipped, or several of them separated by commas/);
+    assert.doesNotMatch(typo, /pattern|\^|\$/);
     const nojob = await get('/api/runs?job=nope');
     assert.equal(nojob.statusCode, 404);
     assert.equal(nojob.json().error.field, 'job');

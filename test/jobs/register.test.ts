@@ -125,7 +125,9 @@ const bad: [string, Record<string, unknown>, RegExp, string][] = [
   ['bad enum', { priority: 'urgent' }, /priority = "urgent": expected/, 'priority'],
   ['wrong type', { timeout_seconds: 'soon' }, /timeout_seconds = "soon"/, 'timeout_seconds'],
   ['out of range', { timeout_seconds: 0 }, /timeout_seconds = 0/, 'timeout_seconds'],
-  ['bad name', { name: 'has space' }, /name = "has space"/, 'name'],
+  ['bad name', { name: 'has space' }, /name = "has space": expected a name of letters, digits and \. _ : @ \/ - that starts with a letter or digit \(at most 200 characters\)$/, 'name'],
+  ['bad tag', { tags: ['ok', 'with space'] }, /tags\.1 = "with space": expected a tag of letters, digits/, 'tags.1'],
+  ['bad email', { alert_emails: ['ops'] }, /alert_emails\.0 = "ops": expected an email address \(name@host\)$/, 'alert_emails.0'],
 ];
 
 for (const [label, patch, message, field] of bad) {
