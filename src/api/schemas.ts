@@ -4,7 +4,7 @@
  * jobs reuse src/jobs/definition.ts (one schema, one source).
  */
 import Type, { type Static, type TSchema } from 'typebox';
-
+import { ENV_NAME, ENV_NAME_PATTERN } from '../jobs/definition.js';
 import { SORTABLE } from '../storage/repos/jobs.js';
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
@@ -235,7 +235,7 @@ export const RunRequestBody = Type.Object(
   {
     args: Type.Optional(Type.Array(Type.String({ maxLength: 10_000 }), { maxItems: 1000 })),
     // additionalProperties: false, or JSON Schema lets keys that miss the pattern through.
-    env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String({ maxLength: 100_000 }), { additionalProperties: false })),
+    env: Type.Optional(Type.Record(Type.String({ pattern: ENV_NAME_PATTERN }), Type.String({ maxLength: 100_000 }), { additionalProperties: false, 'x-keys': ENV_NAME })),
   },
   { additionalProperties: false },
 );

@@ -27,6 +27,12 @@ export function explainErrors(schema: TSchema, value: unknown): Explained | null
     const parent = pointerToField(unknownKey.instancePath);
     const extra = (unknownKey.params as { additionalProperties: string[] }).additionalProperties;
     const field = [parent, extra[0]].filter(Boolean).join('.');
+    // A map (env, node_selector): any key of the right form is welcome; this one is not of it.
+    const map = atSchemaPath(schema, unknownKey.schemaPath) as { patternProperties?: Record<string, unknown>; 'x-keys'?: string } | undefined;
+    if (map?.patternProperties) {
+      const form = map['x-keys'] ?? `a key matching ${Object.keys(map.patternProperties).join(' or ')}`;
+      return { field, message: `${parent}: ${JSON.stringify(extra[0])} is not a valid key (expected ${form})` };
+    }
     const known = knownKeys(schema, unknownKey.instancePath);
     const guess = known && closest(extra[0]!, known);
     const hint = guess ? ` (did you mean "${guess}"?)` : known ? ` (expected one of: ${known.join(', ')})` : '';

@@ -1,5 +1,6 @@
 import { iso, type Clock } from '../clock.js';
-import { ConflictError } from '../errors.js';
+import { ConflictError, ValidationError } from '../errors.js';
+import { ENV_NAME, ENV_NAME_PATTERN } from '../jobs/definition.js';
 import type { JobManager } from '../jobs/manager.js';
 import type { RunRow } from '../storage/schema.js';
 import type { RunRequest } from './types.js';
@@ -16,6 +17,8 @@ const lastKeys = new WeakMap<JobManager, Map<number, number>>();
  * run starts as soon as it is admitted, not at its key (Dispatcher).
  */
 export async function queueManualRun(jobs: JobManager, clock: Clock, req: RunRequest): Promise<RunRow> {
+  const badName = Object.keys(req.env ?? {}).find((k) => !new RegExp(ENV_NAME_PATTERN).test(k));
+  if (badName !== undefined) throw new ValidationError(`env: ${JSON.stringify(badName)} is not a valid key (expected ${ENV_NAME})`, 'env');
   const job = await jobs.getJobRow(req.job);
   if (job.manual_respects_overlap && job.overlap_policy === 'forbid') {
     const act = await jobs.history.active(job.id);

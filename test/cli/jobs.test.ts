@@ -169,6 +169,7 @@ const MISTAKES: [string, string[], RegExp][] = [
   ['missing argument', ['jobs', 'show'], /missing required argument 'name'/],
   ['bad --days', ['trends', 'backup', '--days', '0'], /--days: "0"/],
   ['bad --health', ['jobs', 'list', '--health', 'sick'], /--health: "sick"/],
+  ['bad env name for a run', ['run', 'backup', '--env', '1X=y'], /env: "1X" is not a valid key \(expected an environment variable name/],
 ];
 
 test('every mistake: one line on stderr, exit code 2, nothing written', async () => {

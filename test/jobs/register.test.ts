@@ -127,6 +127,7 @@ const bad: [string, Record<string, unknown>, RegExp, string][] = [
   ['out of range', { timeout_seconds: 0 }, /timeout_seconds = 0/, 'timeout_seconds'],
   ['bad name', { name: 'has space' }, /name = "has space": expected a name of letters, digits and \. _ : @ \/ - that starts with a letter or digit \(at most 200 characters\)$/, 'name'],
   ['bad tag', { tags: ['ok', 'with space'] }, /tags\.1 = "with space": expected a tag of letters, digits/, 'tags.1'],
+  ['bad env name', { env: { 'BAD-KEY': 'x' } }, /env: "BAD-KEY" is not a valid key \(expected an environment variable name \(letters, digits and _, not starting with a digit\)\)$/, 'env.BAD-KEY'],
   ['bad email', { alert_emails: ['ops'] }, /alert_emails\.0 = "ops": expected an email address \(name@host\)$/, 'alert_emails.0'],
 ];
 
