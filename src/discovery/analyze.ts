@@ -4,7 +4,7 @@
  */
 import type { JobPatch } from '../jobs/definition.js';
 import type { Priority, ScriptType } from '../storage/schema.js';
-import { guessCategory, guessPriority } from './classify.js';
+import { guessCategory, guessPriority, guessSchedule } from './classify.js';
 import { detect, extensionOf, readHead, type HeadReader } from './detect.js';
 import { estimateCost } from './estimate.js';
 import { parseMetadata } from './metadata.js';
@@ -62,16 +62,18 @@ export function analyzeFile(file: FoundFile, read: HeadReader = readHead): Analy
   const base = file.rel.slice(slash + 1);
   const stem = extensionOf(base) ? base.slice(0, base.lastIndexOf('.')) : base;
 
+  const texts = { name: stem, description: meta.description, folders };
   let schedule: string;
   let scheduleSource: string;
   const runParts = folders.split('/').reverse().find((f) => RUN_PARTS_DIRS[f]);
+  const inWords = !a.schedule && !meta.commentSchedule && !runParts ? guessSchedule({ ...texts, scheduleWords: meta.scheduleWords }) : null;
   if (a.schedule) [schedule, scheduleSource] = [a.schedule, 'annotation'];
   else if (meta.commentSchedule) [schedule, scheduleSource] = [meta.commentSchedule.expression, `comment "${meta.commentSchedule.line}"`];
   else if (runParts) [schedule, scheduleSource] = [RUN_PARTS_DIRS[runParts]!, `folder ${runParts}`];
+  else if (inWords) [schedule, scheduleSource] = [inWords.value, `guessed from ${inWords.reason}`];
   else [schedule, scheduleSource] = [DEFAULT_SCHEDULE, `default ${DEFAULT_SCHEDULE}: nothing in the script says when it runs`];
   const scheduleGuessed = !a.schedule && !meta.commentSchedule && !runParts;
 
-  const texts = { name: stem, description: meta.description, folders };
   const category = guessCategory(texts, a.category);
   const priority = guessPriority(texts, category.value, a.priority);
   const est = estimateCost({ category: category.value, type: d.detection.type, sizeBytes: d.head.size, texts: [stem, meta.description] });

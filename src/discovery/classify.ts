@@ -151,3 +151,44 @@ export function guessPriority(t: Texts, category: string, annotated?: Priority):
   const def = CATEGORY_PRIORITY[category as Category] ?? 'medium';
   return { value: def, reason: `default for category ${category}` };
 }
+
+/**
+ * How often a script runs, from words: what a person wrote ("every 5 minutes", "nightly") in
+ * a "Schedule:" comment, the description, the name or the folders, in that order. Only for a
+ * script whose header has no schedule; the result is still a guess for review to show.
+ * Each rule: a pattern over lower-case text (words split by anything but letters and digits)
+ * and the schedule it means.
+ */
+export const FREQUENCY_RULES: [RegExp, (m: RegExpExecArray) => string | null][] = [
+  [/(?<![a-z0-9])every (\d{1,2}) ?(?:minutes?|mins?)(?![a-z0-9])/, (m) => step(Number(m[1]), 59, (n) => (n === 1 ? '* * * * *' : `*/${n} * * * *`))],
+  [/(?<![a-z0-9])every (\d{1,2}) ?(?:hours?|hrs?)(?![a-z0-9])/, (m) => step(Number(m[1]), 23, (n) => (n === 1 ? '@hourly' : `0 */${n} * * *`))],
+  [/(?<![a-z0-9])every minute(?![a-z0-9])/, () => '* * * * *'],
+  [/(?<![a-z0-9])(?:hourly|every hour)(?![a-z0-9])/, () => '@hourly'],
+  [/(?<![a-z0-9])(?:daily|nightly|every (?:day|night)|once a day)(?![a-z0-9])/, () => '@daily'],
+  [/(?<![a-z0-9])(?:weekly|every week)(?![a-z0-9])/, () => '@weekly'],
+  [/(?<![a-z0-9])(?:monthly|every month)(?![a-z0-9])/, () => '@monthly'],
+  [/(?<![a-z0-9])(?:yearly|annually|every year)(?![a-z0-9])/, () => '@yearly'],
+];
+
+function step(n: number, max: number, make: (n: number) => string): string | null {
+  return n >= 1 && n <= max ? make(n) : null;
+}
+
+export function guessSchedule(t: Texts & { scheduleWords?: string }): Guess<string> | null {
+  const places: [string, string | null | undefined][] = [
+    ['the schedule comment', t.scheduleWords],
+    ['description', t.description],
+    ['name', t.name],
+    ['folders', t.folders],
+  ];
+  for (const [where, text] of places) {
+    if (!text) continue;
+    const words = text.toLowerCase().replace(/[^a-z0-9]+/g, ' ');
+    for (const [re, make] of FREQUENCY_RULES) {
+      const m = re.exec(words);
+      const value = m && make(m);
+      if (value) return { value, reason: `"${m[0]}" in ${where}` };
+    }
+  }
+  return null;
+}

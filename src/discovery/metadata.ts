@@ -25,6 +25,8 @@ export interface Metadata {
   annotations: Annotations;
   /** A cron expression found in the comment text (not an annotation), and the line it was on. */
   commentSchedule?: { expression: string; line: string };
+  /** What a "Schedule:" comment says in words when it is no cron expression ("every night"). */
+  scheduleWords?: string;
   warnings: string[];
 }
 
@@ -175,16 +177,48 @@ export function parseMetadata(text: string): Metadata {
   }
   const annotations = validateAnnotations(raw, tags, warnings);
   let commentSchedule: Metadata['commentSchedule'];
+  let scheduleWords: string | undefined;
   const scheduleLines = new Set<string>();
   for (const line of prose) {
     if (!line) continue;
     const expr = cronInText(line, annotations.timezone);
-    if (!expr) continue;
+    if (!expr) {
+      // "# Schedule: 61 * * * *": meant as one, and wrong; say so rather than guess in silence.
+      // "# Schedule: every night" is words, for the guess (analyze.ts) to read.
+      const labelled = SCHEDULE_LABEL.exec(line);
+      if (labelled && /^[\d*@]/.test(labelled[1]!)) {
+        scheduleLines.add(line);
+        warnings.push(`comment "${line}": ${scheduleProblem(labelled[1]!, annotations.timezone)}; ignored`);
+      } else if (labelled) {
+        scheduleLines.add(line);
+        scheduleWords ??= labelled[1]!;
+      }
+      continue;
+    }
     scheduleLines.add(line);
     commentSchedule ??= { expression: expr, line };
   }
-  const description = annotations.description ?? firstSentence(prose.filter((l) => !scheduleLines.has(l)));
-  return { description, annotations, commentSchedule, warnings };
+  const rest = prose.filter((l) => !scheduleLines.has(l));
+  const labelledDescription = rest.map((l) => DESCRIPTION_LABEL.exec(l)?.[1]).find((d) => d !== undefined);
+  const description = annotations.description ?? (labelledDescription !== undefined ? firstSentence([labelledDescription]) : firstSentence(rest));
+  return { description, annotations, commentSchedule, ...(scheduleWords !== undefined ? { scheduleWords } : {}), warnings };
+}
+
+/** A comment line that says it is a schedule ("Schedule: …", "cron = …"). */
+const SCHEDULE_LABEL = /^(?:cron|crontab|schedule)\s*[:=]\s*(\S.*)$/i;
+/** A comment line that says it is the description (as LSB init headers do: "Description: …"). */
+const DESCRIPTION_LABEL = /^(?:description|desc|purpose|summary)\s*:\s*(\S.*)$/i;
+
+/** Why the text after a schedule label is not a schedule (its first word when a macro, else up to six fields). */
+function scheduleProblem(text: string, timezone: string | undefined): string {
+  const words = text.trim().split(/\s+/);
+  const expr = words[0]!.startsWith('@') ? words[0]! : words.slice(0, words.length >= 6 && /^[\d*]/.test(words[5]!) ? 6 : 5).join(' ');
+  try {
+    checkSchedule(expr, timezone);
+    return `"${expr}" is a schedule, but not alone on its line`;
+  } catch (e) {
+    return (e as Error).message.replace(/^schedule: /, '');
+  }
 }
 
 /** The first sentence of the first paragraph that is not a licence or usage note. */

@@ -131,6 +131,9 @@ test('reasons, annotations and estimates are kept in discovery_info', async () =
   assert.equal(info.category_reason, 'keyword "queue" in name');
   assert.equal(info.priority_reason, 'default for category business');
   assert.equal(info.schedule_guessed, true);
+  assert.match(info.schedule_source, /^default @daily: nothing in the script says when it runs/);
+  // Words count for the guess, and the reason says which.
+  assert.equal(JSON.parse((await env.jm.getJob('bin/nightly-dump')).discovery_info!).schedule_source, 'guessed from "nightly" in name');
   const a = await env.jm.getJob('scripts/annotated_all');
   assert.deepEqual(
     [a.timezone, a.timeout_seconds, a.estimated_memory_mb, a.slot, a.tags],

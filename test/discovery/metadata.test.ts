@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { guessCategory, guessPriority } from '../../src/discovery/classify.js';
+import { guessCategory, guessPriority, guessSchedule } from '../../src/discovery/classify.js';
 import { parseShebang } from '../../src/discovery/detect.js';
 import { estimateCost } from '../../src/discovery/estimate.js';
 import { compileGlob } from '../../src/discovery/glob.js';
@@ -34,6 +34,39 @@ test('header styles of each language give the description and annotations', () =
     const m = parseMetadata(text);
     assert.equal(m.description, description, text);
     assert.equal(m.annotations.schedule, schedule, text);
+  }
+});
+
+test('a "Description:" line is the description; a "Schedule:" line that is no schedule is said, not dropped', () => {
+  const lsb = parseMetadata('#!/bin/bash\n# rotate.sh\n# Description: rotate the logs. Keeps 7.\n# Schedule: every night\nx');
+  assert.equal(lsb.description, 'rotate the logs.');
+  assert.equal(lsb.scheduleWords, 'every night', 'words for the guess');
+  assert.deepEqual(lsb.warnings, []);
+  const typo = parseMetadata('#!/usr/bin/python3\n"""Sync CRM contacts."""\n# schedule: 61 * * * *\n');
+  assert.equal(typo.commentSchedule, undefined);
+  assert.equal(typo.description, 'Sync CRM contacts.');
+  assert.deepEqual(typo.warnings, ['comment "schedule: 61 * * * *": minute field "61" in "61 * * * *": 61 is out of range (expected 0-59); ignored']);
+  assert.match(parseMetadata('# cron = @fortnightly\n').warnings[0] ?? '', /^comment "cron = @fortnightly": unknown macro "@fortnightly"/);
+  // Prose that only starts like a label is prose.
+  assert.equal(parseMetadata('# Runs: nightly, via cron.\n').description, 'Runs: nightly, via cron.');
+});
+
+test('a schedule in words, when the header has none: schedule comment, then description, name, folders', () => {
+  const cases: [Parameters<typeof guessSchedule>[0], string | null, string | null][] = [
+    [{ name: 'sync', description: 'Sync CRM contacts every hour.' }, '@hourly', '"every hour" in description'],
+    [{ name: 'poll', description: 'Polls the feed every 5 minutes' }, '*/5 * * * *', '"every 5 minutes" in description'],
+    [{ name: 'x', description: 'Runs every 6 hours' }, '0 */6 * * *', '"every 6 hours" in description'],
+    [{ name: 'x', description: 'every 90 minutes' }, null, null],
+    [{ name: 'nightly-dump' }, '@daily', '"nightly" in name'],
+    [{ name: 'hourly_stats' }, '@hourly', '"hourly" in name'],
+    [{ name: 'x', folders: 'jobs/weekly' }, '@weekly', '"weekly" in folders'],
+    [{ name: 'daily', scheduleWords: 'every month', description: 'hourly' }, '@monthly', '"every month" in the schedule comment'],
+    [{ name: 'dailymotion-import', description: 'Imports the monthlyreport feed' }, null, null],
+    [{ name: 'process_queue', description: null }, null, null],
+  ];
+  for (const [texts, value, reason] of cases) {
+    const g = guessSchedule(texts);
+    assert.deepEqual(g && [g.value, g.reason], value === null ? null : [value, reason], JSON.stringify(texts));
   }
 });
 
