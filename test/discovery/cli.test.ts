@@ -100,6 +100,17 @@ test('discover, review and enable through the CLI', async () => {
   const left = JSON.parse((await cli('--json', 'review')).out) as { name: string; schedule_guessed: boolean }[];
   assert.ok(!left.some((r) => r.name === 'backup/db_backup' || r.name === 'scripts/heartbeat'));
   assert.ok(left.find((r) => r.name === 'queue/bin/process_queue')!.schedule_guessed);
+
+  // `jobs show` says why discovery chose what it did, except what a person has set since.
+  const why = (out: string) => out.slice(out.indexOf('\nwhy'), out.indexOf('\nruns so far'));
+  const shown = await cli('jobs', 'show', 'bin/nightly-dump');
+  assert.equal(shown.code, 0, shown.err);
+  assert.match(why(shown.out), /why +schedule: guessed from "nightly" in name\n +category: keyword "dump" in name\n +priority: .+\n +estimate: /);
+  assert.equal((await cli('jobs', 'set', 'bin/nightly-dump', 'priority=low')).code, 0);
+  const after = why((await cli('jobs', 'show', 'bin/nightly-dump')).out);
+  assert.doesNotMatch(after, /priority:/);
+  assert.match(after, /category: keyword "dump" in name/);
+  assert.match(why((await cli('jobs', 'show', 'scripts/bad_annotations')).out), /warning: @/);
 });
 
 test('import-crontab --rewrite prints the crontab to install on stdout, the summary on stderr', async () => {
