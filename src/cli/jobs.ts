@@ -299,7 +299,7 @@ function describeJob(job: Job, now: number, next: string[]): string {
     ['policies', `overlap ${job.overlap_policy}, misfire ${job.misfire_policy}, retries ${job.retries}`],
     ['tags', job.tags.join(', ')],
     ['source', job.source + (job.missing ? ' (script missing)' : '')],
-    ['why', foundSo(job)],
+    ['why', whyDiscovered(job)],
     ['runs so far', `${job.total_executions} (${job.successful_executions} ok, ${job.failed_executions} failed, ${job.consecutive_failures} failing in a row)`],
     ['last 24 h', `${job.executions_24h} runs, ${job.failures_24h} failed${job.avg_duration_24h !== null ? `, avg ${job.avg_duration_24h.toFixed(2)}s` : ''}`],
     ['last run', when(job.last_executed_at, now) + (job.last_status ? ` (${job.last_status})` : '')],
@@ -315,18 +315,19 @@ function describeJob(job: Job, now: number, next: string[]): string {
  * For a discovered or imported job: why discovery chose what it did (kept in discovery_info),
  * one line a guess, leaving out what a person has set since; and what it warned of.
  */
-function foundSo(job: Job): string | null {
+function whyDiscovered(job: Job): string | null {
   if (job.source !== 'discovered' && job.source !== 'crontab') return null;
   const info = parseJson<Record<string, unknown>>(job.discovery_info, {});
   const set = new Set(jobOverrides(job));
   const text = (k: string) => (typeof info[k] === 'string' && info[k] ? (info[k] as string) : null);
-  const where = job.source === 'crontab' && text('file') ? `${text('file')}:${String(info.line ?? '?')}` : null;
-  const lines = [
-    !set.has('schedule') && (text('schedule_source') ?? (where && `crontab line ${where}`)) && `schedule: ${text('schedule_source') ?? `crontab line ${where}`}`,
-    !set.has('category') && text('category_reason') && `category: ${text('category_reason')}`,
-    !set.has('priority') && text('priority_reason') && `priority: ${text('priority_reason')}`,
-    !set.has('estimated_memory_mb') && !set.has('timeout_seconds') && text('estimate_reason') && `estimate: ${text('estimate_reason')}`,
-    ...(Array.isArray(info.warnings) ? info.warnings.map((w) => `warning: ${String(w)}`) : []),
-  ].filter((l): l is string => typeof l === 'string');
+  const crontabLine = job.source === 'crontab' && text('file') ? `crontab line ${text('file')}:${String(info.line ?? '?')}` : null;
+  const reasons: [string, string | null, string[]][] = [
+    ['schedule', text('schedule_source') ?? crontabLine, ['schedule']],
+    ['category', text('category_reason'), ['category']],
+    ['priority', text('priority_reason'), ['priority']],
+    ['estimate', text('estimate_reason'), ['estimated_memory_mb', 'timeout_seconds']],
+  ];
+  const lines = reasons.filter(([, why, fields]) => why && !fields.some((f) => set.has(f))).map(([what, why]) => `${what}: ${why}`);
+  if (Array.isArray(info.warnings)) lines.push(...info.warnings.map((w) => `warning: ${String(w)}`));
   return lines.length ? lines.join('\n') : null;
 }

@@ -8,4 +8,3 @@
 export function statusLabel(r: { status: string; started_at: string | null }, now: number): string {
   return r.status === 'running' && r.started_at !== null && Date.parse(r.started_at) > now ? 'starting' : r.status;
 }
-
