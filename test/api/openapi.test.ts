@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Value from 'typebox/value';
 import { isLoopback, startServer } from '../../src/api/server.js';
-import { JobDetail, RunOut } from '../../src/api/schemas.js';
+import { JobDetail, JobOut, RunOut } from '../../src/api/schemas.js';
 import { ConfigError } from '../../src/errors.js';
 import { addJob, harness, type Harness } from './helpers.js';
 
@@ -90,6 +90,10 @@ describe('OpenAPI and docs', () => {
     assert.ok(Value.Check(JobDetail, job), JSON.stringify([...Value.Errors(JobDetail, job)].slice(0, 3)));
     const run = (await h.server.inject({ method: 'POST', url: '/api/jobs/shape/run', headers: h.auth })).json();
     assert.ok(Value.Check(RunOut, run), JSON.stringify([...Value.Errors(RunOut, run)].slice(0, 3)));
+    // And nothing is sent undocumented (the schemas allow extra keys, so Check alone would not see one).
+    const documented = (schema: { properties: object }, ...more: string[]) => new Set([...Object.keys(schema.properties), ...more]);
+    assert.deepEqual(Object.keys(job).filter((k) => !documented(JobOut, 'next_runs').has(k)), [], 'job fields missing from JobOut');
+    assert.deepEqual(Object.keys(run).filter((k) => !documented(RunOut).has(k)), [], 'run fields missing from RunOut');
   });
 });
 

@@ -88,7 +88,7 @@ export interface Run {
   memory_source: 'cgroup' | 'sampled' | null;
   cpu_time_ms: number | null;
   cpu_percent: number | null;
-  output_tail: string | null;
+  output_tail?: string | null;
   output_bytes: number | null;
   output_truncated: boolean | number;
   error_message: string | null;
@@ -98,7 +98,7 @@ export interface Run {
 export interface Alert {
   id: number;
   job_id: number | null;
-  job_name?: string;
+  job_name?: string | null;
   run_id: number | null;
   alert_type: string;
   severity: Severity;
