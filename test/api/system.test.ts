@@ -1,7 +1,9 @@
 /** Slots, queue, alerts, health, overview, the cron preview and the review list. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import Value from 'typebox/value';
 import { AlertManager } from '../../src/alerts/manager.js';
+import { AlertOut } from '../../src/api/schemas.js';
 import { addJob, harness, type Harness, type InjectResponse } from './helpers.js';
 
 async function insertAlert(h: Harness, jobId: number | null, over: Record<string, unknown> = {}) {
@@ -57,6 +59,11 @@ for (const backend of ['table', 'AlertManager'] as const) {
       assert.equal(all.alerts.length, 3);
       assert.equal(all.total, 3);
       assert.equal(all.alerts[0].alert_type, 'missed');
+      // Each as documented, and nothing sent undocumented.
+      for (const x of all.alerts) {
+        assert.ok(Value.Check(AlertOut, x), JSON.stringify([...Value.Errors(AlertOut, x)].slice(0, 3)));
+        assert.deepEqual(Object.keys(x).filter((k) => !(k in AlertOut.properties)), [], 'alert fields missing from AlertOut');
+      }
       const open = (await get('/api/alerts?open=true')).json();
       assert.equal(open.alerts.length, 2);
       assert.ok(open.alerts.every((x: { open: boolean }) => x.open));
