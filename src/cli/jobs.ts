@@ -301,7 +301,7 @@ function describeJob(job: Job, now: number, next: string[]): string {
     ['source', job.source + (job.missing ? ' (script missing)' : '')],
     ['why', whyDiscovered(job)],
     ['runs so far', `${job.total_executions} (${job.successful_executions} ok, ${job.failed_executions} failed, ${job.consecutive_failures} failing in a row)`],
-    ['last 24 h', `${job.executions_24h} runs, ${job.failures_24h} failed${job.avg_duration_24h !== null ? `, avg ${job.avg_duration_24h.toFixed(2)}s` : ''}`],
+    ['last 24 h', `${job.executions_24h} ${job.executions_24h === 1 ? 'run' : 'runs'}, ${job.failures_24h} failed${job.avg_duration_24h !== null ? `, avg ${job.avg_duration_24h.toFixed(2)}s` : ''}`],
     ['last run', when(job.last_executed_at, now) + (job.last_status ? ` (${job.last_status})` : '')],
     ['circuit', job.circuit_state],
   ];

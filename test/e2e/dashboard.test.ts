@@ -139,6 +139,7 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     await page.locator('[data-testid=job-runs] [data-testid=run-row][data-status=succeeded]').first().waitFor();
     await page.locator('[data-testid=chart-duration] canvas').waitFor();
     assert.match((await page.getByTestId('stat-executions').textContent()) ?? '', /1/);
+    assert.match((await page.getByTestId('job-policies').textContent()) ?? '', /overlap forbid · misfire skip · no retries/);
     await shot('05-job');
   });
 

@@ -30,6 +30,11 @@ export interface Job {
   priority: Priority;
   slot: string;
   enabled: boolean;
+  overlap_policy: 'forbid' | 'allow' | 'replace' | 'queue';
+  misfire_policy: 'skip' | 'run_once' | 'run_all';
+  retries: number;
+  retry_backoff_seconds: number;
+  mutex_group: string | null;
   timeout_seconds: number;
   estimated_memory_mb: number;
   memory_limit_mb: number | null;

@@ -42,6 +42,10 @@ export function JobStats({ job }: { job: Job }) {
           <Stat label="Limits">
             timeout {duration(job.timeout_seconds * 1000)} · estimate {megabytes(job.estimated_memory_mb)} · limit {job.memory_limit_mb ? megabytes(job.memory_limit_mb) : 'none'}
           </Stat>
+          <Stat label="Policies" testid="job-policies">
+            overlap {words(job.overlap_policy)} · misfire {words(job.misfire_policy)} · {job.retries ? `${job.retries} ${job.retries === 1 ? 'retry' : 'retries'}, ${duration(job.retry_backoff_seconds * 1000)} apart` : 'no retries'}
+            {job.mutex_group && <> · one at a time in group {job.mutex_group}</>}
+          </Stat>
           <Stat label="Alerts on">{alerts.length ? alerts.map(words).join(', ') : 'nothing'}</Stat>
           <Stat label="Tags">{job.tags.length ? job.tags.map((t) => <span key={t} class="tag">{t}</span>) : <span class="muted">none</span>}</Stat>
           <Stat label="Source">
@@ -64,7 +68,7 @@ export function JobStats({ job }: { job: Job }) {
             <span class={job.consecutive_failures ? 'bad' : undefined}>{job.consecutive_failures}</span>
           </Stat>
           <Stat label="Last 24 h">
-            {job.executions_24h} runs, <span class={job.failures_24h ? 'bad' : undefined}>{job.failures_24h} failed</span>
+            {job.executions_24h} {job.executions_24h === 1 ? 'run' : 'runs'}, <span class={job.failures_24h ? 'bad' : undefined}>{job.failures_24h} failed</span>
           </Stat>
           <Stat label="Duration (24 h)">
             avg {duration(sec(job.avg_duration_24h))} · max {duration(sec(job.max_duration_24h))}
