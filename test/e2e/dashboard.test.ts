@@ -186,10 +186,16 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     await page.getByTestId('input-name').fill('made-in-browser');
     await page.getByTestId('input-command').fill('echo "made in the browser"');
     await page.getByTestId('input-tags').fill('e2e, ui');
+    await page.getByTestId('input-overlap_policy').selectOption('queue');
+    await page.getByTestId('input-retries').fill('two');
+    await page.getByTestId('save-job').click();
+    assert.match((await page.getByTestId('error-retries').textContent()) ?? '', /number/);
+    await page.getByTestId('input-retries').fill('2');
     await shot('10-job-form');
     await page.getByTestId('save-job').click();
     await page.locator('[data-testid=page-job] [data-testid=job-name]', { hasText: 'made-in-browser' }).waitFor();
     assert.match((await page.getByTestId('job-command').textContent()) ?? '', /echo 'made in the browser'/);
+    assert.match((await page.getByTestId('job-policies').textContent()) ?? '', /overlap queue · misfire skip · 2 retries, 30(\.0)? s apart/);
   });
 
   step('shows a run admitted ahead of its instant as starting, and one under way as running', async () => {

@@ -9,6 +9,18 @@ import type { Job } from '../types';
 import { splitWords } from '../words';
 
 export type Kind = 'command' | 'shell' | 'script';
+/** What happens when a tick comes while the last run still goes, and after downtime (the registry's values, in words). */
+const OVERLAP: [string, string][] = [
+  ['forbid', 'skip the new tick (forbid)'],
+  ['queue', 'run it after the one going (queue)'],
+  ['allow', 'run both at once (allow)'],
+  ['replace', 'stop the one going, start anew (replace)'],
+];
+const MISFIRE: [string, string][] = [
+  ['skip', 'skip the missed ticks (skip)'],
+  ['run_once', 'run once for them all (run once)'],
+  ['run_all', 'run each missed tick (run all)'],
+];
 const ALERTS = ['failure', 'timeout', 'high_memory', 'high_duration', 'missed', 'hanging'] as const;
 const ALERT_LABEL: Record<(typeof ALERTS)[number], string> = {
   failure: 'a run fails',
@@ -33,6 +45,10 @@ export interface FormState {
   timeout_seconds: string;
   estimated_memory_mb: string;
   memory_limit_mb: string;
+  overlap_policy: string;
+  misfire_policy: string;
+  retries: string;
+  retry_backoff_seconds: string;
   tags: string;
   enabled: boolean;
   alerts: Record<(typeof ALERTS)[number], boolean>;
@@ -53,6 +69,11 @@ export function initialState(job?: Job): FormState {
     timeout_seconds: job ? String(job.timeout_seconds) : '',
     estimated_memory_mb: job ? String(job.estimated_memory_mb) : '',
     memory_limit_mb: job?.memory_limit_mb ? String(job.memory_limit_mb) : '',
+    // New jobs start with the registry's defaults.
+    overlap_policy: job?.overlap_policy ?? 'forbid',
+    misfire_policy: job?.misfire_policy ?? 'skip',
+    retries: String(job?.retries ?? 0),
+    retry_backoff_seconds: String(job?.retry_backoff_seconds ?? 30),
     tags: job?.tags.join(', ') ?? '',
     enabled: job?.enabled ?? true,
     // New jobs start with every alert on, as the registry's defaults do.
@@ -101,6 +122,12 @@ export function toBody(s: FormState): { body: Body; errors: Record<string, strin
   if (typeof body.timeout_seconds === 'number' && !Number.isInteger(body.timeout_seconds)) errors.timeout_seconds = 'expected whole seconds';
   numberField(body, 'estimated_memory_mb', s.estimated_memory_mb, false, errors);
   numberField(body, 'memory_limit_mb', s.memory_limit_mb, true, errors);
+  body.overlap_policy = s.overlap_policy;
+  body.misfire_policy = s.misfire_policy;
+  for (const k of ['retries', 'retry_backoff_seconds'] as const) {
+    numberField(body, k, s[k], false, errors);
+    if (typeof body[k] === 'number' && !Number.isInteger(body[k])) errors[k] = 'expected a whole number';
+  }
   body.tags = s.tags.split(/[\s,]+/).filter(Boolean);
   for (const a of ALERTS) body[`alert_on_${a}`] = s.alerts[a];
   if (!body.schedule) errors.schedule = 'give a cron expression';
@@ -139,4 +166,4 @@ export interface JobFormProps {
   onCancel: () => void;
 }
 
-export { ALERTS, ALERT_LABEL };
+export { ALERTS, ALERT_LABEL, MISFIRE, OVERLAP };

@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ALERT_LABEL, ALERTS, formField, initialState, type FormState, type JobFormProps, type Kind } from './JobForm';
+import { ALERT_LABEL, ALERTS, formField, initialState, MISFIRE, OVERLAP, type FormState, type JobFormProps, type Kind } from './JobForm';
 import { SchedulePreview } from './SchedulePreview';
 
 function Field({ id, label, error, hint, children }: { id: string; label: string; error?: string; hint?: ComponentChildren; children: ComponentChildren }) {
@@ -155,6 +155,37 @@ export function JobFormView({ job, slots, busy, error, onSubmit, onCancel }: Job
           </Field>
         </div>
       </fieldset>
+      <fieldset>
+        <legend>Policies</legend>
+        <div class="row">
+          <Field id="f-overlap_policy" label="When the last run still goes" error={errs.overlap_policy}>
+            <select id="f-overlap_policy" value={s.overlap_policy} onChange={(e) => set('overlap_policy', e.currentTarget.value)} data-testid="input-overlap_policy">
+              {OVERLAP.map(([v, label]) => (
+                <option key={v} value={v}>
+                  {label}
+                </option>
+              ))}
+            </select>
+          </Field>
+          <Field id="f-misfire_policy" label="After downtime" error={errs.misfire_policy}>
+            <select id="f-misfire_policy" value={s.misfire_policy} onChange={(e) => set('misfire_policy', e.currentTarget.value)} data-testid="input-misfire_policy">
+              {MISFIRE.map(([v, label]) => (
+                <option key={v} value={v}>
+                  {label}
+                </option>
+              ))}
+            </select>
+          </Field>
+        </div>
+        <div class="row">
+          <Field id="f-retries" label="Retries after a failure" error={errs.retries}>
+            <input {...text('retries')} inputMode="numeric" placeholder="0" />
+          </Field>
+          <Field id="f-retry_backoff_seconds" label="Between retries (s, doubling)" error={errs.retry_backoff_seconds}>
+            <input {...text('retry_backoff_seconds')} inputMode="numeric" placeholder="30" />
+          </Field>
+        </div>
+      </fieldset>
       <fieldset data-testid="alert-switches">
         <legend>Alert when</legend>
         <div class="checks">
@@ -191,4 +222,4 @@ export function JobFormView({ job, slots, busy, error, onSubmit, onCancel }: Job
   );
 }
 
-const FIELDS = new Set(['name', 'description', 'command', 'script_path', 'schedule', 'timezone', 'priority', 'category', 'slot', 'timeout_seconds', 'estimated_memory_mb', 'memory_limit_mb', 'tags', 'alerts']);
+const FIELDS = new Set(['name', 'description', 'command', 'script_path', 'schedule', 'timezone', 'priority', 'category', 'slot', 'timeout_seconds', 'estimated_memory_mb', 'memory_limit_mb', 'overlap_policy', 'misfire_policy', 'retries', 'retry_backoff_seconds', 'tags', 'alerts']);
