@@ -47,6 +47,16 @@ export function JobFormView({ job, slots, busy, error, onSubmit, onCancel }: Job
     ...extra,
   });
 
+  const choice = (k: 'priority' | 'overlap_policy' | 'misfire_policy', options: [string, string][]) => (
+    <select id={`f-${k}`} value={s[k]} onChange={(e) => set(k, e.currentTarget.value)} data-testid={`input-${k}`}>
+      {options.map(([v, label]) => (
+        <option key={v} value={v}>
+          {label}
+        </option>
+      ))}
+    </select>
+  );
+
   // After a failed save, take the reader to the first field that needs fixing.
   useEffect(() => {
     const bad = document.querySelector<HTMLElement>('.job-form [aria-invalid="true"], .job-form [data-testid="form-error"]');
@@ -125,11 +135,7 @@ export function JobFormView({ job, slots, busy, error, onSubmit, onCancel }: Job
         <legend>Class and limits</legend>
         <div class="row">
           <Field id="f-priority" label="Priority" error={errs.priority}>
-            <select id="f-priority" value={s.priority} onChange={(e) => set('priority', e.currentTarget.value)} data-testid="input-priority">
-              {['critical', 'high', 'medium', 'low'].map((p) => (
-                <option key={p}>{p}</option>
-              ))}
-            </select>
+            {choice('priority', ['critical', 'high', 'medium', 'low'].map((p) => [p, p]))}
           </Field>
           <Field id="f-category" label="Category" error={errs.category}>
             <input {...text('category')} placeholder="e.g. backup" />
@@ -159,22 +165,10 @@ export function JobFormView({ job, slots, busy, error, onSubmit, onCancel }: Job
         <legend>Policies</legend>
         <div class="row">
           <Field id="f-overlap_policy" label="When the last run still goes" error={errs.overlap_policy}>
-            <select id="f-overlap_policy" value={s.overlap_policy} onChange={(e) => set('overlap_policy', e.currentTarget.value)} data-testid="input-overlap_policy">
-              {OVERLAP.map(([v, label]) => (
-                <option key={v} value={v}>
-                  {label}
-                </option>
-              ))}
-            </select>
+            {choice('overlap_policy', OVERLAP)}
           </Field>
           <Field id="f-misfire_policy" label="After downtime" error={errs.misfire_policy}>
-            <select id="f-misfire_policy" value={s.misfire_policy} onChange={(e) => set('misfire_policy', e.currentTarget.value)} data-testid="input-misfire_policy">
-              {MISFIRE.map(([v, label]) => (
-                <option key={v} value={v}>
-                  {label}
-                </option>
-              ))}
-            </select>
+            {choice('misfire_policy', MISFIRE)}
           </Field>
         </div>
         <div class="row">
