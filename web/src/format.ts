@@ -53,7 +53,7 @@ export function duration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return '—';
   if (ms < 1000) return `${Math.round(ms)} ms`;
   const s = ms / 1000;
-  if (s < 60) return `${s < 10 ? s.toFixed(2) : s.toFixed(1)} s`;
+  if (s < 60) return `${Number.isInteger(s) ? s : s < 10 ? s.toFixed(2) : s.toFixed(1)} s`; // whole seconds (a setting) as they are
   const m = Math.floor(s / 60);
   const rest = Math.round(s % 60);
   if (m < 60) return rest ? `${m} min ${rest} s` : `${m} min`;
