@@ -63,6 +63,8 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
       const scripts = join(home, 'scripts');
       mkdirSync(scripts);
       writeFileSync(join(scripts, 'cleanup-tmp.sh'), '#!/bin/sh\n# Schedule: 15 2 * * *\nfind /tmp -mtime +7 -delete\n', { mode: 0o755 });
+      // One whose schedule comment is wrong: the review page says so.
+      writeFileSync(join(scripts, 'sync-crm.sh'), '#!/bin/sh\n# Sync CRM contacts every hour.\n# Schedule: 61 * * * *\ntrue\n', { mode: 0o755 });
       cli('discover', scripts);
     });
     browser = await launchChromium();
@@ -172,6 +174,9 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     await page.getByTestId('page-review').waitFor();
     const found = page.locator('[data-testid=review-item][data-job-name=cleanup-tmp]');
     await found.waitFor();
+    const typo = page.locator('[data-testid=review-item][data-job-name=sync-crm]');
+    assert.match((await typo.getByTestId('review-warnings').textContent()) ?? '', /comment "Schedule: 61 \* \* \* \*": minute field "61".*out of range/);
+    assert.match((await typo.locator('.guesses').first().textContent()) ?? '', /@hourly.*guessed from "every hour" in description/);
     await shot('09-review');
     await found.getByTestId('review-enable').click();
     await found.getByTestId('review-enable').filter({ hasText: 'Enabled' }).waitFor();

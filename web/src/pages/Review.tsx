@@ -47,6 +47,8 @@ function ReviewItem({ job, onEnabled }: { job: Job; onEnabled: (j: Job) => void 
   const [busy, setBusy] = useState(false);
   const info: Info = job.discovery_info && typeof job.discovery_info === 'object' ? job.discovery_info : {};
   const details = otherDetails(info);
+  // What discovery could not use (an annotation or a schedule comment that is not valid), in its words.
+  const warnings = Array.isArray(info.warnings) ? info.warnings.map(String) : [];
   async function enable() {
     setBusy(true);
     try {
@@ -75,6 +77,13 @@ function ReviewItem({ job, onEnabled }: { job: Job; onEnabled: (j: Job) => void 
         </button>
       </div>
       <code class="wrap">{commandLine(job)}</code>
+      {warnings.length > 0 && (
+        <ul class="review-warnings" data-testid="review-warnings" aria-label="discovery warnings">
+          {warnings.map((w) => (
+            <li key={w}>{w}</li>
+          ))}
+        </ul>
+      )}
       <dl class="guesses">
         <Guess label="Schedule" value={<code>{job.schedule}{job.timezone ? ` (${job.timezone})` : ''}</code>} why={reasonFor(info, 'schedule')} />
         <Guess label="Category" value={job.category} why={reasonFor(info, 'category')} />
