@@ -179,6 +179,7 @@ function printReview(rows: ReviewRow[]): void {
       { header: 'description', get: (r) => r.description, max: 50 },
     ]),
   );
+  for (const r of rows) for (const w of r.warnings) print(`warning: ${r.name}: ${w}`);
   const guessed = rows.filter((r) => r.schedule_guessed).length;
   print(`${rows.length} job${rows.length === 1 ? '' : 's'} to review${guessed ? `; ${guessed} with a guessed schedule (set one: \`smart-cron jobs set NAME schedule="…"\`)` : ''}`);
   print('enable: smart-cron review --enable NAME…   or   smart-cron review --enable-category CATEGORY');

@@ -91,6 +91,8 @@ test('discover, review and enable through the CLI', async () => {
   assert.equal(review.code, 0, review.err);
   assert.match(review.out, /bin\/nightly-dump\s+executable\s+@daily \(guessed\)\s+backup \(keyword "dump" in name\)/);
   assert.match(review.out, /backup\/db_backup\s+bash\s+0 2 \* \* \*\s+backup/);
+  // What discovery could not use is said under the table, as `discover` says it.
+  assert.match((await cli('review')).out, /^warning: scripts\/bad_annotations: @/m);
 
   const one = await cli('review', '--enable', 'backup/db_backup');
   assert.equal(one.code, 0, one.err);
