@@ -180,6 +180,12 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     await shot('09-review');
     await found.getByTestId('review-enable').click();
     await found.getByTestId('review-enable').filter({ hasText: 'Enabled' }).waitFor();
+    // Enabled, it leaves the review list; its page still says why discovery chose what it did.
+    await found.getByRole('link', { name: 'cleanup-tmp' }).click();
+    const why = (await page.getByTestId('job-found-why').textContent()) ?? '';
+    assert.match(why, /schedule: comment "Schedule: 15 2 \* \* \*"/);
+    assert.match(why, /category: keyword "cleanup" in name/);
+    await shot('09b-discovered-job');
 
     await page.goto(`${daemon.base}/#/jobs/new`);
     await page.getByTestId('job-form').waitFor();

@@ -63,6 +63,8 @@ export interface Job {
   source: 'discovered' | 'crontab' | 'manual' | 'file';
   missing: boolean;
   discovery_info?: Record<string, unknown> | null;
+  /** Fields a person has set (discovery keeps them). */
+  user_overrides?: string[];
   health_status: Health;
   execution_status: ExecutionStatus;
   circuit_state: 'closed' | 'open' | 'half_open';

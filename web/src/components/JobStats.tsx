@@ -1,3 +1,4 @@
+import { standingReasons, warningsOf } from '../discovery';
 import { absolute, commandLine, duration, megabytes, relative, short, words } from '../format';
 import { useNow } from '../hooks';
 import type { Job } from '../types';
@@ -7,6 +8,9 @@ const sec = (s: number | null | undefined) => (s === null || s === undefined ? n
 
 export function JobStats({ job }: { job: Job }) {
   const now = useNow();
+  // A discovered or imported job: why discovery chose what still stands (not what a person set since).
+  const info = job.discovery_info && typeof job.discovery_info === 'object' ? job.discovery_info : {};
+  const found = standingReasons(info, job.user_overrides);
   const alerts = (['failure', 'timeout', 'high_memory', 'high_duration', 'missed', 'hanging'] as const).filter((k) => job[`alert_on_${k}`]);
   return (
     <div class="stats-grid">
@@ -51,6 +55,20 @@ export function JobStats({ job }: { job: Job }) {
           <Stat label="Source">
             {job.source}
             {job.missing && <span class="badge tone-bad">script missing</span>}
+            {found.length > 0 && (
+              <ul class="found-why" data-testid="job-found-why">
+                {found.map(([guess, why]) => (
+                  <li key={guess}>
+                    {guess}: {why}
+                  </li>
+                ))}
+                {warningsOf(info).map((w) => (
+                  <li key={w} class="warn">
+                    {w}
+                  </li>
+                ))}
+              </ul>
+            )}
           </Stat>
         </dl>
       </section>

@@ -4,25 +4,11 @@ import { ApiError, getList, post } from '../api';
 import { notify } from '../components/toast';
 import { Empty, ErrorNote, Loading, Time } from '../components/ui';
 import { commandLine, megabytes } from '../format';
+import { reasonFor, REASONS, warningsOf, type Info } from '../discovery';
 import { useLoader } from '../hooks';
 import type { Job } from '../types';
 
-type Info = Record<string, unknown>;
-
-/** Why discovery guessed each value, keyed by the guess it explains. */
-const REASONS: Record<string, string[]> = {
-  schedule: ['schedule_source', 'schedule_reason'],
-  category: ['category_reason'],
-  priority: ['priority_reason'],
-  memory: ['estimate_reason', 'memory_reason'],
-  type: ['type_reason'],
-};
 const EXPLAINED = new Set(Object.values(REASONS).flat());
-
-function reasonFor(info: Info, guess: string): string | null {
-  for (const k of REASONS[guess] ?? []) if (typeof info[k] === 'string' && info[k]) return info[k] as string;
-  return null;
-}
 
 /** Everything else discovery noted (root, interpreter, the crontab line…), shown as it is. */
 function otherDetails(info: Info): [string, string][] {
@@ -48,7 +34,7 @@ function ReviewItem({ job, onEnabled }: { job: Job; onEnabled: (j: Job) => void 
   const info: Info = job.discovery_info && typeof job.discovery_info === 'object' ? job.discovery_info : {};
   const details = otherDetails(info);
   // What discovery could not use (an annotation or a schedule comment that is not valid), in its words.
-  const warnings = Array.isArray(info.warnings) ? info.warnings.map(String) : [];
+  const warnings = warningsOf(info);
   async function enable() {
     setBusy(true);
     try {
