@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { closest } from '../config/explain.js';
 import { ValidationError } from '../errors.js';
+import { standingReasons, warningsOf, type Info } from '../discovery/reasons.js';
 import { JobFields, SETTABLE_FIELDS, type JobDefinition, type JobPatch } from '../jobs/definition.js';
 import { jobOverrides, parseJson, presentJob, type Job } from '../jobs/job.js';
 import { parseSchedule } from '../schedule/cron.js';
@@ -317,17 +318,7 @@ function describeJob(job: Job, now: number, next: string[]): string {
  */
 function whyDiscovered(job: Job): string | null {
   if (job.source !== 'discovered' && job.source !== 'crontab') return null;
-  const info = parseJson<Record<string, unknown>>(job.discovery_info, {});
-  const set = new Set(jobOverrides(job));
-  const text = (k: string) => (typeof info[k] === 'string' && info[k] ? (info[k] as string) : null);
-  const crontabLine = job.source === 'crontab' && text('file') ? `crontab line ${text('file')}:${String(info.line ?? '?')}` : null;
-  const reasons: [string, string | null, string[]][] = [
-    ['schedule', text('schedule_source') ?? crontabLine, ['schedule']],
-    ['category', text('category_reason'), ['category']],
-    ['priority', text('priority_reason'), ['priority']],
-    ['estimate', text('estimate_reason'), ['estimated_memory_mb', 'timeout_seconds']],
-  ];
-  const lines = reasons.filter(([, why, fields]) => why && !fields.some((f) => set.has(f))).map(([what, why]) => `${what}: ${why}`);
-  if (Array.isArray(info.warnings)) lines.push(...info.warnings.map((w) => `warning: ${String(w)}`));
+  const info = parseJson<Info>(job.discovery_info, {});
+  const lines = [...standingReasons(info, jobOverrides(job)).map(([guess, why]) => `${guess}: ${why}`), ...warningsOf(info).map((w) => `warning: ${w}`)];
   return lines.length ? lines.join('\n') : null;
 }

@@ -107,7 +107,7 @@ test('discover, review and enable through the CLI', async () => {
   const why = (out: string) => out.slice(out.indexOf('\nwhy'), out.indexOf('\nruns so far'));
   const shown = await cli('jobs', 'show', 'bin/nightly-dump');
   assert.equal(shown.code, 0, shown.err);
-  assert.match(why(shown.out), /why +schedule: guessed from "nightly" in name\n +category: keyword "dump" in name\n +priority: .+\n +estimate: /);
+  assert.match(why(shown.out), /why +schedule: guessed from "nightly" in name\n +category: keyword "dump" in name\n +priority: .+\n +memory: .+\n +type: /);
   assert.equal((await cli('jobs', 'set', 'bin/nightly-dump', 'priority=low')).code, 0);
   const after = why((await cli('jobs', 'show', 'bin/nightly-dump')).out);
   assert.doesNotMatch(after, /priority:/);

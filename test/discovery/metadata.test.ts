@@ -5,6 +5,7 @@ import { parseShebang } from '../../src/discovery/detect.js';
 import { estimateCost } from '../../src/discovery/estimate.js';
 import { compileGlob } from '../../src/discovery/glob.js';
 import { cronInText, parseDuration, parseMemory, parseMetadata } from '../../src/discovery/metadata.js';
+import { reasonFor, standingReasons, warningsOf } from '../../src/discovery/reasons.js';
 
 test('cron expressions in prose: found when they are one, not when prose only looks like fields', () => {
   const cases: [string, string | null][] = [
@@ -105,4 +106,14 @@ test('globs: names at any depth, paths from the root, ** across folders', () => 
   ];
   for (const [g, p, want] of cases) assert.equal(compileGlob(g).matches(p), want, `${g} ~ ${p}`);
   for (const bad of ['[abc', '{a,b', 'a}', 'x\\', '  ']) assert.throws(() => compileGlob(bad), /--include: (bad|empty) glob/, bad);
+});
+
+test('discovery reasons: what still stands, the crontab line as the schedule reason, warnings', () => {
+  const info = { schedule_source: 'comment "Schedule: 0 2 * * *"', category_reason: 'keyword "dump" in name', priority_reason: 'default for category backup', estimate_reason: 'backup baseline', warnings: ['@memory "lots": expected a size; ignored'] };
+  assert.deepEqual(standingReasons(info).map(([g]) => g), ['schedule', 'category', 'priority', 'memory']);
+  // A field a person set is theirs: its reason no longer explains it.
+  assert.deepEqual(standingReasons(info, ['priority', 'timeout_seconds']).map(([g]) => g), ['schedule', 'category']);
+  assert.deepEqual(warningsOf(info), ['@memory "lots": expected a size; ignored']);
+  assert.equal(reasonFor({ file: '/etc/crontab', line: 12 }, 'schedule'), 'crontab line /etc/crontab:12');
+  assert.deepEqual(standingReasons({}), []);
 });
