@@ -206,7 +206,7 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     await page.getByTestId('save-job').click();
     await page.locator('[data-testid=page-job] [data-testid=job-name]', { hasText: 'made-in-browser' }).waitFor();
     assert.match((await page.getByTestId('job-command').textContent()) ?? '', /echo 'made in the browser'/);
-    assert.match((await page.getByTestId('job-policies').textContent()) ?? '', /overlap queue · misfire skip · 2 retries, 30 s apart/);
+    assert.match((await page.getByTestId('job-policies').textContent()) ?? '', /overlap queue · misfire skip · 2 retries, 30 s after a failure and doubling/);
   });
 
   step('shows a run admitted ahead of its instant as starting, and one under way as running', async () => {

@@ -6,6 +6,13 @@ import { Stat, Time } from './ui';
 
 const sec = (s: number | null | undefined) => (s === null || s === undefined ? null : s * 1000);
 
+/** Retries as they happen: the wait doubles from one to the next (execution/retry.ts). */
+function retries(job: Job): string {
+  const first = duration(job.retry_backoff_seconds * 1000);
+  if (!job.retries) return 'no retries';
+  return job.retries === 1 ? `1 retry, ${first} after a failure` : `${job.retries} retries, ${first} after a failure and doubling`;
+}
+
 export function JobStats({ job }: { job: Job }) {
   const now = useNow();
   // A discovered or imported job: why discovery chose what still stands (not what a person set since).
@@ -47,7 +54,7 @@ export function JobStats({ job }: { job: Job }) {
             timeout {duration(job.timeout_seconds * 1000)} · estimate {megabytes(job.estimated_memory_mb)} · limit {job.memory_limit_mb ? megabytes(job.memory_limit_mb) : 'none'}
           </Stat>
           <Stat label="Policies" testid="job-policies">
-            overlap {words(job.overlap_policy)} · misfire {words(job.misfire_policy)} · {job.retries ? `${job.retries} ${job.retries === 1 ? 'retry' : 'retries'}, ${duration(job.retry_backoff_seconds * 1000)} apart` : 'no retries'}
+            overlap {words(job.overlap_policy)} · misfire {words(job.misfire_policy)} · {retries(job)}
             {job.mutex_group && <> · one at a time in group {job.mutex_group}</>}
           </Stat>
           <Stat label="Alerts on">{alerts.length ? alerts.map(words).join(', ') : 'nothing'}</Stat>
