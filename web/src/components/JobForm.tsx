@@ -83,7 +83,8 @@ export function initialState(job?: Job): FormState {
 
 type Body = Record<string, unknown>;
 
-function numberField(body: Body, key: string, text: string, nullable: boolean, errors: Record<string, string>): void {
+/** A number input into body[key]; `whole`: the message when it must be a whole number and is not. */
+function numberField(body: Body, key: string, text: string, nullable: boolean, errors: Record<string, string>, whole?: string): void {
   const t = text.trim();
   if (t === '') {
     if (nullable) body[key] = null;
@@ -91,6 +92,7 @@ function numberField(body: Body, key: string, text: string, nullable: boolean, e
   }
   const n = Number(t);
   if (!Number.isFinite(n) || n < 0) errors[key] = 'expected a positive number';
+  else if (whole && !Number.isInteger(n)) errors[key] = whole;
   else body[key] = n;
 }
 
@@ -118,16 +120,12 @@ export function toBody(s: FormState): { body: Body; errors: Record<string, strin
   }
   if (s.timezone.trim()) body.timezone = s.timezone.trim();
   if (s.category.trim()) body.category = s.category.trim();
-  numberField(body, 'timeout_seconds', s.timeout_seconds, false, errors);
-  if (typeof body.timeout_seconds === 'number' && !Number.isInteger(body.timeout_seconds)) errors.timeout_seconds = 'expected whole seconds';
+  numberField(body, 'timeout_seconds', s.timeout_seconds, false, errors, 'expected whole seconds');
   numberField(body, 'estimated_memory_mb', s.estimated_memory_mb, false, errors);
   numberField(body, 'memory_limit_mb', s.memory_limit_mb, true, errors);
   body.overlap_policy = s.overlap_policy;
   body.misfire_policy = s.misfire_policy;
-  for (const k of ['retries', 'retry_backoff_seconds'] as const) {
-    numberField(body, k, s[k], false, errors);
-    if (typeof body[k] === 'number' && !Number.isInteger(body[k])) errors[k] = 'expected a whole number';
-  }
+  for (const k of ['retries', 'retry_backoff_seconds'] as const) numberField(body, k, s[k], false, errors, 'expected a whole number');
   body.tags = s.tags.split(/[\s,]+/).filter(Boolean);
   for (const a of ALERTS) body[`alert_on_${a}`] = s.alerts[a];
   if (!body.schedule) errors.schedule = 'give a cron expression';
