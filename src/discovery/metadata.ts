@@ -185,13 +185,11 @@ export function parseMetadata(text: string): Metadata {
     if (!expr) {
       // "# Schedule: 61 * * * *": meant as one, and wrong; say so rather than guess in silence.
       // "# Schedule: every night" is words, for the guess (analyze.ts) to read.
-      const labelled = SCHEDULE_LABEL.exec(line);
-      if (labelled && /^[\d*@]/.test(labelled[1]!)) {
+      const labelled = SCHEDULE_LABEL.exec(line)?.[1];
+      if (labelled) {
         scheduleLines.add(line);
-        warnings.push(`comment "${line}": ${scheduleProblem(labelled[1]!, annotations.timezone)}; ignored`);
-      } else if (labelled) {
-        scheduleLines.add(line);
-        scheduleWords ??= labelled[1]!;
+        if (/^[\d*@]/.test(labelled)) warnings.push(`comment "${line}": ${scheduleProblem(labelled, annotations.timezone)}; ignored`);
+        else scheduleWords ??= labelled;
       }
       continue;
     }
