@@ -163,6 +163,7 @@ export const RunOut = Type.Object(
     pid: Nullable(Int),
     args: Nullable(Type.Array(Str)),
     env_extra: Nullable(Type.Record(Str, Str)),
+    cancel_requested: Nullable(Type.String({ description: 'A person asked to stop this running run (the reason); the node running it stops it within a second.' })),
   },
   { additionalProperties: true, description: 'A run (one history row). Lists leave output_tail out unless ?output=1.' },
 );

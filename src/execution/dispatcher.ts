@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { iso, type Clock, type TimerHandle } from '../clock.js';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { NotFoundError, ValidationError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import { jobArgv, parseJson } from '../jobs/job.js';
 import type { JobManager, RunOutcomeFields } from '../jobs/manager.js';
@@ -19,10 +19,14 @@ import { Planner } from './planner.js';
 import { arePeers, QUEUED_COLUMNS, queueOrder, type QueuedRun } from './queue.js';
 import { chooseSlot, reservationFor } from './slots.js';
 import { queueManualRun } from './manual.js';
+import { cancelRun } from './cancel.js';
 import { retryDelayMs, shouldRetry } from './retry.js';
 import { REQUIRES_WAIT_PREFIX, Workflow } from './workflow.js';
 import type { Executor, RunRequest } from './types.js';
 import type { SlotUsage } from '../events.js';
+
+/** How often runs of ours are checked for a cancel request made elsewhere. */
+const CANCEL_WATCH_MS = 1000;
 
 export interface DispatcherOptions {
   node: string;
@@ -73,6 +77,8 @@ export class Dispatcher implements Executor {
   private stopped = true;
   private admitting = true;
   private readonly finishing = new Set<Promise<void>>();
+  /** The next look for cancel requests (cancel.ts), armed while runs are active here. */
+  private cancelWatch: TimerHandle | null = null;
 
   constructor(private readonly o: DispatcherOptions) {
     this.planner = new Planner({
@@ -84,7 +90,11 @@ export class Dispatcher implements Executor {
         o.bus?.emit('run.finished', r);
         o.onSkipped?.(r);
       },
-      replace: (r) => this.cancelActive(r.id, 'replaced by a newer tick (overlap policy replace)'),
+      // Wherever the running run is (here, another node): a run that ended meanwhile is no conflict.
+      replace: (r) => this.cancelRun(r.id, 'replaced by a newer tick (overlap policy replace)').then(
+        () => {},
+        () => {},
+      ),
     });
     this.workflow = new Workflow({
       jobs: o.jobs,
@@ -103,6 +113,7 @@ export class Dispatcher implements Executor {
     this.stopped = false;
     this.admitting = true;
     this.giveUpRecording = false;
+    this.watchCancelRequests(); // for the runs adopted before the start (recovery)
     this.kick();
   }
 
@@ -125,6 +136,8 @@ export class Dispatcher implements Executor {
     this.timer = null;
     for (const t of this.retryWakes) t.cancel();
     this.retryWakes.clear();
+    this.cancelWatch?.cancel();
+    this.cancelWatch = null;
     if (!opts.drain) this.stopRetrying();
     if (this.cycling) await this.cycling;
     await this.persistSlots().catch(() => {}); // a cycle cut short by the stop did not
@@ -337,6 +350,7 @@ export class Dispatcher implements Executor {
       runningJobs.add(job.id);
       const entry: Active = { run: claimed, launched: null };
       this.active.set(run.id, entry);
+      this.watchCancelRequests();
       this.o.lb.acquire({ runId: run.id, slot, reservation, usedMb: () => entry.launched?.usedMb() ?? 0 });
       // Launches run side by side (each forks a shim and sets up a cgroup): the next admission
       // does not wait for this one's process to exist. launch() handles its own failures.
@@ -562,24 +576,53 @@ export class Dispatcher implements Executor {
   }
 
   async cancelRun(runId: number, reason = 'cancelled by user'): Promise<RunRow> {
-    const run = await this.o.jobs.history.byId(runId);
-    if (!run) throw new NotFoundError(`no run with id ${runId}`, 'run');
-    if (run.status === 'queued') {
-      await this.skip(run, reason);
-    } else if (run.status === 'running') {
-      if (!this.active.has(runId)) throw new ConflictError(`run #${runId} is running on node ${run.node ?? '?'}, not here`, 'run');
-      await this.cancelActive(runId, reason);
-    } else {
-      throw new ConflictError(`run #${runId} has already finished (${run.status})`, 'run');
-    }
-    return (await this.o.jobs.history.byId(runId))!;
+    const { run } = await cancelRun(
+      {
+        history: this.o.jobs.history,
+        clock: this.o.clock,
+        stopHere: (r, why) => this.cancelActive(r.id, why),
+        onSkipped: (r) => this.o.bus?.emit('run.finished', r),
+      },
+      runId,
+      reason,
+    );
+    return run;
   }
 
-  private async cancelActive(runId: number, reason: string): Promise<void> {
+  /** Stop a run of ours (its process group: TERM, grace, KILL); false when it is not ours. */
+  private cancelActive(runId: number, reason: string): boolean {
     const entry = this.active.get(runId);
-    if (!entry) return;
+    if (!entry) return false;
+    if (entry.cancelReason) return true;
     entry.cancelReason = reason;
     entry.launched?.cancel(reason);
+    return true;
+  }
+
+  /**
+   * A request to stop a run of ours made elsewhere (the CLI, another node's API) is written on the
+   * run (cancel.ts); while runs are active here, look every second. The timer is not re-armed once
+   * nothing runs, and stop() cancels it.
+   */
+  private watchCancelRequests(): void {
+    if (this.cancelWatch || this.stopped || this.active.size === 0) return;
+    this.cancelWatch = this.o.clock.setTimer(CANCEL_WATCH_MS, () => {
+      this.cancelWatch = null;
+      void this.applyCancelRequests().finally(() => {
+        if (this.active.size > 0) this.watchCancelRequests();
+      });
+    });
+  }
+
+  private async applyCancelRequests(): Promise<void> {
+    if (this.active.size === 0) return;
+    try {
+      for (const r of await this.o.jobs.history.cancelRequests(this.o.node)) {
+        if (this.active.has(r.id)) this.cancelActive(r.id, r.cancel_requested ?? 'cancelled by user');
+      }
+    } catch (e) {
+      this.o.log?.(`reading cancel requests failed: ${(e as Error).message}`);
+    }
   }
 
   async slots(): Promise<SlotUsage[]> {
@@ -603,6 +646,9 @@ export class Dispatcher implements Executor {
     this.active.set(run.id, entry);
     this.o.lb.acquire({ runId: run.id, slot: run.slot ?? chooseSlot(job), reservation: { memoryMb: run.reservation_mb ?? 0, cpuPercent: run.reservation_cpu ?? 0 }, usedMb: () => launched.usedMb() });
     launched.done.then((outcome) => this.finish(entry, outcome));
+    // Asked to stop before the last daemon could (or while none ran).
+    if (run.cancel_requested) this.cancelActive(run.id, run.cancel_requested);
+    this.watchCancelRequests();
   }
 }
 

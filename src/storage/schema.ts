@@ -189,6 +189,8 @@ export interface HistoryTable {
   env_extra: Def<string | null>;
   /** 1 once recordExecution has applied this run to the job's counters (exactly once). */
   recorded: Def<number>;
+  /** A person asked to stop this running run: the reason (the node running it acts on it; execution/cancel.ts). */
+  cancel_requested: Def<string | null>;
 }
 
 export interface DependenciesTable {

@@ -10,6 +10,7 @@ import { iso, VirtualClock, type Clock } from '../../src/clock.js';
 import { loadConfig } from '../../src/config/load.js';
 import { openApp, type App } from '../../src/daemon/app.js';
 import { EventBus, type SlotUsage } from '../../src/events.js';
+import { cancelRun } from '../../src/execution/cancel.js';
 import type { Executor, RunRequest } from '../../src/execution/types.js';
 import { buildServer, type ServerOptions } from '../../src/api/server.js';
 import type { Api } from '../../src/api/types.js';
@@ -44,11 +45,9 @@ export class TestExecutor implements Executor {
     return run!;
   }
 
-  async cancelRun(runId: number, reason?: string): Promise<RunRow> {
-    await this.app.jobs.history.transition(runId, ['queued', 'running'], { status: 'interrupted', error_message: reason ?? null, finished_at: iso(this.app.clock.now()) });
-    const run = (await this.app.jobs.history.byId(runId))!;
-    this.bus.emit('run.finished', run);
-    return run;
+  /** The real rule (cancel.ts) with nothing running here: a queued run is skipped, a running one gets the request. */
+  async cancelRun(runId: number, reason = 'cancelled'): Promise<RunRow> {
+    return (await cancelRun({ history: this.app.jobs.history, clock: this.app.clock, onSkipped: (r) => this.bus.emit('run.finished', r) }, runId, reason)).run;
   }
 
   async slots(): Promise<SlotUsage[]> {

@@ -87,14 +87,25 @@ describe('runs', () => {
     assert.equal((await get('/api/runs/999/output')).statusCode, 404);
   });
 
-  test('cancel: a queued run becomes interrupted; a finished one is 409; unknown 404', async () => {
+  test('cancel: a queued run is skipped; a running one (on another node) gets the request and reads cancelling; a finished one is 409; unknown 404', async () => {
     const r = await h.server.inject({ method: 'POST', url: '/api/runs/4/cancel', headers: h.auth, payload: { reason: 'not today' } });
     assert.equal(r.statusCode, 200, r.body);
-    assert.equal(r.json().status, 'interrupted');
+    assert.equal(r.json().status, 'skipped');
+    assert.equal(r.json().skip_reason, 'not today');
     const again = await h.server.inject({ method: 'POST', url: '/api/runs/4/cancel', headers: h.auth });
     assert.equal(again.statusCode, 409);
     assert.equal(again.json().error.code, 'CONFLICT');
+    assert.match(again.json().error.message, /run #4 has already finished \(status skipped\); nothing to cancel/);
+    // Run 5 runs on a node this API's process does not hold: the request waits on the run for that node.
+    await h.app.jobs.history.update(5, { status: 'running', node: 'elsewhere', started_at: new Date().toISOString() });
+    const remote = await h.server.inject({ method: 'POST', url: '/api/runs/5/cancel', headers: h.auth, payload: { reason: 'wrong day' } });
+    assert.equal(remote.statusCode, 200, remote.body);
+    assert.equal(remote.json().status, 'running');
+    assert.equal(remote.json().cancel_requested, 'wrong day');
+    assert.equal(remote.json().job_name, 'beta', 'the run as GET /api/runs/:id shows it');
+    assert.deepEqual(await h.app.jobs.history.cancelRequests('elsewhere'), [{ id: 5, cancel_requested: 'wrong day' }]);
+    assert.deepEqual(await h.app.jobs.history.cancelRequests('here'), []);
     assert.equal((await h.server.inject({ method: 'POST', url: '/api/runs/999/cancel', headers: h.auth })).statusCode, 404);
-    assert.equal((await h.server.inject({ method: 'POST', url: '/api/runs/5/cancel', headers: h.auth, payload: { reason: 5 } })).json().error.field, 'reason');
+    assert.equal((await h.server.inject({ method: 'POST', url: '/api/runs/6/cancel', headers: h.auth, payload: { reason: 5 } })).json().error.field, 'reason');
   });
 });

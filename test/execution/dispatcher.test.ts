@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { iso } from '../../src/clock.js';
 import { harness, T0 } from '../fixtures/exec-core/harness.js';
+import { cancelRun } from '../../src/execution/cancel.js';
+import { statusLabel } from '../../src/cli/status-label.js';
 
 const MIN = 60_000;
 const one = { default: { max_concurrent_jobs: 1, max_memory_mb: 1e6, max_cpu_percent: 100 } };
@@ -327,6 +329,39 @@ test('a job changed through JobManager while the dispatcher runs takes effect at
     assert.equal(h.launcher.running.length, 1);
     assert.equal(h.launcher.running[0]!.startedAt, Date.UTC(2026, 5, 1, 12, 4));
     assert.equal((await h.runs('hourly')).length, 3);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a cancel asked for elsewhere (CLI, another node) stops the run within a second; it ends interrupted with the reason, not retried', async () => {
+  const h = await harness({ slots: { default: { max_concurrent_jobs: 5, max_memory_mb: 1000, max_cpu_percent: 100 } }, maxSleepMs: 3600_000 });
+  try {
+    await h.add({ name: 'long', schedule: '* * * * *', retries: 2 });
+    h.d.start();
+    await h.quiesce();
+    await h.clock.advance(30_000); // 12:01
+    await h.quiesce();
+    const run = h.launcher.running[0]!;
+    // What `smart-cron cancel` does from another process: no dispatcher of its own holds the run.
+    const asked = await cancelRun({ history: h.jobs.history, clock: h.clock }, run.spec.runId, 'stop it, from the CLI');
+    assert.equal(asked.how, 'requested');
+    assert.equal(statusLabel(asked.run, h.clock.now()), 'cancelling');
+    await h.clock.advance(1000);
+    await h.quiesce();
+    assert.equal(run.cancelled, 'stop it, from the CLI', 'stopped within a second, by the dispatcher that runs it');
+    const [row] = await h.runs('long');
+    assert.equal(row!.status, 'interrupted');
+    assert.equal(row!.error_message, 'stop it, from the CLI');
+    assert.equal((await h.runs('long')).filter((r) => r.trigger === 'retry').length, 0, 'a cancelled run is not retried');
+    // Nothing runs: the dispatcher stops looking (no timer kept for it).
+    await h.clock.advance(1000);
+    await h.quiesce();
+    const pending = h.clock.pending;
+    await h.clock.advance(1000);
+    assert.equal(h.clock.pending, pending);
+    await assert.rejects(cancelRun({ history: h.jobs.history, clock: h.clock }, run.spec.runId, 'again'), /run #\d+ has already finished \(status interrupted\); nothing to cancel/);
+    await assert.rejects(cancelRun({ history: h.jobs.history, clock: h.clock }, 9999, 'x'), /no run with id 9999/);
   } finally {
     await h.close();
   }

@@ -1,13 +1,15 @@
 /**
  * Recovery after a daemon died (recovery.ts), with real processes: a run whose pid never reached
  * its history row (the daemon died between spawning the shim and storing the pid) is still
- * found by its run.json and recorded with its real exit status, not marked interrupted.
+ * found by its run.json and recorded with its real exit status, not marked interrupted; a run
+ * someone asked to cancel while no daemon ran is stopped by the daemon that adopts it.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { systemClock } from '../../src/clock.js';
 import { hostProbe } from '../../src/daemon/engine.js';
+import { cancelRun } from '../../src/execution/cancel.js';
 import { Dispatcher } from '../../src/execution/dispatcher.js';
 import { PortableBackend } from '../../src/execution/enforcement/portable.js';
 import { LoadBalancer } from '../../src/execution/load-balancer.js';
@@ -29,18 +31,24 @@ after(() => {
   helper?.dispose();
 });
 
-test('a run whose pid never reached its row is found by its run.json after a restart and recorded with its exit status', async () => {
+/** A database and a runs directory, and "a daemon": a dispatcher with its launcher, made again after each "death". */
+async function home() {
   const dir = tempDir('smart-cron-recovery-');
   const runsDir = join(dir, 'runs');
   const database = await openDatabase(`sqlite:${join(dir, 'db.sqlite')}`);
+  const jobs = new JobManager(database, systemClock);
+  const slots = { default: { max_concurrent_jobs: 5, max_memory_mb: 1e6, max_cpu_percent: 100 } };
+  const daemon = (spawner: SpawnHelper | null = helper) => {
+    const launcher = new ProcessLauncher(new PortableBackend(), runnerOptionsFromConfig({ kill_grace_seconds: 1, output_tail_bytes: 4096, log_max_bytes: 1 << 20 }, sampler, systemClock, spawner));
+    const lb = new LoadBalancer({ node: 'n1', slots, reserveMb: 0, psiVeto: 0, host: hostProbe, clock: systemClock, database });
+    return { launcher, lb, d: new Dispatcher({ node: 'n1', jobs, lb, launcher, clock: systemClock, runsDir, maxSleepMs: 1000 }) };
+  };
+  return { database, jobs, runsDir, daemon };
+}
+
+test('a run whose pid never reached its row is found by its run.json after a restart and recorded with its exit status', async () => {
+  const { database, jobs, runsDir, daemon } = await home();
   try {
-    const jobs = new JobManager(database, systemClock);
-    const slots = { default: { max_concurrent_jobs: 5, max_memory_mb: 1e6, max_cpu_percent: 100 } };
-    const daemon = (spawner: SpawnHelper | null) => {
-      const launcher = new ProcessLauncher(new PortableBackend(), runnerOptionsFromConfig({ kill_grace_seconds: 1, output_tail_bytes: 4096, log_max_bytes: 1 << 20 }, sampler, systemClock, spawner));
-      const lb = new LoadBalancer({ node: 'n1', slots, reserveMb: 0, psiVeto: 0, host: hostProbe, clock: systemClock, database });
-      return { launcher, lb, d: new Dispatcher({ node: 'n1', jobs, lb, launcher, clock: systemClock, runsDir, maxSleepMs: 1000 }) };
-    };
     await jobs.registerJob({ name: 'slow-fail', schedule: '@yearly', timezone: 'UTC', command: ['sh', '-c', 'sleep 0.6; echo done; exit 3'], estimated_memory_mb: 1 }, { source: 'manual', byUser: true });
 
     // The first daemon starts the run, then "dies": it lets go of the run, and the pid it had
@@ -70,6 +78,46 @@ test('a run whose pid never reached its row is found by its run.json after a res
     assert.equal(done.exit_code, 3);
     assert.equal(done.pid, row.pid, 'the pid is back in the row');
     assert.match(done.output_tail ?? '', /done/);
+  } finally {
+    await database.close();
+  }
+});
+
+test('a cancel asked for while no daemon ran, or of a run adopted since, is honoured by the daemon that adopted it', async () => {
+  const { database, jobs, runsDir, daemon } = await home();
+  try {
+    for (const name of ['before', 'after']) {
+      await jobs.registerJob({ name, schedule: '@yearly', timezone: 'UTC', command: ['sh', '-c', 'echo started; sleep 60'], estimated_memory_mb: 1 }, { source: 'manual', byUser: true });
+    }
+    const first = daemon();
+    first.d.start();
+    const queued = [await first.d.requestRun({ job: 'before' }), await first.d.requestRun({ job: 'after' })];
+    const rows = async () => Promise.all(queued.map(async (q) => (await jobs.history.byId(q.id))!));
+    for (let i = 0; i < 250 && !(await rows()).every((r) => r.status === 'running' && r.pid); i++) await new Promise((r) => setTimeout(r, 20));
+    const [early, late] = await rows();
+    assert.ok(early!.pid && late!.pid, 'both runs started');
+    await first.d.stop();
+    first.launcher.abandonAll();
+
+    // No daemon holds the runs now: the request waits on the run.
+    const asked = await cancelRun({ history: jobs.history, clock: systemClock }, early!.id, 'not while we migrate');
+    assert.equal(asked.how, 'requested');
+    assert.equal((await jobs.history.byId(early!.id))!.status, 'running');
+
+    // The next daemon, as daemon.ts starts one: recovery first, then the dispatcher.
+    const second = daemon();
+    const t0 = Date.now();
+    assert.deepEqual(await recoverRuns({ node: 'n1', jobs, launcher: second.launcher, dispatcher: second.d, clock: systemClock, runsDir }), { adopted: 2, interrupted: 0 });
+    second.d.start();
+    await waitFor(() => second.d.runningCount === 1, 'the run asked to stop before the adoption is stopped on it', 20_000);
+    // A request for the other adopted run, made from elsewhere (the CLI): seen within a second.
+    await cancelRun({ history: jobs.history, clock: systemClock }, late!.id, 'and this one too');
+    await second.d.idle();
+    const [a, b] = await rows();
+    assert.deepEqual([a!.status, a!.error_message], ['interrupted', 'not while we migrate']);
+    assert.deepEqual([b!.status, b!.error_message], ['interrupted', 'and this one too']);
+    assert.ok(Date.now() - t0 < 30_000, `stopped, not left to their minute: ${Date.now() - t0} ms`);
+    await second.d.stop();
   } finally {
     await database.close();
   }

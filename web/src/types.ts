@@ -100,6 +100,8 @@ export interface Run {
   output_truncated: boolean | number;
   error_message: string | null;
   pid: number | null;
+  /** A person asked to stop it (the reason); it reads `cancelling` until it ends. */
+  cancel_requested: string | null;
 }
 
 export interface Alert {

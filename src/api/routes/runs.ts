@@ -3,11 +3,11 @@
  * its tail, or the whole file as a download), and cancel.
  */
 import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import Type from 'typebox';
-import { ConflictError } from '../../errors.js';
-import { FINAL_RUN_STATUSES, type RunStatus } from '../../storage/schema.js';
-import { presentRun, presentRuns } from '../present.js';
+import type { RunStatus } from '../../storage/schema.js';
+import { readLogTail } from '../../execution/run-log.js';
+import { presentRuns } from '../present.js';
 import { ErrorBody, IdParam, RunList, RunListQuery, RunOut } from '../schemas.js';
 import type { Api, ApiContext } from '../types.js';
 import { nextBefore, requireJob, requireRun } from './common.js';
@@ -15,24 +15,6 @@ import { nextBefore, requireJob, requireRun } from './common.js';
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 const tags = ['runs'];
 const MAX_TAIL = 16 * 1024 * 1024;
-
-/** The last `bytes` of a file, starting after the first newline so a cut line or UTF-8 sequence is not shown half. */
-async function readTail(path: string, size: number, bytes: number): Promise<string> {
-  const start = Math.max(0, size - bytes);
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(size - start);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, start);
-    let b = buf.subarray(0, bytesRead);
-    if (start > 0) {
-      const nl = b.indexOf(0x0a);
-      if (nl >= 0 && nl < b.length - 1) b = b.subarray(nl + 1);
-    }
-    return b.toString('utf8');
-  } finally {
-    await fh.close();
-  }
-}
 
 export function registerRunRoutes(server: Api, ctx: ApiContext): void {
   const jm = ctx.app.jobs;
@@ -81,7 +63,7 @@ export function registerRunRoutes(server: Api, ctx: ApiContext): void {
           reply.header('content-disposition', `attachment; filename="run-${run.id}.log"`).header('content-length', info.size);
           return reply.send(createReadStream(run.log_path) as unknown as string);
         }
-        return readTail(run.log_path, info.size, bytes);
+        return readLogTail(run.log_path, info.size, bytes);
       }
       const text = run.output_tail ?? '';
       if (req.query.download) reply.header('content-disposition', `attachment; filename="run-${run.id}.log"`);
@@ -94,7 +76,9 @@ export function registerRunRoutes(server: Api, ctx: ApiContext): void {
     {
       schema: {
         tags,
-        summary: 'Cancel a queued or running run (running: TERM, grace, KILL)',
+        summary: 'Cancel a queued or running run',
+        description:
+          'A queued run is skipped at once. A running run gets cancel_requested (the reason) and reads `cancelling`; the node running it, this one or another, stops it within a second (its process group: TERM, the grace period, KILL) and records it `interrupted`. 409 when the run has already finished.',
         params: IdParam,
         body: Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
         response: { 200: RunOut, ...errors },
@@ -102,9 +86,8 @@ export function registerRunRoutes(server: Api, ctx: ApiContext): void {
     },
     async (req) => {
       const run = await requireRun(ctx, req.params.id);
-      if (FINAL_RUN_STATUSES.includes(run.status)) throw new ConflictError(`run ${run.id} has already finished (status ${run.status}); nothing to cancel`, 'id');
       const after = await ctx.executor.cancelRun(run.id, req.body?.reason ?? 'cancelled through the API');
-      return presentRun(after);
+      return (await presentRuns(ctx.app.database, [after]))[0]!;
     },
   );
 }

@@ -75,6 +75,22 @@ export class HistoryRepo {
     return q.updateTable(T).set(patch).where('id', '=', id).where('status', 'in', from).returningAll().executeTakeFirst();
   }
 
+  /** Ask for a running run to be stopped (the reason); the run as it is now, or undefined when it is no longer running. */
+  requestCancel(id: number, reason: string, q: Q = this.db): Promise<RunRow | undefined> {
+    return this.transitionReturning(id, ['running'], { cancel_requested: reason }, q);
+  }
+
+  /** The running runs of one node that a person asked to stop. */
+  cancelRequests(node: string, q: Q = this.db): Promise<{ id: number; cancel_requested: string | null }[]> {
+    return q
+      .selectFrom(T)
+      .select(['id', 'cancel_requested'])
+      .where('status', '=', 'running')
+      .where('node', '=', node)
+      .where('cancel_requested', 'is not', null)
+      .execute();
+  }
+
   /** Runs newest first. */
   list(f: RunListFilter, q: Q = this.db): Promise<RunRow[]> {
     let query = q.selectFrom(T).selectAll();
