@@ -16,6 +16,7 @@ import * as deps from './deps.js';
 import * as health from './health.js';
 import * as init from './init.js';
 import * as jobs from './jobs.js';
+import * as logs from './logs.js';
 import * as nodes from './nodes.js';
 import * as runs from './runs.js';
 import * as schedule from './schedule.js';
@@ -23,7 +24,7 @@ import * as schedule from './schedule.js';
 type Registrar = (program: Command, ctx: CliContext) => void;
 
 /** Every command group, in the order `--help` lists them. */
-const GROUPS: Registrar[] = [init.register, daemon.register, jobs.register, runs.register, schedule.register, health.register, alerts.register, nodes.register, discover.register, deps.register];
+const GROUPS: Registrar[] = [init.register, daemon.register, jobs.register, runs.register, logs.register, schedule.register, health.register, alerts.register, nodes.register, discover.register, deps.register];
 
 /**
  * commander answers `--help` before it looks for the command named: `smart-cron schedul --help`

@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import { ValidationError } from '../errors.js';
 import { runHere, waitFinal } from '../daemon/oneshot.js';
 import { runningDaemon } from '../daemon/state.js';
+import { cancelRun } from '../execution/cancel.js';
 import { queueManualRun } from '../execution/manual.js';
+import { exitCodeFor, SmartCronError } from '../errors.js';
 import type { RunRow, RunStatus } from '../storage/schema.js';
 import { collect, type CliContext } from './context.js';
 import { formatTable, print, printJson, when } from './output.js';
@@ -31,7 +33,7 @@ export function register(program: Command, ctx: CliContext): void {
         const daemon = runningDaemon(app.config.home);
         if (daemon && !o.wait) {
           if (json) printJson(queued);
-          else print(`queued run #${queued.id} of ${name}; the daemon (pid ${daemon.pid}) starts it when it fits. Follow it with \`smart-cron history ${name}\`.`);
+          else print(`queued run #${queued.id} of ${name}; the daemon (pid ${daemon.pid}) starts it when it fits. Follow it with \`smart-cron logs ${name} --follow\`.`);
           return 0;
         }
         if (!json) print(daemon ? `queued run #${queued.id}; waiting for the daemon (pid ${daemon.pid})…` : `running #${queued.id} of ${name} here (no daemon is running)…`);
@@ -71,10 +73,53 @@ export function register(program: Command, ctx: CliContext): void {
             { header: 'duration', get: (r) => (r.duration_ms === null ? null : `${(r.duration_ms / 1000).toFixed(2)}s`), align: 'right' },
             { header: 'exit', get: (r) => r.exit_code ?? r.signal, align: 'right' },
             { header: 'peak mem', get: (r) => (r.peak_memory_mb === null ? null : `${r.peak_memory_mb.toFixed(1)} MB`), align: 'right' },
-            { header: 'note', get: (r) => r.skip_reason ?? r.error_message ?? r.wait_reason, max: 60 },
+            { header: 'note', get: (r) => r.skip_reason ?? r.error_message ?? (r.status === 'running' && r.cancel_requested ? `asked to stop: ${r.cancel_requested}` : r.wait_reason), max: 60 },
           ]),
         );
       });
+    });
+
+  program
+    .command('cancel')
+    .description('cancel runs: a queued run is skipped; a running one is stopped by the daemon (or node) running it, within a second (TERM, grace, KILL)')
+    .argument('<runs...>', 'run ids, as `history` shows them (42 or #42)')
+    .option('--reason <text>', 'why (kept on the run)', 'cancelled with smart-cron cancel')
+    .option('--wait', 'wait for running runs to end and print their result')
+    .action(async (ids: string[], o: { reason: string; wait?: boolean }) => {
+      const runIds = ids.map(parseRunId);
+      if (o.reason.length > 500) throw new ValidationError(`--reason: ${o.reason.length} characters (expected at most 500)`, 'reason');
+      const json = ctx.globals().json;
+      const code = await ctx.withApp(async (app) => {
+        const daemon = runningDaemon(app.config.home);
+        const out: RunRow[] = [];
+        let failed: unknown = null;
+        for (const id of runIds) {
+          let done: Awaited<ReturnType<typeof cancelRun>>;
+          try {
+            done = await cancelRun({ history: app.jobs.history, clock: app.clock }, id, o.reason);
+          } catch (e) {
+            if (!(e instanceof SmartCronError)) throw e;
+            process.stderr.write(`smart-cron: ${e.message}\n`);
+            failed ??= e;
+            continue;
+          }
+          const r = done.run;
+          const name = (await app.jobs.jobs.byId(r.job_id))?.name ?? `job #${r.job_id}`;
+          const elsewhere = r.node !== null && r.node !== app.config.nodeId;
+          // Only a process that holds the run can stop it: say which one will, and whether one is there.
+          const holder = elsewhere ? `node ${r.node} stops it` : daemon ? `the daemon (pid ${daemon.pid}) stops it` : null;
+          if (!json) {
+            if (done.how === 'skipped') print(`run #${r.id} (${name}) was queued: skipped, it will not start`);
+            else if (holder) print(`run #${r.id} (${name}) is running: asked to stop; ${holder} within a second`);
+            else print(`run #${r.id} (${name}) is running, but no daemon runs for this home: it stops when a \`smart-cron run\` still holding it sees the request (within a second), or when the next daemon adopts it`);
+          }
+          out.push(done.how === 'requested' && o.wait && holder ? await waitFinal(app, r.id) : r);
+        }
+        if (json) printJson(out);
+        else if (o.wait) for (const r of out) if (r.status !== 'skipped') print(describeRun(r, app.clock.now()));
+        return failed ? exitCodeFor(failed) : 0;
+      });
+      process.exitCode = code;
     });
 
   program
@@ -101,12 +146,20 @@ export function register(program: Command, ctx: CliContext): void {
     });
 }
 
+/** A run id as `history` prints it (#42) or bare (42). */
+export function parseRunId(text: string): number {
+  const m = /^#?(\d{1,15})$/.exec(text.trim());
+  if (!m) throw new ValidationError(`"${text}" is not a run id (expected the number \`history\` shows, e.g. 42 or #42)`, 'run');
+  return Number(m[1]);
+}
+
 export function describeRun(r: RunRow, now: number): string {
   const lines = [
     `run #${r.id}: ${statusLabel(r, now)}${r.exit_code !== null ? ` (exit ${r.exit_code})` : ''}${r.signal ? ` (${r.signal})` : ''}`,
     `started ${when(r.started_at, now)}, waited ${r.wait_ms ?? 0} ms, took ${r.duration_ms !== null ? `${(r.duration_ms / 1000).toFixed(2)} s` : '-'}`,
     `peak memory ${r.peak_memory_mb !== null ? `${r.peak_memory_mb.toFixed(1)} MB (${r.memory_source})` : '-'}, cpu ${r.cpu_time_ms ?? '-'} ms`,
   ];
+  if (r.status === 'running' && r.cancel_requested) lines.push(`asked to stop: ${r.cancel_requested}`);
   if (r.error_message) lines.push(`error: ${r.error_message}`);
   if (r.skip_reason) lines.push(`skipped: ${r.skip_reason}`);
   if (r.output_tail) lines.push('--- output ---', r.output_tail.trimEnd());

@@ -1,0 +1,133 @@
+/**
+ * `smart-cron logs`: a run's output from its log file (the job's latest run, or --run ID), the
+ * whole log or its tail, and with --follow as it grows until the run ends, like `tail -f` that
+ * knows when to stop. The output alone goes to stdout (pipe it); notes about the run go to stderr.
+ */
+import { stat } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { NotFoundError, ValidationError } from '../errors.js';
+import type { App } from '../daemon/app.js';
+import { readLogRange } from '../execution/run-log.js';
+import { FINAL_RUN_STATUSES, type RunRow } from '../storage/schema.js';
+import type { CliContext } from './context.js';
+import { printJson } from './output.js';
+import { parseRunId } from './runs.js';
+import { statusLabel } from './status-label.js';
+
+const CHUNK = 1 << 20;
+const FOLLOW_POLL_MS = 250;
+
+interface LogsOptions {
+  run?: string;
+  tail?: string;
+  follow?: boolean;
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('logs')
+    .description("a run's output: the job's latest run, or --run ID (--follow: as it grows, until the run ends)")
+    .argument('[name]', 'job name or id: its latest run')
+    .option('--run <id>', 'this run (42 or #42, as `history` shows it)')
+    .option('--tail <bytes>', 'only the last BYTES of the log, from a whole line on')
+    .option('-f, --follow', 'keep printing new output until the run ends (waits for a queued run to start)')
+    .action(async (name: string | undefined, o: LogsOptions) => {
+      if ((name === undefined) === (o.run === undefined)) {
+        throw new ValidationError(name === undefined ? 'logs: name a job (its latest run is shown) or give --run ID' : 'logs: give a job name or --run ID, not both', 'run');
+      }
+      const runId = o.run === undefined ? undefined : parseRunId(o.run);
+      const tail = o.tail === undefined ? undefined : Number(o.tail);
+      if (tail !== undefined && (!Number.isInteger(tail) || tail < 1)) throw new ValidationError(`--tail: "${o.tail}" is not a whole number of bytes above 0`, 'tail');
+      await ctx.withApp(async (app) => {
+        const run = runId !== undefined ? await app.jobs.history.byId(runId) : await latestRun(app, name!);
+        if (!run) throw new NotFoundError(`no run with id ${runId}`, 'run');
+        const jobName = (await app.jobs.jobs.byId(run.job_id))?.name ?? `job #${run.job_id}`;
+        if (ctx.globals().json) {
+          if (o.follow) throw new ValidationError('--follow prints text as it comes; leave out --json', 'follow');
+          const log = await logFile(run);
+          const text = log ? (await readLogRange(log.path, tail === undefined ? 0 : Math.max(0, log.size - tail), log.size, tail !== undefined)).text : (run.output_tail ?? '');
+          return printJson({ run, output: text, from_log_file: log !== null });
+        }
+        await (o.follow ? follow(app, run, jobName, tail) : show(run, jobName, tail));
+      });
+    });
+}
+
+/** The job's newest run that has (or will have) output: skipped ticks have none. */
+async function latestRun(app: App, name: string): Promise<RunRow> {
+  const job = await app.jobs.getJob(name);
+  const [run] = await app.jobs.history.list({ jobId: job.id, status: ['queued', 'running', 'succeeded', 'failed', 'timeout', 'memory_limit', 'oom_killed', 'interrupted', 'lost'], limit: 1 });
+  if (!run) throw new NotFoundError(`job ${job.name} has no runs yet (start one with \`smart-cron run ${job.name}\`)`, 'name');
+  return run;
+}
+
+/** The run's log file when it is on this host. */
+async function logFile(run: RunRow): Promise<{ path: string; size: number } | null> {
+  if (!run.log_path) return null;
+  const info = await stat(run.log_path).catch(() => null);
+  return info?.isFile() ? { path: run.log_path, size: info.size } : null;
+}
+
+function note(text: string): void {
+  process.stderr.write(`${text}\n`);
+}
+
+async function write(text: string): Promise<void> {
+  if (!text) return;
+  if (!process.stdout.write(text)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
+}
+
+/** Print [from, to) of the file in chunks (a log can be large; the daemon caps it). Returns where it stopped. */
+async function copy(path: string, from: number, to: number, wholeLines: boolean): Promise<number> {
+  let at = from;
+  let first = wholeLines;
+  while (at < to) {
+    const { text, end } = await readLogRange(path, at, Math.min(to, at + CHUNK), first);
+    first = false;
+    if (end === at) break; // the file shrank (pruned)
+    await write(text);
+    at = end;
+  }
+  return at;
+}
+
+async function show(run: RunRow, jobName: string, tail: number | undefined): Promise<void> {
+  if (run.status === 'queued') return note(`run #${run.id} (${jobName}) is queued: no output yet (--follow waits for it)`);
+  const log = await logFile(run);
+  if (log) {
+    await copy(log.path, tail === undefined ? 0 : Math.max(0, log.size - tail), log.size, tail !== undefined);
+    if (log.size === 0) note(`(run #${run.id} printed nothing)`);
+    return;
+  }
+  const kept = run.output_tail ?? '';
+  await write(tail === undefined ? kept : kept.slice(-tail));
+  if (run.log_path) note(`(run #${run.id}'s log file ${run.log_path} is not on this host${run.node ? ` (it ran on ${run.node})` : ''}, or was pruned: this is the output kept with the run, its head and tail)`);
+  else if (!kept && run.status !== 'skipped') note(`(run #${run.id} printed nothing)`);
+}
+
+async function follow(app: App, first: RunRow, jobName: string, tail: number | undefined): Promise<void> {
+  let run = first;
+  if (run.status === 'queued') note(`run #${run.id} (${jobName}) is queued: waiting for it to start…`);
+  let at: number | null = null;
+  for (;;) {
+    const log = await logFile(run);
+    const final = FINAL_RUN_STATUSES.includes(run.status);
+    if (log) {
+      // The first read starts at the tail asked for, from a whole line on; later reads go on from there.
+      const firstRead = at === null;
+      at ??= tail === undefined ? 0 : Math.max(0, log.size - tail);
+      at = await copy(log.path, at, log.size, firstRead && at > 0);
+    } else if (final && at === null) {
+      // Never saw a log file here (another node's run, or pruned): what the run kept.
+      await write(run.output_tail ?? '');
+    }
+    if (final) break;
+    await new Promise((r) => setTimeout(r, FOLLOW_POLL_MS));
+    const now = await app.jobs.history.byId(run.id);
+    if (!now) return note(`--- run #${run.id} (${jobName}) is gone: its job or history was removed`);
+    run = now;
+  }
+  const took = run.duration_ms === null ? '' : ` after ${(run.duration_ms / 1000).toFixed(2)} s`;
+  const exit = run.exit_code !== null ? ` (exit ${run.exit_code})` : run.signal ? ` (${run.signal})` : '';
+  note(`--- run #${run.id} (${jobName}): ${statusLabel(run, app.clock.now())}${exit}${took}${run.error_message ? `: ${run.error_message}` : ''}`);
+}
