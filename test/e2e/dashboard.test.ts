@@ -43,6 +43,8 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
       }
     });
   const row = (name: string) => page.locator(`[data-testid=job-row][data-job-name="${name}"]`);
+  /** A run another node is running (written by the `starting` step, cancelled by the next). */
+  let underWay: number;
 
   before(async () => {
     ensureWebBuilt();
@@ -220,7 +222,7 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
       id = job.id;
       const now = Date.now();
       ahead = (await insertRun(app.database, job.id, { scheduled_for: iso(now + 600_000), status: 'running', started_at: iso(now + 600_000), node: 'elsewhere', slot: 'default' })).id;
-      await insertRun(app.database, job.id, { scheduled_for: iso(now - 60_000), status: 'running', started_at: iso(now - 60_000), node: 'elsewhere', slot: 'default' });
+      underWay = (await insertRun(app.database, job.id, { scheduled_for: iso(now - 60_000), status: 'running', started_at: iso(now - 60_000), node: 'elsewhere', slot: 'default' })).id;
     } finally {
       await app.close();
     }
@@ -232,6 +234,25 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     await page.goto(`${daemon.base}/#/runs/${ahead}`);
     await page.locator('[data-testid=page-run] [data-testid=run-status][data-status=running]').waitFor();
     assert.equal((await page.locator('[data-testid=page-run] [data-testid=run-status]').textContent())?.trim(), 'starting');
+  });
+
+  step('cancels a run another node runs: the request waits on the run, which reads cancelling', async () => {
+    await page.goto(`${daemon.base}/#/runs/${underWay}`);
+    const cancel = page.getByTestId('cancel-run');
+    await cancel.click();
+    await page.locator('[data-testid=page-run] [data-testid=run-status][data-label=cancelling]').waitFor();
+    assert.equal((await cancel.textContent())?.trim(), 'Cancelling…');
+    assert.equal(await cancel.isDisabled(), true);
+    assert.equal((await page.getByTestId('run-job-link').textContent())?.trim(), 'quiet-e2e');
+    await shot('12-run-cancelling');
+    // Still running (node "elsewhere" has to stop it), with the request kept on the run.
+    const app = await openApp({ home: daemon.home });
+    try {
+      const r = (await app.jobs.history.byId(underWay))!;
+      assert.deepEqual([r.status, r.cancel_requested], ['running', 'cancelled through the API']);
+    } finally {
+      await app.close();
+    }
   });
 
   step('had no script errors, and signs out', async () => {

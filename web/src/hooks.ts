@@ -116,11 +116,12 @@ export function useNow(): number {
 
 /**
  * A run's status as it reads (statusLabel): `starting` while a running run's start is still
- * ahead, and `running` from that instant on, re-rendering then rather than at the next tick.
+ * ahead, and `running` from that instant on, re-rendering then rather than at the next tick;
+ * `cancelling` once a person asked to stop it.
  */
-export function useStatusLabel(status: RunStatus | null | undefined, startedAt: string | null | undefined): string | null {
+export function useStatusLabel(status: RunStatus | null | undefined, startedAt: string | null | undefined, cancelRequested?: string | null): string | null {
   const [, rerender] = useState(0);
-  const label = status ? statusLabel({ status, started_at: startedAt ?? null }, Date.now()) : null;
+  const label = status ? statusLabel({ status, started_at: startedAt ?? null, cancel_requested: cancelRequested }, Date.now()) : null;
   useEffect(() => {
     if (label !== 'starting' || !startedAt) return;
     const t = setTimeout(() => rerender((n) => n + 1), Math.max(0, Date.parse(startedAt) - Date.now()) + 10);

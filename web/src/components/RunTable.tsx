@@ -35,7 +35,7 @@ function cell(run: Run, col: RunColumn, names?: Map<number, string>) {
       return (
         <a href={`#/runs/${run.id}`}>
           <span class="sr-only">run {run.id}: </span>
-          <RunStatusBadge status={run.status} startedAt={run.started_at} />
+          <RunStatusBadge status={run.status} startedAt={run.started_at} cancelRequested={run.cancel_requested} />
         </a>
       );
     case 'trigger':

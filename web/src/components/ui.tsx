@@ -43,9 +43,22 @@ function runTone(s: RunStatus | null | undefined): string {
   }
 }
 
-/** A run's status; with startedAt, a running run whose start is still ahead reads `starting` (data-status keeps the stored one). */
-export function RunStatusBadge({ status, startedAt, testid = 'run-status' }: { status: RunStatus | null | undefined; startedAt?: string | null; testid?: string }) {
-  const label = useStatusLabel(status, startedAt);
+/**
+ * A run's status; with startedAt, a running run whose start is still ahead reads `starting`, and
+ * with cancelRequested, one asked to stop reads `cancelling` (data-status keeps the stored one).
+ */
+export function RunStatusBadge({
+  status,
+  startedAt,
+  cancelRequested,
+  testid = 'run-status',
+}: {
+  status: RunStatus | null | undefined;
+  startedAt?: string | null;
+  cancelRequested?: string | null;
+  testid?: string;
+}) {
+  const label = useStatusLabel(status, startedAt, cancelRequested);
   return (
     <span class={`badge tone-${runTone(status)}`} data-testid={testid} data-status={status ?? ''} data-label={label ?? ''}>
       {status === 'running' && <span class="spinner" aria-hidden="true" />}

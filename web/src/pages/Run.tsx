@@ -57,7 +57,7 @@ export function RunPage({ id }: { id: number }) {
   async function cancel() {
     try {
       const updated = await post<Run | undefined>(`/api/runs/${id}/cancel`);
-      if (updated && typeof updated === 'object' && 'id' in updated) run.set(() => updated);
+      if (updated && typeof updated === 'object' && 'id' in updated) run.set((old) => ({ ...old, ...updated }));
       else run.reload();
     } catch (e) {
       notify(`Could not cancel: ${(e as ApiError).message}`, 'bad');
@@ -71,11 +71,18 @@ export function RunPage({ id }: { id: number }) {
       </nav>
       <div class="page-head">
         <h1>Run #{r.id}</h1>
-        <RunStatusBadge status={r.status} startedAt={r.started_at} />
+        <RunStatusBadge status={r.status} startedAt={r.started_at} cancelRequested={r.cancel_requested} />
         <span class="spacer" />
         {live && (
-          <button type="button" class="danger" onClick={cancel} data-testid="cancel-run">
-            Cancel
+          <button
+            type="button"
+            class="danger"
+            onClick={cancel}
+            disabled={Boolean(r.cancel_requested)}
+            title={r.cancel_requested ? `Asked to stop: ${r.cancel_requested}` : 'Stop this run (its processes get TERM, then KILL after the grace period)'}
+            data-testid="cancel-run"
+          >
+            {r.cancel_requested ? 'Cancelling…' : 'Cancel'}
           </button>
         )}
       </div>
