@@ -32,6 +32,20 @@ const GROUPS: Registrar[] = [init.register, daemon.register, jobs.register, runs
  * with subcommands now says the name is unknown (with its suggestion), as it does without help.
  */
 class SmartCronCommand extends Command {
+  constructor(name?: string) {
+    super(name);
+    // `alerts bogus`: commander hands `bogus` to the default subcommand (list) as an argument,
+    // which answered "too many arguments for 'list'". A word that names no subcommand, given to
+    // a default that takes no arguments, is an unknown command, as `jobs bogus` is.
+    this.hook('preSubcommand', (group, sub) => {
+      const named = group.args[0];
+      const isDefault = (group as unknown as { _defaultCommandName?: string })._defaultCommandName === sub.name();
+      if (isDefault && sub.registeredArguments.length === 0 && named !== undefined && named !== sub.name() && !named.startsWith('-')) {
+        (group as unknown as { unknownCommand(): never }).unknownCommand();
+      }
+    });
+  }
+
   override createCommand(name?: string): Command {
     return new SmartCronCommand(name);
   }

@@ -71,6 +71,13 @@ test('alerts --open lists only unresolved alerts; --job narrows', async () => {
   const listed = await cli(home.dir, 'alerts', 'list', '--job', 'cleanup');
   assert.equal(listed.code, 0, listed.stderr);
   assert.equal(listed.stdout.replace(/\([^)]* ago\)/g, ''), table.stdout.replace(/\([^)]* ago\)/g, ''));
+  // A word that names no alerts command is an unknown command (not "too many arguments for 'list'").
+  for (const [word, said] of [['bogus', /^error: unknown command 'bogus'\n$/], ['tset', /^error: unknown command 'tset' \(did you mean test\?\)\n$/]] as const) {
+    const typo = await cli(home.dir, 'alerts', word);
+    assert.equal(typo.code, 2, typo.stderr);
+    assert.match(typo.stderr, said);
+    assert.equal(typo.stdout, '');
+  }
 });
 
 test('alerts ack ID acknowledges; an unknown id is refused', async () => {
