@@ -5,6 +5,7 @@ import { runningDaemon } from '../daemon/state.js';
 import { cancelRun } from '../execution/cancel.js';
 import { queueManualRun } from '../execution/manual.js';
 import { exitCodeFor, SmartCronError } from '../errors.js';
+import type { App } from '../daemon/app.js';
 import type { RunRow, RunStatus } from '../storage/schema.js';
 import { collect, type CliContext } from './context.js';
 import { formatTable, print, printJson, when } from './output.js';
@@ -18,7 +19,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description('run a job now, through the same admission as scheduled runs (the daemon runs it, or this process when none is running)')
     .argument('<name>', 'job name or id')
     .argument('[args...]', 'extra arguments for this run, after --')
-    .option('--wait', 'wait for the run to finish and print its result (exit 1 unless it succeeded)')
+    .option('--wait', 'wait for the run to finish and print its result (exit 1 unless it succeeded; Ctrl-C stops the run)')
     .option('--env <KEY=VALUE>', 'extra environment for this run (repeatable)', collect)
     .action(async (name: string, args: string[], o: { wait?: boolean; env?: string[] }) => {
       const env: Record<string, string> = {};
@@ -37,9 +38,17 @@ export function register(program: Command, ctx: CliContext): void {
           return 0;
         }
         if (!json) print(daemon ? `queued run #${queued.id}; waiting for the daemon (pid ${daemon.pid})…` : `running #${queued.id} of ${name} here (no daemon is running)…`);
-        const done = daemon ? await waitFinal(app, queued.id) : await runHere(app, queued.id);
+        const stopped = stopOnSignals(app, queued.id, daemon !== null);
+        let done: RunRow;
+        try {
+          done = daemon ? await waitFinal(app, queued.id) : await runHere(app, queued.id);
+        } finally {
+          stopped.dispose();
+        }
         if (json) printJson(done);
         else print(describeRun(done, app.clock.now()));
+        // As a shell reports a command ended by the signal (130 for Ctrl-C).
+        if (stopped.by) return 128 + (stopped.by === 'SIGINT' ? 2 : 15);
         return done.status === 'succeeded' ? 0 : 1;
       });
       process.exitCode = code;
@@ -144,6 +153,34 @@ export function register(program: Command, ctx: CliContext): void {
         if (!runningDaemon(app.config.home)) print('(no daemon is running for this home: nothing runs)');
       });
     });
+}
+
+/**
+ * While `run --wait` waits: Ctrl-C (or SIGTERM) stops the run it started, as for any command in
+ * the foreground, through the same request as `smart-cron cancel` (whoever runs it, this
+ * process or the daemon, stops it and records it interrupted); a second one leaves at once and
+ * lets the run go on.
+ */
+function stopOnSignals(app: App, runId: number, viaDaemon: boolean): { by: NodeJS.Signals | null; dispose(): void } {
+  const state = { by: null as NodeJS.Signals | null, dispose };
+  const on = (sig: NodeJS.Signals) => {
+    if (state.by) {
+      process.stderr.write(`smart-cron: left run #${runId} running; ${viaDaemon ? 'the daemon records it' : 'the next daemon records it (it adopts the run)'}\n`);
+      process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
+    }
+    state.by = sig;
+    process.stderr.write(`smart-cron: stopping run #${runId} (${sig}); ${sig === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again leaves it running\n`);
+    cancelRun({ history: app.jobs.history, clock: app.clock }, runId, `stopped by ${sig} to smart-cron run --wait`).catch((e: Error) => process.stderr.write(`smart-cron: ${e.message}\n`));
+  };
+  const onInt = () => on('SIGINT');
+  const onTerm = () => on('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  function dispose(): void {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+  }
+  return state;
 }
 
 /** A run id as `history` prints it (#42) or bare (42). */

@@ -5,31 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { queueManualRun } from '../../src/execution/manual.js';
+import { processGroupMembers } from '../../src/execution/procfs.js';
 import { describe, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { app as openHome, startDaemonProcess, until, writeHome } from '../fixtures/exec-core/daemon-proc.js';
 
 const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
-
-/** Live processes still in a process group (from /proc; a zombie is dead, waiting for its reaper). */
-function groupMembers(pgid: number): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid && fields[0] !== 'Z') out.push(Number(d));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
 
 test('logs shows and follows a run’s output; cancel skips a queued run and has the daemon stop a running one', { timeout: 300_000 }, async () => {
   const home = join(tempDir('smart-cron-cancel-'), 'home');
@@ -110,7 +95,7 @@ test('logs shows and follows a run’s output; cancel skips a queued run and has
     const ended = (await a.jobs.history.byId(runId))!;
     assert.deepEqual([ended.status, ended.error_message, ended.cancel_requested], ['interrupted', 'enough ticks', 'enough ticks']);
     assert.ok(ended.duration_ms! < 55_000, `stopped long before its minute was up: ${ended.duration_ms} ms`);
-    assert.deepEqual(groupMembers(ended.pid!), [], 'no process of the run is left');
+    assert.deepEqual(processGroupMembers(ended.pid!), [], 'no process of the run is left');
 
     assert.equal(await followExit, 0, followNotes);
     assert.match(followed, /^tick 1\ntick 2\ntick 3\n/);
