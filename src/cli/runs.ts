@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
-import { ValidationError } from '../errors.js';
+import { exitCodeFor, SmartCronError, ValidationError } from '../errors.js';
 import { runHere, waitFinal } from '../daemon/oneshot.js';
 import { runningDaemon } from '../daemon/state.js';
 import { cancelRun } from '../execution/cancel.js';
 import { queueManualRun } from '../execution/manual.js';
-import { exitCodeFor, SmartCronError } from '../errors.js';
 import type { App } from '../daemon/app.js';
 import type { RunRow, RunStatus } from '../storage/schema.js';
 import { collect, type CliContext } from './context.js';
