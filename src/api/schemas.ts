@@ -6,6 +6,7 @@
 import Type, { type Static, type TSchema } from 'typebox';
 import { ENV_NAME, ENV_NAME_PATTERN } from '../jobs/definition.js';
 import { SORTABLE } from '../storage/repos/jobs.js';
+import { RUN_STATUSES } from '../storage/schema.js';
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 const lit = <const T extends string[]>(values: readonly [...T]) => Type.Enum(values);
@@ -15,7 +16,6 @@ const Int = Type.Integer();
 const Bool = Type.Boolean();
 const Iso = Type.String({ description: 'ISO-8601 UTC timestamp' });
 
-export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'timeout', 'memory_limit', 'oom_killed', 'interrupted', 'lost', 'skipped'] as const;
 export const HEALTH = ['critical', 'warning', 'healthy'] as const;
 const EXEC_STATUS = ['never_run', 'overdue', 'failing', 'ok'] as const;
 

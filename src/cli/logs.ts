@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { App } from '../daemon/app.js';
 import { readLogRange } from '../execution/run-log.js';
-import { FINAL_RUN_STATUSES, type RunRow } from '../storage/schema.js';
+import { FINAL_RUN_STATUSES, RUN_STATUSES, type RunRow } from '../storage/schema.js';
 import type { CliContext } from './context.js';
 import { printJson } from './output.js';
 import { parseRunId } from './runs.js';
@@ -45,7 +45,7 @@ export function register(program: Command, ctx: CliContext): void {
         if (ctx.globals().json) {
           if (o.follow) throw new ValidationError('--follow prints text as it comes; leave out --json', 'follow');
           const log = await logFile(run);
-          const text = log ? (await readLogRange(log.path, tail === undefined ? 0 : Math.max(0, log.size - tail), log.size, tail !== undefined)).text : (run.output_tail ?? '');
+          const text = log ? (await readLogRange(log.path, tailStart(log.size, tail), log.size, tail !== undefined)).text : (run.output_tail ?? '');
           return printJson({ run, output: text, from_log_file: log !== null });
         }
         await (o.follow ? follow(app, run, jobName, tail) : show(run, jobName, tail));
@@ -56,7 +56,7 @@ export function register(program: Command, ctx: CliContext): void {
 /** The job's newest run that has (or will have) output: skipped ticks have none. */
 async function latestRun(app: App, name: string): Promise<RunRow> {
   const job = await app.jobs.getJob(name);
-  const [run] = await app.jobs.history.list({ jobId: job.id, status: ['queued', 'running', 'succeeded', 'failed', 'timeout', 'memory_limit', 'oom_killed', 'interrupted', 'lost'], limit: 1 });
+  const [run] = await app.jobs.history.list({ jobId: job.id, status: RUN_STATUSES.filter((s) => s !== 'skipped'), limit: 1 });
   if (!run) throw new NotFoundError(`job ${job.name} has no runs yet (start one with \`smart-cron run ${job.name}\`)`, 'name');
   return run;
 }
@@ -66,6 +66,11 @@ async function logFile(run: RunRow): Promise<{ path: string; size: number } | nu
   if (!run.log_path) return null;
   const info = await stat(run.log_path).catch(() => null);
   return info?.isFile() ? { path: run.log_path, size: info.size } : null;
+}
+
+/** Where --tail BYTES starts in a log of `size` bytes (the whole log without it). */
+function tailStart(size: number, tail: number | undefined): number {
+  return tail === undefined ? 0 : Math.max(0, size - tail);
 }
 
 function note(text: string): void {
@@ -95,7 +100,7 @@ async function show(run: RunRow, jobName: string, tail: number | undefined): Pro
   if (run.status === 'queued') return note(`run #${run.id} (${jobName}) is queued: no output yet (--follow waits for it)`);
   const log = await logFile(run);
   if (log) {
-    await copy(log.path, tail === undefined ? 0 : Math.max(0, log.size - tail), log.size, tail !== undefined);
+    await copy(log.path, tailStart(log.size, tail), log.size, tail !== undefined);
     if (log.size === 0) note(`(run #${run.id} printed nothing)`);
     return;
   }
@@ -115,7 +120,7 @@ async function follow(app: App, first: RunRow, jobName: string, tail: number | u
     if (log) {
       // The first read starts at the tail asked for, from a whole line on; later reads go on from there.
       const firstRead = at === null;
-      at ??= tail === undefined ? 0 : Math.max(0, log.size - tail);
+      at ??= tailStart(log.size, tail);
       at = await copy(log.path, at, log.size, firstRead && at > 0);
     } else if (final && at === null) {
       // Never saw a log file here (another node's run, or pruned): what the run kept.

@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import type { Command } from 'commander';
 import { exitCodeFor, SmartCronError, ValidationError } from '../errors.js';
 import { runHere, waitFinal } from '../daemon/oneshot.js';
@@ -5,12 +6,10 @@ import { runningDaemon } from '../daemon/state.js';
 import { cancelRun } from '../execution/cancel.js';
 import { queueManualRun } from '../execution/manual.js';
 import type { App } from '../daemon/app.js';
-import type { RunRow, RunStatus } from '../storage/schema.js';
+import { RUN_STATUSES, type RunRow, type RunStatus } from '../storage/schema.js';
 import { collect, type CliContext } from './context.js';
 import { formatTable, print, printJson, when } from './output.js';
 import { statusLabel } from './status-label.js';
-
-const STATUSES: RunStatus[] = ['queued', 'running', 'succeeded', 'failed', 'timeout', 'memory_limit', 'oom_killed', 'interrupted', 'lost', 'skipped'];
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -47,7 +46,7 @@ export function register(program: Command, ctx: CliContext): void {
         if (json) printJson(done);
         else print(describeRun(done, app.clock.now()));
         // As a shell reports a command ended by the signal (130 for Ctrl-C).
-        if (stopped.by) return 128 + (stopped.by === 'SIGINT' ? 2 : 15);
+        if (stopped.by) return 128 + constants.signals[stopped.by];
         return done.status === 'succeeded' ? 0 : 1;
       });
       process.exitCode = code;
@@ -58,11 +57,11 @@ export function register(program: Command, ctx: CliContext): void {
     .description('runs, newest first')
     .argument('[name]', 'only this job')
     .option('--limit <n>', 'how many', '20')
-    .option('--status <status>', `only this status (${STATUSES.join(', ')})`)
+    .option('--status <status>', `only this status (${RUN_STATUSES.join(', ')})`)
     .action(async (name: string | undefined, o: { limit: string; status?: string }) => {
       const limit = Number(o.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 10000) throw new ValidationError(`--limit: "${o.limit}" is not a whole number from 1 to 10000`, 'limit');
-      if (o.status && !STATUSES.includes(o.status as RunStatus)) throw new ValidationError(`--status: "${o.status}" is not a run status (expected one of ${STATUSES.join(', ')})`, 'status');
+      if (o.status && !(RUN_STATUSES as readonly string[]).includes(o.status)) throw new ValidationError(`--status: "${o.status}" is not a run status (expected one of ${RUN_STATUSES.join(', ')})`, 'status');
       await ctx.withApp(async (app) => {
         const job = name ? await app.jobs.getJob(name) : undefined;
         const runs = await app.jobs.history.list({ jobId: job?.id, status: o.status as RunStatus | undefined, limit });
@@ -165,7 +164,7 @@ function stopOnSignals(app: App, runId: number, viaDaemon: boolean): { by: NodeJ
   const on = (sig: NodeJS.Signals) => {
     if (state.by) {
       process.stderr.write(`smart-cron: left run #${runId} running; ${viaDaemon ? 'the daemon records it' : 'the next daemon records it (it adopts the run)'}\n`);
-      process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
+      process.exit(128 + constants.signals[sig]);
     }
     state.by = sig;
     process.stderr.write(`smart-cron: stopping run #${runId} (${sig}); ${sig === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again leaves it running\n`);

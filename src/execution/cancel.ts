@@ -37,7 +37,7 @@ export async function cancelRun(o: CancelOptions, runId: number, reason: string)
     const run = await o.history.byId(runId);
     if (!run) throw new NotFoundError(`no run with id ${runId}`, 'id');
     if (run.status === 'queued') {
-      const skipped = await o.history.transitionReturning(run.id, ['queued'], { status: 'skipped', skip_reason: reason, finished_at: iso(o.clock.now()) });
+      const skipped = await o.history.skipQueued(run.id, reason, iso(o.clock.now()));
       if (!skipped) continue;
       o.onSkipped?.(skipped);
       return { run: skipped, how: 'skipped' };

@@ -91,7 +91,7 @@ export class Dispatcher implements Executor {
         o.onSkipped?.(r);
       },
       // Wherever the running run is (here, another node): a run that ended meanwhile is no conflict.
-      replace: (r) => this.cancelRun(r.id, 'replaced by a newer tick (overlap policy replace)').then(
+      replace: (r, reason) => this.cancelRun(r.id, reason).then(
         () => {},
         () => {},
       ),
@@ -557,7 +557,7 @@ export class Dispatcher implements Executor {
   }
 
   private async skip(run: QueuedRun, reason: string): Promise<void> {
-    const row = await this.o.jobs.history.transitionReturning(run.id, ['queued'], { status: 'skipped', skip_reason: reason, finished_at: iso(this.o.clock.now()) });
+    const row = await this.o.jobs.history.skipQueued(run.id, reason, iso(this.o.clock.now()));
     if (row) this.o.bus?.emit('run.finished', row);
   }
 

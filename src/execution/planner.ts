@@ -13,6 +13,9 @@ import type { JobRow, NewRunRow, RunRow, RunTrigger } from '../storage/schema.js
 import { circuitGate } from './circuit.js';
 import { hasRequirements, requirementsGate } from './workflow.js';
 
+/** Why a run gave way to a newer tick of its job (overlap policy replace). */
+const REPLACED = 'replaced by a newer tick (overlap policy replace)';
+
 export interface PlannerOptions {
   jobs: JobManager;
   clock: Clock;
@@ -20,8 +23,8 @@ export interface PlannerOptions {
   misfireGraceMs?: number;
   onQueued?: (run: RunRow) => void;
   onSkipped?: (run: RunRow) => void;
-  /** Cancels a running run (overlap policy replace). */
-  replace?: (run: RunRow) => Promise<void>;
+  /** Cancels a running run (overlap policy replace), with the reason. */
+  replace?: (run: RunRow, reason: string) => Promise<void>;
   log?: (msg: string) => void;
 }
 
@@ -160,9 +163,9 @@ export class Planner {
       else if (policy === 'queue' && waiting.length > 0) reason = `a run is already waiting (#${waiting[0]!.id}; overlap policy queue keeps at most one)`;
       else if (policy === 'replace') {
         for (const r of waiting) {
-          await this.o.jobs.history.transition(r.id, ['queued'], { status: 'skipped', skip_reason: 'replaced by a newer tick (overlap policy replace)', finished_at: iso(nowMs) });
+          await this.o.jobs.history.skipQueued(r.id, REPLACED, iso(nowMs));
         }
-        for (const r of running) await this.o.replace?.(r);
+        for (const r of running) await this.o.replace?.(r, REPLACED);
       }
       if (reason) {
         const r = await this.insert(job, at, trigger, nowMs, { status: 'skipped', skip_reason: reason });

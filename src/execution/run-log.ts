@@ -1,5 +1,5 @@
 /**
- * Reading a run's log file (written by the runner, capped at execution.max_log_bytes): for the
+ * Reading a run's log file (written by the runner, capped at execution.log_max_bytes): for the
  * API's output route and `smart-cron logs`.
  */
 import { open } from 'node:fs/promises';

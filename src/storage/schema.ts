@@ -21,17 +21,9 @@ export type MisfirePolicy = 'skip' | 'run_once' | 'run_all';
 export type OverlapPolicy = 'forbid' | 'allow' | 'replace' | 'queue';
 export type CircuitState = 'closed' | 'open' | 'half_open';
 export type RunTrigger = 'schedule' | 'manual' | 'catchup' | 'retry' | 'dependency';
-export type RunStatus =
-  | 'queued'
-  | 'running'
-  | 'succeeded'
-  | 'failed'
-  | 'timeout'
-  | 'memory_limit'
-  | 'oom_killed'
-  | 'interrupted'
-  | 'lost'
-  | 'skipped';
+/** Every status a run can have, in the order a run meets them. */
+export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'timeout', 'memory_limit', 'oom_killed', 'interrupted', 'lost', 'skipped'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
 export const FINAL_RUN_STATUSES: readonly RunStatus[] = [
   'succeeded',
   'failed',

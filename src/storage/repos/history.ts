@@ -75,6 +75,11 @@ export class HistoryRepo {
     return q.updateTable(T).set(patch).where('id', '=', id).where('status', 'in', from).returningAll().executeTakeFirst();
   }
 
+  /** Skip a run that is still queued, saying why; the run as it is now, or undefined when it is no longer queued. */
+  skipQueued(id: number, reason: string, atIso: string, q: Q = this.db): Promise<RunRow | undefined> {
+    return this.transitionReturning(id, ['queued'], { status: 'skipped', skip_reason: reason, finished_at: atIso }, q);
+  }
+
   /** Ask for a running run to be stopped (the reason); the run as it is now, or undefined when it is no longer running. */
   requestCancel(id: number, reason: string, q: Q = this.db): Promise<RunRow | undefined> {
     return this.transitionReturning(id, ['running'], { cancel_requested: reason }, q);
