@@ -4,26 +4,16 @@
  * stops it through the request on the run, which the daemon acts on.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { queueManualRun } from '../../src/execution/manual.js';
 import { processGroupMembers } from '../../src/execution/procfs.js';
 import { describe, runCli } from '../helpers/cli.js';
-import { tempDir } from '../helpers/tmp.js';
-import { app as openHome, startDaemonProcess, until, writeHome } from '../fixtures/exec-core/daemon-proc.js';
-
-const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+import { daemonStarted, startCliProcess, startDaemonProcess, testHome, until } from '../fixtures/exec-core/daemon-proc.js';
 
 test('logs shows and follows a run’s output; cancel skips a queued run and has the daemon stop a running one', { timeout: 300_000 }, async () => {
-  const home = join(tempDir('smart-cron-cancel-'), 'home');
-  mkdirSync(home);
-  const slot = `cancel${process.pid}`;
-  writeHome(home, slot);
-  const a = await openHome(home);
+  const { home, slot, app: a } = await testHome('cancel');
   let d: ReturnType<typeof startDaemonProcess> | null = null;
-  let follower: ReturnType<typeof spawn> | null = null;
+  let follower: ReturnType<typeof startCliProcess> | null = null;
   try {
     const add = (name: string, line: string) =>
       a.jobs.registerJob({ name, schedule: '@yearly', timezone: 'UTC', shell: true, command: [line], slot }, { source: 'manual', byUser: true });
@@ -70,20 +60,15 @@ test('logs shows and follows a run’s output; cancel skips a queued run and has
     assert.deepEqual([skipped.status, skipped.skip_reason], ['skipped', 'not now']);
 
     d = startDaemonProcess(home);
-    await until('the daemon', async () => /daemon started/.test(d!.output()) || (d!.child.exitCode !== null && Promise.reject(new Error(d!.output()))), 90_000);
+    await daemonStarted(d);
     const started = await cli('run', 'ticker');
     assert.equal(started.code, 0, describe(started));
     assert.match(started.stdout, /Follow it with `smart-cron logs ticker --follow`/);
     const runId = Number(/queued run #(\d+)/.exec(started.stdout)![1]);
 
     // --follow in its own process: the output as it comes, then the run's end.
-    follower = spawn(process.execPath, ['--import', 'tsx', MAIN, '--home', home, 'logs', 'ticker', '--follow'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let followed = '';
-    let followNotes = '';
-    follower.stdout!.on('data', (c) => (followed += c));
-    follower.stderr!.on('data', (c) => (followNotes += c));
-    const followExit = new Promise<number | null>((r) => follower!.on('close', (code) => r(code)));
-    await until('the follower to print tick 3', async () => /tick 3\n/.test(followed), 60_000);
+    const f = (follower = startCliProcess(home, ['logs', 'ticker', '--follow']));
+    await until('the follower to print tick 3', async () => /tick 3\n/.test(f.stdout()), 60_000);
 
     const running = (await a.jobs.history.byId(runId))!;
     assert.equal(running.status, 'running');
@@ -97,18 +82,19 @@ test('logs shows and follows a run’s output; cancel skips a queued run and has
     assert.ok(ended.duration_ms! < 55_000, `stopped long before its minute was up: ${ended.duration_ms} ms`);
     assert.deepEqual(processGroupMembers(ended.pid!), [], 'no process of the run is left');
 
-    assert.equal(await followExit, 0, followNotes);
+    assert.equal(await f.exited, 0, f.stderr());
+    const followed = f.stdout();
     assert.match(followed, /^tick 1\ntick 2\ntick 3\n/);
     const lines = followed.trim().split('\n').filter((l) => l.startsWith('tick '));
     assert.deepEqual(lines, lines.map((_, i) => `tick ${i + 1}`), 'every line once, in order');
-    assert.match(followNotes, new RegExp(`--- run #${runId} \\(ticker\\): interrupted .*: enough ticks`));
+    assert.match(f.stderr(), new RegExp(`--- run #${runId} \\(ticker\\): interrupted .*: enough ticks`));
     // What followed is what the log holds.
     assert.equal((await cli('logs', '--run', String(runId))).stdout, followed);
 
     const hist = await cli('history', 'ticker');
     assert.match(hist.stdout, /interrupted .*enough ticks/);
   } finally {
-    if (follower && follower.exitCode === null) follower.kill('SIGKILL');
+    if (follower && follower.child.exitCode === null) follower.child.kill('SIGKILL');
     if (d && d.child.exitCode === null && d.child.signalCode === null) {
       d.child.kill('SIGTERM');
       await d.exited;

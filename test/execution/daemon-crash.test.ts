@@ -4,19 +4,12 @@
  * reservation leaks, and no tick runs twice.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { isAlive } from '../../src/daemon/state.js';
-import { tempDir } from '../helpers/tmp.js';
-import { app as openHome, startDaemonProcess, until, writeHome } from '../fixtures/exec-core/daemon-proc.js';
+import { startDaemonProcess, testHome, until } from '../fixtures/exec-core/daemon-proc.js';
 
 test('kill -9 of the daemon mid-run: the next daemon adopts the run and records it; nothing leaks, no tick twice', { timeout: 240_000 }, async () => {
-  const home = join(tempDir('smart-cron-crash-'), 'home');
-  mkdirSync(home);
-  const slot = `crash${process.pid}`;
-  writeHome(home, slot);
-  const a = await openHome(home);
+  const { home, slot, app: a } = await testHome('crash');
   const procs: ReturnType<typeof startDaemonProcess>[] = [];
   try {
     // One tick, some seconds ahead (a daemon starting late still runs it: it is within the 60 s grace).
@@ -75,12 +68,8 @@ test('kill -9 of the daemon mid-run: the next daemon adopts the run and records 
 });
 
 test('kill -9 of the daemon while a run is prepared ahead of its instant: it still starts at the instant, once, and the next daemon records it', { timeout: 240_000 }, async () => {
-  const home = join(tempDir('smart-cron-crash-lead-'), 'home');
-  mkdirSync(home);
-  const slot = `lead${process.pid}`;
   // A long start lead, so that the run is prepared well before its tick even on a slow machine.
-  writeHome(home, slot, 'execution: { start_lead_ms: 10000 }\n');
-  const a = await openHome(home);
+  const { home, slot, app: a } = await testHome('lead', 'execution: { start_lead_ms: 10000 }\n');
   const procs: ReturnType<typeof startDaemonProcess>[] = [];
   try {
     const at = Math.ceil((Date.now() + 40_000) / 1000) * 1000;

@@ -1,23 +1,16 @@
 /** A job changed with `smart-cron jobs set` (another process) while the daemon runs takes effect within about a second. */
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { describe, runCli } from '../helpers/cli.js';
-import { tempDir } from '../helpers/tmp.js';
-import { app as openHome, startDaemonProcess, until, writeHome } from '../fixtures/exec-core/daemon-proc.js';
+import { daemonStarted, startDaemonProcess, testHome, until } from '../fixtures/exec-core/daemon-proc.js';
 
 test('jobs set while the daemon runs: a new schedule, then disabling, take effect within about a second', { timeout: 240_000 }, async () => {
-  const home = join(tempDir('smart-cron-live-'), 'home');
-  mkdirSync(home);
-  const slot = `live${process.pid}`;
-  writeHome(home, slot);
-  const a = await openHome(home);
+  const { home, slot, app: a } = await testHome('live');
   let d: ReturnType<typeof startDaemonProcess> | null = null;
   try {
     const job = (await a.jobs.registerJob({ name: 'tick', schedule: '@yearly', timezone: 'UTC', command: ['true'], slot }, { source: 'manual', byUser: true })).job;
     d = startDaemonProcess(home);
-    await until('the daemon', async () => /daemon started/.test(d!.output()) || (d!.child.exitCode !== null && Promise.reject(new Error(d!.output()))), 90_000);
+    await daemonStarted(d);
 
     const set = await runCli(['--home', home, 'jobs', 'set', 'tick', 'schedule=*/2 * * * * *'], { timeoutMs: 120_000 });
     assert.equal(set.code, 0, describe(set));

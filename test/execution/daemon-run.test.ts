@@ -1,23 +1,15 @@
 /** `smart-cron run NAME --wait`: in-process without a daemon (exit 0/1 by the result), queued to the daemon with one. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { probeHost } from '../../src/execution/enforcement/detect.js';
 import { processGroupMembers } from '../../src/execution/procfs.js';
 import { describe, runCli } from '../helpers/cli.js';
-import { tempDir } from '../helpers/tmp.js';
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-import { app as openHome, cgroupRoots, startDaemonProcess, until, writeHome } from '../fixtures/exec-core/daemon-proc.js';
+import { cgroupRoots, daemonStarted, startCliProcess, startDaemonProcess, testHome, until } from '../fixtures/exec-core/daemon-proc.js';
 
 test('run --wait: here without a daemon (exit 0 on success, 1 on failure); through the daemon when one runs', { timeout: 240_000 }, async () => {
-  const home = join(tempDir('smart-cron-run-'), 'home');
-  mkdirSync(home);
-  const slot = `run${process.pid}`;
-  writeHome(home, slot);
-  const a = await openHome(home);
+  const { home, slot, app: a } = await testHome('run');
   let d: ReturnType<typeof startDaemonProcess> | null = null;
   try {
     const add = (name: string, line: string) =>
@@ -53,7 +45,7 @@ test('run --wait: here without a daemon (exit 0 on success, 1 on failure); throu
     }
 
     d = startDaemonProcess(home);
-    await until('the daemon', async () => /daemon started/.test(d!.output()) || (d!.child.exitCode !== null && Promise.reject(new Error(d!.output()))), 90_000);
+    await daemonStarted(d);
     const viaDaemon = await runCli(['--home', home, 'run', 'ok', '--wait'], { timeoutMs: 120_000 });
     assert.equal(viaDaemon.code, 0, describe(viaDaemon));
     assert.match(viaDaemon.stdout, /queued run #\d+; waiting for the daemon \(pid \d+\)/);
@@ -75,32 +67,23 @@ test('run --wait: here without a daemon (exit 0 on success, 1 on failure); throu
 });
 
 test('Ctrl-C on run --wait stops the run it started (recorded interrupted, nothing left running); a second one would leave it', { timeout: 120_000 }, async () => {
-  const home = join(tempDir('smart-cron-run-int-'), 'home');
-  mkdirSync(home);
-  const slot = `runint${process.pid}`;
-  writeHome(home, slot);
-  const a = await openHome(home);
+  const { home, slot, app: a } = await testHome('runint');
   try {
     await a.jobs.registerJob({ name: 'long', schedule: '@yearly', timezone: 'UTC', shell: true, command: ['echo begun; sleep 60'], slot }, { source: 'manual', byUser: true });
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--home', home, 'run', 'long', '--wait'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (c) => (out += c));
-    child.stderr!.on('data', (c) => (err += c));
-    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    const cli = startCliProcess(home, ['run', 'long', '--wait']);
     const run = await until(
       'the run to start',
       async () => {
         const [r] = await a.jobs.history.list({ limit: 1 });
-        return r?.status === 'running' && r.pid && /running #\d+ of long here/.test(out) ? r : undefined;
+        return r?.status === 'running' && r.pid && /running #\d+ of long here/.test(cli.stdout()) ? r : undefined;
       },
       60_000,
     );
     const t0 = Date.now();
-    child.kill('SIGINT');
-    assert.equal(await exited, 130, `${out}\n${err}`);
-    assert.match(err, new RegExp(`stopping run #${run.id} \\(SIGINT\\); Ctrl-C again leaves it running`));
-    assert.match(out, new RegExp(`run #${run.id}: interrupted`));
+    cli.child.kill('SIGINT');
+    assert.equal(await cli.exited, 130, cli.output());
+    assert.match(cli.stderr(), new RegExp(`stopping run #${run.id} \\(SIGINT\\); Ctrl-C again leaves it running`));
+    assert.match(cli.stdout(), new RegExp(`run #${run.id}: interrupted`));
     const done = (await a.jobs.history.byId(run.id))!;
     assert.deepEqual([done.status, done.error_message], ['interrupted', 'stopped by SIGINT to smart-cron run --wait']);
     assert.ok(Date.now() - t0 < 15_000, `stopped, not left to its minute: ${Date.now() - t0} ms`);
