@@ -30,21 +30,50 @@ const required = process.env.SMART_CRON_REQUIRE_CGROUP2_VM === '1';
 const skip = native ?? (lacking && !required ? lacking : false);
 if (skip) console.log(`# cgroup2 VM: skipped: ${skip}`);
 
+/**
+ * How long a VM may take (a passing one takes 1.5-3.5 min here). Below the test runner's own
+ * timeout (900 s): when that one fired, the emulator outlived the test, taking both cores.
+ * An emulated guest can hang (the kernel's soft lockup watchdog, under TCG), so this is not
+ * rare enough to leave to that guard.
+ */
+const VM_TIMEOUT_MS = 12 * 60_000;
+
 /** Run scripts/cgroup2-vm.sh with these arguments; its exit code and the end of what it printed. */
 async function vm(args: string[]): Promise<{ code: number | null; tail: string }> {
-  const child = spawn('bash', [script, ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so the script, QEMU and tee go together.
+  const child = spawn('bash', [script, ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   const keep = (b: Buffer) => (out = (out + b.toString('utf8')).slice(-20_000));
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, sig);
+    } catch {
+      // gone already
+    }
+  };
+  // TERM first: the script's trap removes its work folder (with a 1 GB disk image); then KILL.
+  let timedOut = false;
+  const timers = [
+    setTimeout(() => {
+      timedOut = true;
+      signal('SIGTERM');
+    }, VM_TIMEOUT_MS),
+    setTimeout(() => signal('SIGKILL'), VM_TIMEOUT_MS + 10_000),
+  ];
+  const onExit = () => signal('SIGKILL');
+  process.once('exit', onExit);
   const code = await new Promise<number | null>((r) => child.on('close', r));
-  // The kernel's own lines ([    1.234] ...) are noise here.
+  for (const t of timers) clearTimeout(t);
+  process.off('exit', onExit);
+  // The kernel's own lines ([    1.234] ...) are noise here, unless they are why it hung.
   const tail = out
     .split('\n')
-    .filter((l) => !/^\[\s*\d+\.\d+\]/.test(l))
+    .filter((l) => timedOut || !/^\[\s*\d+\.\d+\]/.test(l))
     .slice(-80)
     .join('\n');
-  return { code, tail };
+  return { code, tail: timedOut ? `the VM gave no result within ${VM_TIMEOUT_MS / 60_000} min and was stopped:\n${tail}` : tail };
 }
 
 test('cgroup v2 kernel: the cgroup2 variants of the runner and enforcement tests pass', { skip }, async () => {
