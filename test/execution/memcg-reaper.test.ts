@@ -17,6 +17,7 @@ import { Sampler } from '../../src/execution/sampler.js';
 import { perlAvailable, SpawnHelper } from '../../src/execution/spawn-helper.js';
 import { until } from '../fixtures/exec-core/daemon-proc.js';
 import { tempDir } from '../helpers/tmp.js';
+import { TIME_SCALE } from '../helpers/time-scale.js';
 import { testCgroup } from '../helpers/cgroups.js';
 
 const probe = probeHost();
@@ -62,12 +63,12 @@ for (const name of ['cgroup1', 'cgroup2'] as const) {
     const { backend, slotDir } = backendWithSlot(name, 0);
     const before = usage(slotDir);
     const runDir = await runWriting(backend, slotDir);
-    await until(`${runDir} removed`, async () => !fs.existsSync(runDir), 10_000);
+    await until(`${runDir} removed`, async () => !fs.existsSync(runDir), 10_000 * TIME_SCALE);
     // Its 4 MB of log stay in the page cache, but charged to no cgroup of ours.
     assert.ok(usage(slotDir) - before < 1 << 20, `the slot still has ${((usage(slotDir) - before) / 1048576).toFixed(1)} MB charged`);
     // And the kernel lets the removed cgroup go (it frees it asynchronously, after the rmdir).
     if (name === 'cgroup2') {
-      await until('no dying cgroup under the slot', async () => /nr_dying_descendants 0\b/.test(fs.readFileSync(path.join(slotDir, 'cgroup.stat'), 'utf8')), 10_000);
+      await until('no dying cgroup under the slot', async () => /nr_dying_descendants 0\b/.test(fs.readFileSync(path.join(slotDir, 'cgroup.stat'), 'utf8')), 10_000 * TIME_SCALE);
     }
   });
 
@@ -95,9 +96,9 @@ for (const name of ['cgroup1', 'cgroup2'] as const) {
     assert.ok(usage(over) >= 4 << 20, 'the finished run has its page cache charged');
     const sleeper = spawn('/bin/sh', ['-c', `echo $$ > ${live}/cgroup.procs && exec sleep 30`], { stdio: 'ignore' });
     try {
-      await until('the live process placed', async () => fs.readFileSync(path.join(live, 'cgroup.procs'), 'utf8').trim() !== '', 5000);
+      await until('the live process placed', async () => fs.readFileSync(path.join(live, 'cgroup.procs'), 'utf8').trim() !== '', 5000 * TIME_SCALE);
       backend.sweep!();
-      await until(`${over} removed`, async () => !fs.existsSync(over), 10_000);
+      await until(`${over} removed`, async () => !fs.existsSync(over), 10_000 * TIME_SCALE);
       assert.ok(usage(slotDir) < 1 << 20, `the slot still has ${(usage(slotDir) / 1048576).toFixed(1)} MB charged`);
       assert.ok(fs.existsSync(live), 'the sweep removed a cgroup a process is in');
     } finally {
@@ -111,7 +112,7 @@ for (const name of ['cgroup1', 'cgroup2'] as const) {
           if ((e as NodeJS.ErrnoException).code !== 'EBUSY') throw e;
         }
         return !fs.existsSync(live);
-      }, 5000);
+      }, 5000 * TIME_SCALE);
     }
   });
 }

@@ -17,14 +17,13 @@ import { runnerOptionsFromConfig, startRun, type RunSpec } from '../../src/execu
 import { Sampler } from '../../src/execution/sampler.js';
 import { perlAvailable, SpawnHelper } from '../../src/execution/spawn-helper.js';
 import { tempDir } from '../helpers/tmp.js';
+import { TIME_SCALE } from '../helpers/time-scale.js';
 import { testCgroup } from '../helpers/cgroups.js';
 
 const programs = fileURLToPath(new URL('../fixtures/programs/', import.meta.url));
 const prog = (name: string): string => path.join(programs, name);
 const probe = probeHost();
 const sampler = new Sampler({ intervalMs: 50 });
-/** Wall and CPU time bounds stretch by this on a slow (emulated) machine: scripts/cgroup2-vm.sh sets it. */
-const TIME_SCALE = Number(process.env.SMART_CRON_TEST_TIME_SCALE ?? 1);
 const limits = { kill_grace_seconds: 1, output_tail_bytes: 8192, log_max_bytes: 1 << 20 };
 const helper = perlAvailable() ? new SpawnHelper() : null;
 const optsFor = { direct: runnerOptionsFromConfig(limits, sampler), helper: runnerOptionsFromConfig(limits, sampler, undefined, helper) };
