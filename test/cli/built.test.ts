@@ -6,8 +6,8 @@
  * a missing build fails.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BIN, ROOT, runCli } from '../helpers/cli.js';
@@ -94,4 +94,33 @@ test('the built CLI: init, add a job, run it, and the daemon serves its API, Ope
   } finally {
     if (d.exitCode === null && d.signalCode === null) d.kill('SIGKILL');
   }
+});
+
+test('bin/smart-cron.js runs the build, and runs the sources, saying so, once a source changed after the build', async () => {
+  // A copy of the launcher in a package of its own: a "build" and "sources" that only say which they are.
+  const pkg = tempDir('smart-cron-bin-');
+  for (const d of ['bin', 'dist/cli', 'src/cli/deep']) mkdirSync(join(pkg, d), { recursive: true });
+  copyFileSync(BIN, join(pkg, 'bin/smart-cron.js'));
+  writeFileSync(join(pkg, 'package.json'), '{"type":"module"}');
+  symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules'));
+  const main = (which: string) => `export async function main(argv) { console.log('${which}', argv.slice(2).join(' ')); return 0; }\n`;
+  writeFileSync(join(pkg, 'src/cli/main.ts'), main('sources'));
+  writeFileSync(join(pkg, 'src/cli/deep/part.ts'), 'export {};\n');
+  writeFileSync(join(pkg, 'dist/cli/main.js'), main('build'));
+  const older = new Date(Date.now() - 60_000);
+  for (const f of ['src/cli/main.ts', 'src/cli/deep/part.ts']) utimesSync(join(pkg, f), older, older);
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.SMART_CRON_FROM_SOURCE;
+  const launch = () => spawnSync(process.execPath, [join(pkg, 'bin/smart-cron.js'), 'jobs', 'list'], { env, encoding: 'utf8' });
+
+  const fresh = launch();
+  assert.equal(fresh.status, 0, fresh.stderr);
+  assert.equal(fresh.stdout, 'build jobs list\n');
+  assert.equal(fresh.stderr, '');
+
+  utimesSync(join(pkg, 'src/cli/deep/part.ts'), new Date(), new Date());
+  const stale = launch();
+  assert.equal(stale.status, 0, stale.stderr);
+  assert.equal(stale.stdout, 'sources jobs list\n');
+  assert.match(stale.stderr, /src\/cli\/deep\/part\.ts changed after the last build; running the sources \(npm run build/);
 });
