@@ -45,7 +45,7 @@ export function register(program: Command, ctx: CliContext): void {
         if (ctx.globals().json) {
           if (o.follow) throw new ValidationError('--follow prints text as it comes; leave out --json', 'follow');
           const log = await logFile(run);
-          const text = log ? (await readLogRange(log.path, tailStart(log.size, tail), log.size, tail !== undefined)).text : (run.output_tail ?? '');
+          const text = log ? (await readLogRange(log.path, tailStart(log.size, tail), log.size, tail !== undefined)).text : keptOutput(run, tail);
           return printJson({ run, output: text, from_log_file: log !== null });
         }
         await (o.follow ? follow(app, run, jobName, tail) : show(run, jobName, tail));
@@ -66,6 +66,18 @@ async function logFile(run: RunRow): Promise<{ path: string; size: number } | nu
   if (!run.log_path) return null;
   const info = await stat(run.log_path).catch(() => null);
   return info?.isFile() ? { path: run.log_path, size: info.size } : null;
+}
+
+/**
+ * The output kept with the run (its head and tail; what there is when the log file is not on
+ * this host), or its last `tail` bytes from a whole line on, as --tail reads a log file.
+ */
+function keptOutput(run: RunRow, tail: number | undefined): string {
+  const kept = Buffer.from(run.output_tail ?? '');
+  let b = kept.subarray(tailStart(kept.length, tail));
+  const nl = b.length < kept.length ? b.indexOf(0x0a) : -1;
+  if (nl >= 0 && nl < b.length - 1) b = b.subarray(nl + 1);
+  return b.toString('utf8');
 }
 
 /** Where --tail BYTES starts in a log of `size` bytes (the whole log without it). */
@@ -104,8 +116,8 @@ async function show(run: RunRow, jobName: string, tail: number | undefined): Pro
     if (log.size === 0) note(`(run #${run.id} printed nothing)`);
     return;
   }
-  const kept = run.output_tail ?? '';
-  await write(tail === undefined ? kept : kept.slice(-tail));
+  const kept = keptOutput(run, tail);
+  await write(kept);
   if (run.log_path) note(`(run #${run.id}'s log file ${run.log_path} is not on this host${run.node ? ` (it ran on ${run.node})` : ''}, or was pruned: this is the output kept with the run, its head and tail)`);
   else if (!kept && run.status !== 'skipped') note(`(run #${run.id} printed nothing)`);
 }
@@ -124,7 +136,7 @@ async function follow(app: App, first: RunRow, jobName: string, tail: number | u
       at = await copy(log.path, at, log.size, firstRead && at > 0);
     } else if (final && at === null) {
       // Never saw a log file here (another node's run, or pruned): what the run kept.
-      await write(run.output_tail ?? '');
+      await write(keptOutput(run, tail));
     }
     if (final) break;
     await new Promise((r) => setTimeout(r, FOLLOW_POLL_MS));

@@ -4,6 +4,7 @@
  * stops it through the request on the run, which the daemon acts on.
  */
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { test } from 'node:test';
 import { queueManualRun } from '../../src/execution/manual.js';
 import { processGroupMembers } from '../../src/execution/procfs.js';
@@ -47,6 +48,13 @@ test('logs shows and follows a run’s output; cancel skips a queued run and has
     const helloRun = (await a.jobs.history.list({ limit: 1 }))[0]!;
     const byId = await cli('logs', '--run', `#${helloRun.id}`, '--json');
     assert.equal(JSON.parse(byId.stdout).output, 'line one\nline two\nto stderr\n');
+    // Its log file gone (pruned, or the run was another host's): the output kept with the run, tailed the same way.
+    rmSync(helloRun.log_path!);
+    const kept = await cli('logs', '--run', String(helloRun.id), '--tail', '14');
+    assert.equal(kept.stdout, 'to stderr\n');
+    assert.match(kept.stderr, /log file .* is not on this host.*or was pruned: this is the output kept with the run/);
+    const keptJson = JSON.parse((await cli('logs', '--run', String(helloRun.id), '--tail', '14', '--json')).stdout);
+    assert.deepEqual([keptJson.output, keptJson.from_log_file], ['to stderr\n', false]);
     const finished = await cli('cancel', String(helloRun.id));
     assert.equal(finished.code, 2);
     assert.match(finished.stderr, new RegExp(`run #${helloRun.id} has already finished \\(status succeeded\\); nothing to cancel`));
