@@ -21,6 +21,8 @@ export interface SlotUsage {
 export interface BusEvents {
   'run.queued': [RunRow];
   'run.started': [RunRow];
+  /** A request to stop a running run (cancel_requested set); it ends later as run.finished. */
+  'run.cancelling': [RunRow];
   'run.finished': [RunRow];
   'alert.raised': [AlertRow];
   'alert.resolved': [AlertRow];

@@ -15,6 +15,7 @@ type Forward = { [K in keyof BusEvents]: (...args: BusEvents[K]) => unknown };
 const FORWARD: Forward = {
   'run.queued': (run: RunRow) => presentRun(run, { output: false }),
   'run.started': (run: RunRow) => presentRun(run, { output: false }),
+  'run.cancelling': (run: RunRow) => presentRun(run, { output: false }),
   'run.finished': (run: RunRow) => presentRun(run, { output: false }),
   'alert.raised': (a: AlertRow) => presentAlert(a),
   'alert.resolved': (a: AlertRow) => presentAlert(a),
@@ -41,7 +42,7 @@ export function registerSse(server: Api, ctx: ApiContext, opts: SseOptions = {})
     {
       schema: {
         tags: ['events'],
-        summary: 'Server-sent events: run.queued, run.started, run.finished, alert.raised, alert.resolved, slots, job.changed',
+        summary: 'Server-sent events: run.queued, run.started, run.cancelling, run.finished, alert.raised, alert.resolved, slots, job.changed',
         description: 'text/event-stream. Each event: `event: <name>` and `data: <JSON>` (runs and alerts in the REST shapes; output_tail left out). A comment line every 15 s keeps the connection.',
         response: { 200: Type.String({ description: 'text/event-stream' }) },
       },

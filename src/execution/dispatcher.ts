@@ -576,7 +576,7 @@ export class Dispatcher implements Executor {
   }
 
   async cancelRun(runId: number, reason = 'cancelled by user'): Promise<RunRow> {
-    const { run } = await cancelRun(
+    const { run, how } = await cancelRun(
       {
         history: this.o.jobs.history,
         clock: this.o.clock,
@@ -586,16 +586,22 @@ export class Dispatcher implements Executor {
       runId,
       reason,
     );
+    // Another process stops it; this node's dashboards learn of the request now all the same.
+    if (how === 'requested') this.o.bus?.emit('run.cancelling', run);
     return run;
   }
 
-  /** Stop a run of ours (its process group: TERM, grace, KILL); false when it is not ours. */
+  /**
+   * Stop a run of ours (its process group: TERM, grace, KILL); false when it is not ours. The
+   * first time, the run (with the request on it) is announced as `run.cancelling`.
+   */
   private cancelActive(runId: number, reason: string): boolean {
     const entry = this.active.get(runId);
     if (!entry) return false;
     if (entry.cancelReason) return true;
     entry.cancelReason = reason;
     entry.launched?.cancel(reason);
+    this.o.bus?.emit('run.cancelling', { ...entry.run, cancel_requested: reason });
     return true;
   }
 

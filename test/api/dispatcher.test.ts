@@ -20,6 +20,7 @@ import { runnerOptionsFromConfig } from '../../src/execution/runner.js';
 import { Sampler } from '../../src/execution/sampler.js';
 import { addJob, harness, type Harness } from './helpers.js';
 import { testCgroup } from '../helpers/cgroups.js';
+import { insertRun } from '../helpers/fixtures.js';
 
 describe('API with the real Dispatcher', () => {
   let h: Harness;
@@ -99,17 +100,51 @@ describe('API with the real Dispatcher', () => {
     assert.match(metrics, /smart_cron_runs_total\{job="hello",status="succeeded"\} 1/);
   });
 
-  test('cancel a running run through the API', async () => {
-    const run = (await (await fetch(`${base}/api/jobs/sleeper/run`, { method: 'POST', headers: h.auth })).json()) as { id: number };
-    await waitFor(async () => ((await h.app.jobs.history.byId(run.id))?.status === 'running' ? true : undefined));
-    const c = await fetch(`${base}/api/runs/${run.id}/cancel`, { method: 'POST', headers: h.auth });
-    assert.equal(c.status, 200);
-    const final = await waitFor(async () => {
-      const r = await h.app.jobs.history.byId(run.id);
-      return r && !['queued', 'running'].includes(r.status) ? r : undefined;
-    });
-    assert.equal(final.status, 'interrupted');
-    const again = await fetch(`${base}/api/runs/${run.id}/cancel`, { method: 'POST', headers: h.auth });
-    assert.equal(again.status, 409);
+  /** The event stream, and the first event of `name` for run `id`, with the text seen before it. */
+  async function listen(): Promise<{ next: (name: string, id: number) => Promise<{ data: Record<string, unknown>; before: string }>; close: () => void }> {
+    const ac = new AbortController();
+    const stream = await fetch(`${base}/api/events`, { headers: h.auth, signal: ac.signal });
+    const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    const next = async (name: string, id: number) => {
+      const end = Date.now() + 15_000;
+      for (;;) {
+        for (const m of text.matchAll(/event: (\S+)\ndata: (.*)\n/g)) {
+          const data = JSON.parse(m[2]!) as Record<string, unknown>;
+          if (m[1] === name && data.id === id) return { data, before: text.slice(0, m.index) };
+        }
+        if (Date.now() > end) throw new Error(`no ${name} for run ${id}: ${text.slice(-500)}`);
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended: ${text.slice(-500)}`);
+        text += value;
+      }
+    };
+    return { next, close: () => ac.abort() };
+  }
+
+  test('cancel a running run through the API: run.cancelling, then run.finished interrupted', async () => {
+    const events = await listen();
+    try {
+      const run = (await (await fetch(`${base}/api/jobs/sleeper/run`, { method: 'POST', headers: h.auth })).json()) as { id: number };
+      await waitFor(async () => ((await h.app.jobs.history.byId(run.id))?.status === 'running' ? true : undefined));
+      const c = await fetch(`${base}/api/runs/${run.id}/cancel`, { method: 'POST', body: JSON.stringify({ reason: 'enough' }), headers: { ...h.auth, 'content-type': 'application/json' } });
+      assert.equal(c.status, 200);
+      const cancelling = await events.next('run.cancelling', run.id);
+      assert.deepEqual([cancelling.data.status, cancelling.data.cancel_requested], ['running', 'enough']);
+      const finished = await events.next('run.finished', run.id);
+      assert.ok(finished.before.includes('event: run.cancelling'), 'run.cancelling came first');
+      assert.deepEqual([finished.data.status, finished.data.error_message], ['interrupted', 'enough']);
+      const again = await fetch(`${base}/api/runs/${run.id}/cancel`, { method: 'POST', headers: h.auth });
+      assert.equal(again.status, 409);
+
+      // Another node's run: that node stops it; this node's dashboards see the request at once.
+      const job = await h.app.jobs.getJob('sleeper');
+      const remote = await insertRun(h.app.database, job.id, { status: 'running', node: 'elsewhere', started_at: new Date().toISOString(), slot: 'default' });
+      assert.equal((await fetch(`${base}/api/runs/${remote.id}/cancel`, { method: 'POST', headers: h.auth })).status, 200);
+      const asked = await events.next('run.cancelling', remote.id);
+      assert.deepEqual([asked.data.status, asked.data.node, asked.data.cancel_requested], ['running', 'elsewhere', 'cancelled through the API']);
+    } finally {
+      events.close();
+    }
   });
 });

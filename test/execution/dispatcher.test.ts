@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { iso } from '../../src/clock.js';
+import { EventBus } from '../../src/events.js';
+import type { RunRow } from '../../src/storage/schema.js';
 import { harness, T0 } from '../fixtures/exec-core/harness.js';
 import { cancelRun } from '../../src/execution/cancel.js';
 import { statusLabel } from '../../src/cli/status-label.js';
@@ -335,7 +337,10 @@ test('a job changed through JobManager while the dispatcher runs takes effect at
 });
 
 test('a cancel asked for elsewhere (CLI, another node) stops the run within a second; it ends interrupted with the reason, not retried', async () => {
-  const h = await harness({ slots: { default: { max_concurrent_jobs: 5, max_memory_mb: 1000, max_cpu_percent: 100 } }, maxSleepMs: 3600_000 });
+  const bus = new EventBus();
+  const cancelling: RunRow[] = [];
+  bus.on('run.cancelling', (r) => cancelling.push(r));
+  const h = await harness({ slots: { default: { max_concurrent_jobs: 5, max_memory_mb: 1000, max_cpu_percent: 100 } }, maxSleepMs: 3600_000, options: { bus } });
   try {
     await h.add({ name: 'long', schedule: '* * * * *', retries: 2 });
     h.d.start();
@@ -350,6 +355,8 @@ test('a cancel asked for elsewhere (CLI, another node) stops the run within a se
     await h.clock.advance(1000);
     await h.quiesce();
     assert.equal(run.cancelled, 'stop it, from the CLI', 'stopped within a second, by the dispatcher that runs it');
+    // The daemon's dashboards hear of it (as run.cancelling) when the daemon acts on it, once.
+    assert.deepEqual(cancelling.map((r) => [r.id, r.status, r.cancel_requested]), [[run.spec.runId, 'running', 'stop it, from the CLI']]);
     const [row] = await h.runs('long');
     assert.equal(row!.status, 'interrupted');
     assert.equal(row!.error_message, 'stop it, from the CLI');

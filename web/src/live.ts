@@ -4,10 +4,10 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 
-export type LiveEvent = 'run.queued' | 'run.started' | 'run.finished' | 'alert.raised' | 'alert.resolved' | 'slots' | 'job.changed' | 'resync';
+export type LiveEvent = 'run.queued' | 'run.started' | 'run.cancelling' | 'run.finished' | 'alert.raised' | 'alert.resolved' | 'slots' | 'job.changed' | 'resync';
 export type LiveStatus = 'connecting' | 'live' | 'offline';
 
-const EVENTS: LiveEvent[] = ['run.queued', 'run.started', 'run.finished', 'alert.raised', 'alert.resolved', 'slots', 'job.changed'];
+const EVENTS: LiveEvent[] = ['run.queued', 'run.started', 'run.cancelling', 'run.finished', 'alert.raised', 'alert.resolved', 'slots', 'job.changed'];
 
 type Handler = (type: LiveEvent, data: unknown) => void;
 

@@ -15,7 +15,7 @@ export function JobHistory({ jobId }: { jobId: number }) {
     `runs-${jobId}-${before ?? 'top'}`,
     () => getList<Run>(`/api/jobs/${jobId}/runs${query({ limit: PAGE + 1, before })}`, 'runs'),
     // Only the first page changes when runs come and go.
-    before === undefined ? ['run.queued', 'run.started', 'run.finished'] : [],
+    before === undefined ? ['run.queued', 'run.started', 'run.cancelling', 'run.finished'] : [],
     500,
     (_t, d) => (d as { job_id?: number }).job_id === jobId,
   );

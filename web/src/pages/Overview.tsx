@@ -10,7 +10,7 @@ import type { Alert, Health, Overview, SlotUsage } from '../types';
 const HEALTHS: Health[] = ['critical', 'warning', 'healthy'];
 
 export function OverviewPage() {
-  const ov = useLoader('overview', () => get<Overview>('/api/overview'), ['run.queued', 'run.started', 'run.finished', 'alert.raised', 'alert.resolved', 'job.changed']);
+  const ov = useLoader('overview', () => get<Overview>('/api/overview'), ['run.queued', 'run.started', 'run.cancelling', 'run.finished', 'alert.raised', 'alert.resolved', 'job.changed']);
 
   // Slot usage changes every few seconds while jobs run: patch it in place rather than refetching everything.
   useLive(['slots'], (_t, data) => {

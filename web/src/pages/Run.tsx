@@ -19,7 +19,7 @@ export function RunPage({ id }: { id: number }) {
   const pre = useRef<HTMLPreElement>(null);
 
   // The event carries the whole row: no fetch needed to show the new status.
-  useLive(['run.started', 'run.finished', 'run.queued'], (_t, data) => {
+  useLive(['run.started', 'run.cancelling', 'run.finished', 'run.queued'], (_t, data) => {
     const d = data as Run;
     if (d.id === id) run.set((old) => ({ ...old, ...d }));
   });
