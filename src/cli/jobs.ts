@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { closest } from '../config/explain.js';
 import { ValidationError } from '../errors.js';
 import { standingReasons, warningsOf, type Info } from '../discovery/reasons.js';
+import { parseDuration } from '../jobs/dependencies.js';
 import { JobFields, SETTABLE_FIELDS, type JobDefinition, type JobPatch } from '../jobs/definition.js';
 import { jobOverrides, parseJson, presentJob, type Job } from '../jobs/job.js';
 import { parseSchedule } from '../schedule/cron.js';
@@ -50,11 +51,11 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--priority <p>', 'critical, high, medium or low')
     .option('--category <c>', 'category, e.g. backup, reporting, sync')
     .option('--slot <slot>', 'auto, default, heavy, light, or a custom slot')
-    .option('--timeout <seconds>', 'kill the run after this many seconds')
+    .option('--timeout <duration>', 'kill the run after this long: seconds, or 90s, 15m, 2h')
     .option('--memory-mb <mb>', 'estimated memory (the reservation before runs are measured)')
     .option('--memory-limit-mb <mb>', 'hard memory limit; the run is killed beyond it')
     .option('--cpu-percent <pct>', 'estimated CPU share (100 = the whole machine)')
-    .option('--duration <seconds>', 'estimated run time (orders runs due together until runs are measured)')
+    .option('--duration <duration>', 'estimated run time, in seconds or as 90s, 15m (orders runs due together until runs are measured)')
     .option('--tag <tag>', 'a tag (repeatable)', collect)
     .option('--env <KEY=VALUE>', 'an environment variable (repeatable)', collect)
     .option('--cwd <dir>', 'working directory')
@@ -203,14 +204,17 @@ function addOptionsToDefinition(name: string, argv: string[], o: AddOptions): Jo
     def.shell = true;
   }
   if (o.script !== undefined) def.script_path = o.script;
-  const num = (flag: string, v: string | undefined, int: boolean) => {
+  const num = (flag: string, v: string | undefined, int: boolean, expected: string) => {
     if (v === undefined) return undefined;
     const n = Number(v);
     if (v.trim() === '' || !Number.isFinite(n) || (int && !Number.isInteger(n))) {
-      throw new ValidationError(`${flag}: "${v}" is not ${int ? 'a whole number' : 'a number'}`, flag.replace(/^--/, ''));
+      throw new ValidationError(`${flag}: "${v}" is not ${int ? 'a whole number' : 'a number'} (expected ${expected})`, flag.replace(/^--/, ''));
     }
     return n;
   };
+  // Seconds, or a duration with units (15m, 2h, 1h30m) as `deps add --within` takes it.
+  const seconds = (flag: string, v: string | undefined, int: boolean) =>
+    v !== undefined && /[a-z]/i.test(v) ? parseDuration(v, flag) : num(flag, v, int, `${int ? 'whole ' : ''}seconds, or a duration such as 90s, 15m, 2h`);
   const set = <K extends keyof JobPatch>(k: K, v: JobPatch[K] | undefined) => {
     if (v !== undefined) def[k] = v as never;
   };
@@ -218,12 +222,12 @@ function addOptionsToDefinition(name: string, argv: string[], o: AddOptions): Jo
   set('priority', o.priority as JobPatch['priority']);
   set('category', o.category);
   set('slot', o.slot);
-  set('timeout_seconds', num('--timeout', o.timeout, true));
-  set('estimated_memory_mb', num('--memory-mb', o.memoryMb, false));
-  set('memory_limit_mb', num('--memory-limit-mb', o.memoryLimitMb, false));
-  set('estimated_cpu_percent', num('--cpu-percent', o.cpuPercent, false));
-  set('estimated_duration_seconds', num('--duration', o.duration, false));
-  set('retries', num('--retries', o.retries, true));
+  set('timeout_seconds', seconds('--timeout', o.timeout, true));
+  set('estimated_memory_mb', num('--memory-mb', o.memoryMb, false, 'megabytes, e.g. 512'));
+  set('memory_limit_mb', num('--memory-limit-mb', o.memoryLimitMb, false, 'megabytes, e.g. 2048'));
+  set('estimated_cpu_percent', num('--cpu-percent', o.cpuPercent, false, 'a share of the whole machine, 0-100'));
+  set('estimated_duration_seconds', seconds('--duration', o.duration, false));
+  set('retries', num('--retries', o.retries, true, 'how many times to retry a failed run, 0-100'));
   set('tags', o.tag);
   set('working_dir', o.cwd);
   set('run_as_user', o.user);
@@ -275,8 +279,9 @@ function coerce(key: string, raw: string): unknown {
     throw new ValidationError(`${key} = "${raw}": expected true or false`, key);
   }
   if (types.has('integer') || types.has('number')) {
+    if (key.endsWith('_seconds') && /[a-z]/i.test(raw)) return parseDuration(raw, key);
     const n = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(n)) throw new ValidationError(`${key} = "${raw}": expected a number`, key);
+    if (raw.trim() === '' || !Number.isFinite(n)) throw new ValidationError(`${key} = "${raw}": expected a number${key.endsWith('_seconds') ? ' of seconds, or a duration such as 90s, 15m, 2h' : ''}`, key);
     return n;
   }
   return raw;

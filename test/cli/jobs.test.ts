@@ -44,7 +44,7 @@ before(async () => {
   const again = ok(await cli('init'));
   assert.match(again.stdout, /nothing changed/);
   const adds = await runAll([
-    [...g, 'jobs', 'add', 'backup', '--schedule', '0 3 * * *', '--timezone', 'Europe/Berlin', '--command', 'tar czf "/tmp/back up.tgz" /etc', '--priority', 'high', '--category', 'backup', '--duration', '90'],
+    [...g, 'jobs', 'add', 'backup', '--schedule', '0 3 * * *', '--timezone', 'Europe/Berlin', '--command', 'tar czf "/tmp/back up.tgz" /etc', '--priority', 'high', '--category', 'backup', '--duration', '1m30s', '--timeout', '2h'],
     [...g, 'jobs', 'add', 'report', '--schedule', '*/15 * * * *', '--timezone', 'UTC', '--shell', 'echo hi | wc -c', '--priority', 'low', '--tag', 'daily', '--tag', 'mail'],
     [...g, 'jobs', 'add', 'sync', '--schedule', '@hourly', '--timezone', 'America/New_York', '--priority', 'critical', '--', 'rsync', '-a', '/a', '/b'],
   ], {}, 1);
@@ -87,7 +87,8 @@ test('jobs show: the job and its next 5 runs', async () => {
   assert.doesNotMatch(ok(await cli('jobs', 'show', 'sync')).stdout, /^duration/m, 'no duration line when none is stated or learned');
 
   const shown = json(await cli('--json', 'jobs', 'show', 'backup'));
-  assert.equal(shown.estimated_duration_seconds, 90);
+  assert.equal(shown.estimated_duration_seconds, 90, '--duration 1m30s');
+  assert.equal(shown.timeout_seconds, 7200, '--timeout 2h');
   assert.equal(shown.next_runs.length, 5);
   for (const t of shown.next_runs) assert.equal(wallHour(t, 'Europe/Berlin'), 3, `${t} is 03:00 in Berlin`);
   const times = shown.next_runs.map((t: string) => Date.parse(t));
@@ -120,7 +121,7 @@ test('jobs disable / enable / set / remove, health and trends', async () => {
   assert.deepEqual(set.job.tags, ['a', 'b']);
   assert.match(ok(await cli('jobs', 'set', 'backup', 'priority=critical')).stdout, /nothing changed/);
   // `edit` is what many users type first: the same command.
-  assert.equal(json(await cli('--json', 'jobs', 'edit', 'backup', 'timeout_seconds=700')).job.timeout_seconds, 700);
+  assert.equal(json(await cli('--json', 'jobs', 'edit', 'backup', 'timeout_seconds=11m40s')).job.timeout_seconds, 700, 'a duration for a _seconds field');
   ok(await cli('jobs', 'edit', 'backup', 'timeout_seconds=600'));
   rows = await listJson();
   assert.deepEqual(rows.map((r) => r.name).slice(0, 2).sort(), ['backup', 'sync'], 'both critical now');
@@ -148,6 +149,10 @@ const MISTAKES: [string, string[], RegExp][] = [
   ['nothing to run', ['jobs', 'add', 'bad', '--schedule', '* * * * *'], /nothing to run/],
   ['bad number', ['jobs', 'add', 'bad', '--schedule', '* * * * *', '--timeout', 'soon', '--command', 'true'], /--timeout: "soon"/],
   ['bad duration', ['jobs', 'add', 'bad', '--schedule', '* * * * *', '--duration', '0', '--command', 'true'], /estimated_duration_seconds/],
+  ['bad duration unit', ['jobs', 'add', 'bad', '--schedule', '* * * * *', '--timeout', '10y', '--command', 'true'], /--timeout: "10y" is not a duration \(expected e\.g\. 30m, 6h, 2d, or a number of seconds\)/],
+  ['fractional timeout', ['jobs', 'add', 'bad', '--schedule', '* * * * *', '--timeout', '1.5', '--command', 'true'], /--timeout: "1\.5" is not a whole number \(expected whole seconds, or a duration such as 90s, 15m, 2h\)/],
+  ['memory in words', ['jobs', 'add', 'bad', '--schedule', '* * * * *', '--memory-mb', 'lots', '--command', 'true'], /--memory-mb: "lots" is not a number \(expected megabytes, e\.g\. 512\)/],
+  ['bad duration via set', ['jobs', 'set', 'backup', 'timeout_seconds=10x'], /timeout_seconds: "10x" is not a duration/],
   ['unknown job (show)', ['jobs', 'show', 'nosuch'], /no job named "nosuch"/],
   ['unknown job (enable)', ['jobs', 'enable', 'nosuch'], /no job named "nosuch"/],
   ['unknown job among good ones (disable)', ['jobs', 'disable', 'backup', 'nosuch'], /no job named "nosuch"/],
