@@ -126,9 +126,15 @@ async function follow(app: App, first: RunRow, jobName: string, tail: number | u
   let run = first;
   if (run.status === 'queued') note(`run #${run.id} (${jobName}) is queued: waiting for it to start…`);
   let at: number | null = null;
+  let toldElsewhere = false;
   for (;;) {
     const log = await logFile(run);
     const final = FINAL_RUN_STATUSES.includes(run.status);
+    if (!log && !final && run.status === 'running' && run.log_path && !toldElsewhere) {
+      // Its log is written on the host that runs it; what the run keeps is stored when it ends.
+      toldElsewhere = true;
+      note(`run #${run.id} (${jobName}) runs ${run.node ? `on ${run.node}` : 'elsewhere'}: its log is on that host; the output it keeps follows when it ends`);
+    }
     if (log) {
       // The first read starts at the tail asked for, from a whole line on; later reads go on from there.
       const firstRead = at === null;

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { queueManualRun } from '../../src/execution/manual.js';
 import { processGroupMembers } from '../../src/execution/procfs.js';
 import { describe, runCli } from '../helpers/cli.js';
+import { insertRun } from '../helpers/fixtures.js';
 import { daemonStarted, startCliProcess, startDaemonProcess, testHome, until } from '../fixtures/exec-core/daemon-proc.js';
 
 test('logs shows and follows a run’s output; cancel skips a queued run and has the daemon stop a running one', { timeout: 300_000 }, async () => {
@@ -101,6 +102,16 @@ test('logs shows and follows a run’s output; cancel skips a queued run and has
 
     const hist = await cli('history', 'ticker');
     assert.match(hist.stdout, /interrupted .*enough ticks/);
+
+    // Another node's run: its log is on that host. --follow says so, then prints what the run kept when it ends.
+    const ticker = await a.jobs.getJob('ticker');
+    const remote = await insertRun(a.database, ticker.id, { status: 'running', node: 'elsewhere', started_at: new Date().toISOString(), slot, log_path: '/nonexistent/run/output.log' });
+    const rf = (follower = startCliProcess(home, ['logs', '--run', String(remote.id), '--follow']));
+    await until('the follower to say where the log is', async () => /runs on elsewhere: its log is on that host/.test(rf.stderr()), 60_000);
+    await a.jobs.history.update(remote.id, { status: 'succeeded', finished_at: new Date().toISOString(), exit_code: 0, output_tail: 'kept line\n' });
+    assert.equal(await rf.exited, 0, rf.stderr());
+    assert.equal(rf.stdout(), 'kept line\n');
+    assert.match(rf.stderr(), new RegExp(`--- run #${remote.id} \\(ticker\\): succeeded \\(exit 0\\)`));
   } finally {
     if (follower && follower.child.exitCode === null) follower.child.kill('SIGKILL');
     if (d && d.child.exitCode === null && d.child.signalCode === null) {
