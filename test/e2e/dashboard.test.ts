@@ -201,14 +201,59 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     await page.getByTestId('input-tags').fill('e2e, ui');
     await page.getByTestId('input-overlap_policy').selectOption('queue');
     await page.getByTestId('input-retries').fill('two');
+    // The rarer settings are folded; a section opens at its summary.
+    assert.equal(await page.getByTestId('input-env').isVisible(), false, 'environment folded on a new job');
+    await page.getByTestId('summary-environment').click();
+    await page.getByTestId('input-env').fill('GREETING hello');
+    await page.getByTestId('summary-catchup').click();
+    await page.getByTestId('input-starting_deadline_seconds').fill('300');
+    await page.getByTestId('summary-coordination').click();
+    await page.getByTestId('input-mutex_group').fill('browser-db');
     await page.getByTestId('save-job').click();
     assert.match((await page.getByTestId('error-retries').textContent()) ?? '', /number/);
+    assert.equal((await page.getByTestId('error-env').textContent())?.trim(), 'line 1: "GREETING hello" has no "=": expected NAME=value');
+    assert.equal(await page.getByTestId('input-env').getAttribute('aria-invalid'), 'true');
+    await shot('10a-job-form-errors');
     await page.getByTestId('input-retries').fill('2');
+    await page.getByTestId('input-env').fill('GREETING=hello from the form\nAPP_ENV=e2e');
+    await page.getByTestId('error-env').waitFor({ state: 'detached' });
     await shot('10-job-form');
     await page.getByTestId('save-job').click();
     await page.locator('[data-testid=page-job] [data-testid=job-name]', { hasText: 'made-in-browser' }).waitFor();
     assert.match((await page.getByTestId('job-command').textContent()) ?? '', /echo 'made in the browser'/);
-    assert.match((await page.getByTestId('job-policies').textContent()) ?? '', /overlap queue · misfire skip · 2 retries, 30 s after a failure and doubling/);
+    assert.match((await page.getByTestId('job-policies').textContent()) ?? '', /overlap queue · misfire skip · 2 retries, 30 s after a failure and doubling · one at a time in group browser-db/);
+    const id = await page.getByTestId('page-job').getAttribute('data-job-id');
+    const saved = await page.evaluate(async (p) => (await (await fetch(p)).json()) as Record<string, unknown>, `/api/jobs/${id}`);
+    assert.deepEqual(
+      [saved.env, saved.starting_deadline_seconds, saved.mutex_group, saved.max_catchup_runs, saved.consecutive_failure_threshold],
+      [{ GREETING: 'hello from the form', APP_ENV: 'e2e' }, 300, 'browser-db', 100, 3],
+    );
+    // Settings left at their defaults were not sent: they are not the job's own (the daemon's threshold applies).
+    const own = saved.user_overrides as string[];
+    for (const k of ['env', 'starting_deadline_seconds', 'mutex_group']) assert.ok(own.includes(k), `${k} set by the user`);
+    for (const k of ['max_catchup_runs', 'consecutive_failure_threshold', 'node_selector', 'timezone']) assert.ok(!own.includes(k), `${k} left at its default`);
+  });
+
+  step('configures a job: the sections with settings open by themselves, and only the changed field is sent', async () => {
+    await page.getByTestId('configure-job').click();
+    await page.getByTestId('page-job-edit').waitFor();
+    assert.equal(await page.getByTestId('input-env').inputValue(), 'GREETING=hello from the form\nAPP_ENV=e2e');
+    for (const [id, open] of [['environment', true], ['catchup', true], ['coordination', true], ['retries', false], ['placement', false]] as const) {
+      assert.equal((await page.getByTestId(`section-${id}`).getAttribute('open')) !== null, open, `section ${id} ${open ? 'open' : 'folded'}`);
+    }
+    await page.getByTestId('summary-retries').click();
+    await page.getByTestId('input-circuit_cooldown_seconds').fill('1.5');
+    await page.getByTestId('save-job').click();
+    assert.equal((await page.getByTestId('error-circuit_cooldown_seconds').textContent())?.trim(), '"1.5" is not a whole number: expected whole seconds, at least 1');
+    await page.getByTestId('input-circuit_cooldown_seconds').fill('600');
+    await shot('10b-job-form-edit');
+    const patch = page.waitForRequest((r) => r.method() === 'PATCH' && /\/api\/jobs\/\d+$/.test(r.url()));
+    await page.getByTestId('save-job').click();
+    assert.deepEqual((await patch).postDataJSON(), { circuit_cooldown_seconds: 600 });
+    await page.getByTestId('page-job').waitFor();
+    const id = await page.getByTestId('page-job').getAttribute('data-job-id');
+    const saved = await page.evaluate(async (p) => (await (await fetch(p)).json()) as Record<string, unknown>, `/api/jobs/${id}`);
+    assert.deepEqual([saved.circuit_cooldown_seconds, saved.env, saved.mutex_group], [600, { GREETING: 'hello from the form', APP_ENV: 'e2e' }, 'browser-db']);
   });
 
   step('shows a run admitted ahead of its instant as starting, and one under way as running', async () => {

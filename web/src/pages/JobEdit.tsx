@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, ApiError, get, getList } from '../api';
-import { changes, initialState, toBody, type FormState } from '../components/JobForm';
+import { changes, forCreate, initialState, toBody, type FormState } from '../components/JobForm';
 import { JobFormView } from '../components/JobFormView';
 import { notify } from '../components/toast';
 import { ErrorNote, Loading } from '../components/ui';
@@ -35,7 +35,8 @@ export function JobEditPage({ id }: { id?: number }) {
         notify(`${original.name} saved`);
         navigate(`/jobs/${original.id}`);
       } else {
-        const created = await api<Job>('POST', '/api/jobs', body);
+        // A new job gets only the folded settings the user changed: the rest follow the registry's defaults.
+        const created = await api<Job>('POST', '/api/jobs', forCreate(body));
         notify(`${created.name} created`);
         navigate(`/jobs/${created.id}`);
       }
