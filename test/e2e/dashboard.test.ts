@@ -300,6 +300,25 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     }
   });
 
+  step('a cancel asked for outside the page shows on the job page live (run.cancelling)', async () => {
+    const app = await openApp({ home: daemon.home });
+    let other: number;
+    let jobId: number;
+    try {
+      jobId = (await app.jobs.getJob('quiet-e2e')).id;
+      other = (await insertRun(app.database, jobId, { scheduled_for: iso(Date.now() - 30_000), status: 'running', started_at: iso(Date.now() - 30_000), node: 'elsewhere', slot: 'default' })).id;
+    } finally {
+      await app.close();
+    }
+    await page.goto(`${daemon.base}/#/jobs/${jobId}`);
+    const badge = page.locator(`[data-testid=job-runs] [data-testid=run-row][data-run-id="${other}"] [data-testid=run-status]`);
+    await badge.and(page.locator('[data-label=running]')).waitFor();
+    // As a script with the token would: not through this page.
+    const res = await fetch(`${daemon.base}/api/runs/${other}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${daemon.token}` } });
+    assert.equal(res.status, 200);
+    await badge.and(page.locator('[data-label=cancelling]')).waitFor({ timeout: 5000 });
+  });
+
   step('had no script errors, and signs out', async () => {
     assert.deepEqual(pageErrors, []);
     await page.getByTestId('signout').click();
