@@ -222,6 +222,9 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     await page.locator('[data-testid=page-job] [data-testid=job-name]', { hasText: 'made-in-browser' }).waitFor();
     assert.match((await page.getByTestId('job-command').textContent()) ?? '', /echo 'made in the browser'/);
     assert.match((await page.getByTestId('job-policies').textContent()) ?? '', /overlap queue · misfire skip · 2 retries, 30 s after a failure and doubling · one at a time in group browser-db/);
+    // The rarer settings it was given show on its page (environment names, not values); the ones left at defaults do not.
+    assert.deepEqual(await page.locator('[data-testid=job-setting]').allInnerTexts(), ['Environment\nGREETING, APP_ENV', 'Catch-up\nskipped when not started within 5 min']);
+    await shot('10c-job-settings');
     const id = await page.getByTestId('page-job').getAttribute('data-job-id');
     const saved = await page.evaluate(async (p) => (await (await fetch(p)).json()) as Record<string, unknown>, `/api/jobs/${id}`);
     assert.deepEqual(

@@ -1,6 +1,7 @@
 import { standingReasons, warningsOf } from '../discovery';
 import { absolute, commandLine, duration, megabytes, relative, short, words } from '../format';
 import { useNow } from '../hooks';
+import { otherSettings } from '../job-settings';
 import type { Job } from '../types';
 import { Stat, Time } from './ui';
 
@@ -58,6 +59,11 @@ export function JobStats({ job }: { job: Job }) {
             {job.mutex_group && <> · one at a time in group {job.mutex_group}</>}
           </Stat>
           <Stat label="Alerts on">{alerts.length ? alerts.map(words).join(', ') : 'nothing'}</Stat>
+          {otherSettings(job).map(([label, text]) => (
+            <Stat key={label} label={label} testid="job-setting">
+              {text}
+            </Stat>
+          ))}
           <Stat label="Tags">{job.tags.length ? job.tags.map((t) => <span key={t} class="tag">{t}</span>) : <span class="muted">none</span>}</Stat>
           <Stat label="Source">
             {job.source}
