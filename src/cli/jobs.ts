@@ -5,6 +5,8 @@ import { standingReasons, warningsOf, type Info } from '../discovery/reasons.js'
 import { parseDuration } from '../jobs/dependencies.js';
 import { JobFields, SETTABLE_FIELDS, type JobDefinition, type JobPatch } from '../jobs/definition.js';
 import { jobOverrides, parseJson, presentJob, type Job } from '../jobs/job.js';
+import { otherSettings, type JobSettings } from '../jobs/settings.js';
+import { formatSeconds } from '../execution/workflow.js';
 import { parseSchedule } from '../schedule/cron.js';
 import { collect, type CliContext } from './context.js';
 import { warnDependents } from './deps.js';
@@ -302,7 +304,8 @@ function describeJob(job: Job, now: number, next: string[]): string {
     ['timeout', `${job.timeout_seconds}s`],
     ['duration', [job.estimated_duration_seconds !== null && `estimate ${job.estimated_duration_seconds}s`, job.baseline_duration_seconds !== null && `baseline ${job.baseline_duration_seconds.toFixed(2)}s`].filter(Boolean).join(', ') || null],
     ['memory', `estimate ${job.estimated_memory_mb} MB${job.memory_limit_mb ? `, limit ${job.memory_limit_mb} MB` : ''}${job.baseline_memory_mb ? `, baseline ${job.baseline_memory_mb.toFixed(1)} MB` : ''}`],
-    ['policies', `overlap ${job.overlap_policy}, misfire ${job.misfire_policy}, retries ${job.retries}`],
+    ['policies', `overlap ${job.overlap_policy}, misfire ${job.misfire_policy}, retries ${job.retries}${job.mutex_group ? `, one at a time in group ${job.mutex_group}` : ''}`],
+    ...otherSettings(p as unknown as JobSettings, formatSeconds).map(([label, text]): [string, unknown] => [label.toLowerCase(), text]),
     ['tags', job.tags.join(', ')],
     ['source', job.source + (job.missing ? ' (script missing)' : '')],
     ['why', whyDiscovered(job)],

@@ -84,6 +84,14 @@ test('jobs show: the job and its next 5 runs', async () => {
   assert.equal(nextBlock.trim().split('\n').length, 5, text);
 
   assert.match(text, /^duration\s+estimate 90s$/m, 'the stated duration (--duration)');
+  assert.doesNotMatch(text, /^(environment|runs as|placement)/m, 'no rarer settings when none is set');
+  ok(await cli('jobs', 'set', 'sync', 'env=TOKEN=s3cret', 'mutex_group=net', 'starting_deadline_seconds=10m'));
+  const syncText = ok(await cli('jobs', 'show', 'sync')).stdout;
+  assert.match(syncText, /^policies\s+overlap forbid, misfire skip, retries 0, one at a time in group net$/m);
+  assert.match(syncText, /^environment\s+TOKEN$/m, 'the names, not the values');
+  assert.match(syncText, /^catch-up\s+skipped when not started within 10m$/m);
+  assert.doesNotMatch(syncText, /s3cret/);
+  ok(await cli('jobs', 'set', 'sync', 'env=', 'mutex_group=null', 'starting_deadline_seconds=null'));
   assert.doesNotMatch(ok(await cli('jobs', 'show', 'sync')).stdout, /^duration/m, 'no duration line when none is stated or learned');
 
   const shown = json(await cli('--json', 'jobs', 'show', 'backup'));

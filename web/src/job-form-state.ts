@@ -7,6 +7,7 @@
  */
 // The CLI's own splitting: the same argv as `--command`.
 import { splitWords } from './words.js';
+import { SETTING_DEFAULTS } from '../../src/jobs/settings.js';
 import { commandLine } from './format.js';
 import type { Job } from './types.js';
 
@@ -103,34 +104,8 @@ export interface FormState {
 
 type Body = Record<string, unknown>;
 
-/**
- * The registry's defaults (storage/migrations/0001_initial.ts) of the settings the form keeps
- * in its folded sections. A new job sends none of them that the user left at its default.
- */
-export const DEFAULTS = {
-  working_dir: null,
-  run_as_user: null,
-  env: {},
-  max_catchup_runs: 100,
-  starting_deadline_seconds: null,
-  cpu_weight: 1,
-  memory_weight: 1,
-  estimated_cpu_percent: 10,
-  estimated_duration_seconds: null,
-  alert_emails: [],
-  consecutive_failure_threshold: 3,
-  missed_grace_seconds: null,
-  circuit_failure_threshold: 5,
-  circuit_cooldown_seconds: 1800,
-  retry_on_timeout: false,
-  retry_on_memory: false,
-  requires_mode: 'skip',
-  requires_wait_seconds: 3600,
-  mutex_group: null,
-  manual_respects_overlap: false,
-  node_selector: {},
-  pinned_node: null,
-} as const satisfies Body;
+/** The registry's defaults of the settings the form keeps in its folded sections (shared with the job page and the CLI). A new job sends none of them that the user left at its default. */
+export const DEFAULTS = SETTING_DEFAULTS;
 type Extra = keyof typeof DEFAULTS;
 
 /** What a number field takes (the schema's bounds) and says when given something else. */

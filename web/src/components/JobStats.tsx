@@ -52,7 +52,8 @@ export function JobStats({ job }: { job: Job }) {
             {job.priority} priority · {job.category} · slot {job.slot}
           </Stat>
           <Stat label="Limits">
-            timeout {duration(job.timeout_seconds * 1000)} · estimate {megabytes(job.estimated_memory_mb)} · limit {job.memory_limit_mb ? megabytes(job.memory_limit_mb) : 'none'}
+            timeout {duration(job.timeout_seconds * 1000)} · estimate {megabytes(job.estimated_memory_mb)}
+            {job.estimated_duration_seconds !== null && <>, {duration(job.estimated_duration_seconds * 1000)}</>} · limit {job.memory_limit_mb ? megabytes(job.memory_limit_mb) : 'none'}
           </Stat>
           <Stat label="Policies" testid="job-policies">
             overlap {words(job.overlap_policy)} · misfire {words(job.misfire_policy)} · {retries(job)}

@@ -1,33 +1,38 @@
 /**
- * The job page's "other settings" (web/src/job-settings.ts): a job left at the registry's
- * defaults shows none; each rarer setting a person changed shows as a line in words, and
- * environment values stay hidden (only the names).
+ * A job's rarer settings in words (src/jobs/settings.ts, read by `jobs show` and the dashboard's
+ * job page): SETTING_DEFAULTS are what the registry gives a new job; a job left at them shows
+ * none; each setting a person changed shows as a line; environment values stay hidden.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { VirtualClock } from '../../src/clock.js';
 import { presentJob } from '../../src/jobs/job.js';
 import { JobManager } from '../../src/jobs/manager.js';
+import { otherSettings, SETTING_DEFAULTS, type JobSettings } from '../../src/jobs/settings.js';
+import { formatSeconds } from '../../src/execution/workflow.js';
 import { openDatabase } from '../../src/storage/database.js';
-import { otherSettings } from '../../web/src/job-settings.js';
-import type { Job } from '../../web/src/types.js';
 
-/** A job registered as the API's POST does, in the shape GET /api/jobs/:id answers. */
-async function register(body: Record<string, unknown>): Promise<Job> {
+/** A job registered as the API's POST does, presented as GET /api/jobs/:id answers. */
+async function register(body: Record<string, unknown>): Promise<JobSettings & Record<string, unknown>> {
   const database = await openDatabase('sqlite::memory:');
   try {
     const jm = new JobManager(database, new VirtualClock(Date.UTC(2026, 0, 5, 12)));
     const { job } = await jm.registerJob({ name: 'nightly', schedule: '0 3 * * *', command: ['true'], ...body } as never, { source: 'manual', byUser: true });
-    return { ...presentJob(job, Date.UTC(2026, 0, 5, 12)), next_runs: [] } as unknown as Job;
+    return presentJob(job, Date.UTC(2026, 0, 5, 12)) as unknown as JobSettings & Record<string, unknown>;
   } finally {
     await database.close();
   }
 }
 
+test('SETTING_DEFAULTS are what the registry gives a job that does not state them', async () => {
+  const job = await register({});
+  for (const [k, v] of Object.entries(SETTING_DEFAULTS)) assert.deepEqual(job[k], v, k);
+});
+
 test('a job at the defaults shows no other settings', async () => {
-  assert.deepEqual(otherSettings(await register({})), []);
+  assert.deepEqual(otherSettings(await register({}), formatSeconds), []);
   // Misfire run_all alone: its cap is the default one, nothing to say.
-  assert.deepEqual(otherSettings(await register({ misfire_policy: 'run_all' })), []);
+  assert.deepEqual(otherSettings(await register({ misfire_policy: 'run_all' }), formatSeconds), []);
 });
 
 test('each changed setting shows in words; environment values do not', async () => {
@@ -38,7 +43,6 @@ test('each changed setting shows in words; environment values do not', async () 
     misfire_policy: 'run_all',
     max_catchup_runs: 5,
     starting_deadline_seconds: 300,
-    estimated_duration_seconds: 90,
     cpu_weight: 2,
     retry_on_timeout: true,
     circuit_failure_threshold: 3,
@@ -51,18 +55,18 @@ test('each changed setting shows in words; environment values do not', async () 
     node_selector: { disk: 'ssd' },
     pinned_node: 'db-1',
   });
-  const shown = Object.fromEntries(otherSettings(job));
+  const shown = Object.fromEntries(otherSettings(job, formatSeconds));
   assert.deepEqual(shown, {
     'Runs as': 'in /srv/app · user www-data',
     Environment: 'DB_PASSWORD, APP_ENV',
-    'Catch-up': 'at most 5 missed ticks · skipped when not started within 5 min',
-    Estimates: 'duration 1 min 30 s · CPU weight 2',
+    'Catch-up': 'at most 5 missed ticks · skipped when not started within 5m',
+    Estimates: 'CPU weight 2',
     'Retries also': 'after a timeout',
-    'Circuit breaker': 'opens after 3 failures in a row, for 30 min (doubling)',
-    Requirements: 'wait up to 30 min for them',
+    'Circuit breaker': 'opens after 3 failures in a row, for 30m (doubling)',
+    Requirements: 'wait up to 30m for them',
     'Run now': 'respects the overlap policy',
     'Alert mail to': 'ops@example.com',
-    'Alert thresholds': 'critical after 5 failures in a row · missed after 2 min late',
+    'Alert thresholds': 'critical after 5 failures in a row · missed after 2m late',
     Placement: 'nodes labelled disk=ssd · pinned to db-1',
   });
   assert.ok(!JSON.stringify(shown).includes('hunter2'), 'no environment value is shown');

@@ -1,0 +1,98 @@
+/**
+ * The rarer settings of a job (the dashboard form's folded sections): the registry's defaults
+ * for them, and each one a job has off those defaults, in words. Read by `smart-cron jobs show`
+ * and the dashboard (web/ imports this file, so it imports nothing).
+ */
+
+/** The registry's defaults (storage/migrations/0001_initial.ts), as the API presents a job. */
+export const SETTING_DEFAULTS = {
+  working_dir: null,
+  run_as_user: null,
+  env: {},
+  max_catchup_runs: 100,
+  starting_deadline_seconds: null,
+  cpu_weight: 1,
+  memory_weight: 1,
+  estimated_cpu_percent: 10,
+  estimated_duration_seconds: null,
+  alert_emails: [],
+  consecutive_failure_threshold: 3,
+  missed_grace_seconds: null,
+  circuit_failure_threshold: 5,
+  circuit_cooldown_seconds: 1800,
+  retry_on_timeout: false,
+  retry_on_memory: false,
+  requires_mode: 'skip',
+  requires_wait_seconds: 3600,
+  mutex_group: null,
+  manual_respects_overlap: false,
+  node_selector: {},
+  pinned_node: null,
+} as const;
+export type SettingKey = keyof typeof SETTING_DEFAULTS;
+
+/** A job as the API presents it (JSON columns parsed): what otherSettings reads. */
+export interface JobSettings {
+  working_dir: string | null;
+  run_as_user: string | null;
+  env: Record<string, string> | null;
+  misfire_policy: string;
+  max_catchup_runs: number;
+  starting_deadline_seconds: number | null;
+  estimated_cpu_percent: number;
+  cpu_weight: number;
+  memory_weight: number;
+  retry_on_timeout: boolean;
+  retry_on_memory: boolean;
+  circuit_failure_threshold: number;
+  circuit_cooldown_seconds: number;
+  requires_mode: string;
+  requires_wait_seconds: number;
+  manual_respects_overlap: boolean;
+  alert_emails: string[];
+  consecutive_failure_threshold: number;
+  missed_grace_seconds: number | null;
+  node_selector: Record<string, string> | null;
+  pinned_node: string | null;
+}
+
+/**
+ * [label, text] for each rarer setting off its default, in the form's order; nothing for a job
+ * left at them. (The estimated duration is not among them: both show it beside the limits.) Environment values are not shown (they may be secrets), only the names.
+ * `secs` writes a number of seconds as the caller's output does.
+ */
+export function otherSettings(job: JobSettings, secs: (s: number) => string): [string, string][] {
+  const out: [string, string][] = [];
+  const changed = (k: SettingKey & keyof JobSettings) => JSON.stringify(job[k] ?? null) !== JSON.stringify(SETTING_DEFAULTS[k]);
+  const add = (label: string, parts: (string | false | null)[]) => {
+    const text = parts.filter(Boolean).join(' · ');
+    if (text) out.push([label, text]);
+  };
+
+  add('Runs as', [changed('working_dir') && `in ${job.working_dir}`, changed('run_as_user') && `user ${job.run_as_user}`]);
+  add('Environment', [Object.keys(job.env ?? {}).join(', ')]);
+  add('Catch-up', [
+    job.misfire_policy === 'run_all' && changed('max_catchup_runs') && `at most ${job.max_catchup_runs} missed ticks`,
+    job.starting_deadline_seconds !== null && `skipped when not started within ${secs(job.starting_deadline_seconds)}`,
+  ]);
+  add('Estimates', [
+    changed('estimated_cpu_percent') && `CPU ${job.estimated_cpu_percent} %`,
+    changed('cpu_weight') && `CPU weight ${job.cpu_weight}`,
+    changed('memory_weight') && `memory weight ${job.memory_weight}`,
+  ]);
+  add('Retries also', [job.retry_on_timeout && 'after a timeout', job.retry_on_memory && 'after a memory kill']);
+  add('Circuit breaker', [
+    (changed('circuit_failure_threshold') || changed('circuit_cooldown_seconds')) &&
+      `opens after ${job.circuit_failure_threshold} failures in a row, for ${secs(job.circuit_cooldown_seconds)} (doubling)`,
+  ]);
+  add('Requirements', [changed('requires_mode') && (job.requires_mode === 'wait' ? `wait up to ${secs(job.requires_wait_seconds)} for them` : 'skip the run when not met')]);
+  add('Run now', [job.manual_respects_overlap && 'respects the overlap policy']);
+  add('Alert mail to', [job.alert_emails.join(', ')]);
+  add('Alert thresholds', [
+    changed('consecutive_failure_threshold') && `critical after ${job.consecutive_failure_threshold} failures in a row`,
+    job.missed_grace_seconds !== null && `missed after ${secs(job.missed_grace_seconds)} late`,
+  ]);
+  const labels = Object.entries(job.node_selector ?? {}).map(([k, v]) => `${k}=${v}`);
+  add('Placement', [labels.length > 0 && `nodes labelled ${labels.join(', ')}`, job.pinned_node !== null && `pinned to ${job.pinned_node}`]);
+  return out;
+}
