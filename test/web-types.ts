@@ -7,8 +7,8 @@
  * file), not the dashboard at run time. Nothing here runs.
  */
 import type { Static } from 'typebox';
-import type { AlertOut, HealthCounts, JobDetail, RunOut, SlotOut, TrendOut } from '../src/api/schemas.js';
-import type { Alert, Health, Job, Run, SlotUsage, TrendDay } from '../web/src/types.js';
+import type { AlertOut, DependencyChangeOut, DependencyLinks, DependencyRemovedOut, HealthCounts, JobDetail, RunOut, SlotOut, TrendOut } from '../src/api/schemas.js';
+import type { Alert, Dependencies, DependencyChange, DependencyRemoval, Health, Job, Run, SlotUsage, TrendDay } from '../web/src/types.js';
 
 /** Compiles only when a value the API sends can be read as the dashboard's type. */
 function reads<Read>(sent: Read): Read {
@@ -21,6 +21,9 @@ declare const sent: {
   slot: Static<typeof SlotOut>;
   trend: Static<typeof TrendOut>;
   counts: Static<typeof HealthCounts>;
+  links: Static<typeof DependencyLinks>;
+  linkChange: Static<typeof DependencyChangeOut>;
+  linkRemoval: Static<typeof DependencyRemovedOut>;
 };
 export const checks = () => [
   reads<Job>(sent.job),
@@ -29,4 +32,7 @@ export const checks = () => [
   reads<SlotUsage>(sent.slot),
   reads<TrendDay>(sent.trend),
   reads<Record<Health, number>>(sent.counts),
+  reads<Dependencies>(sent.links),
+  reads<DependencyChange>(sent.linkChange),
+  reads<DependencyRemoval>(sent.linkRemoval),
 ];

@@ -5,6 +5,7 @@
  */
 import Type, { type Static, type TSchema } from 'typebox';
 import { ENV_NAME, ENV_NAME_PATTERN } from '../jobs/definition.js';
+import { DEPENDENCY_KINDS, DEPENDENCY_ONS, MAX_WINDOW_SECONDS } from '../jobs/dependencies.js';
 import { SORTABLE } from '../storage/repos/jobs.js';
 import { RUN_STATUSES } from '../storage/schema.js';
 
@@ -223,6 +224,35 @@ export const TrendOut = Type.Object({
   max_memory_mb: Nullable(Num),
 });
 
+const JobRef = Type.Object({ id: Int, name: Str });
+
+/** One dependency link as seen from a job: the job at the other end, the kind, and its window or outcome. */
+export const DependencyLinkOut = Type.Object({
+  job: JobRef,
+  kind: lit(DEPENDENCY_KINDS),
+  on: lit(DEPENDENCY_ONS),
+  window_seconds: Nullable(Int),
+});
+
+export const DependencyLinks = Type.Object({
+  upstream: Type.Array(DependencyLinkOut, { description: 'what this job depends on: jobs it requires a success of, or runs after' }),
+  downstream: Type.Array(DependencyLinkOut, { description: 'what depends on this job: jobs that require it, or run after it' }),
+});
+
+/** The answer to adding a link: the same JSON as `smart-cron deps add --json`. */
+export const DependencyChangeOut = Type.Object({
+  change: lit(['new', 'updated', 'unchanged'] as const),
+  job: JobRef,
+  depends_on: DependencyLinkOut,
+});
+
+/** The answer to removing links: the same JSON as `smart-cron deps remove --json`. */
+export const DependencyRemovedOut = Type.Object({
+  job: JobRef,
+  depends_on: JobRef,
+  removed: Type.Array(lit(DEPENDENCY_KINDS), { description: 'the kinds of link removed' }),
+});
+
 // ---------------------------------------------------------------- requests
 
 const MAX_ID = Number.MAX_SAFE_INTEGER;
@@ -265,3 +295,30 @@ export const RunRequestBody = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/** POST /api/jobs/:id/dependencies: a link as GET lists it, with `job` as a name or id. */
+export const DependencyBody = Type.Object(
+  {
+    job: Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Integer({ minimum: 1, maximum: MAX_ID })], {
+      description: 'the other job (name or id): the one this job requires a success of, or runs after',
+    }),
+    kind: Type.Enum(DEPENDENCY_KINDS, { description: 'requires: this job needs a success of `job`; triggers: this job runs after `job`' }),
+    window_seconds: Type.Optional(
+      // Checked by windowSeconds (src/jobs/dependencies.ts), whose message says what a window may be.
+      Type.Union([Type.Number(), Type.String({ maxLength: 50 }), Type.Null()], {
+        description: `requires only: the success must be this recent, in whole seconds (1 to ${MAX_WINDOW_SECONDS}) or as a duration (30m, 6h, 2d, as \`deps add --within\`); null or absent: any success`,
+      }),
+    ),
+    on: Type.Optional(Type.Enum(DEPENDENCY_ONS, { description: 'triggers only: the ends of a run of `job` that start this job (default success)' })),
+  },
+  { additionalProperties: false, description: 'kind requires: this job\'s scheduled runs need a success of `job` (within window_seconds); kind triggers: this job runs when a run of `job` ends with `on` (success by default).' },
+);
+
+export const DependencyParams = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: 200, description: 'the dependent job (id or name)' }),
+  other: Type.String({ minLength: 1, maxLength: 200, description: 'the job it depends on (id or name)' }),
+});
+
+export const DependencyRemoveQuery = Type.Object({
+  kind: Type.Optional(Type.Enum(DEPENDENCY_KINDS, { description: 'remove only the link of this kind (default: both)' })),
+});

@@ -6,13 +6,24 @@
 import type { Command } from 'commander';
 import type { App } from '../daemon/app.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
-import { DependencyRepo, describeDependents, parseDuration, type DependencyKind, type DependencyLink, type DependencyOn, type DependencyTreeNode } from '../jobs/dependencies.js';
+import {
+  DEPENDENCY_KINDS,
+  DEPENDENCY_ONS,
+  DependencyRepo,
+  describeDependents,
+  notLinked,
+  windowSeconds,
+  type DependencyKind,
+  type DependencyLink,
+  type DependencyOn,
+  type DependencyTreeNode,
+} from '../jobs/dependencies.js';
 import { formatSeconds } from '../execution/workflow.js';
 import type { CliContext } from './context.js';
 import { print, printJson } from './output.js';
 
-const ONS: DependencyOn[] = ['success', 'failure', 'always'];
-const KINDS: DependencyKind[] = ['requires', 'triggers'];
+const ONS: readonly DependencyOn[] = DEPENDENCY_ONS;
+const KINDS: readonly DependencyKind[] = DEPENDENCY_KINDS;
 
 interface AddOptions {
   requires?: string;
@@ -81,7 +92,7 @@ export function register(program: Command, ctx: CliContext): void {
         const job = await app.jobs.getJob(name);
         const other = await app.jobs.getJob(otherName);
         const removed = await new DependencyRepo(app.database.db).remove(job.id, other.id, o.kind as DependencyKind | undefined);
-        if (removed.length === 0) throw new NotFoundError(`deps remove: ${job.name} does not depend on ${other.name}${o.kind ? ` (${o.kind})` : ''} (see \`smart-cron deps ${job.name}\`)`, 'other');
+        if (removed.length === 0) throw new NotFoundError(`deps remove: ${notLinked(job.name, other.name, o.kind as DependencyKind | undefined)} (see \`smart-cron deps ${job.name}\`)`, 'other');
         if (ctx.globals().json) return printJson({ job: { id: job.id, name: job.name }, depends_on: { id: other.id, name: other.name }, removed: removed.map((r) => r.kind) });
         for (const r of removed) print(`removed: ${job.name} ${relation({ kind: r.kind })} ${other.name}`);
       });
@@ -94,7 +105,7 @@ function addSpec(o: AddOptions): { other: string; kind: DependencyKind; window_s
   }
   if (o.requires !== undefined) {
     if (o.on !== undefined) throw new ValidationError('--on goes with --after (a --requires link always needs a success; use --within for how recent)', 'on');
-    return { other: o.requires, kind: 'requires', window_seconds: o.within === undefined ? null : parseDuration(o.within, '--within') };
+    return { other: o.requires, kind: 'requires', window_seconds: windowSeconds(o.within, '--within') };
   }
   if (o.within !== undefined) throw new ValidationError('--within goes with --requires (an --after link runs on each matching end of OTHER)', 'within');
   if (o.on !== undefined && !ONS.includes(o.on as DependencyOn)) throw new ValidationError(`--on: "${o.on}" is not an outcome (expected success, failure or always)`, 'on');

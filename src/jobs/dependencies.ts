@@ -18,6 +18,15 @@ const T = 'smart_cron_job_dependencies' as const;
 export type DependencyKind = DependencyRow['kind'];
 export type DependencyOn = DependencyRow['on'];
 
+/** The kinds of link and the outcomes a `triggers` link fires on (the CLI's flags and the API's enums). */
+export const DEPENDENCY_KINDS = ['requires', 'triggers'] as const satisfies readonly DependencyKind[];
+export const DEPENDENCY_ONS = ['success', 'failure', 'always'] as const satisfies readonly DependencyOn[];
+
+/** What removing a link that is not there says: "report does not depend on extract (requires)". */
+export function notLinked(job: string, other: string, kind?: DependencyKind): string {
+  return `${job} does not depend on ${other}${kind ? ` (${kind})` : ''}`;
+}
+
 /** One link as people (CLI, API) see it: the job at the other end, by id and name. */
 export interface DependencyLink {
   job: { id: number; name: string };
@@ -43,6 +52,22 @@ export function parseDuration(text: string, field: string): number {
   }
   const secs = Math.round(parts.reduce((sum, p) => sum + Number(p[1]) * units[p[2]!]!, 0));
   if (secs <= 0) throw new ValidationError(`${field}: "${text}" must be longer than 0 seconds`, field.replace(/^--/, ''));
+  return secs;
+}
+
+/** The longest window a `requires` link can have: window_seconds is a 32-bit integer column (some 68 years). */
+export const MAX_WINDOW_SECONDS = 2_147_483_647;
+
+/**
+ * A `requires` link's window from seconds or a duration text ("6h", as parseDuration reads it),
+ * checked; null or undefined: no window (any success will do).
+ */
+export function windowSeconds(value: number | string | null | undefined, field: string): number | null {
+  if (value === null || value === undefined) return null;
+  const secs = typeof value === 'string' ? parseDuration(value, field) : value;
+  if (!Number.isInteger(secs) || secs < 1 || secs > MAX_WINDOW_SECONDS) {
+    throw new ValidationError(`${field}: ${JSON.stringify(value)} is not a usable window (expected a whole number of seconds from 1 to ${MAX_WINDOW_SECONDS}, or a duration such as 30m, 6h, 2d)`, field.replace(/^--/, ''));
+  }
   return secs;
 }
 

@@ -1,9 +1,10 @@
 /** The OpenAPI document lists every route; the docs UI is served from bundled files; binding rules. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { TSchema } from 'typebox';
 import Value from 'typebox/value';
 import { isLoopback, startServer } from '../../src/api/server.js';
-import { JobDetail, JobOut, RunOut } from '../../src/api/schemas.js';
+import { DependencyChangeOut, DependencyLinks, DependencyRemovedOut, JobDetail, JobOut, RunOut } from '../../src/api/schemas.js';
 import { ConfigError } from '../../src/errors.js';
 import { addJob, harness, type Harness } from './helpers.js';
 
@@ -23,6 +24,9 @@ const ROUTES: Array<[string, string]> = [
   ['post', '/api/jobs/{id}/run'],
   ['get', '/api/jobs/{id}/runs'],
   ['get', '/api/jobs/{id}/trends'],
+  ['get', '/api/jobs/{id}/dependencies'],
+  ['post', '/api/jobs/{id}/dependencies'],
+  ['delete', '/api/jobs/{id}/dependencies/{other}'],
   ['get', '/api/runs'],
   ['get', '/api/runs/{id}'],
   ['get', '/api/runs/{id}/output'],
@@ -43,7 +47,7 @@ const ROUTES: Array<[string, string]> = [
 ];
 
 /** Routes other modules add to the server (documented when present, not required here). */
-const OPTIONAL = new Set(['get /api/jobs/{id}/dependencies']);
+const OPTIONAL = new Set<string>([]);
 
 describe('OpenAPI and docs', () => {
   let h: Harness;
@@ -94,6 +98,16 @@ describe('OpenAPI and docs', () => {
     const documented = (schema: { properties: object }, ...more: string[]) => new Set([...Object.keys(schema.properties), ...more]);
     assert.deepEqual(Object.keys(job).filter((k) => !documented(JobOut, 'next_runs').has(k)), [], 'job fields missing from JobOut');
     assert.deepEqual(Object.keys(run).filter((k) => !documented(RunOut).has(k)), [], 'run fields missing from RunOut');
+
+    await addJob(h, 'shape-upstream');
+    const dep = async (method: 'GET' | 'POST' | 'DELETE', url: string, schema: TSchema, payload?: object) => {
+      const r = await h.server.inject({ method, url, headers: h.auth, ...(payload ? { payload } : {}) });
+      assert.ok(r.statusCode < 300, `${method} ${url}: ${r.body}`);
+      assert.ok(Value.Check(schema, r.json()), `${method} ${url}: ${JSON.stringify([...Value.Errors(schema, r.json())].slice(0, 3))}`);
+    };
+    await dep('POST', '/api/jobs/shape/dependencies', DependencyChangeOut, { job: 'shape-upstream', kind: 'requires', window_seconds: '1h' });
+    await dep('GET', '/api/jobs/shape/dependencies', DependencyLinks);
+    await dep('DELETE', '/api/jobs/shape/dependencies/shape-upstream', DependencyRemovedOut);
   });
 });
 

@@ -322,6 +322,53 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     await badge.and(page.locator('[data-label=cancelling]')).waitFor({ timeout: 5000 });
   });
 
+  step('adds a "requires" link on the job page (a bad window is an inline error), sees it listed, and removes it', async () => {
+    const idOf = (name: string) => page.evaluate(async (n) => ((await (await fetch(`/api/jobs/${n}`)).json()) as { id: number }).id, name);
+    const [id, quiet] = [await idOf('hello-e2e'), await idOf('quiet-e2e')];
+    await page.goto(`${daemon.base}/#/jobs/${id}`);
+    const deps = page.getByTestId('dependencies');
+    await deps.getByTestId('deps-none').waitFor();
+    await page.waitForFunction(`document.querySelectorAll('#dep-jobs-${id} option[value="quiet-e2e"]').length === 1`);
+    assert.equal(await page.locator(`#dep-jobs-${id} option[value="hello-e2e"]`).count(), 0, 'the job itself is not offered');
+    await deps.getByTestId('dep-kind').selectOption('requires');
+    await deps.getByTestId('dep-job').fill('quiet-e2e');
+    await deps.getByTestId('dep-window').fill('6 hours');
+    await deps.getByTestId('dep-add').click();
+    assert.equal((await deps.getByTestId('dep-error-window_seconds').textContent())?.trim(), 'window: "6 hours" is not a duration (expected e.g. 30m, 6h, 2d, or a number of seconds)');
+    assert.equal(await deps.getByTestId('dep-window').getAttribute('aria-invalid'), 'true');
+    await shot('13a-dependency-error');
+    await deps.getByTestId('dep-window').fill('6h');
+    await deps.getByTestId('dep-add').click();
+    const link = deps.locator('[data-testid=dep-up][data-dep-job=quiet-e2e][data-dep-kind=requires]');
+    await link.waitFor();
+    assert.equal((await link.textContent())?.replace(/Remove….*/, '').replace(/\s+/g, ' ').trim(), 'requires a success of quiet-e2e within 6 h');
+    await deps.getByTestId('dep-error-window_seconds').waitFor({ state: 'detached' });
+    assert.equal(await deps.getByTestId('dep-job').inputValue(), '', 'the form is cleared');
+    const saved = await page.evaluate(async (p) => (await (await fetch(p)).json()) as { upstream: unknown[] }, `/api/jobs/${id}/dependencies`);
+    assert.deepEqual(saved.upstream, [{ job: { id: quiet, name: 'quiet-e2e' }, kind: 'requires', on: 'success', window_seconds: 21600 }]);
+    // A link made elsewhere (a script with the token) shows live; closing a cycle with it is the API's message, inline.
+    const made = await fetch(`${daemon.base}/api/jobs/failing-e2e/dependencies`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${daemon.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ job: 'hello-e2e', kind: 'triggers', on: 'always' }),
+    });
+    assert.equal(made.status, 201);
+    await deps.locator('[data-testid=dep-down][data-dep-job=failing-e2e]', { hasText: 'triggers failing-e2e (on always)' }).waitFor();
+    await deps.getByTestId('dep-kind').selectOption('triggers');
+    await deps.getByTestId('dep-job').fill('failing-e2e');
+    await deps.getByTestId('dep-add').click();
+    assert.equal((await deps.getByTestId('dep-form-error').textContent())?.trim(), 'would create a cycle: hello-e2e → failing-e2e → hello-e2e');
+    await link.getByTestId('dep-remove').click();
+    await shot('13-dependency-added');
+    await link.getByTestId('dep-remove-confirm').click();
+    await link.waitFor({ state: 'detached' });
+    const unmade = await fetch(`${daemon.base}/api/jobs/failing-e2e/dependencies/hello-e2e`, { method: 'DELETE', headers: { authorization: `Bearer ${daemon.token}` } });
+    assert.equal(unmade.status, 200);
+    await deps.getByTestId('deps-none').waitFor();
+    const after = await page.evaluate(async (p) => (await (await fetch(p)).json()) as { upstream: unknown[] }, `/api/jobs/${id}/dependencies`);
+    assert.deepEqual(after.upstream, []);
+  });
+
   step('had no script errors, and signs out', async () => {
     assert.deepEqual(pageErrors, []);
     await page.getByTestId('signout').click();

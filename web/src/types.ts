@@ -183,4 +183,21 @@ export interface Dependencies {
   downstream: DependencyLink[];
 }
 
+export type DependencyKind = DependencyLink['kind'];
+export type DependencyOn = DependencyLink['on'];
+
+/** POST /api/jobs/:id/dependencies (the JSON of `deps add --json`). */
+export interface DependencyChange {
+  change: 'new' | 'updated' | 'unchanged';
+  job: { id: number; name: string };
+  depends_on: DependencyLink;
+}
+
+/** DELETE /api/jobs/:id/dependencies/:other (the JSON of `deps remove --json`). */
+export interface DependencyRemoval {
+  job: { id: number; name: string };
+  depends_on: { id: number; name: string };
+  removed: DependencyKind[];
+}
+
 export const FINAL_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'timeout', 'memory_limit', 'oom_killed', 'interrupted', 'lost', 'skipped'];
