@@ -28,7 +28,18 @@ export interface BusEvents {
   'alert.resolved': [AlertRow];
   'slots': [SlotUsage[]];
   'job.changed': [{ id: number; change: string }];
+  /**
+   * One of the events above that happened on another node (daemon/relay.ts), for the API's
+   * event stream only: counting (metrics) and acting (the dispatcher) stay with local events.
+   */
+  cluster: [RelayedEvent];
 }
+
+/** The events another node's dashboards hear of, with what they carry. */
+export type RelayedEvent =
+  | { event: 'run.queued' | 'run.started' | 'run.cancelling' | 'run.finished'; data: RunRow }
+  | { event: 'alert.raised' | 'alert.resolved'; data: AlertRow }
+  | { event: 'job.changed'; data: { id: number; change: string } };
 
 export class EventBus extends EventEmitter<BusEvents> {
   constructor() {

@@ -10,7 +10,8 @@ import type { AlertRow, RunRow } from '../storage/schema.js';
 import { presentAlert, presentRun } from './present.js';
 import type { Api, ApiContext } from './types.js';
 
-type Forward = { [K in keyof BusEvents]: (...args: BusEvents[K]) => unknown };
+type Streamed = Exclude<keyof BusEvents, 'cluster'>;
+type Forward = { [K in Streamed]: (...args: BusEvents[K]) => unknown };
 
 const FORWARD: Forward = {
   'run.queued': (run: RunRow) => presentRun(run, { output: false }),
@@ -60,19 +61,22 @@ export function registerSse(server: Api, ctx: ApiContext, opts: SseOptions = {})
       clients.add(res);
       let seq = 0;
       const listeners: Array<[keyof BusEvents, (...a: never[]) => void]> = [];
-      for (const name of Object.keys(FORWARD) as (keyof BusEvents)[]) {
-        const fn = (...args: unknown[]) => {
-          let data: string;
-          try {
-            data = JSON.stringify((FORWARD[name] as (...a: unknown[]) => unknown)(...args));
-          } catch {
-            return;
-          }
-          res.write(`id: ${++seq}\nevent: ${name}\ndata: ${data}\n\n`);
-        };
+      const send = (name: Streamed, args: unknown[]) => {
+        let data: string;
+        try {
+          data = JSON.stringify((FORWARD[name] as (...a: unknown[]) => unknown)(...args));
+        } catch {
+          return;
+        }
+        res.write(`id: ${++seq}\nevent: ${name}\ndata: ${data}\n\n`);
+      };
+      const listen = <K extends keyof BusEvents>(name: K, fn: (...a: BusEvents[K]) => void) => {
         ctx.bus.on(name, fn as never);
         listeners.push([name, fn as never]);
-      }
+      };
+      for (const name of Object.keys(FORWARD) as Streamed[]) listen(name, (...args: unknown[]) => send(name, args));
+      // Another node's events (daemon/relay.ts), under their own names: the dashboard shows the whole cluster.
+      listen('cluster', (e) => send(e.event, [e.data]));
       const beat = setInterval(() => res.write(': heartbeat\n\n'), heartbeatMs);
       beat.unref();
       const cleanup = () => {

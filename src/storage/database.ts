@@ -159,6 +159,14 @@ async function openSqlite(path: string): Promise<Database> {
   };
 }
 
+/** A postgres:// URL without the parameters that are smart-cron's (pool, statement_timeout), for pg. */
+export function pgConnectionString(url: string): string {
+  const u = new URL(url);
+  u.searchParams.delete('pool');
+  u.searchParams.delete('statement_timeout');
+  return u.toString();
+}
+
 async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
   const pg = await import('pg');
   const { Pool, types } = pg.default;
@@ -168,10 +176,8 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
   const u = new URL(url);
   const poolSize = opts.poolSize ?? (Number(u.searchParams.get('pool')) || 10);
   const statementTimeout = Number(u.searchParams.get('statement_timeout')) || undefined;
-  u.searchParams.delete('pool');
-  u.searchParams.delete('statement_timeout');
   const pool = new Pool({
-    connectionString: u.toString(),
+    connectionString: pgConnectionString(url),
     max: poolSize,
     statement_timeout: statementTimeout,
     connectionTimeoutMillis: 10_000,

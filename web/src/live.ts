@@ -64,7 +64,9 @@ function open(): void {
       } catch {
         return;
       }
-      emit(type, data);
+      // Another node's events were missed for a while (the daemon's relay reconnected): reload as after our own reconnect.
+      if (type === 'job.changed' && (data as { change?: string } | null)?.change === 'resync') emit('resync', null);
+      else emit(type, data);
     });
   }
 }

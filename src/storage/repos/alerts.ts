@@ -24,6 +24,11 @@ export class AlertsRepo {
     return q.selectFrom(A).selectAll().where('id', '=', id).executeTakeFirst();
   }
 
+  /** These alerts (those that still exist), in no particular order. */
+  async byIds(ids: readonly number[], q: Q = this.db): Promise<AlertRow[]> {
+    return ids.length ? q.selectFrom(A).selectAll().where('id', 'in', [...ids]).execute() : [];
+  }
+
   /** The open alert of this type for this job (there is at most one). */
   open(jobId: number, type: string, q: Q = this.db): Promise<AlertRow | undefined> {
     return q.selectFrom(A).selectAll().where('job_id', '=', jobId).where('alert_type', '=', type).where('resolved_at', 'is', null).orderBy('id').executeTakeFirst();

@@ -47,6 +47,11 @@ export class HistoryRepo {
     return q.selectFrom(T).selectAll().where('id', '=', id).executeTakeFirst();
   }
 
+  /** These runs (those that still exist), in no particular order. */
+  async byIds(ids: readonly number[], q: Q = this.db): Promise<RunRow[]> {
+    return ids.length ? q.selectFrom(T).selectAll().where('id', 'in', [...ids]).execute() : [];
+  }
+
   async update(id: number, patch: RunUpdate, q: Q = this.db): Promise<void> {
     await q.updateTable(T).set(patch).where('id', '=', id).execute();
   }
