@@ -44,7 +44,7 @@ export function registerSse(server: Api, ctx: ApiContext, opts: SseOptions = {})
       schema: {
         tags: ['events'],
         summary: 'Server-sent events: run.queued, run.started, run.cancelling, run.finished, alert.raised, alert.resolved, slots, job.changed',
-        description: 'text/event-stream. Each event: `event: <name>` and `data: <JSON>` (runs and alerts in the REST shapes; output_tail left out). A comment line every 15 s keeps the connection.',
+        description: 'text/event-stream. Each event: `event: <name>` and `data: <JSON>` (runs and alerts in the REST shapes; output_tail left out). A comment line every 15 s keeps the connection. On PostgreSQL the other nodes\' runs, alerts and job changes come too (a `job.changed` with change `resync` after a gap: reload).',
         response: { 200: Type.String({ description: 'text/event-stream' }) },
       },
     },
