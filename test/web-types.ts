@@ -7,8 +7,8 @@
  * file), not the dashboard at run time. Nothing here runs.
  */
 import type { Static } from 'typebox';
-import type { AlertOut, DependencyChangeOut, DependencyLinks, DependencyRemovedOut, HealthCounts, JobDetail, RunOut, SlotOut, TrendOut } from '../src/api/schemas.js';
-import type { Alert, Dependencies, DependencyChange, DependencyRemoval, Health, Job, Run, SlotUsage, TrendDay } from '../web/src/types.js';
+import type { AlertOut, DependencyChangeOut, DependencyLinks, DependencyRemovedOut, HealthCounts, JobDetail, NodeList, RunOut, SlotOut, TrendOut } from '../src/api/schemas.js';
+import type { Alert, Dependencies, DependencyChange, DependencyRemoval, Health, Job, Nodes, Run, SlotUsage, TrendDay } from '../web/src/types.js';
 
 /** Compiles only when a value the API sends can be read as the dashboard's type. */
 function reads<Read>(sent: Read): Read {
@@ -24,6 +24,7 @@ declare const sent: {
   links: Static<typeof DependencyLinks>;
   linkChange: Static<typeof DependencyChangeOut>;
   linkRemoval: Static<typeof DependencyRemovedOut>;
+  nodes: Static<typeof NodeList>;
 };
 export const checks = () => [
   reads<Job>(sent.job),
@@ -35,4 +36,5 @@ export const checks = () => [
   reads<Dependencies>(sent.links),
   reads<DependencyChange>(sent.linkChange),
   reads<DependencyRemoval>(sent.linkRemoval),
+  reads<Nodes>(sent.nodes),
 ];

@@ -212,6 +212,26 @@ export type AlertOut = Static<typeof AlertOut>;
 
 export const HealthCounts = Type.Object({ critical: Int, warning: Int, healthy: Int });
 
+export const NodeOut = Type.Object(
+  {
+    id: Str,
+    hostname: Str,
+    labels: Type.Record(Str, Str),
+    slots: Type.Unknown({ description: "The node's slot budgets, as its config set them." }),
+    started_at: Iso,
+    heartbeat_at: Iso,
+    version: Str,
+    status: Type.Enum(['up', 'unresponsive', 'down', 'stopped'], { description: "unresponsive: up, but no heartbeat within node.lease_seconds; down: another node's failover marked it so" }),
+    pid: Nullable(Int),
+    enforcement: Nullable(Str),
+    running_runs: Int,
+    reserved_memory_mb: Num,
+  },
+  { additionalProperties: true, description: 'A daemon sharing the database (the rows of `smart-cron nodes --json`).' },
+);
+
+export const NodeList = Type.Object({ nodes: Type.Array(NodeOut), this_node: Type.String({ description: 'The id of the node that answered.' }) });
+
 export const TrendOut = Type.Object({
   job_id: Int,
   job_name: Str,

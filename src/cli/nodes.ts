@@ -11,25 +11,7 @@ export function register(program: Command, ctx: CliContext): void {
       await ctx.withApp(async (app) => {
         const now = app.clock.now();
         const leaseMs = app.config.node.lease_seconds * 1000;
-        const nodes = await new NodesRepo(app.database.db).list();
-        const running = await app.database.db
-          .selectFrom('smart_cron_job_history')
-          .select(['node', (eb) => eb.fn.countAll().as('n'), (eb) => eb.fn.sum<number>('reservation_mb').as('mb')])
-          .where('status', '=', 'running')
-          .groupBy('node')
-          .execute();
-        const rows = nodes.map((n) => {
-          const load = running.find((r) => r.node === n.id);
-          const stale = n.status === 'up' && Date.parse(n.heartbeat_at) < now - leaseMs;
-          return {
-            ...n,
-            labels: JSON.parse(n.labels) as Record<string, string>,
-            slots: JSON.parse(n.slots) as unknown,
-            status: stale ? 'unresponsive' : n.status,
-            running_runs: Number(load?.n ?? 0),
-            reserved_memory_mb: Number(load?.mb ?? 0),
-          };
-        });
+        const rows = await new NodesRepo(app.database.db).overview(now, leaseMs);
         if (ctx.globals().json) return printJson(rows);
         if (rows.length === 0) return print('no nodes yet (each daemon registers itself when it starts)');
         print(

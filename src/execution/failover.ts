@@ -6,6 +6,7 @@
  */
 import { iso, type Clock } from '../clock.js';
 import type { JobManager } from '../jobs/manager.js';
+import { heartbeatCutoff } from '../storage/repos/nodes.js';
 import type { JobRow, RunRow } from '../storage/schema.js';
 import { shouldRetry } from './retry.js';
 
@@ -21,7 +22,7 @@ export interface FailoverOptions {
 export async function failDeadNodes(o: FailoverOptions): Promise<{ nodes: string[]; lost: number }> {
   const db = o.jobs.database.db;
   const now = o.clock.now();
-  const cutoff = iso(now - o.leaseMs);
+  const cutoff = heartbeatCutoff(now, o.leaseMs);
   const stale = await db
     .selectFrom('smart_cron_nodes')
     .select(['id', 'heartbeat_at'])

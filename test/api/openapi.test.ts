@@ -37,6 +37,7 @@ const ROUTES: Array<[string, string]> = [
   ['post', '/api/alerts/{id}/ack'],
   ['get', '/api/health'],
   ['get', '/api/overview'],
+  ['get', '/api/nodes'],
   ['get', '/api/schedule/preview'],
   ['get', '/api/review'],
   ['get', '/api/events'],

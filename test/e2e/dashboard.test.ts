@@ -168,6 +168,15 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     await page.getByTestId('nav-overview').click();
     await page.getByTestId('page-overview').waitFor();
     await page.getByTestId('count-healthy').waitFor();
+    // The Nodes section: this daemon, up, with the enforcement `smart-cron nodes` reports for it.
+    const [cliNode] = JSON.parse(daemon.cli('--json', 'nodes')) as Array<{ id: string; enforcement: string }>;
+    const self = page.locator('[data-testid=nodes] [data-testid=node-row][data-this-node=true]');
+    await self.waitFor();
+    assert.equal(await page.locator('[data-testid=nodes] [data-testid=node-row]').count(), 1, 'one daemon, one row');
+    assert.equal(await self.getAttribute('data-node-id'), cliNode!.id);
+    assert.equal(await self.getByTestId('node-status').textContent(), 'up');
+    assert.equal(await self.getByTestId('node-enforcement').textContent(), cliNode!.enforcement);
+    assert.match((await self.textContent()) ?? '', /this node/);
     await shot('08-overview-after');
   });
 

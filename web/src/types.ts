@@ -161,6 +161,26 @@ export interface Overview {
   alerts: Alert[];
 }
 
+/** A daemon sharing the database (GET /api/nodes); `unresponsive`: up, but its heartbeat is older than the lease. */
+export interface ClusterNode {
+  id: string;
+  hostname: string;
+  status: 'up' | 'unresponsive' | 'down' | 'stopped';
+  started_at: string;
+  heartbeat_at: string;
+  running_runs: number;
+  reserved_memory_mb: number;
+  enforcement: string | null;
+  labels: Record<string, string>;
+  version: string;
+}
+
+export interface Nodes {
+  nodes: ClusterNode[];
+  /** The node serving this dashboard. */
+  this_node: string;
+}
+
 export interface TrendDay {
   day: string;
   runs: number;

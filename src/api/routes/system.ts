@@ -1,14 +1,16 @@
 /**
  * The dashboard's other reads: slots, queue, alerts, health, the overview (one call for the
- * first screen), the cron preview for the job form, and the review list of discovered jobs.
+ * first screen), the cluster's nodes, the cron preview for the job form, and the review list of
+ * discovered jobs.
  */
 import Type from 'typebox';
 import { iso } from '../../clock.js';
 import { ValidationError } from '../../errors.js';
+import { NodesRepo } from '../../storage/repos/nodes.js';
 import type { AlertRow } from '../../storage/schema.js';
 import { parseSchedule } from '../../schedule/cron.js';
 import { jobOut, presentAlerts, presentRuns } from '../present.js';
-import { AlertOut, ErrorBody, HealthCounts, IdParam, JobList, JobOut, RunOut, SlotOut } from '../schemas.js';
+import { AlertOut, ErrorBody, HealthCounts, IdParam, JobList, JobOut, NodeList, RunOut, SlotOut } from '../schemas.js';
 import type { AlertFilter } from '../alerts.js';
 import type { Api, ApiContext } from '../types.js';
 import { requireJob } from './common.js';
@@ -121,6 +123,21 @@ export function registerSystemRoutes(server: Api, ctx: ApiContext): void {
         queued: await presentRuns(db, queued, false),
         alerts: await presentAlerts(db, alerts.alerts),
       };
+    },
+  );
+
+  server.get(
+    '/api/nodes',
+    {
+      schema: {
+        tags: ['nodes'],
+        summary: 'The daemons sharing the database: status (unresponsive once a heartbeat is older than node.lease_seconds), running runs, reserved memory',
+        response: { 200: NodeList },
+      },
+    },
+    async () => {
+      const nodes = await new NodesRepo(db.db).overview(ctx.now(), ctx.app.config.node.lease_seconds * 1000);
+      return { nodes, this_node: ctx.app.config.nodeId };
     },
   );
 

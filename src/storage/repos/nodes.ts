@@ -2,6 +2,31 @@ import type { Kysely } from 'kysely';
 import { iso } from '../../clock.js';
 import type { DB, NodeRow } from '../schema.js';
 
+/** A node as people see it: the stored status, except that an `up` node gone quiet reads `unresponsive`. */
+export type NodeStatus = NodeRow['status'] | 'unresponsive';
+
+/** One node with its live load: what `smart-cron nodes` prints and GET /api/nodes answers. */
+export type NodeOverview = Omit<NodeRow, 'labels' | 'slots' | 'status'> & {
+  labels: Record<string, string>;
+  slots: unknown;
+  status: NodeStatus;
+  running_runs: number;
+  reserved_memory_mb: number;
+};
+
+/**
+ * The staleness rule, stated once: a node whose last heartbeat is older than the lease has
+ * stopped answering. Heartbeats are stored as ISO text (iso()), so the cutoff compares as text,
+ * in SQL (failover marks such nodes down) as here (the CLI and the API show them unresponsive).
+ */
+export function heartbeatCutoff(nowMs: number, leaseMs: number): string {
+  return iso(nowMs - leaseMs);
+}
+
+export function isUnresponsive(node: Pick<NodeRow, 'status' | 'heartbeat_at'>, nowMs: number, leaseMs: number): boolean {
+  return node.status === 'up' && node.heartbeat_at < heartbeatCutoff(nowMs, leaseMs);
+}
+
 /** One repository per table: smart_cron_nodes, and the leases nodes take turns on. */
 export class NodesRepo {
   constructor(private readonly db: Kysely<DB>) {}
@@ -36,6 +61,31 @@ export class NodesRepo {
 
   list(): Promise<NodeRow[]> {
     return this.db.selectFrom('smart_cron_nodes').selectAll().orderBy('id').execute();
+  }
+
+  /** Every node by id, with its status as judged now, labels and slots parsed, and its running runs' count and reservations. */
+  async overview(nowMs: number, leaseMs: number): Promise<NodeOverview[]> {
+    const [nodes, running] = await Promise.all([
+      this.list(),
+      this.db
+        .selectFrom('smart_cron_job_history')
+        .select(['node', (eb) => eb.fn.countAll().as('n'), (eb) => eb.fn.sum<number>('reservation_mb').as('mb')])
+        .where('status', '=', 'running')
+        .groupBy('node')
+        .execute(),
+    ]);
+    return nodes.map((n) => {
+      const load = running.find((r) => r.node === n.id);
+      return {
+        ...n,
+        labels: JSON.parse(n.labels) as Record<string, string>,
+        slots: JSON.parse(n.slots) as unknown,
+        status: isUnresponsive(n, nowMs, leaseMs) ? 'unresponsive' : n.status,
+        // PostgreSQL's COUNT (a bigint) arrives as text.
+        running_runs: Number(load?.n ?? 0),
+        reserved_memory_mb: Number(load?.mb ?? 0),
+      };
+    });
   }
 
   /**

@@ -1,13 +1,94 @@
+import { useEffect } from 'preact/hooks';
 import { get, listOf } from '../api';
 import { AlertList } from '../components/AlertList';
 import { RunTable } from '../components/RunTable';
 import { mergeSlots, SlotCard } from '../components/SlotCard';
-import { Empty, ErrorNote, Loading } from '../components/ui';
+import { Empty, ErrorNote, Loading, Time } from '../components/ui';
+import { megabytes } from '../format';
 import { useLoader } from '../hooks';
 import { useLive } from '../live';
-import type { Alert, Health, Overview, SlotUsage } from '../types';
+import type { Alert, ClusterNode, Health, Nodes, Overview, SlotUsage } from '../types';
 
 const HEALTHS: Health[] = ['critical', 'warning', 'healthy'];
+
+const NODE_TONE: Record<ClusterNode['status'], string> = { up: 'ok', unresponsive: 'bad', down: 'bad', stopped: 'muted' };
+const NODE_TITLE: Record<ClusterNode['status'], string> = {
+  up: 'sending heartbeats',
+  unresponsive: 'no heartbeat within the lease (node.lease_seconds)',
+  down: 'stopped sending heartbeats; another node took over its runs',
+  stopped: 'shut down cleanly',
+};
+/** Heartbeats come every few seconds and say nothing on the event stream: look again this often. */
+const NODES_REFRESH_MS = 15_000;
+
+/** The daemons sharing the database, so a node that died shows (its slot cards alone would just be gone). */
+function NodesSection() {
+  const nodes = useLoader('nodes', () => get<Nodes>('/api/nodes'), ['run.started', 'run.finished']);
+  const { reload } = nodes;
+  useEffect(() => {
+    const t = setInterval(reload, NODES_REFRESH_MS);
+    return () => clearInterval(t);
+  }, [reload]);
+
+  const list = nodes.data?.nodes;
+  return (
+    <section aria-labelledby="nodes-h">
+      <h2 id="nodes-h">Nodes{list ? ` (${list.length})` : ''}</h2>
+      <ErrorNote error={nodes.error} testid="nodes-error" />
+      {!list ? (
+        !nodes.error && <Loading />
+      ) : list.length ? (
+        <div class="table-wrap">
+          <table data-testid="nodes">
+            <thead>
+              <tr>
+                <th scope="col">Node</th>
+                <th scope="col">Status</th>
+                <th scope="col">Heartbeat</th>
+                <th scope="col" class="num">Running</th>
+                <th scope="col" class="num">Reserved</th>
+                <th scope="col">Enforcement</th>
+                <th scope="col">Labels</th>
+                <th scope="col">Version</th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.map((n) => {
+                const self = n.id === nodes.data!.this_node;
+                const labels = Object.entries(n.labels);
+                return (
+                  <tr key={n.id} class={self ? 'this-node' : undefined} data-testid="node-row" data-node-id={n.id} data-status={n.status} data-this-node={self ? 'true' : undefined}>
+                    <td class="name" title={n.hostname !== n.id ? `host ${n.hostname}` : undefined}>
+                      {n.id}
+                      {self && <span class="small muted">this node</span>}
+                    </td>
+                    <td>
+                      <span class={`badge tone-${NODE_TONE[n.status]}`} title={NODE_TITLE[n.status]} data-testid="node-status">
+                        {n.status}
+                      </span>
+                    </td>
+                    <td>
+                      <Time iso={n.heartbeat_at} />
+                    </td>
+                    <td class="num" data-testid="node-running">
+                      {n.running_runs}
+                    </td>
+                    <td class="num">{megabytes(n.reserved_memory_mb)}</td>
+                    <td data-testid="node-enforcement">{n.enforcement ?? '—'}</td>
+                    <td>{labels.length ? labels.map(([k, v]) => <span key={k} class="tag">{`${k}=${v}`}</span>) : <span class="muted">—</span>}</td>
+                    <td>{n.version}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      ) : (
+        <Empty>No nodes yet (each daemon registers itself when it starts).</Empty>
+      )}
+    </section>
+  );
+}
 
 export function OverviewPage() {
   const ov = useLoader('overview', () => get<Overview>('/api/overview'), ['run.queued', 'run.started', 'run.cancelling', 'run.finished', 'alert.raised', 'alert.resolved', 'job.changed']);
@@ -57,6 +138,8 @@ export function OverviewPage() {
           <Empty>No slots reported yet (is the daemon running?).</Empty>
         )}
       </section>
+
+      <NodesSection />
 
       <div class="two-col">
         <section aria-labelledby="running-h">
