@@ -80,6 +80,27 @@ describe('GET /api/nodes', () => {
     }
   });
 
+  test("the overview's slots: this node's live, then those the other nodes that are up last wrote", async () => {
+    const at = new Date(h.clock.now()).toISOString();
+    for (const node of ['edge', 'quiet', 'gone']) {
+      await h.app.database.db
+        .insertInto('smart_cron_execution_slots')
+        .values({ node, slot: 'default', max_concurrent_jobs: 4, max_memory_mb: 2048, max_cpu_percent: 90, current_running_jobs: 1, current_memory_mb: 512, current_cpu_percent: 20, updated_at: at })
+        .execute();
+    }
+    const r = await h.server.inject({ url: '/api/overview', headers: h.auth });
+    assert.equal(r.statusCode, 200, r.body);
+    const slots = (r.json() as { slots: { node: string; slot: string; current_memory_mb: number; max_memory_mb: number; queued: number }[] }).slots;
+    const local = slots.filter((x) => x.node === 'test-node');
+    assert.ok(local.length > 0, "this node's own slots come first");
+    assert.deepEqual(slots.slice(0, local.length), local);
+    // quiet is past the lease and gone has stopped: their last rows are not shown as if live.
+    assert.deepEqual(
+      slots.filter((x) => x.node !== 'test-node').map((x) => [x.node, x.slot, x.current_memory_mb, x.max_memory_mb, x.queued]),
+      [['edge', 'default', 512, 2048, 0]],
+    );
+  });
+
   test('a node is unresponsive exactly when failover would mark it down; once marked, it reads down', async () => {
     // One second later 'edge' is past the lease too.
     await h.clock.advance(1000);

@@ -89,7 +89,7 @@ export function registerSystemRoutes(server: Api, ctx: ApiContext): void {
     {
       schema: {
         tags: ['health'],
-        summary: "The dashboard's first screen in one call: health counts, slots, running and queued runs, recent open alerts",
+        summary: "The dashboard's first screen in one call: health counts, slots (this node's, then the other nodes' that are up), running and queued runs, recent open alerts",
         response: {
           200: Type.Object({
             now: Type.String(),
@@ -105,11 +105,12 @@ export function registerSystemRoutes(server: Api, ctx: ApiContext): void {
     },
     async () => {
       const now = ctx.now();
-      const [counts, all, enabled, slots, active, queued, alerts] = await Promise.all([
+      const [counts, all, enabled, slots, others, active, queued, alerts] = await Promise.all([
         jm.jobs.healthCounts(now),
         jm.listJobs({ limit: 0 }),
         jm.listJobs({ enabled: true, limit: 0 }),
         ctx.executor.slots(),
+        new NodesRepo(db.db).slotsOfOthers(ctx.app.config.nodeId, now, ctx.app.config.node.lease_seconds * 1000),
         jm.history.active(),
         ctx.executor.queued(),
         listAlerts(ctx, { open: true, limit: 10 }),
@@ -118,7 +119,8 @@ export function registerSystemRoutes(server: Api, ctx: ApiContext): void {
         now: iso(now),
         counts: counts as { critical: number; warning: number; healthy: number },
         jobs: { total: all.total, enabled: enabled.total },
-        slots,
+        // This node's slots live; the other nodes' as they last wrote them (queued runs are counted on this node's cards).
+        slots: [...slots, ...others.map(({ updated_at: _u, ...s }) => ({ ...s, queued: 0 }))],
         running: await presentRuns(db, active.filter((r) => r.status === 'running'), false),
         queued: await presentRuns(db, queued, false),
         alerts: await presentAlerts(db, alerts.alerts),

@@ -1,6 +1,6 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { iso } from '../../clock.js';
-import type { DB, NodeRow } from '../schema.js';
+import type { DB, NodeRow, SlotsTable } from '../schema.js';
 
 /** A node as people see it: the stored status, except that an `up` node gone quiet reads `unresponsive`. */
 export type NodeStatus = NodeRow['status'] | 'unresponsive';
@@ -61,6 +61,24 @@ export class NodesRepo {
 
   list(): Promise<NodeRow[]> {
     return this.db.selectFrom('smart_cron_nodes').selectAll().orderBy('id').execute();
+  }
+
+  /**
+   * The slot usage the other nodes that are up last wrote (smart_cron_execution_slots, which each
+   * node rewrites from its live runs): for a dashboard that shows the whole cluster. Nodes that
+   * stopped or stopped answering are left out.
+   */
+  async slotsOfOthers(thisNode: string, nowMs: number, leaseMs: number): Promise<Selectable<SlotsTable>[]> {
+    return this.db
+      .selectFrom('smart_cron_execution_slots as s')
+      .innerJoin('smart_cron_nodes as n', 'n.id', 's.node')
+      .selectAll('s')
+      .where('s.node', '!=', thisNode)
+      .where('n.status', '=', 'up')
+      .where('n.heartbeat_at', '>=', heartbeatCutoff(nowMs, leaseMs))
+      .orderBy('s.node')
+      .orderBy('s.slot')
+      .execute();
   }
 
   /** Every node by id, with its status as judged now, labels and slots parsed, and its running runs' count and reservations. */
