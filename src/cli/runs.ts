@@ -4,6 +4,7 @@ import { exitCodeFor, SmartCronError, ValidationError } from '../errors.js';
 import { runHere, waitFinal } from '../daemon/oneshot.js';
 import { runningDaemon } from '../daemon/state.js';
 import { cancelRun } from '../execution/cancel.js';
+import { NodesRepo } from '../storage/repos/nodes.js';
 import { queueManualRun } from '../execution/manual.js';
 import type { App } from '../daemon/app.js';
 import { RUN_STATUSES, type RunRow, type RunStatus } from '../storage/schema.js';
@@ -134,7 +135,10 @@ export function register(program: Command, ctx: CliContext): void {
     .description('execution slots of each node: running jobs, reserved memory and CPU against the budgets')
     .action(async () => {
       await ctx.withApp(async (app) => {
-        const rows = await app.database.db.selectFrom('smart_cron_execution_slots').selectAll().orderBy('node').orderBy('slot').execute();
+        // This node's rows, and those of the other nodes that are up (a stopped or silent node's last rows are not its load now).
+        const own = await app.database.db.selectFrom('smart_cron_execution_slots').selectAll().where('node', '=', app.config.nodeId).orderBy('slot').execute();
+        const others = await new NodesRepo(app.database.db).slotsOfOthers(app.config.nodeId, app.clock.now(), app.config.node.lease_seconds * 1000);
+        const rows = [...own, ...others];
         const live = rows.length
           ? rows
           : Object.entries(app.config.slots).map(([slot, b]) => ({ node: app.config.nodeId, slot, ...b, current_running_jobs: 0, current_memory_mb: 0, current_cpu_percent: 0, updated_at: '' }));
