@@ -92,14 +92,16 @@ export function startRelay(o: RelayOptions): Relay {
       return;
     }
     // Read back only for someone to show it to (an open event stream).
-    if (msg.n === o.node || !Array.isArray(msg.e) || o.bus.listenerCount('cluster') === 0) return;
-    const ids = (events: readonly string[]) => [...new Set(msg.e.filter((i) => events.includes(i[0])).map((i) => i[1]))];
+    if (msg?.n === o.node || !Array.isArray(msg?.e) || o.bus.listenerCount('cluster') === 0) return;
+    // Anyone who may use the database can send on the channel: take only well-formed items (ids are read back, never trusted as rows).
+    const items = msg.e.filter((i) => Array.isArray(i) && typeof i[0] === 'string' && Number.isSafeInteger(i[1]));
+    const ids = (events: readonly string[]) => [...new Set(items.filter((i) => events.includes(i[0])).map((i) => i[1]))];
     const [runs, alerts] = await Promise.all([o.history.byIds(ids(RUN_EVENTS)), o.alerts.byIds(ids(ALERT_EVENTS))]);
     const runById = new Map(runs.map((r) => [r.id, r]));
     const alertById = new Map(alerts.map((a) => [a.id, a]));
-    for (const item of msg.e) {
+    for (const item of items) {
       const [event, id] = item;
-      if (event === 'job.changed') o.bus.emit('cluster', { event, data: { id, change: item[2] ?? 'changed' } });
+      if (event === 'job.changed') o.bus.emit('cluster', { event, data: { id, change: typeof item[2] === 'string' ? item[2] : 'changed' } });
       else if ((RUN_EVENTS as readonly string[]).includes(event) && runById.has(id)) o.bus.emit('cluster', { event: event as (typeof RUN_EVENTS)[number], data: runById.get(id)! });
       else if ((ALERT_EVENTS as readonly string[]).includes(event) && alertById.has(id)) o.bus.emit('cluster', { event: event as (typeof ALERT_EVENTS)[number], data: alertById.get(id)! });
     }

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { systemClock } from '../../src/clock.js';
 import { startDaemon, type Daemon } from '../../src/daemon/daemon.js';
-import { batches, startRelay } from '../../src/daemon/relay.js';
+import { batches, RELAY_CHANNEL, startRelay } from '../../src/daemon/relay.js';
+import { notify } from '../../src/storage/pg-listen.js';
 import { EventBus, type RelayedEvent } from '../../src/events.js';
 import { openDatabase } from '../../src/storage/database.js';
 import { AlertsRepo } from '../../src/storage/repos/alerts.js';
@@ -77,6 +78,14 @@ test('relay: another node’s runs, alerts and job changes arrive as cluster eve
     assert.equal((heard.b[3]!.data as { change: string }).change, 'updated');
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual(heard.a, [], 'a node does not hear its own events back');
+
+    // Anyone who may use the database can send on the channel: junk is passed over, the rest read back.
+    heard.b.length = 0;
+    await notify(database, RELAY_CHANNEL, 'not json');
+    await notify(database, RELAY_CHANNEL, JSON.stringify({ n: 'x', e: [['run.finished', 'abc'], 'junk', ['run.started', 1.5], ['job.changed', 5, 'ok']] }));
+    await until('b to hear the one good item', async () => heard.b.length >= 1, 10_000);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(heard.b.map((e) => [e.event, e.data.id]), [['job.changed', 5]]);
 
     // Many at once: one NOTIFY a batch, every event arrives once.
     heard.b.length = 0;
