@@ -38,7 +38,7 @@ export function listen(o: ListenOptions): Listening {
     o.log?.(`cluster events: listening stopped (${why}); again in ${retryMs} ms`);
     retry = setTimeout(() => {
       retry = undefined;
-      void connect();
+      start();
     }, retryMs);
     retry.unref();
     retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
@@ -71,7 +71,8 @@ export function listen(o: ListenOptions): Listening {
     connectedOnce = true;
   };
 
-  void connect();
+  const start = () => void connect().catch((e: Error) => again(e.message));
+  start();
   return {
     async close() {
       closed = true;
