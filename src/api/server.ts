@@ -3,7 +3,7 @@
  * and the dashboard's static files. buildServer wires the routes to what the daemon built;
  * startServer binds it, and refuses a non-loopback address unless api.allow_remote is set.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,6 +74,21 @@ function loggerOption(logger: ServerOptions['logger']) {
   if (!logger) return false;
   const base = logger === true ? { level: 'info' } : logger;
   return { ...base, redact: { paths: REDACT, censor: '[redacted]' } };
+}
+
+/**
+ * In a checkout, the first file of web/src changed after the dashboard in `webRoot` was built
+ * (what the daemon would serve is then the old one); null when none is, or there is no web/src
+ * beside the build (an installed package).
+ */
+export function staleDashboard(webRoot = join(packageRoot(), 'dist', 'web'), sources = join(packageRoot(), 'web', 'src')): string | null {
+  const index = join(webRoot, 'index.html');
+  if (!existsSync(sources) || !existsSync(index)) return null;
+  const builtAt = statSync(index).mtimeMs;
+  for (const f of readdirSync(sources, { recursive: true }) as string[]) {
+    if (statSync(join(sources, f)).mtimeMs > builtAt && /\.(tsx?|css|html)$/.test(f)) return join('web', 'src', f);
+  }
+  return null;
 }
 
 export function packageRoot(): string {

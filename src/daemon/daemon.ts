@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { AlertManager } from '../alerts/manager.js';
-import { buildServer, readApiToken, startServer, type Api } from '../api/server.js';
+import { buildServer, readApiToken, staleDashboard, startServer, type Api } from '../api/server.js';
 import type { TimerHandle } from '../clock.js';
 import { EventBus } from '../events.js';
 import type { Dispatcher } from '../execution/dispatcher.js';
@@ -142,6 +142,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   log(`smart-cron ${VERSION} daemon started: node ${config.nodeId}, ${app.database.description}, enforcement ${backend.describe()}`);
   if (recovered.adopted + recovered.interrupted > 0) log(`recovery: ${recovered.adopted} adopted, ${recovered.interrupted} interrupted`);
   if (apiUrl) log(`dashboard and API on ${apiUrl} (sign in with the token in ${config.tokenPath})`);
+  const stale = apiUrl ? staleDashboard() : null;
+  if (stale) log(`note: ${stale} changed after the dashboard was built: the dashboard served is the older build (npm run build:web)`);
 
   let stopping: Promise<void> | null = null;
   const stop = (graceMs = 10_000): Promise<void> => {
