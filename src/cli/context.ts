@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { openApp, type App } from '../daemon/app.js';
+import { announceJobChanges } from '../daemon/outside-writes.js';
 
 export interface GlobalOptions {
   home?: string;
@@ -22,9 +23,13 @@ export function makeContext(program: Command): CliContext {
     async withApp(fn) {
       const g = globals();
       const app = await openApp({ home: g.home, database: g.database, nodeId: g.nodeId });
+      // What this command changes, the daemons' open dashboards hear of (on PostgreSQL; on SQLite the daemon notices).
+      const changes: { id: number; change: string }[] = [];
+      app.jobs.on('changed', (e) => changes.push({ id: e.id, change: e.change }));
       try {
         return await fn(app);
       } finally {
+        await announceJobChanges(app.database, changes, `cli-${process.pid}`).catch(() => {});
         await app.close();
       }
     },

@@ -17,6 +17,7 @@ import { recoverRuns } from '../execution/recovery.js';
 import { pruneHistory } from '../jobs/retention.js';
 import { AlertsRepo } from '../storage/repos/alerts.js';
 import { NodesRepo } from '../storage/repos/nodes.js';
+import { watchOutsideWrites } from './outside-writes.js';
 import { startRelay } from './relay.js';
 import { openApp, type App, type AppOptions } from './app.js';
 import { clearState, runningDaemon, writeState } from './state.js';
@@ -85,6 +86,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   jobs.on('recorded', (r) => alerts.onRecorded(r));
   // On PostgreSQL, what happens here reaches the dashboards of the other nodes, and theirs ours.
   const relay = startRelay({ database: app.database, url: config.database, node: config.nodeId, bus, history: jobs.history, alerts: new AlertsRepo(app.database.db), clock, log });
+  // On SQLite, what the CLI writes beside us (it has no channel to tell us) has open dashboards reload.
+  const outside = watchOutsideWrites({ database: app.database, bus, clock });
 
   await nodes.register(
     { id: config.nodeId, hostname: hostname(), labels: config.node.labels, slots: config.slots, version: VERSION, pid: process.pid, enforcement: backend.name },
@@ -161,6 +164,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
       // does this: it alone holds the home, so no other process of it is using them meanwhile.
       backend.dispose();
       await api?.close().catch(() => {});
+      outside.stop();
       await relay.close().catch(() => {});
       await alerts.close().catch(() => {});
       await nodes.releaseLease(SCHEDULER_LEASE, config.nodeId).catch(() => {});

@@ -18,6 +18,7 @@ import { AlertsRepo } from '../../src/storage/repos/alerts.js';
 import { HistoryRepo } from '../../src/storage/repos/history.js';
 import { JobManager } from '../../src/jobs/manager.js';
 import { until } from '../fixtures/exec-core/daemon-proc.js';
+import { describe, runCli } from '../helpers/cli.js';
 import { insertRun } from '../helpers/fixtures.js';
 import { findPostgresBinDir, freshDatabaseUrl, postgresRequired, SKIP_MESSAGE, startPostgres } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -155,6 +156,12 @@ test('two daemons on one PostgreSQL: a run on one shows on the other’s event s
         500,
       );
       assert.equal(eventsFor(text, 'run.started', runId).length, 1, 'run.started too');
+
+      // A change the CLI makes (no daemon of its own) reaches the dashboards too: it says which job.
+      const jobId = (await one.d.app.jobs.getJob('on-one')).id;
+      const off = await runCli(['--home', join(base, 'relay-one'), '--database', url, '--node-id', 'relay-one', 'jobs', 'disable', 'on-one']);
+      assert.equal(off.code, 0, describe(off));
+      await until('node two to stream the CLI’s change', async () => eventsFor(text, 'job.changed', jobId).some((d) => d.change === 'disabled'), 20_000);
     } finally {
       ac.abort();
       await pump;
