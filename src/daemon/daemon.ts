@@ -6,7 +6,6 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { AlertManager } from '../alerts/manager.js';
 import { buildServer, readApiToken, staleDashboard, startServer, type Api } from '../api/server.js';
-import type { TimerHandle } from '../clock.js';
 import { EventBus } from '../events.js';
 import type { Dispatcher } from '../execution/dispatcher.js';
 import type { HostProbe } from '../execution/load-balancer.js';
@@ -17,6 +16,7 @@ import { recoverRuns } from '../execution/recovery.js';
 import { pruneHistory } from '../jobs/retention.js';
 import { AlertsRepo } from '../storage/repos/alerts.js';
 import { NodesRepo } from '../storage/repos/nodes.js';
+import { background } from './background.js';
 import { watchOutsideWrites } from './outside-writes.js';
 import { startRelay } from './relay.js';
 import { openApp, type App, type AppOptions } from './app.js';
@@ -103,19 +103,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     apiUrl = await startServer(api, apiConfig);
   }
 
-  const timers: TimerHandle[] = [];
-  const every = (ms: number, fn: () => Promise<unknown>) => {
-    const loop = () => {
-      timers.push(
-        clock.setTimer(ms, () => {
-          fn()
-            .catch((e: Error) => log(`background task failed: ${e.message}`))
-            .finally(loop);
-        }),
-      );
-    };
-    loop();
-  };
+  const tasks = background(clock, log);
+  const every = tasks.every;
   every(config.node.heartbeat_seconds * 1000, async () => {
     await nodes.heartbeat(config.nodeId, clock.now());
     await failDeadNodes({ jobs, clock, self: config.nodeId, leaseMs, queueRetry: (r, j) => dispatcher.queueRetry(r, j), log });
@@ -152,7 +141,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   const stop = (graceMs = 10_000): Promise<void> => {
     stopping ??= (async () => {
       log('stopping: no new runs will start');
-      for (const t of timers) t.cancel();
+      tasks.stop();
       await dispatcher.stop();
       let graceTimer: NodeJS.Timeout | undefined;
       await Promise.race([dispatcher.idle(), new Promise((r) => (graceTimer = setTimeout(r, graceMs)))]);

@@ -71,7 +71,9 @@ export function startRelay(o: RelayOptions): Relay {
       }
     });
   };
+  let closed = false;
   const queue = (item: Item) => {
+    if (closed) return;
     pending.push(item);
     timer ??= o.clock.setTimer(flushMs, flush);
   };
@@ -125,6 +127,7 @@ export function startRelay(o: RelayOptions): Relay {
 
   return {
     async close() {
+      closed = true;
       for (const f of off.splice(0)) f();
       timer?.cancel();
       if (pending.length) flush();
