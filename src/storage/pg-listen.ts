@@ -58,12 +58,12 @@ export function listen(o: ListenOptions): Listening {
       await c.connect();
       await c.query(`LISTEN ${o.channel}`);
     } catch (e) {
-      await c.end().catch(() => {});
+      void endSoon(c);
       again((e as Error).message);
       return;
     }
     if (closed) {
-      await c.end().catch(() => {});
+      await endSoon(c);
       return;
     }
     retryMs = MIN_RETRY_MS;
@@ -77,9 +77,24 @@ export function listen(o: ListenOptions): Listening {
     async close() {
       closed = true;
       clearTimeout(retry);
-      await client?.end().catch(() => {});
+      if (client) await endSoon(client);
     },
   };
+}
+
+/**
+ * End a connection, waiting at most a second: pg's end() waits for the socket's end, which a
+ * connection broken mid-way may never report (a stop must not hang on it).
+ */
+function endSoon(c: import('pg').Client): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, 1000);
+    t.unref();
+    c.end().catch(() => {}).finally(() => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
 }
 
 /** Send `payload` on `channel` (PostgreSQL's limit: under 8000 bytes). */
