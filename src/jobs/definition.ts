@@ -7,9 +7,9 @@ import Value from 'typebox/value';
 import { explainErrors } from '../config/explain.js';
 import { ValidationError } from '../errors.js';
 
-/** How an environment variable's name must look (job env, a manual run's extra env). */
-export const ENV_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
-export const ENV_NAME = 'an environment variable name (letters, digits and _, not starting with a digit)';
+import { EMAIL, EMAIL_PATTERN, ENV_NAME, ENV_NAME_PATTERN, NODE_LABEL, NODE_LABEL_PATTERN, USER_NAME, USER_NAME_PATTERN } from './shapes.js';
+
+export { ENV_NAME, ENV_NAME_PATTERN } from './shapes.js';
 const Name = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,199}$', description: 'a name of letters, digits and . _ : @ / - that starts with a letter or digit (at most 200 characters)' });
 const Bool = Type.Boolean();
 
@@ -29,7 +29,7 @@ export const JobFields = {
   script_path: Type.String({ minLength: 1 }),
   script_type: lit(SCRIPT_TYPES),
   working_dir: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
-  run_as_user: Type.Union([Type.String({ pattern: '^[a-z_][a-z0-9_.-]*\\$?$', description: 'a user name (lowercase letters, digits and _ . -)' }), Type.Null()]),
+  run_as_user: Type.Union([Type.String({ pattern: USER_NAME_PATTERN, description: USER_NAME }), Type.Null()]),
   env: Type.Record(Type.String({ pattern: ENV_NAME_PATTERN }), Type.String(), { additionalProperties: false, 'x-keys': ENV_NAME }),
   schedule: Type.String({ minLength: 1 }),
   timezone: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
@@ -53,7 +53,7 @@ export const JobFields = {
   alert_on_high_duration: Bool,
   alert_on_missed: Bool,
   alert_on_hanging: Bool,
-  alert_emails: Type.Array(Type.String({ pattern: '^[^@\\s]+@[^@\\s]+$', description: 'an email address (name@host)' })),
+  alert_emails: Type.Array(Type.String({ pattern: EMAIL_PATTERN, description: EMAIL })),
   consecutive_failure_threshold: Type.Integer({ minimum: 1, maximum: 1000 }),
   missed_grace_seconds: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
   circuit_failure_threshold: Type.Integer({ minimum: 1, maximum: 1000 }),
@@ -66,7 +66,7 @@ export const JobFields = {
   requires_wait_seconds: Type.Integer({ minimum: 0 }),
   mutex_group: Type.Union([Type.String({ minLength: 1, maxLength: 100 }), Type.Null()]),
   manual_respects_overlap: Bool,
-  node_selector: Type.Record(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$' }), Type.String(), { additionalProperties: false, 'x-keys': 'a node label of letters, digits and . _ / - that starts with a letter or digit (at most 63 characters)' }),
+  node_selector: Type.Record(Type.String({ pattern: NODE_LABEL_PATTERN }), Type.String(), { additionalProperties: false, 'x-keys': NODE_LABEL }),
   pinned_node: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
   enabled: Bool,
   tags: Type.Array(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$', description: 'a tag of letters, digits and . _ : / - that starts with a letter or digit (at most 64 characters)' })),

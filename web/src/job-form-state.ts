@@ -8,6 +8,7 @@
 // The CLI's own splitting: the same argv as `--command`.
 import { splitWords } from './words.js';
 import { SETTING_DEFAULTS } from '../../src/jobs/settings.js';
+import { EMAIL_PATTERN, ENV_NAME as ENV_NAME_WORDS, ENV_NAME_PATTERN, NODE_LABEL_PATTERN, USER_NAME_PATTERN } from '../../src/jobs/shapes.js';
 import { commandLine } from './format.js';
 import type { Job } from './types.js';
 
@@ -48,10 +49,11 @@ export const ALERT_LABEL: Record<(typeof ALERTS)[number], string> = {
   hanging: 'a run hangs',
 };
 
-/** What an environment variable's name and a node label must look like (jobs/definition.ts). */
-export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-export const NODE_LABEL = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
-export const EMAIL = /^[^@\s]+@[^@\s]+$/;
+/** What an environment variable's name, a node label, an e-mail address and a user name must look like (the schema's own). */
+export const ENV_NAME = new RegExp(ENV_NAME_PATTERN);
+export const NODE_LABEL = new RegExp(NODE_LABEL_PATTERN);
+export const EMAIL = new RegExp(EMAIL_PATTERN);
+const USER_NAME = new RegExp(USER_NAME_PATTERN);
 
 export interface FormState {
   name: string;
@@ -248,7 +250,7 @@ export function parsePairs(text: string, what: { key: string; valid: RegExp; exp
 }
 
 export const parseEnv = (text: string) =>
-  parsePairs(text, { key: 'NAME', valid: ENV_NAME, expect: 'an environment variable name (letters, digits and _, not starting with a digit)' });
+  parsePairs(text, { key: 'NAME', valid: ENV_NAME, expect: ENV_NAME_WORDS });
 export const parseNodeSelector = (text: string) =>
   parsePairs(text, { key: 'label', valid: NODE_LABEL, expect: 'a node label (letters, digits and . _ / -, starting with a letter or digit, at most 63 characters)' });
 
@@ -285,7 +287,7 @@ export function toBody(s: FormState): { body: Body; errors: Record<string, strin
   }
   body.working_dir = s.working_dir.trim() || null;
   body.run_as_user = s.run_as_user.trim() || null;
-  if (body.run_as_user !== null && !/^[a-z_][a-z0-9_.-]*\$?$/.test(body.run_as_user as string)) {
+  if (body.run_as_user !== null && !USER_NAME.test(body.run_as_user as string)) {
     errors.run_as_user = `"${body.run_as_user as string}" is not a user name: expected lowercase letters, digits and _ . - (starting with a letter or _)`;
   }
   const env = parseEnv(s.env);

@@ -1,0 +1,16 @@
+/**
+ * How some job field values must look, with the words that say so: the schema (definition.ts)
+ * checks them, and the dashboard's form (web/src/job-form-state.ts) checks them before it sends.
+ * web/ imports this file, so it imports nothing.
+ */
+
+/** An environment variable's name (job env, a manual run's extra env). */
+export const ENV_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
+export const ENV_NAME = 'an environment variable name (letters, digits and _, not starting with a digit)';
+/** A node label's name (node_selector keys). */
+export const NODE_LABEL_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$';
+export const NODE_LABEL = 'a node label of letters, digits and . _ / - that starts with a letter or digit (at most 63 characters)';
+export const EMAIL_PATTERN = '^[^@\\s]+@[^@\\s]+$';
+export const EMAIL = 'an email address (name@host)';
+export const USER_NAME_PATTERN = '^[a-z_][a-z0-9_.-]*\\$?$';
+export const USER_NAME = 'a user name (lowercase letters, digits and _ . -)';
