@@ -17,7 +17,7 @@ import { pruneHistory } from '../jobs/retention.js';
 import { AlertsRepo } from '../storage/repos/alerts.js';
 import { NodesRepo } from '../storage/repos/nodes.js';
 import { background } from './background.js';
-import { watchOutsideWrites } from './outside-writes.js';
+import { outsideWritesCheck } from './outside-writes.js';
 import { startRelay } from './relay.js';
 import { openApp, type App, type AppOptions } from './app.js';
 import { clearState, runningDaemon, writeState } from './state.js';
@@ -86,8 +86,6 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   jobs.on('recorded', (r) => alerts.onRecorded(r));
   // On PostgreSQL, what happens here reaches the dashboards of the other nodes, and theirs ours.
   const relay = startRelay({ database: app.database, url: config.database, node: config.nodeId, bus, history: jobs.history, alerts: new AlertsRepo(app.database.db), clock, log });
-  // On SQLite, what the CLI writes beside us (it has no channel to tell us) has open dashboards reload.
-  const outside = watchOutsideWrites({ database: app.database, bus, clock });
 
   await nodes.register(
     { id: config.nodeId, hostname: hostname(), labels: config.node.labels, slots: config.slots, version: VERSION, pid: process.pid, enforcement: backend.name },
@@ -114,6 +112,12 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     if (await holdsLease()) await alerts.checkPeriodic();
   };
   every(30_000, periodicAlerts);
+  // On SQLite, what the CLI writes beside us (it has no channel to tell us) has open dashboards reload.
+  const outsideWrites = outsideWritesCheck({ database: app.database, bus });
+  if (outsideWrites) {
+    await outsideWrites();
+    every(1000, outsideWrites);
+  }
   every(PRUNE_EVERY_MS, () =>
     pruneHistory(jobs, { historyDays: config.retention.history_days, maxRunsPerJob: config.retention.max_runs_per_job, runsDir: config.runsDir, nowMs: clock.now() }),
   );
@@ -153,7 +157,6 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
       // does this: it alone holds the home, so no other process of it is using them meanwhile.
       backend.dispose();
       await api?.close().catch(() => {});
-      outside.stop();
       await relay.close().catch(() => {});
       await alerts.close().catch(() => {});
       await nodes.releaseLease(SCHEDULER_LEASE, config.nodeId).catch(() => {});

@@ -2,44 +2,32 @@
  * Changes made beside the daemon (the CLI, a one-shot `smart-cron run`) reach open dashboards.
  *
  * - SQLite: `PRAGMA data_version` changes when another connection has committed to the file
- *   (never for this connection's own writes). Looked at every second; on a change, dashboards are
- *   told to reload (a `cluster` job.changed with change `resync`, which only the event stream
- *   forwards). The daemon itself acts on such changes already: it plans from the database.
+ *   (never for this connection's own writes). Looked at every second (`outsideWritesCheck`, one
+ *   of the daemon's background tasks); on a change, dashboards are told to reload (a `cluster`
+ *   job.changed with change `resync`, which only the event stream forwards). The daemon itself
+ *   acts on such changes already: it plans from the database.
  * - PostgreSQL: the CLI tells the daemons itself, on the relay's channel (daemon/relay.ts), which
  *   jobs it changed: `announceJobChanges`.
  */
 import { sql } from 'kysely';
-import type { Clock, TimerHandle } from '../clock.js';
 import type { EventBus } from '../events.js';
 import type { Database } from '../storage/database.js';
 import { notify } from '../storage/pg-listen.js';
 import { batches, RELAY_CHANNEL } from './relay.js';
 
-export interface Watching {
-  stop(): void;
-}
-
-export function watchOutsideWrites(o: { database: Database; bus: EventBus; clock: Clock; everyMs?: number }): Watching {
-  if (o.database.dialect !== 'sqlite') return { stop() {} };
+/**
+ * On SQLite, a check to run every second (the daemon's background tasks run it): the first call
+ * notes the data version, each later one asks open dashboards to reload when another process has
+ * committed since. null on PostgreSQL, where the CLI announces its changes itself.
+ */
+export function outsideWritesCheck(o: { database: Database; bus: EventBus }): (() => Promise<void>) | null {
+  if (o.database.dialect !== 'sqlite') return null;
   let last: number | null = null;
-  let timer: TimerHandle | null = null;
-  let stopped = false;
-  const look = async () => {
+  return async () => {
     const { rows } = await sql<{ data_version: number }>`PRAGMA data_version`.execute(o.database.db);
     const v = Number(rows[0]?.data_version);
     if (last !== null && v !== last) o.bus.emit('cluster', { event: 'job.changed', data: { id: 0, change: 'resync' } });
     last = v;
-  };
-  const loop = () => {
-    if (stopped) return;
-    timer = o.clock.setTimer(o.everyMs ?? 1000, () => void look().catch(() => {}).finally(loop));
-  };
-  void look().catch(() => {}).finally(loop);
-  return {
-    stop() {
-      stopped = true;
-      timer?.cancel();
-    },
   };
 }
 
