@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { App } from '../daemon/app.js';
-import { readLogRange } from '../execution/run-log.js';
+import { fromWholeLine, readLogRange } from '../execution/run-log.js';
 import { FINAL_RUN_STATUSES, RUN_STATUSES, type RunRow } from '../storage/schema.js';
 import type { CliContext } from './context.js';
 import { printJson } from './output.js';
@@ -74,10 +74,8 @@ async function logFile(run: RunRow): Promise<{ path: string; size: number } | nu
  */
 function keptOutput(run: RunRow, tail: number | undefined): string {
   const kept = Buffer.from(run.output_tail ?? '');
-  let b = kept.subarray(tailStart(kept.length, tail));
-  const nl = b.length < kept.length ? b.indexOf(0x0a) : -1;
-  if (nl >= 0 && nl < b.length - 1) b = b.subarray(nl + 1);
-  return b.toString('utf8');
+  const b = kept.subarray(tailStart(kept.length, tail));
+  return (b.length < kept.length ? fromWholeLine(b) : b).toString('utf8');
 }
 
 /** Where --tail BYTES starts in a log of `size` bytes (the whole log without it). */

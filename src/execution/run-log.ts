@@ -13,15 +13,17 @@ export async function readLogRange(path: string, from: number, to: number, whole
   try {
     const buf = Buffer.alloc(Math.max(0, to - from));
     const { bytesRead } = await fh.read(buf, 0, buf.length, from);
-    let b = buf.subarray(0, bytesRead);
-    if (wholeLines && from > 0) {
-      const nl = b.indexOf(0x0a);
-      if (nl >= 0 && nl < b.length - 1) b = b.subarray(nl + 1);
-    }
-    return { text: b.toString('utf8'), end: from + bytesRead };
+    const b = buf.subarray(0, bytesRead);
+    return { text: (wholeLines && from > 0 ? fromWholeLine(b) : b).toString('utf8'), end: from + bytesRead };
   } finally {
     await fh.close();
   }
+}
+
+/** Bytes cut from inside a text: from after their first newline, so no half line (or half UTF-8 sequence) shows. */
+export function fromWholeLine(b: Buffer): Buffer {
+  const nl = b.indexOf(0x0a);
+  return nl >= 0 && nl < b.length - 1 ? b.subarray(nl + 1) : b;
 }
 
 /** The last `bytes` of a file of `size` bytes, from a whole line on. */
