@@ -5,24 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { VirtualClock } from '../../src/clock.js';
-import { presentJob } from '../../src/jobs/job.js';
-import { JobManager } from '../../src/jobs/manager.js';
 import { otherSettings, SETTING_DEFAULTS, type JobSettings } from '../../src/jobs/settings.js';
 import { formatSeconds } from '../../src/execution/workflow.js';
-import { openDatabase } from '../../src/storage/database.js';
+import { presentedJob } from '../helpers/fixtures.js';
 
 /** A job registered as the API's POST does, presented as GET /api/jobs/:id answers. */
-async function register(body: Record<string, unknown>): Promise<JobSettings & Record<string, unknown>> {
-  const database = await openDatabase('sqlite::memory:');
-  try {
-    const jm = new JobManager(database, new VirtualClock(Date.UTC(2026, 0, 5, 12)));
-    const { job } = await jm.registerJob({ name: 'nightly', schedule: '0 3 * * *', command: ['true'], ...body } as never, { source: 'manual', byUser: true });
-    return presentJob(job, Date.UTC(2026, 0, 5, 12)) as unknown as JobSettings & Record<string, unknown>;
-  } finally {
-    await database.close();
-  }
-}
+const register = async (body: Record<string, unknown>) =>
+  (await presentedJob({ name: 'nightly', schedule: '0 3 * * *', command: ['true'], ...body })) as unknown as JobSettings & Record<string, unknown>;
 
 test('SETTING_DEFAULTS are what the registry gives a job that does not state them', async () => {
   const job = await register({});

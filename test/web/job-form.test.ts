@@ -6,11 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { VirtualClock } from '../../src/clock.js';
 import { JobFields, validateJobDefinition, validateJobPatch } from '../../src/jobs/definition.js';
-import { presentJob } from '../../src/jobs/job.js';
-import { JobManager } from '../../src/jobs/manager.js';
-import { openDatabase } from '../../src/storage/database.js';
 import {
   changes,
   DEFAULTS,
@@ -30,6 +26,7 @@ import {
   type FormState,
 } from '../../web/src/job-form-state.js';
 import type { Job } from '../../web/src/types.js';
+import { presentedJob } from '../helpers/fixtures.js';
 
 /** A new job's form, filled in as far as the API requires. */
 function fresh(over: Partial<FormState> = {}): FormState {
@@ -48,17 +45,8 @@ function errorOf(s: FormState, field: string): string {
   return errors[field]!;
 }
 
-/** A registry on an in-memory database, and a job registered the way the API's POST does. */
-async function register(body: Record<string, unknown>): Promise<Job> {
-  const database = await openDatabase('sqlite::memory:');
-  try {
-    const jm = new JobManager(database, new VirtualClock(Date.UTC(2026, 0, 5, 12)));
-    const { job } = await jm.registerJob(body as never, { source: 'manual', byUser: true });
-    return { ...presentJob(job, Date.UTC(2026, 0, 5, 12)), next_runs: [] } as unknown as Job;
-  } finally {
-    await database.close();
-  }
-}
+/** A job registered the way the API's POST does, as the API presents it. */
+const register = async (body: Record<string, unknown>) => (await presentedJob(body)) as unknown as Job;
 
 test('every setting the API takes has a field in the form', () => {
   // Filled in as a person would (category, timeout and memory are left out while empty).
