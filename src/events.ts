@@ -35,10 +35,14 @@ export interface BusEvents {
   cluster: [RelayedEvent];
 }
 
+/** The events about a run, and about an alert (each carries the row). */
+export const RUN_EVENTS = ['run.queued', 'run.started', 'run.cancelling', 'run.finished'] as const;
+export const ALERT_EVENTS = ['alert.raised', 'alert.resolved'] as const;
+
 /** The events another node's dashboards hear of, with what they carry. */
 export type RelayedEvent =
-  | { event: 'run.queued' | 'run.started' | 'run.cancelling' | 'run.finished'; data: RunRow }
-  | { event: 'alert.raised' | 'alert.resolved'; data: AlertRow }
+  | { event: (typeof RUN_EVENTS)[number]; data: RunRow }
+  | { event: (typeof ALERT_EVENTS)[number]; data: AlertRow }
   | { event: 'job.changed'; data: { id: number; change: string } };
 
 export class EventBus extends EventEmitter<BusEvents> {

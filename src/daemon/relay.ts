@@ -16,15 +16,13 @@
  * node tells its dashboards to reload (a `job.changed` with change `resync`).
  */
 import type { Clock, TimerHandle } from '../clock.js';
-import type { BusEvents, EventBus, RelayedEvent } from '../events.js';
+import { ALERT_EVENTS, RUN_EVENTS, type BusEvents, type EventBus, type RelayedEvent } from '../events.js';
 import { listen, notify, type Listening } from '../storage/pg-listen.js';
 import type { Database } from '../storage/database.js';
 import type { AlertsRepo } from '../storage/repos/alerts.js';
 import type { HistoryRepo } from '../storage/repos/history.js';
 
 export const RELAY_CHANNEL = 'smart_cron_events';
-const RUN_EVENTS = ['run.queued', 'run.started', 'run.cancelling', 'run.finished'] as const;
-const ALERT_EVENTS = ['alert.raised', 'alert.resolved'] as const;
 type Relayed = RelayedEvent['event'];
 /** [event, id] or, for job.changed, [event, id, change]. */
 type Item = [Relayed, number] | ['job.changed', number, string];
