@@ -68,6 +68,7 @@ export function register(program: Command, ctx: CliContext): void {
           res = await new DependencyRepo(app.database.db).add(job.id, other.id, spec.kind, spec, app.clock.now());
         } catch (e) {
           if (e instanceof ConflictError) throw new ConflictError(`deps add: ${e.message}`, e.field);
+          if (e instanceof ValidationError) throw new ValidationError(`deps add: ${e.message}`, e.field);
           throw e;
         }
         const link: DependencyLink = { job: { id: other.id, name: other.name }, kind: res.row.kind, on: res.row.on, window_seconds: res.row.window_seconds };

@@ -10,7 +10,7 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async () => {
       await ctx.withApp(async (app) => {
         const now = app.clock.now();
-        const leaseMs = app.config.node.lease_seconds * 1000;
+        const { leaseMs } = app.config;
         const rows = await new NodesRepo(app.database.db).overview(now, leaseMs);
         if (ctx.globals().json) return printJson(rows);
         if (rows.length === 0) return print('no nodes yet (each daemon registers itself when it starts)');

@@ -137,7 +137,7 @@ export function register(program: Command, ctx: CliContext): void {
       await ctx.withApp(async (app) => {
         // This node's rows, and those of the other nodes that are up (a stopped or silent node's last rows are not its load now).
         const own = await app.database.db.selectFrom('smart_cron_execution_slots').selectAll().where('node', '=', app.config.nodeId).orderBy('slot').execute();
-        const others = await new NodesRepo(app.database.db).slotsOfOthers(app.config.nodeId, app.clock.now(), app.config.node.lease_seconds * 1000);
+        const others = await new NodesRepo(app.database.db).slotsOfOthers(app.config.nodeId, app.clock.now(), app.config.leaseMs);
         const rows = [...own, ...others];
         const live = rows.length
           ? rows

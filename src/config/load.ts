@@ -17,6 +17,8 @@ export interface Config extends FileConfig {
   runsDir: string;
   /** The host reserve in MB with 'auto' resolved: max(10 % of RAM, 1024). */
   reserveMb: number;
+  /** node.lease_seconds in ms: the scheduler lease, and how old a heartbeat may be before its node counts as unresponsive. */
+  leaseMs: number;
 }
 
 export interface ConfigInputs {
@@ -57,6 +59,7 @@ export function loadConfig(inputs: ConfigInputs = {}): Config {
     tokenPath: join(home, 'api-token'),
     runsDir: join(home, 'runs'),
     reserveMb,
+    leaseMs: file.node.lease_seconds * 1000,
   };
 }
 

@@ -63,7 +63,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   mkdirSync(config.runsDir, { recursive: true });
   const bus = new EventBus();
   const nodes = new NodesRepo(app.database.db);
-  const leaseMs = config.node.lease_seconds * 1000;
+  const { leaseMs } = config;
   // config.yaml's api section, with --host and --port over it (alert links use the same address).
   const apiConfig = { ...config.api, ...Object.fromEntries(Object.entries(opts.listen ?? {}).filter(([, v]) => v !== undefined)) };
   const alerts = new AlertManager({ db: app.database.db, clock, config: { alerts: config.alerts, api: apiConfig }, bus });

@@ -76,7 +76,8 @@ export class DependencyRepo {
 
   /**
    * Link `jobId` to `dependsOnId`; adding the same (job, other, kind) again updates its window
-   * and outcome. Throws ConflictError naming the cycle when the link would close one.
+   * and outcome. A link from a job to itself is a ValidationError (field `job`: the other end is
+   * what is wrong); ConflictError names the cycle when the link would close a longer one.
    */
   async add(
     jobId: number,
@@ -86,6 +87,10 @@ export class DependencyRepo {
     nowMs: number,
   ): Promise<{ row: DependencyRow; change: 'new' | 'updated' | 'unchanged' }> {
     return this.db.transaction().execute(async (trx) => {
+      if (jobId === dependsOnId) {
+        const name = (await this.names([jobId], trx)).get(jobId) ?? `#${jobId}`;
+        throw new ValidationError(`${name} cannot depend on itself (expected another job's name or id)`, 'job');
+      }
       const cycle = await this.cycleIfAdded(jobId, dependsOnId, trx);
       if (cycle) {
         const names = await this.names(cycle, trx);

@@ -61,7 +61,7 @@ test('deps add, show (tree and JSON), remove; mistakes exit 2 with one line', as
 
   const mistakes: [string[], RegExp][] = [
     [['deps', 'add', 'extract', '--after', 'mail'], /^smart-cron: deps add: would create a cycle: extract → mail → report → load → extract$/],
-    [['deps', 'add', 'load', '--after', 'load'], /deps add: would create a cycle: load → load/],
+    [['deps', 'add', 'load', '--after', 'load'], /^smart-cron: deps add: load cannot depend on itself \(expected another job's name or id\)$/],
     [['deps', 'add', 'nope', '--after', 'load'], /no job named "nope"/],
     [['deps', 'add', 'load', '--requires', 'nope'], /no job named "nope"/],
     [['deps', 'add', 'report', '--requires', 'load', '--within', '6 hours'], /--within: "6 hours" is not a duration \(expected e\.g\. 30m, 6h, 2d/],

@@ -56,7 +56,6 @@ export function registerDependencyRoutes(server: Api, ctx: ApiContext): void {
       }
       const window = b.kind === 'requires' ? windowSeconds(b.window_seconds, 'window_seconds') : null;
       const other = await requireJob(ctx, b.job, 'job');
-      if (other.id === job.id) throw new ValidationError(`job: "${b.job}" is ${job.name} itself; a job cannot depend on itself (expected another job's name or id)`, 'job');
       const res = await deps.add(job.id, other.id, b.kind, { window_seconds: window, on: b.on }, ctx.now());
       if (res.change !== 'unchanged') changed(job.id);
       const link: DependencyLink = { job: { id: other.id, name: other.name }, kind: res.row.kind, on: res.row.on, window_seconds: res.row.window_seconds };

@@ -110,7 +110,7 @@ export function registerSystemRoutes(server: Api, ctx: ApiContext): void {
         jm.listJobs({ limit: 0 }),
         jm.listJobs({ enabled: true, limit: 0 }),
         ctx.executor.slots(),
-        new NodesRepo(db.db).slotsOfOthers(ctx.app.config.nodeId, now, ctx.app.config.node.lease_seconds * 1000),
+        new NodesRepo(db.db).slotsOfOthers(ctx.app.config.nodeId, now, ctx.app.config.leaseMs),
         jm.history.active(),
         ctx.executor.queued(),
         listAlerts(ctx, { open: true, limit: 10 }),
@@ -138,7 +138,7 @@ export function registerSystemRoutes(server: Api, ctx: ApiContext): void {
       },
     },
     async () => {
-      const nodes = await new NodesRepo(db.db).overview(ctx.now(), ctx.app.config.node.lease_seconds * 1000);
+      const nodes = await new NodesRepo(db.db).overview(ctx.now(), ctx.app.config.leaseMs);
       return { nodes, this_node: ctx.app.config.nodeId };
     },
   );
