@@ -14,17 +14,23 @@ export interface CliContext {
   globals(): GlobalOptions;
   /** Open the app (config, database, job manager), run fn, and close it again. */
   withApp<T>(fn: (app: App) => Promise<T>): Promise<T>;
+  /**
+   * Inside withApp: a change to a job made other than through the JobManager (its dependency
+   * links), for the daemons' open dashboards, as the JobManager's own changes are.
+   */
+  announce(id: number, change: string): void;
 }
 
 export function makeContext(program: Command): CliContext {
   const globals = () => program.opts<GlobalOptions>();
+  // What the command in progress changes, the daemons' open dashboards hear of (on PostgreSQL; on SQLite the daemon notices).
+  let changes: { id: number; change: string }[] = [];
   return {
     globals,
     async withApp(fn) {
       const g = globals();
       const app = await openApp({ home: g.home, database: g.database, nodeId: g.nodeId });
-      // What this command changes, the daemons' open dashboards hear of (on PostgreSQL; on SQLite the daemon notices).
-      const changes: { id: number; change: string }[] = [];
+      changes = [];
       app.jobs.on('changed', (e) => changes.push({ id: e.id, change: e.change }));
       try {
         return await fn(app);
@@ -32,6 +38,9 @@ export function makeContext(program: Command): CliContext {
         await announceJobChanges(app.database, changes, `cli-${process.pid}`).catch(() => {});
         await app.close();
       }
+    },
+    announce(id, change) {
+      changes.push({ id, change });
     },
   };
 }

@@ -71,6 +71,7 @@ export function register(program: Command, ctx: CliContext): void {
           if (e instanceof ValidationError) throw new ValidationError(`deps add: ${e.message}`, e.field);
           throw e;
         }
+        if (res.change !== 'unchanged') ctx.announce(job.id, 'dependencies');
         const link: DependencyLink = { job: { id: other.id, name: other.name }, kind: res.row.kind, on: res.row.on, window_seconds: res.row.window_seconds };
         if (ctx.globals().json) return printJson({ change: res.change, job: { id: job.id, name: job.name }, depends_on: link });
         const verb = res.change === 'new' ? 'added' : res.change === 'updated' ? 'updated' : 'unchanged';
@@ -94,6 +95,7 @@ export function register(program: Command, ctx: CliContext): void {
         const other = await app.jobs.getJob(otherName);
         const removed = await new DependencyRepo(app.database.db).remove(job.id, other.id, o.kind as DependencyKind | undefined);
         if (removed.length === 0) throw new NotFoundError(`deps remove: ${notLinked(job.name, other.name, o.kind as DependencyKind | undefined)} (see \`smart-cron deps ${job.name}\`)`, 'other');
+        ctx.announce(job.id, 'dependencies');
         if (ctx.globals().json) return printJson({ job: { id: job.id, name: job.name }, depends_on: { id: other.id, name: other.name }, removed: removed.map((r) => r.kind) });
         for (const r of removed) print(`removed: ${job.name} ${relation({ kind: r.kind })} ${other.name}`);
       });

@@ -162,6 +162,11 @@ test('two daemons on one PostgreSQL: a run on one shows on the other’s event s
       const off = await runCli(['--home', join(base, 'relay-one'), '--database', url, '--node-id', 'relay-one', 'jobs', 'disable', 'on-one']);
       assert.equal(off.code, 0, describe(off));
       await until('node two to stream the CLI’s change', async () => eventsFor(text, 'job.changed', jobId).some((d) => d.change === 'disabled'), 20_000);
+      // Its dependency links too (they are not the JobManager's writes).
+      await one.d.app.jobs.registerJob({ name: 'upstream', schedule: '@yearly', timezone: 'UTC', command: ['true'] } as never, { source: 'manual', byUser: true });
+      const link = await runCli(['--home', join(base, 'relay-one'), '--database', url, '--node-id', 'relay-one', 'deps', 'add', 'on-one', '--after', 'upstream']);
+      assert.equal(link.code, 0, describe(link));
+      await until('node two to stream the CLI’s new link', async () => eventsFor(text, 'job.changed', jobId).some((d) => d.change === 'dependencies'), 20_000);
     } finally {
       ac.abort();
       await pump;
