@@ -131,5 +131,6 @@ export function nameFromPath(rel: string, keepExtension = false): string {
   const ext = extensionOf(base);
   const stem = !keepExtension && ext ? rel.slice(0, rel.length - ext.length - 1) : rel;
   const clean = stem.replace(/[^A-Za-z0-9._:@/-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 200);
-  return clean || 'script';
+  // A job name is never a number alone (it would read as a job id): `cron/15` becomes `script-15`.
+  return /^\d*$/.test(clean) ? `script${clean ? `-${clean}` : ''}` : clean;
 }

@@ -7,10 +7,10 @@ import Value from 'typebox/value';
 import { explainErrors } from '../config/explain.js';
 import { ValidationError } from '../errors.js';
 
-import { EMAIL, EMAIL_PATTERN, ENV_NAME, ENV_NAME_PATTERN, NODE_LABEL, NODE_LABEL_PATTERN, USER_NAME, USER_NAME_PATTERN } from './shapes.js';
+import { EMAIL, EMAIL_PATTERN, ENV_NAME, ENV_NAME_PATTERN, JOB_NAME, JOB_NAME_PATTERN, NODE_LABEL, NODE_LABEL_PATTERN, USER_NAME, USER_NAME_PATTERN } from './shapes.js';
 
 export { ENV_NAME, ENV_NAME_PATTERN } from './shapes.js';
-const Name = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,199}$', description: 'a name of letters, digits and . _ : @ / - that starts with a letter or digit (at most 200 characters)' });
+const Name = Type.String({ pattern: JOB_NAME_PATTERN, description: JOB_NAME });
 const Bool = Type.Boolean();
 
 export const PRIORITIES = ['critical', 'high', 'medium', 'low'] as const;

@@ -36,6 +36,8 @@ describe('jobs resource', () => {
       [{ schedule: '@daily', command: ['x'] }, 'name', /missing/],
       [{ name: 'a', command: ['x'] }, 'schedule', /missing/],
       [{ name: 'a b', schedule: '@daily', command: ['x'] }, 'name'],
+      // Digits alone would read as a job id (here the id of reports/daily): not "exists already".
+      [{ name: '1', schedule: '@daily', command: ['x'] }, 'name', /not a number alone/],
       [{ name: 'a', schedule: '61 * * * *', command: ['x'] }, 'schedule', /minute/],
       [{ name: 'a', schedule: '@daily', command: 'echo hi' }, 'command'],
       [{ name: 'a', schedule: '@daily', command: [] }, 'command'],

@@ -38,6 +38,8 @@ const EXPECTED: Record<string, Row> = {
   'node/digest': ['node', 'Builds the daily activity digest.', '@daily', true, 'reporting', 'low'],
   'node/tsx_job': ['node', 'Recomputes search rankings.', '@daily', true, 'other', 'medium'],
   'shell/mirror': ['bash', 'Mirrors the package repository.', '@daily', true, 'sync', 'medium'],
+  // A file named with digits alone: a job name is never a number (that is a job id).
+  'script-2024': ['bash', 'Closes the accounting year.', '@daily', true, 'other', 'medium'],
   'shell/check_disk': ['bash', 'Checks free disk space.', '@daily', false, 'monitoring', 'low'],
   'php/renew_certificates': ['php', 'Renews the TLS certificates that expire within 30 days.', '@daily', true, 'maintenance', 'critical'],
   'misc/orders_worker': ['php', 'Works through new orders.', '@daily', true, 'business', 'high'],
@@ -73,6 +75,7 @@ before(async () => {
   put('bin/compiled-tool', elf, 0o755);
   put('data/blob.bin', elf);
   put('images/logo.png', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]));
+  put('2024', '#!/bin/sh\n# Closes the accounting year.\n', 0o755);
   // A huge script: only its head is read.
   put('huge/huge_export.sh', '#!/bin/sh\n# Exports every invoice ever issued.\n# @cron 0 1 * * 6\n', 0o755);
   const chunk = `echo ${'x'.repeat(1019)}\n`.repeat(1024);

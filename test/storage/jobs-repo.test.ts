@@ -127,5 +127,12 @@ forEachDatabase('jobs repo: due jobs, earliest next run, health counts, by name 
   assert.equal((await repo.byRef(String(byName!.id)))?.name, 'stale');
   assert.equal((await repo.byRef(byName!.id))?.name, 'stale');
   assert.equal(await repo.byRef('no-such'), undefined);
+  // Digits are an id first: a job named with digits alone (before names could not be) does not
+  // hide the job with that id, and is still found by its name while no job has that id.
+  const legacy = await repo.insert({ ...(await repo.byId(byName!.id))!, id: undefined, name: String(byName!.id), script_path: null } as never);
+  assert.equal((await repo.byRef(String(byName!.id)))?.name, 'stale', 'the id wins');
+  assert.equal((await repo.byRef(String(legacy.id)))?.name, String(byName!.id), 'its own id still finds it');
+  const orphan = await repo.insert({ ...(await repo.byId(byName!.id))!, id: undefined, name: '99999', script_path: null } as never);
+  assert.equal((await repo.byRef('99999'))?.id, orphan.id, 'no job 99999: the name');
   assert.equal((await repo.byScriptPath('/opt/x.sh'))?.name, 'scripted');
 });

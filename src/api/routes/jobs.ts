@@ -69,7 +69,7 @@ export function registerJobRoutes(server: Api, ctx: ApiContext): void {
     { schema: { tags, summary: 'Register a job (enabled unless enabled: false)', body: JobDefinition, response: { 201: JobOut, ...errors } } },
     async (req, reply) => {
       const name = req.body.name;
-      if (await jm.findJob(name)) throw new ConflictError(`name: a job named "${name}" exists already (change it with PATCH /api/jobs/${encodeURIComponent(name)})`, 'name');
+      if (await jm.jobs.byName(name)) throw new ConflictError(`name: a job named "${name}" exists already (change it with PATCH /api/jobs/${encodeURIComponent(name)})`, 'name');
       const { job } = await jm.registerJob(req.body, { source: 'manual', byUser: true });
       reply.code(201).header('location', `/api/jobs/${job.id}`);
       return jobOut(job, ctx.now());
