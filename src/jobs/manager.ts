@@ -12,9 +12,9 @@ import { HistoryRepo } from '../storage/repos/history.js';
 import { JobsRepo, type JobListFilter } from '../storage/repos/jobs.js';
 import { StatsRepo } from '../storage/repos/stats.js';
 import type { DB, JobRow, JobSource, NewJobRow, PerformanceTrendsView, RunRow, RunUpdate } from '../storage/schema.js';
-import { validateJobDefinition, validateJobPatch, type JobDefinition, type JobPatch } from './definition.js';
+import { checkCommandShape, validateJobDefinition, validateJobPatch, type JobDefinition, type JobPatch } from './definition.js';
 import type { HealthStatus } from './health.js';
-import { EXECUTED_STATUSES, FAILURE_STATUSES, jobOverrides, presentJob, type Job, type PresentedJob } from './job.js';
+import { EXECUTED_STATUSES, FAILURE_STATUSES, jobArgv, jobOverrides, presentJob, type Job, type PresentedJob } from './job.js';
 import { toRowValues } from './values.js';
 
 export type RegisterChange = 'new' | 'updated' | 'unchanged';
@@ -141,6 +141,10 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
     if (patch.schedule !== undefined || patch.timezone !== undefined) {
       parseSchedule(patch.schedule ?? existing.schedule, patch.timezone !== undefined ? patch.timezone : existing.timezone);
     }
+    // The job as it will be: a shell job's command stays one shell line (a new argv list on a
+    // --shell job would run its first word alone, the rest as $1...).
+    const command = patch.command ?? (patch.script_path ? null : jobArgv(existing));
+    checkCommandShape({ command: command ?? undefined, shell: patch.shell ?? existing.shell === 1 }, 'job');
     const now = this.clock.now();
     const changed = await this.db.transaction().execute((trx) => this.applyPatch(existing, patch, { source: existing.source, byUser: true }, trx, now));
     const job = await this.getJob(existing.id);
@@ -181,7 +185,10 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
     if ('schedule' in update || 'timezone' in update || 'enabled' in update) {
       const enabledNow = merged.enabled === 1;
       update.next_scheduled_run = enabledNow ? this.nextRunIso(merged.schedule, merged.timezone, now) : null;
-      if ('enabled' in update && enabledNow) update.last_scheduled_tick = iso(now);
+      // Ticks count from now when the job is switched on, and when its schedule changes: the old
+      // anchor would make every tick of the new schedule since then look missed (a run_all job
+      // ran them all at once).
+      if (enabledNow) update.last_scheduled_tick = iso(now);
     }
     if (merged.command && merged.script_path) {
       // A job changes from script to command (or back): the new one replaces the old.

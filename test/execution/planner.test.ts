@@ -127,6 +127,32 @@ test('misfire: a tick within the 60 s grace is a normal run; run_once then adds 
   }
 });
 
+test('a schedule changed while the daemon runs counts from the change: no tick of the new schedule before it is missed or caught up', async () => {
+  const h = await harness({ slots: { default: { max_concurrent_jobs: 50, max_memory_mb: 1e6, max_cpu_percent: 100 } } });
+  try {
+    for (const policy of ['skip', 'run_all'] as const) {
+      await h.add({ name: `yearly-${policy}`, schedule: '0 0 1 1 *', misfire_policy: policy, overlap_policy: 'allow' });
+    }
+    h.d.start();
+    await h.step(20 * MIN); // 12:20:30: nothing was due
+    for (const policy of ['skip', 'run_all'] as const) await h.jobs.updateJob(`yearly-${policy}`, { schedule: '*/2 * * * *' });
+    await h.step(4 * MIN); // 12:24:30: 12:22 and 12:24 were due after the change
+    for (const policy of ['skip', 'run_all'] as const) {
+      const rows = await h.runs(`yearly-${policy}`);
+      assert.deepEqual(
+        rows.map((r) => [r.scheduled_for.slice(11, 16), r.trigger, r.status === 'skipped' ? `skipped: ${r.skip_reason}` : 'ran']),
+        [
+          ['12:22', 'schedule', 'ran'],
+          ['12:24', 'schedule', 'ran'],
+        ],
+        `${policy}: only the new schedule's ticks after the change`,
+      );
+    }
+  } finally {
+    await h.close();
+  }
+});
+
 test('overlap policies: forbid skips with the reason, queue keeps at most one waiting, replace cancels the running run', async () => {
   const h = await harness({ slots: { default: { max_concurrent_jobs: 10, max_memory_mb: 1e6, max_cpu_percent: 100 } } });
   try {

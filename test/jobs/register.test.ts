@@ -160,6 +160,15 @@ forEachDatabase('updateJob rejects bad input naming the field, and changes nothi
   }
   assert.deepEqual(await mgr.getJob('job'), before);
   await assert.rejects(mgr.updateJob('missing', { priority: 'high' }), /no job named "missing"/);
+  // A shell job's command stays one shell line: a new argv list would run its first word alone.
+  await mgr.registerJob({ name: 'sh', schedule: '* * * * *', timezone: 'UTC', command: ['echo one; echo two'], shell: true }, { source: 'manual' });
+  const shell = await mgr.getJob('sh');
+  await assert.rejects(mgr.updateJob('sh', { command: ['echo', 'a', 'b'] }), (e: unknown) => e instanceof ValidationError && e.field === 'command' && /with shell, command must be one shell line \(got 3 items\)/.test(e.message));
+  await assert.rejects(mgr.updateJob('job', { shell: true, command: ['echo', 'a'] }), /one shell line \(got 2 items\)/);
+  assert.deepEqual(await mgr.getJob('sh'), shell);
+  // Either way round is fine: one line with shell, or the switch back to an argv list.
+  assert.equal((await mgr.updateJob('sh', { command: ['echo three'] })).change, 'updated');
+  assert.equal((await mgr.updateJob('sh', { shell: false, command: ['echo', 'a', 'b'] })).change, 'updated');
 });
 
 test('the test start time is what the cases assume', () => {
