@@ -109,8 +109,49 @@ export function signalFromStatus(code: number): string | null {
 
 export type ScriptType = 'php' | 'bash' | 'python' | 'python3' | 'node' | 'executable' | 'sh';
 
-/** argv that runs a script file of the given type (never through a shell line). */
+/**
+ * The interpreter line of a script as Linux reads it (binfmt_script): the program, and the rest
+ * of the line, trimmed, as one optional argument (so `#!/usr/bin/env -S node --flag` gives env
+ * "-S node --flag", which env splits). null when the file has none or cannot be read.
+ */
+export function readShebang(scriptPath: string): string[] | null {
+  let fd: number | null = null;
+  try {
+    fd = fs.openSync(scriptPath, 'r');
+    const head = Buffer.alloc(256);
+    const n = fs.readSync(fd, head, 0, head.length, 0);
+    if (n < 3 || head[0] !== 0x23 || head[1] !== 0x21) return null;
+    const end = head.subarray(0, n).indexOf(0x0a);
+    const line = head.subarray(2, end < 0 ? n : end).toString('utf8').replace(/\r$/, '').trim();
+    const m = /^(\S+)(?:\s+(.*))?$/.exec(line);
+    if (!m) return null;
+    return m[2] ? [m[1]!, m[2].trim()] : [m[1]!];
+  } catch {
+    return null;
+  } finally {
+    if (fd !== null) fs.closeSync(fd);
+  }
+}
+
+/**
+ * argv that runs a script file (never through a shell line). A script with an interpreter line
+ * runs as its author wrote it: executed directly when it is executable (the kernel reads the line),
+ * else through that line's program; its type's usual interpreter would lose a virtualenv's
+ * python, `bash -e`, node flags, zsh or python2. Without the line (PHP scripts, mostly), the
+ * type's interpreter (php, bash, python3, node), or the file itself.
+ */
 export function argvForScript(scriptPath: string, scriptType: ScriptType | null | undefined): string[] {
+  const shebang = readShebang(scriptPath);
+  if (shebang) {
+    let executable = false;
+    try {
+      fs.accessSync(scriptPath, fs.constants.X_OK);
+      executable = true;
+    } catch {
+      /* not executable by us: run its interpreter line's program */
+    }
+    return executable ? [scriptPath] : [...shebang, scriptPath];
+  }
   switch (scriptType) {
     case 'php':
       return ['php', scriptPath];
