@@ -24,6 +24,7 @@ export function outcomeFields(o: RunOutcome): RunOutcomeFields {
     output_truncated: o.outputTruncated ? 1 : 0,
     log_path: o.logPath,
     error_message: o.errorMessage,
+    ...(o.started ? {} : { started_at: null }),
   };
 }
 

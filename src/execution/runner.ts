@@ -46,6 +46,7 @@ import {
   lookupUser,
   preflight,
   readExitFile,
+  readUnstarted,
   readRunFile,
   round1,
   safeId,
@@ -644,6 +645,7 @@ class Run implements RunHandle, SampleTarget {
         backend: this.backend,
         killedHard: this.killAt !== null,
         signalled: this.termAt !== null || this.killAt !== null,
+        unstarted: exit === null && readUnstarted(this.runDir),
       }),
     );
   }

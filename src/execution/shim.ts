@@ -34,6 +34,8 @@ export const SHIM_UNSTARTED = 125;
 // The exit file is written with builtins only (no date, no mv: two processes fewer per run);
 // its mtime is the end time, and it is read only once the shim is gone. The status line comes
 // first, in one write, so even a shim killed while writing leaves the exit status readable.
+// A shim that never starts the command leaves `unstarted` instead (exit 125 alone could be the
+// command's own status), so even a daemon that was not there to see it knows it never ran.
 export const SHIM_SCRIPT = [
   'd=$1; shift',
   "trap ':' HUP INT TERM",
@@ -41,8 +43,8 @@ export const SHIM_SCRIPT = [
   'case $go in',
   '  go) ;;',
   '  "go "*) s=/bin/sleep; [ -x $s ] || s=sleep',
-  '    $s "${go#go }" || { echo "smart-cron: stopped before its start" >&2; exit 125; } ;;',
-  '  *) echo "smart-cron: supervisor went away before the start signal" >&2; exit 125 ;;',
+  '    $s "${go#go }" || { : >"$d/unstarted" 2>/dev/null; echo "smart-cron: stopped before its start" >&2; exit 125; } ;;',
+  '  *) : >"$d/unstarted" 2>/dev/null; echo "smart-cron: supervisor went away before the start signal" >&2; exit 125 ;;',
   'esac',
   'exec 0</dev/null',
   '"$@"',
@@ -70,6 +72,11 @@ function parseTimes(s: string | undefined): number | null {
   const parts = [...s.matchAll(/(\d+)m([\d.]+)s/g)];
   if (parts.length !== 2) return null;
   return Math.round(parts.reduce((a, m) => a + (Number(m[1]) * 60 + Number(m[2])) * 1000, 0));
+}
+
+/** Whether the run's shim exited without starting the command (runDir/unstarted, or under status/). */
+export function readUnstarted(runDir: string): boolean {
+  return fs.existsSync(path.join(runDir, 'unstarted')) || fs.existsSync(path.join(runDir, 'status', 'unstarted'));
 }
 
 /** runDir/exit, or runDir/status/exit for a run as another user. */
@@ -263,6 +270,8 @@ export interface RunOutcome {
   outputTruncated: boolean;
   logPath: string;
   errorMessage: string | null;
+  /** False when the command never ran (its shim was stopped or let go before the start): no start time. */
+  started: boolean;
 }
 
 /** What a restarted daemon needs to find a run again (all in the history row). */
@@ -324,6 +333,7 @@ export function baseOutcome(status: RunStatusFinal, startedAt: number, endedAt: 
     cpuPercent: null,
     ...out,
     errorMessage: msg,
+    started: true,
   };
 }
 
@@ -342,6 +352,8 @@ interface OutcomeFacts {
   killedHard: boolean;
   /** Whether the run's group was signalled at all (a run cancelled before its shim existed was not). */
   signalled?: boolean;
+  /** The shim exited without starting the command (readUnstarted). */
+  unstarted?: boolean;
 }
 
 export function buildOutcome(f: OutcomeFacts): RunOutcome {
@@ -362,6 +374,18 @@ export function buildOutcome(f: OutcomeFacts): RunOutcome {
   o.cpuTimeMs = Math.round(o.cpuTimeMs);
   o.cpuPercent = o.durationMs > 0 ? round1((o.cpuTimeMs / o.durationMs / cpuCount()) * 100) : 0;
   const hard = f.killedHard ? ', then SIGKILL after the grace period' : '';
+  if (f.unstarted && !f.exit) {
+    // It never ran: no start, no duration, and no exit status of its own to report.
+    Object.assign(o, { started: false, durationMs: 0, exitCode: null, signal: null, cpuTimeMs: 0, cpuPercent: 0 });
+    // A start that failed stays failed (its message says why); a stop or a daemon gone: interrupted.
+    o.status = f.failMessage ? 'failed' : 'interrupted';
+    o.errorMessage = f.failMessage
+      ? f.failMessage
+      : f.stop
+        ? `${f.stop.message} before its start: the command never ran`
+        : "never started: the daemon went away before the run's start signal, so the command never ran";
+    return o;
+  }
   if (f.failMessage) o.errorMessage = f.failMessage;
   else if (f.stop) {
     o.status = f.stop.status;
@@ -375,8 +399,6 @@ export function buildOutcome(f: OutcomeFacts): RunOutcome {
   } else if (!f.mainExit && !f.exit) {
     o.status = 'interrupted';
     o.errorMessage = 'the run ended while no supervisor was watching and left no exit status';
-  } else if (o.exitCode === SHIM_UNSTARTED && !f.exit) {
-    o.errorMessage = 'the command was never started (the supervisor went away before the start signal)';
   } else if (o.exitCode === null) {
     o.errorMessage = `killed by signal ${o.signal}`;
   } else {
@@ -444,5 +466,6 @@ export async function collectFinishedRun(
     out,
     backend: rf?.confinement.backend ?? 'portable',
     killedHard: false,
+    unstarted: exit === null && readUnstarted(record.runDir),
   });
 }

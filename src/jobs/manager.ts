@@ -51,6 +51,8 @@ export type RunOutcomeFields = Pick<
   | 'output_truncated'
   | 'log_path'
   | 'error_message'
+  /** null: the command never ran (only then is it given). */
+  | 'started_at'
 > & { status: NonNullable<RunUpdate['status']> };
 
 export interface RecordResult {

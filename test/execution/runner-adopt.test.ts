@@ -4,6 +4,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createBackend, probeHost } from '../../src/execution/enforcement/detect.js';
@@ -11,7 +12,7 @@ import type { BackendName, EnforcementBackend } from '../../src/execution/enforc
 import { adoptRun, collectFinishedRun, runnerOptionsFromConfig, startRun, type RunHandle, type RunSpec } from '../../src/execution/runner.js';
 import { Sampler } from '../../src/execution/sampler.js';
 import { tempDir } from '../helpers/tmp.js';
-import { readExitFile } from '../../src/execution/shim.js';
+import { readExitFile, SHIM_UNSTARTED, shimArgs } from '../../src/execution/shim.js';
 import { testCgroup } from '../helpers/cgroups.js';
 
 const probe = probeHost();
@@ -94,6 +95,31 @@ for (const name of ['portable', 'cgroup1', 'cgroup2'] as BackendName[]) {
     assert.ok(o.durationMs >= 850 && o.durationMs < 2500, `duration ${o.durationMs}`);
   });
 }
+
+test('a shim whose daemon went away before its start signal never runs the command, and a later daemon reads it so', async () => {
+  const runDir = path.join(tempDir(), 'never');
+  fs.mkdirSync(runDir);
+  const marker = path.join(runDir, 'ran');
+  // The real shim, its stdin closed before any "go" (the daemon killed while preparing the run).
+  const shim = spawnSync('/bin/sh', shimArgs(runDir, ['touch', marker]), { stdio: ['ignore', 'pipe', 'pipe'] });
+  assert.equal(shim.status, SHIM_UNSTARTED);
+  assert.match(String(shim.stderr), /supervisor went away before the start signal/);
+  assert.equal(fs.existsSync(marker), false, 'the command never ran');
+  const o = await collectFinishedRun({ runId: 'never', pid: shim.pid!, pidStart: '', runDir }, opts);
+  assert.equal(o.status, 'interrupted');
+  assert.equal(o.started, false, 'no start time is recorded for it');
+  assert.equal(o.exitCode, null, "125 is the shim's, not the command's");
+  assert.match(o.errorMessage ?? '', /^never started: the daemon went away before the run's start signal/);
+  // A command that itself exits 125 is not mistaken for it.
+  const own = path.join(tempDir(), 'own');
+  fs.mkdirSync(own);
+  const child = spawnSync('/bin/sh', shimArgs(own, ['sh', '-c', 'exit 125']), { input: 'go\n' });
+  assert.equal(child.status, 125);
+  const p = await collectFinishedRun({ runId: 'own', pid: child.pid!, pidStart: '', runDir: own }, opts);
+  assert.equal(p.status, 'failed');
+  assert.equal(p.exitCode, 125);
+  assert.equal(p.started, true);
+});
 
 test('a reused pid (different start time) is never adopted', async () => {
   const b = createBackend('portable', {}, probe);

@@ -171,6 +171,11 @@ for (const [backendName, via] of [['portable', 'direct'], ['portable', 'helper']
     assert.equal(c.status, 'interrupted');
     assert.equal(await held.released, null);
     assert.match(c.outputTail, /stopped before its start/);
+    // Never started: no start time (its instant is still to come), no duration, no exit status.
+    assert.equal(c.started, false);
+    assert.equal(c.errorMessage, 'cancelled: user request before its start: the command never ran');
+    assert.equal(c.durationMs, 0);
+    assert.equal(c.exitCode, null);
     await new Promise((r) => setTimeout(r, 2200 * TIME_SCALE));
     assert.equal(fs.existsSync(marker), false, 'a run cancelled while held never runs its command');
     assert.ok(groupGone(held.pid!), 'nothing of the held run is left');

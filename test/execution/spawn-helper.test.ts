@@ -254,7 +254,8 @@ test('a run cancelled while the helper is still forking it never runs its comman
   h.cancel('user request'); // before the helper has answered
   const o = await h.done;
   assert.equal(o.status, 'interrupted');
-  assert.equal(o.errorMessage, 'cancelled: user request');
+  assert.equal(o.errorMessage, 'cancelled: user request before its start: the command never ran');
+  assert.equal(o.started, false, 'no start time');
   assert.equal(fs.existsSync(marker), false, 'the command never ran');
 });
 
