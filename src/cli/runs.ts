@@ -152,7 +152,15 @@ export function register(program: Command, ctx: CliContext): void {
             { header: 'cpu', get: (r) => `${Math.round(r.current_cpu_percent)}/${Math.round(r.max_cpu_percent)} %`, align: 'right' },
           ]),
         );
-        if (!runningDaemon(app.config.home)) print('(no daemon is running for this home: nothing runs)');
+        if (!runningDaemon(app.config.home)) {
+          // Runs a stopped daemon left going: their processes run on, unwatched, until a daemon adopts them.
+          const going = await app.database.db.selectFrom('smart_cron_job_history').select('id').where('status', '=', 'running').where('node', '=', app.config.nodeId).orderBy('id').execute();
+          print(
+            going.length
+              ? `(no daemon is running for this home: ${going.length} run${going.length === 1 ? '' : 's'} (#${going.map((r) => r.id).join(', #')}) go on unsupervised; the next daemon adopts and records ${going.length === 1 ? 'it' : 'them'})`
+              : '(no daemon is running for this home: nothing runs)',
+          );
+        }
       });
     });
 }

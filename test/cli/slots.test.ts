@@ -42,6 +42,17 @@ test('slots: this node and the other nodes that are up, as table and --json; bef
     assert.match(table, /^NODE\s+SLOT\s+JOBS\s+MEMORY\s+CPU/m);
     assert.match(table, new RegExp(`^peer\\s+${slot}\\s+1/5\\s+700/1000 MB\\s+10/100 %`, 'm'));
     assert.doesNotMatch(table, /silent|left/);
+    assert.match(table, /no daemon is running for this home: nothing runs/);
+
+    // Runs a stopped daemon left going are not "nothing": they are said, and who takes them on.
+    await app.jobs.registerJob({ name: 'orphan', schedule: '@yearly', timezone: 'UTC', command: ['sleep', '40'] }, { source: 'manual', byUser: true });
+    const job = await app.jobs.getJob('orphan');
+    const run = await app.database.db
+      .insertInto('smart_cron_job_history')
+      .values({ job_id: job.id, scheduled_for: new Date(now).toISOString(), attempt: 1, trigger: 'manual', status: 'running', node: 'here', slot, queued_at: new Date(now).toISOString(), started_at: new Date(now).toISOString() } as never)
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    assert.match((await cli('slots')).stdout, new RegExp(`no daemon is running for this home: 1 run \\(#${run.id}\\) go on unsupervised; the next daemon adopts and records it`));
   } finally {
     await app.close();
   }
