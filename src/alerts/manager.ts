@@ -68,6 +68,8 @@ export class AlertManager {
     this.thresholds = {
       highMemoryFactor: a.high_memory_factor,
       highDurationFactor: a.high_duration_factor,
+      highMemoryMinExcessMb: a.high_memory_min_excess_mb,
+      highDurationMinExcessSeconds: a.high_duration_min_excess_seconds,
       hangingFactor: a.hanging_factor,
       consecutiveFailureThreshold: a.consecutive_failure_threshold,
       missedGraceSeconds: a.missed_grace_seconds,

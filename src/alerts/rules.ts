@@ -49,6 +49,9 @@ const CLEARED_BY_SUCCESS: readonly AlertType[] = ['failure', 'consecutive_failur
 export interface Thresholds {
   highMemoryFactor: number;
   highDurationFactor: number;
+  /** How far over its baseline a run must also be, so a tiny job's jitter is not "high" (0: the factor alone). */
+  highMemoryMinExcessMb: number;
+  highDurationMinExcessSeconds: number;
   hangingFactor: number;
   consecutiveFailureThreshold: number;
   missedGraceSeconds: number;
@@ -119,13 +122,24 @@ const event = (type: AlertType, message: string, runId: number | null): Finding 
 const state = (type: AlertType, message: string, runId: number | null = null): Finding => ({ type, severity: SEVERITY[type], message, runId, kind: 'state' });
 
 export function fmtDuration(ms: number): string {
+  // Below a second the tenths would read "0.0s" for a job that does take time.
+  if (Math.round(ms) < 1000) return `${Math.round(ms)}ms`;
   const s = ms / 1000;
   if (s < 60) return `${s < 10 ? s.toFixed(1) : Math.round(s)}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
-const mb = (x: number) => `${Math.round(x)} MB`;
+/** Whole MB, with a tenth below 10 MB so that a small job's baseline never reads "0 MB". */
+const mb = (x: number) => `${x < 9.95 ? x.toFixed(1) : Math.round(x)} MB`;
+
+/**
+ * The one "used far more than usual" test: over `factor` times the baseline and also at least
+ * `minExcess` over it in absolute terms (a 20 ms job taking 60 ms is jitter, not a slow run).
+ */
+function overBaseline(value: number, baseline: number, factor: number, minExcess: number): boolean {
+  return value > factor * baseline && (minExcess <= 0 || value - baseline >= minExcess);
+}
 
 /** How late a run started after its tick, in ms (null when it never started or was manual). */
 function lateness(run: AlertRun): number | null {
@@ -142,7 +156,8 @@ export function evaluateRun(job: AlertJob, run: AlertRun, defaults: Thresholds):
   const s = run.status;
 
   if (s === 'failed' && on(job.alert_on_failure)) {
-    const why = run.signal ? `killed by ${run.signal}` : `exit code ${run.exit_code ?? '?'}`;
+    // A run that failed before its command started has no exit code; its error says why.
+    const why = run.signal ? `killed by ${run.signal}` : run.exit_code !== null ? `exit code ${run.exit_code}` : (run.error_message || 'exit code ?');
     raise.push(event('failure', why, run.id));
   }
   if (s === 'timeout' && on(job.alert_on_timeout)) {
@@ -165,8 +180,7 @@ export function evaluateRun(job: AlertJob, run: AlertRun, defaults: Thresholds):
   // A memory kill already says "too much memory"; a warning on top would only be noise.
   const measured = failedRun || s === 'succeeded';
   if (measured && s !== 'memory_limit' && s !== 'oom_killed' && run.peak_memory_mb != null && job.baseline_memory_mb) {
-    const limit = t.highMemoryFactor * job.baseline_memory_mb;
-    if (run.peak_memory_mb > limit) {
+    if (overBaseline(run.peak_memory_mb, job.baseline_memory_mb, t.highMemoryFactor, t.highMemoryMinExcessMb)) {
       if (on(job.alert_on_high_memory)) {
         raise.push(event('high_memory', `peak memory ${mb(run.peak_memory_mb)}, ${(run.peak_memory_mb / job.baseline_memory_mb).toFixed(1)}× its baseline of ${mb(job.baseline_memory_mb)}`, run.id));
       }
@@ -174,7 +188,7 @@ export function evaluateRun(job: AlertJob, run: AlertRun, defaults: Thresholds):
   }
   if (measured && s !== 'timeout' && run.duration_ms != null && job.baseline_duration_seconds) {
     const baseMs = job.baseline_duration_seconds * 1000;
-    if (run.duration_ms > t.highDurationFactor * baseMs) {
+    if (overBaseline(run.duration_ms, baseMs, t.highDurationFactor, t.highDurationMinExcessSeconds * 1000)) {
       if (on(job.alert_on_high_duration)) {
         raise.push(event('high_duration', `ran ${fmtDuration(run.duration_ms)}, ${(run.duration_ms / baseMs).toFixed(1)}× its baseline of ${fmtDuration(baseMs)}`, run.id));
       }

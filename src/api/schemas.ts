@@ -278,7 +278,11 @@ export const DependencyRemovedOut = Type.Object({
 const MAX_ID = Number.MAX_SAFE_INTEGER;
 export const RefParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200, description: 'job id or name' }) });
 export const IdParam = Type.Object({ id: Type.Integer({ minimum: 1, maximum: MAX_ID }) });
-export const JobRefBody = Type.Object({ job: Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Integer({ minimum: 1, maximum: MAX_ID })], { description: 'job name or id' }) });
+export const JobRefBody = Type.Object(
+  { job: Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Integer({ minimum: 1, maximum: MAX_ID })], { description: 'job name or id' }) },
+  // As every other body: a misspelt or extra field is refused, not ignored.
+  { additionalProperties: false },
+);
 
 export const SORT_PATTERN = `^(dashboard|-?(${SORTABLE.join('|')}))$`;
 export const JobListQuery = Type.Object({

@@ -64,6 +64,15 @@ function expectation(e: SchemaError, schema: TSchema): string {
       return `a value of type ${String(p.type)}`;
     case 'required':
       return `the setting(s) ${JSON.stringify(p.requiredProperties ?? p)} to be present`;
+    // TypeBox's own words ("must not have fewer than 1 items") do not follow "expected".
+    case 'minItems':
+    case 'maxItems':
+    case 'minLength':
+    case 'maxLength': {
+      const n = Number(p.limit);
+      const unit = e.keyword.endsWith('Items') ? 'item' : 'character';
+      return `${e.keyword.startsWith('min') ? 'at least' : 'at most'} ${n} ${unit}${n === 1 ? '' : 's'}`;
+    }
     default:
       return e.message.replace(/^must (be )?/, '');
   }
@@ -147,7 +156,7 @@ function lookup(value: unknown, pointer: string): unknown {
 export function describeValue(v: unknown): string {
   if (v === undefined) return '(missing)';
   if (typeof v === 'string') return JSON.stringify(v.length > 80 ? `${v.slice(0, 77)}...` : v);
-  if (Array.isArray(v)) return 'a list';
+  if (Array.isArray(v)) return v.length ? 'a list' : 'an empty list';
   if (v === null) return 'null';
   if (typeof v === 'object') return 'a mapping';
   return String(v);

@@ -114,6 +114,13 @@ export const ConfigSchema = Type.Object(
         hanging_factor: Type.Number({ exclusiveMinimum: 1, default: 3 }),
         high_memory_factor: Type.Number({ exclusiveMinimum: 0, default: 1.5 }),
         high_duration_factor: Type.Number({ exclusiveMinimum: 0, default: 2 }),
+        /**
+         * A high-memory or high-duration run must also exceed its baseline by at least this much,
+         * so a small job's jitter (0.4 MB against 0.7 MB, 60 ms against 20 ms) raises nothing.
+         * 0: the factor alone decides.
+         */
+        high_memory_min_excess_mb: Type.Number({ minimum: 0, default: 16 }),
+        high_duration_min_excess_seconds: Type.Number({ minimum: 0, default: 1 }),
         consecutive_failure_threshold: Type.Integer({ minimum: 1, default: 3 }),
       },
       { additionalProperties: false, default: {} },

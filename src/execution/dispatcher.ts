@@ -28,6 +28,9 @@ import type { SlotUsage } from '../events.js';
 /** How often runs of ours are checked for a cancel request made elsewhere. */
 const CANCEL_WATCH_MS = 1000;
 
+/** A wait reason written by Dispatcher.notHere: the run needs another node. */
+const isNotHereReason = (reason: string) => reason.startsWith('pinned to node "') || reason.startsWith('node_selector ');
+
 export interface DispatcherOptions {
   node: string;
   jobs: JobManager;
@@ -289,7 +292,11 @@ export class Dispatcher implements Executor {
         await this.skip(run, 'job was disabled before the run could start');
         continue;
       }
-      if (!this.runsHere(job)) continue;
+      const elsewhere = this.notHere(job);
+      if (elsewhere) {
+        await this.sayNotHere(run, elsewhere);
+        continue;
+      }
       const slot = chooseSlot(job);
       // A run held back by one that did not fit is passed over before any per-run query (a
       // burst of hundreds queued would cost a gate check each, every cycle). Runs waiting for a
@@ -366,12 +373,43 @@ export class Dispatcher implements Executor {
     await this.persistSlots();
   }
 
-  /** Pinned to another node, or needing labels this node lacks: another node takes it. */
-  private runsHere(job: JobRow): boolean {
-    if (job.pinned_node && job.pinned_node !== this.o.node) return false;
-    const selector = parseJson<Record<string, string>>(job.node_selector, {});
+  /**
+   * Why this node does not run the job (null: it does): pinned to another node, or needing labels
+   * this node lacks. Another node may take it; `key` is what it needs, the same on every node.
+   */
+  private notHere(job: JobRow): { key: string; reason: string } | null {
+    if (job.pinned_node && job.pinned_node !== this.o.node) {
+      const key = `pinned to node ${JSON.stringify(job.pinned_node)}`;
+      return { key, reason: `${key} (this node is ${JSON.stringify(this.o.node)})` };
+    }
+    const selector = Object.entries(parseJson<Record<string, string>>(job.node_selector, {}));
     const labels = this.o.labels ?? {};
-    return Object.entries(selector).every(([k, v]) => labels[k] === v);
+    if (selector.every(([k, v]) => labels[k] === v)) return null;
+    const pairs = (entries: [string, string][]) => entries.map(([k, v]) => `${k}=${v}`).join(', ');
+    const key = `node_selector ${pairs(selector)}`;
+    const own = pairs(Object.entries(labels));
+    return { key, reason: `${key} does not match this node (${JSON.stringify(this.o.node)}, ${own ? `labels ${own}` : 'no labels'})` };
+  }
+
+  /**
+   * Say on the run why it waits here, so that history, the dashboard and `run --wait` show it
+   * instead of a run queued for no reason. Only over no reason or one of this kind that needs
+   * something else (the job was re-pinned): with several nodes, one that can run the run says
+   * why it waits there (a full slot), and the nodes that cannot must neither overwrite that nor
+   * each other ("this node is a", "this node is b", … every cycle).
+   */
+  private async sayNotHere(run: QueuedRun, why: { key: string; reason: string }): Promise<void> {
+    const current = run.wait_reason;
+    if (current !== null && !(isNotHereReason(current) && !current.startsWith(`${why.key} `))) return;
+    if (current === why.reason) return;
+    // Compare-and-set: a node that can run it may have said why it waits there since the read.
+    await this.o.jobs.database.db
+      .updateTable('smart_cron_job_history')
+      .set({ wait_reason: why.reason })
+      .where('id', '=', run.id)
+      .where('status', '=', 'queued')
+      .where((eb) => (current === null ? eb('wait_reason', 'is', null) : eb('wait_reason', '=', current)))
+      .execute();
   }
 
   private async launch(entry: Active, job: JobRow, slot: string, startAt: number): Promise<void> {

@@ -122,6 +122,43 @@ test('each run rule, from real recorded runs, opens its alert with its severity 
   }
 });
 
+test('a 20 ms job\'s jitter raises nothing (no mail); with the floors at 0 it does, in ms and tenths of a MB', async () => {
+  for (const floors of [{}, { high_duration_min_excess_seconds: 0, high_memory_min_excess_mb: 0 }]) {
+    const w = await world(config({ email: { smtp_url: smtp.url, to: ['ops@example.org'] }, ...floors }));
+    const start = smtp.mails.length;
+    try {
+      const job = await addJob(w.jm, 'tiny');
+      await w.jm.jobs.update(job.id, { baseline_duration_seconds: 0.02, baseline_memory_mb: 0.7 });
+      await finishRun(w.jm, job.id, { status: 'succeeded', duration_ms: 58, peak_memory_mb: 1.4 });
+      await w.am.idle();
+      const types = (await w.am.list({ jobId: job.id })).alerts.map((a) => `${a.alert_type}: ${a.message}`).sort();
+      if (Object.keys(floors).length === 0) {
+        assert.deepEqual(types, [], 'default floors: 1 s and 16 MB');
+        await new Promise((r) => setTimeout(r, 200));
+        assert.equal(smtp.mails.length, start, 'no mail');
+      } else {
+        assert.deepEqual(types, ['high_duration: ran 58ms, 2.9× its baseline of 20ms', 'high_memory: peak memory 1.4 MB, 2.0× its baseline of 0.7 MB']);
+      }
+    } finally {
+      await w.close();
+    }
+  }
+});
+
+test('a run that failed before its command started: the alert and its mail say why, not "exit code ?"', async () => {
+  const w = await world(config({ email: { smtp_url: smtp.url, to: ['ops@example.org'] } }));
+  try {
+    const job = await addJob(w.jm, 'nodir', { working_dir: 'relative/dir' });
+    await finishRun(w.jm, job.id, { status: 'failed', exit_code: null, error_message: 'working directory relative/dir: does not exist (ENOENT)' });
+    await w.am.idle();
+    const [a] = (await w.am.list({ open: true })).alerts;
+    assert.equal(a!.message, 'working directory relative/dir: does not exist (ENOENT)');
+    await until(() => smtp.mails.some((m) => m.subject === '[smart-cron] FAILED nodir: working directory relative/dir: does not exist (ENOENT)'), 'the failure mail');
+  } finally {
+    await w.close();
+  }
+});
+
 test('missed (virtual clock): overdue job raises once however often checked; an on-time run resolves it', async () => {
   const w = await world(config({ missed_grace_seconds: 300 }));
   try {

@@ -1,10 +1,20 @@
 /** The alert rules as tables of cases: input row(s) -> raised types and cleared types. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { evaluatePeriodic, evaluateRun, jobThresholds, type Thresholds } from '../../src/alerts/rules.js';
+import { evaluatePeriodic, evaluateRun, fmtDuration, jobThresholds, type Thresholds } from '../../src/alerts/rules.js';
 import type { JobRow, RunRow } from '../../src/storage/schema.js';
 
-const T: Thresholds = { highMemoryFactor: 1.5, highDurationFactor: 2, hangingFactor: 3, consecutiveFailureThreshold: 3, missedGraceSeconds: 300 };
+const T: Thresholds = {
+  highMemoryFactor: 1.5,
+  highDurationFactor: 2,
+  highMemoryMinExcessMb: 16,
+  highDurationMinExcessSeconds: 1,
+  hangingFactor: 3,
+  consecutiveFailureThreshold: 3,
+  missedGraceSeconds: 300,
+};
+/** The seed's bare rules: the factor alone decides. */
+const BARE: Partial<Thresholds> = { highMemoryMinExcessMb: 0, highDurationMinExcessSeconds: 0 };
 const NOW = Date.parse('2026-03-02T10:00:00.000Z');
 
 const job = (p: Partial<JobRow> = {}) =>
@@ -49,9 +59,12 @@ const run = (p: Partial<RunRow> = {}) =>
     ...p,
   }) as RunRow;
 
-const runCases: { name: string; job?: Partial<JobRow>; run?: Partial<RunRow>; raise: string[]; clears?: string[]; notClears?: string[]; severity?: string }[] = [
+const runCases: { name: string; job?: Partial<JobRow>; run?: Partial<RunRow>; t?: Partial<Thresholds>; raise: string[]; clears?: string[]; notClears?: string[]; severity?: string; message?: string }[] = [
   { name: 'success raises nothing, clears failures', run: {}, raise: [], clears: ['failure', 'consecutive_failures', 'timeout', 'memory_limit', 'oom_killed', 'hanging', 'circuit_open'] },
   { name: 'exit 2 is a failure (error)', run: { status: 'failed', exit_code: 2 }, job: { consecutive_failures: 1 }, raise: ['failure'], severity: 'error', notClears: ['failure'] },
+  { name: 'failed before its command started: the error says why', run: { status: 'failed', exit_code: null, error_message: 'working directory relative/dir: does not exist (ENOENT)' }, job: { consecutive_failures: 1 }, raise: ['failure'], message: 'working directory relative/dir: does not exist (ENOENT)' },
+  { name: 'an exit code wins over the error text', run: { status: 'failed', exit_code: 127, error_message: 'something' }, job: { consecutive_failures: 1 }, raise: ['failure'], message: 'exit code 127' },
+  { name: 'killed by a signal', run: { status: 'failed', exit_code: null, signal: 'SIGKILL' }, job: { consecutive_failures: 1 }, raise: ['failure'], message: 'killed by SIGKILL' },
   { name: 'failure switched off', run: { status: 'failed', exit_code: 2 }, job: { alert_on_failure: 0, consecutive_failures: 5 }, raise: [] },
   { name: 'timeout (warning)', run: { status: 'timeout', exit_code: null, duration_ms: 3600_000 }, job: { consecutive_failures: 1 }, raise: ['timeout'], severity: 'warning' },
   { name: 'timeout switched off', run: { status: 'timeout' }, job: { alert_on_timeout: 0, consecutive_failures: 1 }, raise: [] },
@@ -62,10 +75,18 @@ const runCases: { name: string; job?: Partial<JobRow>; run?: Partial<RunRow>; ra
   { name: 'second failure: below threshold', run: { status: 'failed', exit_code: 1 }, job: { consecutive_failures: 2 }, raise: ['failure'] },
   { name: 'a person-set threshold of 5 wins over the default', run: { status: 'failed' }, job: { consecutive_failures: 3, consecutive_failure_threshold: 5, user_overrides: '["consecutive_failure_threshold"]' }, raise: ['failure'] },
   { name: 'peak > 1.5 x baseline: high_memory', run: { peak_memory_mb: 151 }, job: { baseline_memory_mb: 100 }, raise: ['high_memory'], severity: 'warning' },
+  { name: 'small job: 1.4 MB against 0.7 MB is under the 16 MB floor, clears', run: { peak_memory_mb: 1.4 }, job: { baseline_memory_mb: 0.7 }, raise: [], clears: ['high_memory'] },
+  { name: 'small job, floor 0 (the bare rule): high_memory, in tenths of a MB', run: { peak_memory_mb: 1.4 }, job: { baseline_memory_mb: 0.7 }, t: BARE, raise: ['high_memory'], message: 'peak memory 1.4 MB, 2.0× its baseline of 0.7 MB' },
+  { name: '40 MB against 20 MB: over the factor and 20 MB over, high_memory', run: { peak_memory_mb: 40 }, job: { baseline_memory_mb: 20 }, raise: ['high_memory'], message: 'peak memory 40 MB, 2.0× its baseline of 20 MB' },
+  { name: '35 MB against 20 MB: 15 MB over, under the floor', run: { peak_memory_mb: 35 }, job: { baseline_memory_mb: 20 }, raise: [] },
   { name: 'peak = 1.5 x baseline: fine, clears', run: { peak_memory_mb: 150 }, job: { baseline_memory_mb: 100 }, raise: [], clears: ['high_memory'] },
   { name: 'high memory switched off', run: { peak_memory_mb: 500 }, job: { baseline_memory_mb: 100, alert_on_high_memory: 0 }, raise: [] },
   { name: 'no baseline yet: no performance alerts', run: { peak_memory_mb: 5000, duration_ms: 999_999 }, raise: [] },
   { name: 'duration > 2 x baseline: high_duration', run: { duration_ms: 20_001 }, job: { baseline_duration_seconds: 10 }, raise: ['high_duration'], severity: 'warning' },
+  { name: 'a 20 ms job taking 58 ms: jitter under the 1 s floor, clears', run: { duration_ms: 58 }, job: { baseline_duration_seconds: 0.02 }, raise: [], clears: ['high_duration'] },
+  { name: 'a 20 ms job taking 58 ms, floor 0 (the bare rule): high_duration, in ms', run: { duration_ms: 58 }, job: { baseline_duration_seconds: 0.02 }, t: BARE, raise: ['high_duration'], message: 'ran 58ms, 2.9× its baseline of 20ms' },
+  { name: 'a 20 ms job taking 1.5 s: over the floor, high_duration', run: { duration_ms: 1500 }, job: { baseline_duration_seconds: 0.02 }, raise: ['high_duration'], message: 'ran 1.5s, 75.0× its baseline of 20ms' },
+  { name: '0.5 s against 0.4 s with a 0.05 s floor: not 2x, fine', run: { duration_ms: 500 }, job: { baseline_duration_seconds: 0.4 }, t: { highDurationMinExcessSeconds: 0.05 }, raise: [] },
   { name: 'duration = 2 x baseline: fine', run: { duration_ms: 20_000 }, job: { baseline_duration_seconds: 10 }, raise: [], clears: ['high_duration'] },
   { name: 'high duration switched off', run: { duration_ms: 99_000 }, job: { baseline_duration_seconds: 10, alert_on_high_duration: 0 }, raise: [] },
   { name: 'a timeout is not also "slow"', run: { status: 'timeout', duration_ms: 99_000 }, job: { baseline_duration_seconds: 10, consecutive_failures: 1 }, raise: ['timeout'] },
@@ -80,12 +101,13 @@ const runCases: { name: string; job?: Partial<JobRow>; run?: Partial<RunRow>; ra
 
 for (const c of runCases) {
   test(`evaluateRun: ${c.name}`, () => {
-    const v = evaluateRun(job(c.job), run(c.run), T);
+    const v = evaluateRun(job(c.job), run(c.run), { ...T, ...c.t });
     assert.deepEqual(v.raise.map((f) => f.type).sort(), [...c.raise].sort());
     for (const t of c.clears ?? []) assert.ok(v.clear.includes(t as never), `clears ${t}`);
     for (const t of c.notClears ?? []) assert.ok(!v.clear.includes(t as never), `does not clear ${t}`);
     for (const f of v.raise) assert.ok(!v.clear.includes(f.type), `${f.type} is not raised and cleared at once`);
     if (c.severity) assert.equal(v.raise[0]!.severity, c.severity);
+    if (c.message) assert.equal(v.raise[0]!.message, c.message);
     if (c.raise.includes('consecutive_failures')) assert.equal(v.raise.find((f) => f.type === 'consecutive_failures')!.severity, 'critical');
   });
 }
@@ -121,4 +143,18 @@ test('jobThresholds: the job grace wins; the threshold only when a person set it
   assert.equal(jobThresholds(job({ missed_grace_seconds: 60 }), T).missedGraceSeconds, 60);
   assert.equal(jobThresholds(job({ consecutive_failure_threshold: 7 }), { ...T, consecutiveFailureThreshold: 4 }).consecutiveFailureThreshold, 4);
   assert.equal(jobThresholds(job({ consecutive_failure_threshold: 7, user_overrides: '["consecutive_failure_threshold"]' }), T).consecutiveFailureThreshold, 7);
+});
+
+test('fmtDuration: below a second in ms (never "0.0s"), then tenths, seconds, minutes, hours', () => {
+  const cases: [number, string][] = [
+    [0, '0ms'],
+    [20, '20ms'],
+    [999.4, '999ms'],
+    [999.6, '1.0s'],
+    [1500, '1.5s'],
+    [45_000, '45s'],
+    [600_000, '10m00s'],
+    [3_720_000, '1h02m'],
+  ];
+  for (const [ms, text] of cases) assert.equal(fmtDuration(ms), text, `${ms} ms`);
 });

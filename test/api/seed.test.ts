@@ -82,6 +82,22 @@ describe('seed endpoints', () => {
     }
   });
 
+  test('unknown body fields are refused (400) naming them, and change nothing', async () => {
+    for (const url of ['/api/jobs/enable', '/api/jobs/disable', '/api/jobs/execute']) {
+      const r = await call('POST', url, { job: 'rotate-logs', x: 1 });
+      assert.equal(r.statusCode, 400, `${url}: ${r.body}`);
+      assert.equal(r.json().error.code, 'VALIDATION');
+      assert.equal(r.json().error.field, 'x');
+      assert.equal(r.json().error.message, 'body unknown setting "x" (expected one of: job)');
+      const typo = await call('POST', url, { jbo: 'rotate-logs' });
+      assert.equal(typo.statusCode, 400, url);
+    }
+    const misspelt = await call('POST', '/api/jobs/enable', { job: 'rotate-logs', enabeld: true });
+    assert.match(misspelt.json().error.message, /unknown setting "enabeld"/);
+    const list = (await call('GET', '/api/jobs/list')).json().jobs as { name: string; enabled: boolean }[];
+    assert.equal(list.find((j) => j.name === 'rotate-logs')!.enabled, false, 'the refused enable changed nothing');
+  });
+
   test('every seed endpoint refuses a call without the token, and with a wrong one', async () => {
     const calls = [
       ['GET', '/api/jobs/list'],

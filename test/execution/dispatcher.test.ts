@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { join } from 'node:path';
+import { sql } from 'kysely';
 import { iso } from '../../src/clock.js';
 import { EventBus } from '../../src/events.js';
 import type { RunRow } from '../../src/storage/schema.js';
@@ -498,5 +500,75 @@ test('a failed run queues its retry after the backoff; a stopped dispatcher keep
     assert.equal((await h.jobs.history.byId(h.launcher.running[0]!.spec.runId))!.trigger, 'retry');
   } finally {
     await h.close();
+  }
+});
+
+test('a run this node may not run says why it waits (pinned elsewhere, node_selector unmatched), written once', async () => {
+  const h = await harness({ node: 'vm', maxSleepMs: 3600_000, options: { labels: { region: 'us' } } });
+  try {
+    await h.add({ name: 'pin', schedule: '@yearly', pinned_node: 'elsewhere' });
+    await h.add({ name: 'eu', schedule: '@yearly', node_selector: { region: 'eu' } });
+    await h.add({ name: 'here', schedule: '@yearly', pinned_node: 'vm', node_selector: { region: 'us' } });
+    h.d.start();
+    for (const job of ['pin', 'eu', 'here']) await h.d.requestRun({ job });
+    await h.quiesce();
+    const reason = async (job: string) => (await h.runs(job))[0]!.wait_reason;
+    assert.equal(await reason('pin'), 'pinned to node "elsewhere" (this node is "vm")');
+    assert.equal(await reason('eu'), 'node_selector region=eu does not match this node ("vm", labels region=us)');
+    assert.deepEqual((await h.runs('here')).map((r) => [r.status, r.wait_reason]), [['running', null]]);
+    // Once: later cycles do not write the row again while nothing changes (a trigger counts the writes).
+    await sql`create table wait_writes (run_id integer, reason text)`.execute(h.database.db);
+    await sql`create trigger wait_written after update of wait_reason on smart_cron_job_history begin insert into wait_writes values (new.id, new.wait_reason); end`.execute(h.database.db);
+    await h.step(5000);
+    const writes = async () => (await sql<{ reason: string }>`select reason from wait_writes`.execute(h.database.db)).rows.map((r) => r.reason);
+    assert.deepEqual(await writes(), []);
+    // Re-pinned: the reason follows the job.
+    await h.jobs.updateJob('pin', { pinned_node: 'other' });
+    await h.quiesce();
+    assert.equal(await reason('pin'), 'pinned to node "other" (this node is "vm")');
+    assert.deepEqual(await writes(), ['pinned to node "other" (this node is "vm")']);
+    // Pinned here again: it runs, and the reason goes.
+    await h.jobs.updateJob('pin', { pinned_node: 'vm' });
+    await h.quiesce();
+    assert.deepEqual((await h.runs('pin')).map((r) => [r.status, r.wait_reason]), [['running', null]]);
+  } finally {
+    await h.close();
+  }
+});
+
+test('two nodes on one database: the reason a node gives is not overwritten by the other, nor a node that can run it', async () => {
+  const n2 = await harness({ node: 'n2', maxSleepMs: 3600_000, slots: one });
+  const n1 = await harness({ node: 'n1', maxSleepMs: 3600_000, slots: one, dbPath: join(n2.dir, 'db.sqlite'), start: n2.clock.now() });
+  try {
+    await n2.add({ name: 'blocker', schedule: '@yearly', pinned_node: 'n2' });
+    await n2.add({ name: 'on-n2', schedule: '@yearly', pinned_node: 'n2' });
+    await n2.add({ name: 'on-n3', schedule: '@yearly', pinned_node: 'n3' });
+    n1.d.start();
+    n2.d.start();
+    await n2.d.requestRun({ job: 'blocker' });
+    await n2.quiesce();
+    assert.equal(n2.launcher.running.length, 1);
+    await n2.d.requestRun({ job: 'on-n2' });
+    await n2.quiesce();
+    await n1.d.requestRun({ job: 'on-n3' });
+    await n1.quiesce();
+    await sql`create table wait_writes (run_id integer, reason text)`.execute(n2.database.db);
+    await sql`create trigger wait_written after update of wait_reason on smart_cron_job_history begin insert into wait_writes values (new.id, new.wait_reason); end`.execute(n2.database.db);
+    for (let i = 0; i < 5; i++) {
+      n1.d.kick();
+      n2.d.kick();
+      await n1.step(1000);
+      await n2.step(1000);
+    }
+    const reasons = Object.fromEntries((await n2.runs()).filter((r) => r.status === 'queued').map((r) => [r.job_id, r.wait_reason]));
+    const id = async (name: string) => (await n2.jobs.getJob(name)).id;
+    // n2 can run it and says why it waits there; n1, which cannot, leaves that alone.
+    assert.equal(reasons[await id('on-n2')], 'slot default full: 1/1 jobs running');
+    // Neither node can: the first one's words stay; the other does not answer with its own every cycle.
+    assert.equal(reasons[await id('on-n3')], 'pinned to node "n3" (this node is "n1")');
+    assert.deepEqual((await sql<{ reason: string }>`select reason from wait_writes`.execute(n2.database.db)).rows, []);
+  } finally {
+    await n1.close();
+    await n2.close();
   }
 });
