@@ -4,7 +4,10 @@
  * logic lives in src/discovery, this file only reads flags and prints.
  */
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { loadConfig } from '../config/load.js';
+import { openApp } from '../daemon/app.js';
+import { escapeControl } from '../discovery/control-chars.js';
 import { importCrontabs, rewriteCrontab } from '../discovery/crontab-import.js';
 import { readCrontabs } from '../discovery/crontab-sources.js';
 import { discover, type DiscoverReport } from '../discovery/discover.js';
@@ -14,7 +17,9 @@ import { reviewEnable, reviewList, type ReviewRow } from '../discovery/review.js
 import { resolveRoots } from '../discovery/scanner.js';
 import { ValidationError } from '../errors.js';
 import { presentJob } from '../jobs/job.js';
-import { collect, type CliContext } from './context.js';
+import type { JobManager } from '../jobs/manager.js';
+import { parseDatabaseUrl } from '../storage/database.js';
+import { collect, type CliContext, type GlobalOptions } from './context.js';
 import { formatTable, print, printJson, when } from './output.js';
 
 export function register(program: Command, ctx: CliContext): void {
@@ -35,12 +40,25 @@ export function register(program: Command, ctx: CliContext): void {
         ? (p: { phase: string; files: number; dirs: number; scripts: number }) =>
             process.stderr.write(`\r${p.phase === 'scan' ? `scanning: ${p.dirs} folders, ${p.files} files` : `reading: ${p.files} files, ${p.scripts} scripts`}\x1b[K`)
         : undefined;
-      await ctx.withApp(async (app) => {
-        const r = await discover(app.jobs, dirs, { dryRun: o.dryRun, include: o.include, exclude: o.exclude, onProgress: progress });
+      const run = async (jobs: JobManager) => {
+        const r = await discover(jobs, dirs, { dryRun: o.dryRun, include: o.include, exclude: o.exclude, onProgress: progress });
         if (tty) process.stderr.write('\r\x1b[K');
         if (ctx.globals().json) return printJson(r);
         printDiscover(r);
-      });
+      };
+      // A dry run promises to write nothing: on a home without a database yet it compares against
+      // an empty registry in memory rather than create the home and its smart-cron.db.
+      if (o.dryRun && !databaseExists(ctx.globals())) {
+        const g = ctx.globals();
+        const app = await openApp({ config: { ...loadConfig({ home: g.home, database: g.database, nodeId: g.nodeId }), database: 'sqlite::memory:' } });
+        try {
+          await run(app.jobs);
+        } finally {
+          await app.close();
+        }
+        return;
+      }
+      await ctx.withApp((app) => run(app.jobs));
     });
 
   program
@@ -142,23 +160,51 @@ export function register(program: Command, ctx: CliContext): void {
     });
 }
 
+/** A SQLite file that is there already, or a server database (that exists by definition). */
+function databaseExists(g: GlobalOptions): boolean {
+  const target = parseDatabaseUrl(loadConfig({ home: g.home, database: g.database, nodeId: g.nodeId }).database);
+  return target.dialect !== 'sqlite' || target.location === ':memory:' || existsSync(target.location);
+}
+
+/**
+ * Names, paths and texts from scanned folders, for a terminal: a control character shows as
+ * an escape (\x1b), so a file cannot move the cursor or rewrite the lines around it.
+ */
+function shown(text: string | null | undefined): string | null {
+  return text === null || text === undefined ? null : escapeControl(text);
+}
+
+/** "why" after a value, when discovery's reason still explains it. */
+function because(value: string, reason: string | null): string {
+  return shown(`${value}${reason ? ` (${reason})` : ''}`)!;
+}
+
+/** A guessed schedule and why it was guessed; the "default @daily: …" source says it as "guessed: …". */
+function scheduleCell(schedule: string, guessed: boolean, reason: string | null): string {
+  if (!guessed) return shown(schedule)!;
+  if (!reason) return shown(`${schedule} (guessed)`)!;
+  return because(schedule, reason.startsWith('guessed') ? reason : `guessed: ${reason.replace(/^default [^:]*: /, '')}`);
+}
+
 function printDiscover(r: DiscoverReport): void {
   if (r.jobs.length) {
     print(
       formatTable(r.jobs, [
-        { header: 'job', get: (j) => j.name, max: 44 },
+        { header: 'job', get: (j) => shown(j.name), max: 44 },
         { header: r.dry_run ? 'would be' : 'change', get: (j) => (j.change === 'updated' && j.changed.length ? `updated: ${j.changed.join(',')}` : j.change), max: 30 },
         { header: 'type', get: (j) => j.script_type },
-        { header: 'schedule', get: (j) => `${j.schedule}${j.schedule_guessed ? ' (guessed)' : ''}`, max: 28 },
-        { header: 'category', get: (j) => `${j.category} (${j.category_reason})`, max: 44 },
-        { header: 'priority', get: (j) => `${j.priority} (${j.priority_reason})`, max: 44 },
+        { header: 'schedule', get: (j) => scheduleCell(j.schedule, j.schedule_guessed, null), max: 28 },
+        { header: 'category', get: (j) => because(j.category, j.category_reason), max: 44 },
+        { header: 'priority', get: (j) => because(j.priority, j.priority_reason), max: 44 },
         { header: 'memory', get: (j) => `${j.estimated_memory_mb} MB`, align: 'right' },
         { header: 'timeout', get: (j) => `${j.timeout_seconds}s`, align: 'right' },
       ]),
     );
   }
-  for (const j of r.jobs) for (const w of j.warnings) print(`warning: ${j.name}: ${w}`);
-  for (const p of r.problems) print(`problem: ${p.path}: ${p.reason}`);
+  for (const j of r.jobs) for (const w of j.warnings) print(`warning: ${shown(j.name)}: ${shown(w)}`);
+  for (const p of r.problems) print(`problem: ${shown(p.path)}: ${shown(p.reason)}`);
+  const skipped = Object.entries(r.skipped);
+  if (skipped.length) print(`skipped: ${skipped.map(([why, n]) => `${why}: ${n}`).join('; ')}`);
   const c = r.counts;
   print(
     `${r.scanned.files} files in ${r.scanned.dirs} folders, ${r.scanned.scripts} scripts: ${c.new} new, ${c.updated} updated, ${c.unchanged} unchanged, ${c.missing} missing` +
@@ -170,16 +216,16 @@ function printDiscover(r: DiscoverReport): void {
 function printReview(rows: ReviewRow[]): void {
   print(
     formatTable(rows, [
-      { header: 'job', get: (r) => `${r.name}${r.missing ? ' (missing)' : ''}`, max: 44 },
+      { header: 'job', get: (r) => shown(`${r.name}${r.missing ? ' (missing)' : ''}`), max: 44 },
       { header: 'type', get: (r) => r.type },
-      { header: 'schedule', get: (r) => `${r.schedule}${r.schedule_guessed ? ' (guessed)' : ''}`, max: 28 },
-      { header: 'category', get: (r) => `${r.category}${r.category_reason ? ` (${r.category_reason})` : ''}`, max: 44 },
-      { header: 'priority', get: (r) => `${r.priority}${r.priority_reason ? ` (${r.priority_reason})` : ''}`, max: 44 },
+      { header: 'schedule', get: (r) => scheduleCell(r.schedule, r.schedule_guessed, r.schedule_reason), max: 60 },
+      { header: 'category', get: (r) => because(r.category, r.category_reason), max: 44 },
+      { header: 'priority', get: (r) => because(r.priority, r.priority_reason), max: 44 },
       { header: 'estimate', get: (r) => `${r.estimated_memory_mb} MB, ${r.timeout_seconds}s` },
-      { header: 'description', get: (r) => r.description, max: 50 },
+      { header: 'description', get: (r) => shown(r.description), max: 50 },
     ]),
   );
-  for (const r of rows) for (const w of r.warnings) print(`warning: ${r.name}: ${w}`);
+  for (const r of rows) for (const w of r.warnings) print(`warning: ${shown(r.name)}: ${shown(w)}`);
   const guessed = rows.filter((r) => r.schedule_guessed).length;
   print(`${rows.length} job${rows.length === 1 ? '' : 's'} to review${guessed ? `; ${guessed} with a guessed schedule (set one: \`smart-cron jobs set NAME schedule="…"\`)` : ''}`);
   print('enable: smart-cron review --enable NAME…   or   smart-cron review --enable-category CATEGORY');

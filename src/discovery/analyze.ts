@@ -8,19 +8,11 @@ import { guessCategory, guessPriority, guessSchedule } from './classify.js';
 import { detect, extensionOf, readHead, type HeadReader } from './detect.js';
 import { estimateCost } from './estimate.js';
 import { parseMetadata } from './metadata.js';
+import { RUN_PARTS_DIRS, runPartsFolder } from './run-parts.js';
 import type { FoundFile } from './scanner.js';
 
 /** The schedule a script gets when nothing says when it should run; review shows it as guessed. */
 export const DEFAULT_SCHEDULE = '@daily';
-
-/** run-parts folders say exactly when their scripts run. */
-const RUN_PARTS_DIRS: Record<string, string> = {
-  'cron.hourly': '@hourly',
-  'cron.daily': '@daily',
-  'cron.weekly': '@weekly',
-  'cron.monthly': '@monthly',
-  'cron.yearly': '@yearly',
-};
 
 export interface Analysis {
   file: FoundFile;
@@ -55,7 +47,7 @@ export function analyzeFile(file: FoundFile, read: HeadReader = readHead): Analy
   const d = detect(file.path, read);
   if (!d.script) return null;
   const text = d.head.head.toString('utf8');
-  const meta = parseMetadata(text);
+  const meta = parseMetadata(text, d.detection.type);
   const a = meta.annotations;
   const slash = file.rel.lastIndexOf('/');
   const folders = slash < 0 ? '' : file.rel.slice(0, slash);
@@ -65,7 +57,9 @@ export function analyzeFile(file: FoundFile, read: HeadReader = readHead): Analy
   const texts = { name: stem, description: meta.description, folders };
   let schedule: string;
   let scheduleSource: string;
-  const runParts = folders.split('/').reverse().find((f) => RUN_PARTS_DIRS[f]);
+  // run-parts runs the folder's own executables (the scanner skips names it would not run);
+  // the real path, so a scan of /etc/cron.daily itself counts too.
+  const runParts = d.head.mode & 0o111 ? runPartsFolder(file.path) : null;
   const inWords = !a.schedule && !meta.commentSchedule && !runParts ? guessSchedule({ ...texts, scheduleWords: meta.scheduleWords }) : null;
   if (a.schedule) [schedule, scheduleSource] = [a.schedule, 'annotation'];
   else if (meta.commentSchedule) [schedule, scheduleSource] = [meta.commentSchedule.expression, `comment "${meta.commentSchedule.line}"`];

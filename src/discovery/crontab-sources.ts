@@ -8,11 +8,12 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ValidationError } from '../errors.js';
 import { parseCrontab, type ParsedCrontab } from './crontab.js';
+import { RUN_PARTS_NAME } from './run-parts.js';
 
 export const SYSTEM_CRONTAB = '/etc/crontab';
 export const SYSTEM_CRON_D = '/etc/cron.d';
 /** cron (like run-parts) ignores cron.d files whose names have dots, e.g. foo.dpkg-old or .placeholder. */
-const CRON_D_NAME = /^[A-Za-z0-9_-]+$/;
+const CRON_D_NAME = RUN_PARTS_NAME;
 
 export interface SourceOptions {
   /** System format (a user field) for every file, and the system files when no file is given. */

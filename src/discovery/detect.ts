@@ -5,6 +5,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import type { ScriptType } from '../storage/schema.js';
+import { stripControl } from './control-chars.js';
 
 /** How much of each file is read: enough for any header comment, cheap for huge files. */
 export const HEAD_BYTES = 16 * 1024;
@@ -122,7 +123,8 @@ export function detect(path: string, read: HeadReader = readHead): DetectResult 
 export function parseShebang(head: Buffer): { line: string; interpreter: string } | null {
   if (head.length < 3 || head[0] !== 0x23 || head[1] !== 0x21) return null;
   const end = head.indexOf(0x0a);
-  const line = head.subarray(0, end < 0 ? Math.min(head.length, 256) : end).toString('utf8').trim();
+  // Kept in discovery_info (type_reason) and shown by review: no control characters.
+  const line = stripControl(head.subarray(0, end < 0 ? Math.min(head.length, 256) : end).toString('utf8')).trim();
   const words = line.slice(2).trim().split(/\s+/);
   let prog = words[0] ?? '';
   let base = prog.slice(prog.lastIndexOf('/') + 1);

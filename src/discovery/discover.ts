@@ -8,12 +8,13 @@ import { existsSync } from 'node:fs';
 import { sep } from 'node:path';
 import type { JobDefinition } from '../jobs/definition.js';
 import type { Job } from '../jobs/job.js';
-import { parseJson } from '../jobs/job.js';
+import { jobOverrides, parseJson } from '../jobs/job.js';
 import type { JobManager } from '../jobs/manager.js';
 import { analyzeFile, nameFromPath, type Analysis } from './analyze.js';
 import type { HeadReader } from './detect.js';
 import { compileGlob } from './glob.js';
 import { previewChange, type Change } from './preview.js';
+import { scheduleStillGuessed, standingReasons, warningsOf, type Info } from './reasons.js';
 import { scan, type ScanProblem, type ScanProgress } from './scanner.js';
 
 export interface DiscoverOptions {
@@ -33,10 +34,11 @@ export interface DiscoverRow {
   script_type: string | null;
   schedule: string;
   schedule_guessed: boolean;
+  /** Why: null for a field a person has set (the job keeps their value, shown here). */
   category: string;
-  category_reason: string;
+  category_reason: string | null;
   priority: string;
-  priority_reason: string;
+  priority_reason: string | null;
   estimated_memory_mb: number;
   timeout_seconds: number;
   description: string | null;
@@ -106,7 +108,7 @@ export async function discover(jm: JobManager, dirs: string[], opts: DiscoverOpt
       changed = [];
       if (!opts.dryRun) await jm.registerJob(def, { source: 'discovered', info });
     }
-    rows.push(toRow(name, change, changed, def, a.info.schedule_guessed, a.info.category_reason, a.info.priority_reason, a.info.warnings));
+    rows.push(toRow(name, change, changed, def, info, existing ? { job: existing, overrides: jobOverrides(existing) } : undefined));
   }
 
   // A script discovered before under these roots that is no longer on disk.
@@ -115,7 +117,8 @@ export async function discover(jm: JobManager, dirs: string[], opts: DiscoverOpt
     if (j.source !== 'discovered' || !j.script_path || found.has(j.script_path) || !under(j.script_path)) continue;
     if (existsSync(j.script_path)) continue;
     if (!j.missing && !opts.dryRun) await jm.jobs.update(j.id, { missing: 1, updated_at: new Date(jm.clock.now()).toISOString() });
-    const info = parseJson<Record<string, string>>(j.discovery_info, {});
+    const info = parseJson<Info>(j.discovery_info, {});
+    const why = new Map(standingReasons(info, jobOverrides(j)));
     rows.push({
       name: j.name,
       change: 'missing',
@@ -123,11 +126,11 @@ export async function discover(jm: JobManager, dirs: string[], opts: DiscoverOpt
       script_path: j.script_path,
       script_type: j.script_type,
       schedule: j.schedule,
-      schedule_guessed: Boolean(info.schedule_guessed),
+      schedule_guessed: scheduleStillGuessed(info, jobOverrides(j)),
       category: j.category,
-      category_reason: info.category_reason ?? '',
+      category_reason: why.get('category') ?? null,
       priority: j.priority,
-      priority_reason: info.priority_reason ?? '',
+      priority_reason: why.get('priority') ?? null,
       estimated_memory_mb: j.estimated_memory_mb,
       timeout_seconds: j.timeout_seconds,
       description: j.description,
@@ -157,32 +160,27 @@ function uniqueName(rel: string, taken: Set<string>): string {
   for (let i = 2; ; i++) if (!taken.has(`${plain}-${i}`)) return `${plain}-${i}`;
 }
 
-function toRow(
-  name: string,
-  change: Change,
-  changed: string[],
-  def: JobDefinition,
-  guessed: boolean,
-  categoryReason: string,
-  priorityReason: string,
-  warnings: string[] | undefined,
-): DiscoverRow {
+/** The row as the job will be: a field a person set keeps their value, and loses discovery's reason. */
+function toRow(name: string, change: Change, changed: string[], def: JobDefinition, info: Info, existing?: { job: Job; overrides: string[] }): DiscoverRow {
+  const overrides = existing?.overrides ?? [];
+  const value = <K extends keyof JobDefinition & keyof Job>(k: K) => (overrides.includes(k) ? existing!.job[k] : def[k]);
+  const why = new Map(standingReasons(info, overrides));
   return {
     name,
     change,
     changed,
     script_path: def.script_path!,
-    script_type: def.script_type ?? null,
-    schedule: def.schedule,
-    schedule_guessed: guessed,
-    category: def.category!,
-    category_reason: categoryReason,
-    priority: def.priority!,
-    priority_reason: priorityReason,
-    estimated_memory_mb: def.estimated_memory_mb!,
-    timeout_seconds: def.timeout_seconds!,
-    description: def.description ?? null,
-    warnings: warnings ?? [],
+    script_type: (value('script_type') as string | null | undefined) ?? null,
+    schedule: value('schedule') as string,
+    schedule_guessed: scheduleStillGuessed(info, overrides),
+    category: value('category') as string,
+    category_reason: why.get('category') ?? null,
+    priority: value('priority') as string,
+    priority_reason: why.get('priority') ?? null,
+    estimated_memory_mb: value('estimated_memory_mb') as number,
+    timeout_seconds: value('timeout_seconds') as number,
+    description: (value('description') as string | null | undefined) ?? null,
+    warnings: warningsOf(info),
   };
 }
 

@@ -6,7 +6,8 @@
  */
 import { PRIORITIES } from '../jobs/definition.js';
 import { parseSchedule, validateTimezone } from '../schedule/cron.js';
-import type { Priority } from '../storage/schema.js';
+import type { Priority, ScriptType } from '../storage/schema.js';
+import { stripControl } from './control-chars.js';
 
 export interface Annotations {
   schedule?: string;
@@ -62,18 +63,30 @@ const PREAMBLE = [
   /^set\s+-[euxo]/,
 ];
 
-/** The comment text at the top of a file: markers stripped, '' between paragraphs. */
-export function headerLines(text: string): string[] {
-  const lines = text.split(/\r?\n/, MAX_HEADER_LINES);
+/**
+ * The comment text at the top of a file: markers and control characters stripped, '' between
+ * paragraphs. A cron step in a /* block ("@cron *\/5 * * * *") ends the comment where the
+ * language would; the block is read on as the author meant it, and the line goes to `stepEnds`.
+ */
+export function headerLines(text: string, stepEnds: string[] = []): string[] {
+  // An editor's UTF-8 byte order mark would hide the shebang and the first comment.
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/, MAX_HEADER_LINES).map(stripControl);
   const out: string[] = [];
   let i = lines[0]?.startsWith('#!') ? 1 : 0;
   let block: null | { end: string; star: boolean } = null;
   for (; i < lines.length; i++) {
     let line = lines[i]!.trim();
     if (block) {
-      const at = line.indexOf(block.end);
+      let at = line.indexOf(block.end);
+      let stepped = false;
+      while (block.star && at >= 0 && /^\d/.test(line.slice(at + 2))) {
+        stepped = true;
+        at = line.indexOf(block.end, at + 2);
+      }
       const part = at >= 0 ? line.slice(0, at) : line;
-      out.push(block.star ? part.replace(/^\*+\s?/, '').trim() : part.trim());
+      const clean = block.star ? part.replace(/^\*+\s?/, '').trim() : part.trim();
+      out.push(clean);
+      if (stepped) stepEnds.push(clean);
       if (at >= 0) {
         block = null;
         out.push('');
@@ -114,7 +127,9 @@ export function headerLines(text: string): string[] {
 // One cron field: *, n, n-m, names, with an optional step, comma lists.
 const F = String.raw`(?:\*|\d{1,2}(?:-\d{1,2})?|[A-Za-z]{3}(?:-[A-Za-z]{3})?)(?:\/\d{1,2})?`;
 const FIELD = `${F}(?:,${F})*`;
-const CRON_IN_TEXT = new RegExp(String.raw`(?<!\S)(${FIELD}(?:[ \t]+${FIELD}){4})(?!\S)`, 'g');
+// Five fields and the word after them: a sixth field makes it the seconds-first form (as @cron takes it).
+const CRON_IN_TEXT = new RegExp(String.raw`(?<!\S)(${FIELD}(?:[ \t]+${FIELD}){4})(?!\S)(?:[ \t]+(\S+))?`, 'g');
+const NAME_FIELD = new RegExp(String.raw`^${FIELD}$`);
 const MACRO_IN_TEXT = new RegExp(String.raw`(?<!\S)@(${MACROS.join('|')})(?![\w-])`, 'i');
 
 /**
@@ -141,12 +156,18 @@ function checkSchedule(expr: string, timezone: string | undefined): string {
 /** A cron expression in prose, e.g. "Run every 5 minutes: *\/5 * * * *". At least one "*" is required, so "version 1 2 3 4 5" is not one. */
 export function cronInText(line: string, timezone?: string): string | null {
   for (const m of line.matchAll(CRON_IN_TEXT)) {
-    const expr = m[1]!.replace(/\s+/g, ' ');
-    if (!expr.includes('*')) continue;
-    try {
-      return checkSchedule(expr, timezone);
-    } catch {
-      // prose that happens to look like fields
+    const five = m[1]!.replace(/\s+/g, ' ');
+    const next = m[2];
+    // "0 0 */6 * * *" is six fields, never "0 0 */6 * *" and a star; a word after five fields
+    // ("15 3 * * * www-data /x") may be a day name ("… * * * sun") or the command.
+    const candidates = next === undefined ? [five] : /^[\d*][\d*,/-]*$/.test(next) ? [`${five} ${next}`] : NAME_FIELD.test(next) ? [`${five} ${next}`, five] : [five];
+    for (const expr of candidates) {
+      if (!expr.includes('*')) continue;
+      try {
+        return checkSchedule(expr, timezone);
+      } catch {
+        // prose that happens to look like fields
+      }
     }
   }
   const macro = MACRO_IN_TEXT.exec(line);
@@ -155,9 +176,10 @@ export function cronInText(line: string, timezone?: string): string | null {
 
 const BOILERPLATE = /^(copyright|\(c\)|©|license|licensed|spdx-|author|usage\b|@)/i;
 
-export function parseMetadata(text: string): Metadata {
-  const lines = headerLines(text);
-  const warnings: string[] = [];
+export function parseMetadata(text: string, type?: ScriptType): Metadata {
+  const stepEnds: string[] = [];
+  const lines = headerLines(text, stepEnds);
+  const warnings = stepEnds.map((line) => stepEndWarning(line, type));
   const raw: Partial<Record<keyof Annotations, string>> = {};
   const tags: string[] = [];
   const prose: string[] = [];
@@ -206,6 +228,26 @@ export function parseMetadata(text: string): Metadata {
 const SCHEDULE_LABEL = /^(?:cron|crontab|schedule)\s*[:=]\s*(\S.*)$/i;
 /** A comment line that says it is the description (as LSB init headers do: "Description: …"). */
 const DESCRIPTION_LABEL = /^(?:description|desc|purpose|summary)\s*:\s*(\S.*)$/i;
+
+const STEP_RANGES5 = ['0-59', '0-23', '1-31', '1-12', '0-6'];
+const COMMENT_OF: Partial<Record<ScriptType, [string, string]>> = { php: ['PHP', '#'], node: ['JavaScript', '//'] };
+
+/**
+ * "@cron *\/5 * * * *" in a /** block: PHP (or JS) ends the comment at that `*\/`, so the script
+ * does not even parse. Say so, and how to write the step so it does ("0-59/5").
+ */
+function stepEndWarning(line: string, type: ScriptType | undefined): string {
+  const words = line.split(/\s+/);
+  const at = words.findIndex((w) => w.includes('*/'));
+  let start = at;
+  while (start > 0 && NAME_FIELD.test(words[start - 1]!)) start--;
+  let end = at;
+  while (end + 1 < words.length && NAME_FIELD.test(words[end + 1]!)) end++;
+  const ranges = end - start + 1 >= 6 ? ['0-59', ...STEP_RANGES5] : STEP_RANGES5;
+  const step = /\*\/(\d+)/.exec(words[at] ?? '')?.[1] ?? '5';
+  const [language, lineComment] = COMMENT_OF[type ?? 'executable'] ?? ['/*', null];
+  return `\`*/\` in "${line}" ends the ${language} comment: write the step as ${ranges[at - start] ?? '0-59'}/${step}${lineComment ? `, or use a ${lineComment} comment` : ''}`;
+}
 
 /** Why the text after a schedule label is not a schedule (its first word when a macro, else up to six fields). */
 function scheduleProblem(text: string, timezone: string | undefined): string {

@@ -41,3 +41,8 @@ export function standingReasons(info: Info, overrides: readonly string[] = []): 
 export function warningsOf(info: Info): string[] {
   return Array.isArray(info.warnings) ? info.warnings.map(String) : [];
 }
+
+/** Whether the schedule is still discovery's guess: not when a person has set one since. */
+export function scheduleStillGuessed(info: Info, overrides: readonly string[] = []): boolean {
+  return info.schedule_guessed === true && !FIELDS.schedule!.some((f) => overrides.includes(f));
+}

@@ -3,8 +3,9 @@
  * guess and its reason, so a person can enable them one by one or a whole category.
  */
 import { ValidationError } from '../errors.js';
-import { parseJson, type Job } from '../jobs/job.js';
+import { jobOverrides, parseJson, type Job } from '../jobs/job.js';
 import type { JobManager } from '../jobs/manager.js';
+import { scheduleStillGuessed, standingReasons, warningsOf } from './reasons.js';
 
 export interface ReviewRow {
   name: string;
@@ -12,6 +13,8 @@ export interface ReviewRow {
   type: string;
   schedule: string;
   schedule_guessed: boolean;
+  /** Where the schedule came from ("guessed from "nightly" in name", "annotation"); null once a person set it. */
+  schedule_reason: string | null;
   category: string;
   category_reason: string | null;
   priority: string;
@@ -27,26 +30,30 @@ export interface ReviewRow {
   warnings: string[];
 }
 
+/** A job under review with discovery's reasons, except for fields a person has set since (as `jobs show`). */
 export function reviewRow(j: Job): ReviewRow {
   const info = parseJson<Record<string, unknown>>(j.discovery_info, {});
+  const overrides = jobOverrides(j);
+  const why = new Map(standingReasons(info, overrides));
   return {
     name: j.name,
     source: j.source,
     type: j.script_type ?? (j.shell ? 'shell' : 'command'),
     schedule: j.schedule,
-    schedule_guessed: info.schedule_guessed === true,
+    schedule_guessed: scheduleStillGuessed(info, overrides),
+    schedule_reason: why.get('schedule') ?? null,
     category: j.category,
-    category_reason: (info.category_reason as string | undefined) ?? null,
+    category_reason: why.get('category') ?? null,
     priority: j.priority,
-    priority_reason: (info.priority_reason as string | undefined) ?? null,
+    priority_reason: why.get('priority') ?? null,
     estimated_memory_mb: j.estimated_memory_mb,
     timeout_seconds: j.timeout_seconds,
-    estimate_reason: (info.estimate_reason as string | undefined) ?? null,
+    estimate_reason: why.get('memory') ?? null,
     description: j.description,
     missing: j.missing === 1,
     active_in_crontab: typeof info.active_in_crontab === 'boolean' ? info.active_in_crontab : null,
     script_path: j.script_path,
-    warnings: (info.warnings as string[] | undefined) ?? [],
+    warnings: warningsOf(info),
   };
 }
 

@@ -12,6 +12,7 @@ import { readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import { sep } from 'node:path';
 import { ValidationError } from '../errors.js';
 import type { Glob } from './glob.js';
+import { runPartsSkips } from './run-parts.js';
 
 /** Folders that hold dependencies, caches or VCS data, never a project's own cron scripts. */
 export const DEFAULT_SKIP_DIRS = [
@@ -33,6 +34,9 @@ export const DEFAULT_SKIP_DIRS = [
   '.next',
   '.nuxt',
 ] as const;
+
+/** The skip reason of a file in cron.daily (etc.) whose name run-parts does not run. */
+export const RUN_PARTS_SKIP = 'in cron.daily etc. but run-parts skips its name (a dot or other character)';
 
 export interface ScanOptions {
   include?: Glob[];
@@ -114,6 +118,8 @@ export function scan(rootDirs: string[], opts: ScanOptions = {}): ScanResult {
     if (seenFiles.has(real)) return skip('already seen through a link');
     if (exclude.some((g) => g.matches(rel))) return skip('excluded');
     if (include.length && !include.some((g) => g.matches(rel))) return skip('not included');
+    // A leftover such as cron.daily/foo.dpkg-old is not a job: the system never runs it.
+    if (runPartsSkips(real)) return skip(RUN_PARTS_SKIP);
     seenFiles.add(real);
     files.push({ root, path: real, rel });
   };

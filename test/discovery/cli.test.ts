@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { main } from '../../src/cli/main.js';
+import { describe, runCli } from '../helpers/cli.js';
 import { FIXTURES } from './helpers.js';
 
 let home: string;
@@ -89,7 +90,7 @@ test('discover, review and enable through the CLI', async () => {
 
   const review = await cli('review', '--category', 'backup');
   assert.equal(review.code, 0, review.err);
-  assert.match(review.out, /bin\/nightly-dump\s+executable\s+@daily \(guessed\)\s+backup \(keyword "dump" in name\)/);
+  assert.match(review.out, /bin\/nightly-dump\s+executable\s+@daily \(guessed from "nightly" in name\)\s+backup \(keyword "dump" in name\)/);
   assert.match(review.out, /backup\/db_backup\s+bash\s+0 2 \* \* \*\s+backup/);
   // What discovery could not use is said under the table, as `discover` says it.
   assert.match((await cli('review')).out, /^warning: scripts\/bad_annotations: @/m);
@@ -127,4 +128,86 @@ test('the installed command runs: exit codes come back from a real process', () 
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../../src/cli/main.ts'), '--home', home, 'discover', join(home, 'nope')], { encoding: 'utf8' });
   assert.equal(r.status, 2);
   assert.equal(r.stderr.trim(), `smart-cron: ${join(home, 'nope')}: no such directory`);
+});
+
+/** A folder of scripts written by someone else: control characters in headers and file names, a dependency folder, a link out. */
+function hostileTree(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sc-disc-hostile-'));
+  const put = (rel: string, text: string) => {
+    mkdirSync(join(dir, rel, '..'), { recursive: true });
+    writeFileSync(join(dir, rel), text);
+    chmodSync(join(dir, rel), 0o755);
+  };
+  put('app/clear.sh', '#!/bin/sh\n# Clears \x1b[2Jthe\x07 screen.\n# @memory \x1b[31mlots\n');
+  put('node_modules/pkg/cron.sh', '#!/bin/sh\n# Not ours.\n');
+  symlinkSync('nowhere', join(dir, 'app/two\nlines\x1b[1A.sh'));
+  symlinkSync('/etc', join(dir, 'outside'));
+  return dir;
+}
+
+test('discover and review print names and texts from a scanned folder with control characters escaped; --json keeps them', async () => {
+  const dir = hostileTree();
+  const h = mkdtempSync(join(tmpdir(), 'sc-disc-home-'));
+  try {
+    const r = await runCli(['--home', h, 'discover', dir]);
+    assert.equal(r.code, 0, describe(r));
+    assert.doesNotMatch(r.stdout, /[\x00-\x09\x0b-\x1f\x7f]/, 'no raw control character reaches the terminal');
+    assert.match(r.stdout, /^problem: .*\/app\/two\\x0alines\\x1b\[1A\.sh: dangling symlink/m, 'a newline in a name does not split the line');
+    assert.match(r.stdout, /^warning: app\/clear: @memory "\[31mlots": expected/m);
+    // The skip counts --json has, in one line.
+    assert.match(r.stdout, /^skipped: .*dependency or VCS folder: 1.*link leads out of the scanned folders: 1/m);
+    const review = await runCli(['--home', h, 'review']);
+    assert.equal(review.code, 0, describe(review));
+    assert.doesNotMatch(review.stdout, /[\x00-\x09\x0b-\x1f\x7f]/);
+    assert.match(review.stdout, /Clears \[2Jthe screen\./, 'stored without its control characters');
+    const json = JSON.parse((await runCli(['--home', h, '--json', 'discover', '--dry-run', dir])).stdout);
+    assert.ok(json.problems.some((p: { path: string }) => p.path.endsWith('app/two\nlines\x1b[1A.sh')), 'JSON stays faithful');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(h, { recursive: true, force: true });
+  }
+});
+
+test('discover --dry-run on a fresh home creates neither the home nor its database', async () => {
+  const parent = mkdtempSync(join(tmpdir(), 'sc-disc-fresh-'));
+  const h = join(parent, 'home');
+  try {
+    const r = await runCli(['--home', h, 'discover', '--dry-run', TREE]);
+    assert.equal(r.code, 0, describe(r));
+    assert.match(r.stdout, /queue\/bin\/process_queue\s+new\s+php/);
+    assert.match(r.stdout, /dry run: nothing written/);
+    assert.equal(existsSync(h), false, 'no home, no smart-cron.db');
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
+  }
+});
+
+test('review and discover drop the guess and its reason for a field a person set, and say why a schedule was guessed', async () => {
+  const h = mkdtempSync(join(tmpdir(), 'sc-disc-home-'));
+  try {
+    assert.equal((await runCli(['--home', h, 'discover', TREE])).code, 0);
+    const before = await runCli(['--home', h, 'review', '--category', 'business']);
+    assert.match(before.stdout, /queue\/bin\/process_queue\s+php\s+@daily \(guessed: nothing in the script says when it runs\)\s+business \(keyword "queue" in name\)\s+medium \(default for category business\)/);
+    const guessedBefore = Number(/(\d+) with a guessed schedule/.exec((await runCli(['--home', h, 'review'])).stdout)?.[1]);
+    for (const set of [['queue/bin/process_queue', 'priority=critical'], ['bin/nightly-dump', 'schedule=0 3 * * *']]) {
+      const r = await runCli(['--home', h, 'jobs', 'set', ...set]);
+      assert.equal(r.code, 0, describe(r));
+    }
+    const review = (await runCli(['--home', h, 'review'])).stdout;
+    assert.match(review, /queue\/bin\/process_queue\s+php\s+@daily \(guessed: nothing in the script says when it runs\)\s+business \(keyword "queue" in name\)\s+critical\s+512 MB/);
+    assert.match(review, /bin\/nightly-dump\s+executable\s+0 3 \* \* \*\s+backup \(keyword "dump" in name\)/);
+    assert.match(review, new RegExp(`; ${guessedBefore - 1} with a guessed schedule`));
+    const rows = JSON.parse((await runCli(['--home', h, '--json', 'review'])).stdout) as Record<string, unknown>[];
+    const row = (name: string) => rows.find((r) => r.name === name)!;
+    assert.deepEqual([row('bin/nightly-dump').schedule_guessed, row('bin/nightly-dump').schedule_reason], [false, null]);
+    assert.equal(row('queue/bin/process_queue').priority_reason, null);
+    assert.equal(row('scripts/fetch_rates').schedule_reason, 'default @daily: nothing in the script says when it runs');
+    assert.equal(row('backup/db_backup').schedule_reason, 'comment "Run every night at 2: 0 2 * * *"');
+    // A second discover shows the job as it is: the person's values, without discovery's reasons for them.
+    const again = (await runCli(['--home', h, 'discover', TREE])).stdout;
+    assert.match(again, /queue\/bin\/process_queue\s+unchanged\s+php\s+@daily \(guessed\)\s+business \(keyword "queue" in name\)\s+critical\s+512 MB/);
+    assert.match(again, /bin\/nightly-dump\s+unchanged\s+executable\s+0 3 \* \* \*\s+backup/);
+  } finally {
+    rmSync(h, { recursive: true, force: true });
+  }
 });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { readHead, type HeadReader } from '../../src/discovery/detect.js';
 import { discover, type DiscoverReport } from '../../src/discovery/discover.js';
+import { RUN_PARTS_SKIP } from '../../src/discovery/scanner.js';
 import { copyFixture, openEnv, type Env } from './helpers.js';
 
 // name -> [type, description, schedule, guessed, category, priority]
@@ -26,6 +27,8 @@ const EXPECTED: Record<string, Row> = {
   'bin/compiled-tool': ['executable', null, '@daily', true, 'other', 'medium'],
   'cron.hourly/rotate-logs': ['bash', null, '@hourly', false, 'cleanup', 'low'],
   'cron.daily/update-geoip': ['bash', 'Downloads the GeoIP database.', '@daily', false, 'maintenance', 'low'],
+  // run-parts runs a folder's own files only: one in a subfolder gets a guess, not the folder's schedule.
+  'cron.weekly/lib/rebuild-index': ['bash', 'Rebuilds the search index.', '@weekly', true, 'maintenance', 'low'],
   'app/Console/Commands/SendNewsletter': ['php', 'Mails the weekly newsletter to all subscribers.', '0 9 * * 1', false, 'notification', 'medium'],
   'scripts/warm_cache': ['node', 'Warms the page cache after a deploy.', '@daily', true, 'maintenance', 'low'],
   'scripts/fetch_rates': ['python', 'Fetch exchange rates from the ECB.', '@daily', true, 'sync', 'medium'],
@@ -76,6 +79,10 @@ before(async () => {
   put('data/blob.bin', elf);
   put('images/logo.png', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]));
   put('2024', '#!/bin/sh\n# Closes the accounting year.\n', 0o755);
+  // Names run-parts does not run: a package manager's old copy, and a name with an extension.
+  put('cron.daily/update-geoip.dpkg-old', '#!/bin/sh\n# The old GeoIP download.\n', 0o755);
+  put('cron.daily/rotate.sh', '#!/bin/sh\n# Never run by run-parts.\n', 0o755);
+  put('cron.weekly/lib/rebuild-index', '#!/bin/sh\n# Rebuilds the search index.\n', 0o755);
   // A huge script: only its head is read.
   put('huge/huge_export.sh', '#!/bin/sh\n# Exports every invoice ever issued.\n# @cron 0 1 * * 6\n', 0o755);
   const chunk = `echo ${'x'.repeat(1019)}\n`.repeat(1024);
@@ -123,6 +130,20 @@ test('problems are reported, not fatal: unreadable file, dangling link, link loo
   assert.match(reasons.find((r) => r.startsWith('loop/dangling.sh'))!, /dangling symlink/);
   assert.match(reasons.find((r) => r.startsWith(UNREADABLE))!, /permission denied/);
   assert.ok(first.skipped['link leads out of the scanned folders']! >= 1);
+});
+
+test('files run-parts would not run (names with a dot) are skipped with their reason, not given the folder schedule', async () => {
+  assert.equal(first.skipped[RUN_PARTS_SKIP], 2);
+  assert.ok(!first.jobs.some((j) => j.script_path.includes('dpkg-old') || j.script_path.endsWith('rotate.sh')));
+  // Scanning the run-parts folder itself: its scripts still run at its schedule.
+  const fresh = await openEnv();
+  try {
+    const r = await discover(fresh.jm, [join(root, 'cron.daily')], { dryRun: true });
+    assert.deepEqual(r.jobs.map((j) => [j.name, j.schedule, j.schedule_guessed]), [['update-geoip', '@daily', false]]);
+    assert.equal(r.skipped[RUN_PARTS_SKIP], 2);
+  } finally {
+    await fresh.close();
+  }
 });
 
 test('reasons, annotations and estimates are kept in discovery_info', async () => {
@@ -175,6 +196,8 @@ test('user edits and enabled state survive re-discovery; other fields follow the
   const r = await discover(env.jm, [root], { readHead: reader });
   const row = r.jobs.find((j) => j.name === 'queue/bin/process_queue')!;
   assert.equal(row.change, 'updated');
+  // The row shows the job as it is: the person's values, without discovery's reasons for them.
+  assert.deepEqual([row.priority, row.priority_reason, row.description], ['critical', null, 'Mine.']);
   const q = await env.jm.getJob('queue/bin/process_queue');
   assert.equal(q.priority, 'critical');
   assert.equal(q.description, 'Mine.');

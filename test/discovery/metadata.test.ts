@@ -17,6 +17,13 @@ test('cron expressions in prose: found when they are one, not when prose only lo
     ['for the new log and more', null],
     ['at 61 * * * * it breaks', null],
     ['email me@daily.example.com', null],
+    // Six fields are the seconds-first form, as @cron takes them: never five of them and a star.
+    ['Schedule: 0 0 */6 * * *', '0 0 */6 * * *'],
+    ['Runs at: 30 0 */6 * * *', '30 0 */6 * * *'],
+    ['0 3 * * * sun', '0 3 * * * sun'],
+    ['crontab: 15 3 * * * www-data /usr/bin/x', '15 3 * * *'],
+    ['crontab: 15 3 * * * www /usr/bin/x', '15 3 * * *'],
+    ['at 0 0 */6 * * 100 it breaks', null],
   ];
   for (const [line, want] of cases) assert.equal(cronInText(line), want, line);
 });
@@ -30,6 +37,9 @@ test('header styles of each language give the description and annotations', () =
     ['/* Does E. */\nimport x from "y";', 'Does E.', undefined],
     ['# Copyright 2020 Me\n# License: MIT\n\n# Does F.\nx', 'Does F.', undefined],
     ['echo no header\n# Too late.', null, undefined],
+    // An editor's byte order mark before the shebang or the first comment.
+    ['\uFEFF#!/bin/bash\n# Does G.\n# @cron 0 5 * * *\nx', 'Does G.', '0 5 * * *'],
+    ['\uFEFF<?php\n/** Does H. */', 'Does H.', undefined],
   ];
   for (const [text, description, schedule] of cases) {
     const m = parseMetadata(text);
@@ -116,4 +126,22 @@ test('discovery reasons: what still stands, the crontab line as the schedule rea
   assert.deepEqual(warningsOf(info), ['@memory "lots": expected a size; ignored']);
   assert.equal(reasonFor({ file: '/etc/crontab', line: 12 }, 'schedule'), 'crontab line /etc/crontab:12');
   assert.deepEqual(standingReasons({}), []);
+});
+
+test('control characters in a header never reach the description, the warnings or the schedule source', () => {
+  const m = parseMetadata('#!/bin/sh\n# Clears \x1b[2Jthe\x07 screen\u202e.\n# Schedule: 0 2 * * *\x07\n# @memory \x1b[31mlots\n');
+  assert.equal(m.description, 'Clears [2Jthe screen.');
+  assert.deepEqual(m.commentSchedule, { expression: '0 2 * * *', line: 'Schedule: 0 2 * * *' });
+  assert.deepEqual(m.warnings, ['@memory "[31mlots": expected megabytes or a size such as 512M, 2G; ignored']);
+  assert.equal(parseShebang(Buffer.from('#!/bin/sh\x1b]0;owned\x07\n'))?.line, '#!/bin/sh]0;owned');
+});
+
+test('a cron step in a PHP docblock ends the comment there: said how to fix, and the annotations after it still count', () => {
+  const m = parseMetadata('<?php\n/**\n * Sends the queued mails.\n * @cron */5 * * * *\n * @memory 300M\n * @timeout 2m\n */\n', 'php');
+  assert.deepEqual(m.warnings, ['`*/` in "@cron */5 * * * *" ends the PHP comment: write the step as 0-59/5, or use a # comment']);
+  assert.deepEqual(m.annotations, { schedule: '*/5 * * * *', estimated_memory_mb: 300, timeout_seconds: 120 });
+  assert.equal(m.description, 'Sends the queued mails.');
+  // The step of another field, on one line; JavaScript has no # comments.
+  assert.deepEqual(parseMetadata('/** @cron 0 */6 * * * */\nrun()', 'node').warnings, ['`*/` in "@cron 0 */6 * * *" ends the JavaScript comment: write the step as 0-23/6, or use a // comment']);
+  assert.deepEqual(parseMetadata('<?php\n/**\n * @cron 0-59/5 * * * *\n */', 'php').warnings, [], 'the fix is quiet');
 });
