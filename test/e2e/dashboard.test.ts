@@ -57,6 +57,8 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
           'jobs:',
           '  - { name: failing-e2e, schedule: "30 4 * * *", category: sync, shell: true, command: ["echo about to fail; exit 3"], enabled: true }',
           '  - { name: quiet-e2e, schedule: "*/30 * * * *", command: ["true"], priority: low, enabled: true }',
+          // Long enough for its first run to be seen going in the jobs list.
+          '  - { name: slow-e2e, schedule: "0 5 1 1 *", command: ["sleep", "4"], priority: low, enabled: true }',
           '',
         ].join('\n'),
       );
@@ -122,6 +124,22 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     await shot('03-jobs');
   });
 
+  step('shows a job as running in the list while its first run goes, live, and its status after', async () => {
+    const slow = row('slow-e2e');
+    assert.equal((await slow.getByTestId('execution-status').textContent())?.trim(), 'never run');
+    await slow.getByTestId('run-now').click();
+    // No reload: run.started brings the badge, run.finished takes it away.
+    const going = slow.getByTestId('job-running');
+    await going.waitFor();
+    assert.equal((await going.getByTestId('job-run-status').textContent())?.trim(), 'running');
+    const runId = await going.getAttribute('data-run-id');
+    assert.equal(await going.getAttribute('href'), `#/runs/${runId}`);
+    await shot('03b-jobs-running');
+    await going.waitFor({ state: 'detached', timeout: 30_000 });
+    await slow.getByTestId('execution-status').filter({ hasNotText: 'never run' }).waitFor();
+    assert.notEqual((await slow.getByTestId('last-run').textContent())?.trim(), '—');
+  });
+
   step('runs a job and shows it finish live, with its output', async () => {
     await row('hello-e2e').getByTestId('run-now').click();
     await page.getByTestId('toast').getByRole('link').click();
@@ -162,6 +180,21 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     await page.locator('[data-testid=open-alerts] [data-testid=alert-item][data-state=acknowledged]', { hasText: 'failing-e2e' }).first().waitFor();
     await page.getByTestId('recent-alerts').waitFor();
     await shot('07-alerts');
+
+    // It fails again (a script with the token runs it): the same alert, seen again. Each time it shows says which time it is.
+    const card = page.locator('[data-testid=open-alerts] [data-testid=alert-item]', { hasText: 'failing-e2e' }).first();
+    const alertId = await card.getAttribute('data-alert-id');
+    const res = await fetch(`${daemon.base}/api/jobs/failing-e2e/run`, { method: 'POST', headers: { authorization: `Bearer ${daemon.token}` } });
+    assert.ok(res.ok, `run failing-e2e: ${res.status}`);
+    await card.getByTestId('alert-last-seen').waitFor({ timeout: 20_000 });
+    assert.match((await card.getByTestId('alert-times').textContent()) ?? '', /^raised .+ · last seen .+$/);
+    const raised = await card.getByTestId('alert-raised').getAttribute('datetime');
+    const seen = await card.getByTestId('alert-last-seen').getAttribute('datetime');
+    assert.ok(Date.parse(seen!) > Date.parse(raised!), `last seen ${seen} after raised ${raised}`);
+    const recentRow = page.locator(`[data-testid=recent-alert][data-alert-id="${alertId}"]`);
+    assert.equal((await page.locator('[data-testid=recent-alerts] thead th').first().textContent())?.trim(), 'Raised');
+    assert.equal(await recentRow.getByTestId('alert-raised').getAttribute('datetime'), raised, 'the table shows the same instant, as "raised"');
+    await shot('07b-alerts-repeated');
   });
 
   step('shows the overview with the failure counted', async () => {
@@ -376,6 +409,93 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     await deps.getByTestId('deps-none').waitFor();
     const after = await page.evaluate(async (p) => (await (await fetch(p)).json()) as { upstream: unknown[] }, `/api/jobs/${id}/dependencies`);
     assert.deepEqual(after.upstream, []);
+  });
+
+  step("clears the server's complaint about a field once the field changes or the form is checked again", async () => {
+    await page.goto(`${daemon.base}/#/jobs/new`);
+    await page.getByTestId('job-form').waitFor();
+    await page.getByTestId('input-name').fill('failing-e2e');
+    await page.getByTestId('input-schedule').fill('0 6 * * *');
+    await page.getByTestId('input-command').fill('true');
+    await page.getByTestId('save-job').click();
+    const nameError = page.getByTestId('error-name');
+    assert.match((await nameError.textContent()) ?? '', /a job named "failing-e2e" exists already/);
+    // Checked again (with another field wrong): the answer about the name is from before, so it goes.
+    await page.getByTestId('input-timeout_seconds').fill('-5');
+    await page.getByTestId('save-job').click();
+    await page.getByTestId('error-timeout_seconds').waitFor();
+    assert.equal(await nameError.count(), 0, 'no stale name error after the form was checked again');
+    await page.getByTestId('input-timeout_seconds').fill('60');
+    await page.getByTestId('save-job').click();
+    await nameError.waitFor();
+    // Editing the field the answer was about takes it away at once.
+    await page.getByTestId('input-name').fill('f2');
+    await nameError.waitFor({ state: 'detached' });
+    assert.equal(await page.getByTestId('input-name').getAttribute('aria-invalid'), null);
+  });
+
+  step('takes a job by name in its URL, replacing it with the id; an unknown page is titled "Not found"', async () => {
+    const { id } = (await (await fetch(`${daemon.base}/api/jobs/quiet-e2e`, { headers: { authorization: `Bearer ${daemon.token}` } })).json()) as { id: number };
+    await page.goto(`${daemon.base}/#/jobs/quiet-e2e`);
+    await page.locator(`[data-testid=page-job][data-job-id="${id}"]`).waitFor();
+    await page.waitForFunction(`location.hash === '#/jobs/${id}'`);
+    await page.goto(`${daemon.base}/#/jobs/quiet-e2e/edit`);
+    await page.getByTestId('page-job-edit').waitFor();
+    await page.waitForFunction(`location.hash === '#/jobs/${id}/edit'`);
+    assert.equal(await page.getByTestId('input-name').inputValue(), 'quiet-e2e');
+    await page.goto(`${daemon.base}/#/jobs/no-such-job`);
+    assert.match((await page.locator('[data-testid=page-job-by-name] [data-testid=error]').textContent()) ?? '', /no job with the name or id "no-such-job"/);
+    await page.goto(`${daemon.base}/#/nonexistent`);
+    await page.getByRole('heading', { name: 'Not found' }).waitFor();
+    // The title is set just after the page is drawn.
+    const titled = (title: string) => page.waitForFunction(`document.title === ${JSON.stringify(title)}`, undefined, { timeout: 5000 }).catch(() => {});
+    await titled('Not found · smart-cron');
+    assert.equal(await page.title(), 'Not found · smart-cron');
+    await page.goto(`${daemon.base}/#/jobs`);
+    await page.getByTestId('page-jobs').waitFor();
+    await titled('Jobs · smart-cron');
+    assert.equal(await page.title(), 'Jobs · smart-cron');
+  });
+
+  step('fits a 375 px screen: every header control on screen, no page wider than the screen', async () => {
+    const ids = await page.evaluate(async () => {
+      const jobs = ((await (await fetch('/api/jobs?q=hello-e2e')).json()) as { jobs: { id: number }[] }).jobs;
+      const runs = ((await (await fetch('/api/runs?limit=1')).json()) as { runs: { id: number }[] }).runs;
+      return { job: jobs[0]!.id, run: runs[0]!.id };
+    });
+    await page.setViewportSize({ width: 375, height: 800 });
+    try {
+      const pages: [string, string][] = [
+        ['#/', 'page-overview'],
+        ['#/jobs', 'page-jobs'],
+        [`#/jobs/${ids.job}`, 'page-job'],
+        [`#/jobs/${ids.job}/edit`, 'page-job-edit'],
+        ['#/jobs/new', 'page-job-edit'],
+        [`#/runs/${ids.run}`, 'page-run'],
+        ['#/alerts', 'page-alerts'],
+        ['#/review', 'page-review'],
+      ];
+      for (const [hash, testid] of pages) {
+        await page.goto(`${daemon.base}/${hash}`);
+        await page.getByTestId(testid).waitFor();
+        // What loads after the page's frame (tables, charts) is what widens it.
+        await page.waitForLoadState('networkidle').catch(() => {});
+        const m = (await page.evaluate(`(() => {
+          const box = (id) => document.querySelector('[data-testid=' + id + ']').getBoundingClientRect();
+          const [signout, review] = [box('signout'), box('nav-review')];
+          return { width: document.documentElement.scrollWidth, screen: innerWidth, signout: [signout.left, signout.right], review: [review.left, review.right] };
+        })()`)) as { width: number; screen: number; signout: number[]; review: number[] };
+        assert.ok(m.width <= m.screen, `${hash}: the page is ${m.width} px wide on a ${m.screen} px screen`);
+        for (const [what, [left, right]] of [['Sign out', m.signout], ['Review', m.review]] as const) {
+          assert.ok(left! >= 0 && right! <= m.screen, `${hash}: ${what} at x=${left}-${right}, off a ${m.screen} px screen`);
+        }
+      }
+      await page.goto(`${daemon.base}/#/jobs`);
+      await row('hello-e2e').waitFor();
+      await shot('14-narrow-jobs');
+    } finally {
+      await page.setViewportSize({ width: 1360, height: 900 });
+    }
   });
 
   step('had no script errors, and signs out', async () => {

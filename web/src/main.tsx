@@ -5,6 +5,7 @@ import { Layout } from './components/Layout';
 import { SignIn } from './components/SignIn';
 import { connectLive, disconnectLive } from './live';
 import { AlertsPage } from './pages/Alerts';
+import { JobByName } from './pages/JobByName';
 import { JobEditPage } from './pages/JobEdit';
 import { JobPage } from './pages/Job';
 import { JobsPage } from './pages/Jobs';
@@ -17,17 +18,26 @@ import './styles.css';
 
 type Auth = 'checking' | 'out' | 'in';
 
+/** The page at a route; null when there is none (the not-found page, titled so). */
 function page(route: Route) {
   const [a, b, c] = route.parts;
+  const id = b !== undefined && /^\d+$/.test(b) ? b : undefined;
   if (!a) return <OverviewPage />;
   if (a === 'jobs' && !b) return <JobsPage params={route.params} />;
   if (a === 'jobs' && b === 'new') return <JobEditPage />;
-  if (a === 'jobs' && b && /^\d+$/.test(b) && !c) return <JobPage key={b} id={Number(b)} />;
-  if (a === 'jobs' && b && /^\d+$/.test(b) && c === 'edit') return <JobEditPage key={b} id={Number(b)} />;
-  if (a === 'runs' && b && /^\d+$/.test(b)) return <RunPage key={b} id={Number(b)} />;
+  if (a === 'jobs' && id && !c) return <JobPage key={id} id={Number(id)} />;
+  if (a === 'jobs' && id && c === 'edit') return <JobEditPage key={id} id={Number(id)} />;
+  if (a === 'jobs' && b && !id) {
+    // A name may hold "/" (written as is or as %2F): all that follows jobs/ is the name, but a last "edit".
+    const rest = route.parts.slice(1);
+    const edit = rest.length > 1 && rest[rest.length - 1] === 'edit';
+    const name = (edit ? rest.slice(0, -1) : rest).join('/');
+    return <JobByName key={`${name}/${edit}`} name={name} edit={edit} />;
+  }
+  if (a === 'runs' && id) return <RunPage key={id} id={Number(id)} />;
   if (a === 'alerts') return <AlertsPage />;
   if (a === 'review') return <ReviewPage />;
-  return <NotFound />;
+  return null;
 }
 
 function App() {
@@ -54,16 +64,19 @@ function App() {
     return disconnectLive;
   }, [auth]);
 
+  const view = page(route);
+  const found = view !== null;
   useEffect(() => {
     const name = route.parts[0] ?? 'overview';
-    document.title = `${name === 'overview' ? 'Overview' : name[0]!.toUpperCase() + name.slice(1)} · smart-cron`;
-  }, [route]);
+    const title = !found ? 'Not found' : name === 'overview' ? 'Overview' : name[0]!.toUpperCase() + name.slice(1);
+    document.title = `${title} · smart-cron`;
+  }, [route, found]);
 
   if (auth === 'checking') return <p class="muted center">Loading…</p>;
   if (auth === 'out') return <SignIn onSignedIn={() => setAuth('in')} />;
   return (
     <Layout section={route.parts[0] ?? ''} onSignOut={() => signOut().finally(() => setAuth('out'))}>
-      {page(route)}
+      {view ?? <NotFound />}
     </Layout>
   );
 }

@@ -27,7 +27,16 @@ function AlertItem({ alert, onChanged }: { alert: Alert; onChanged: (a: Alert) =
         {alert.job_id !== null && <a href={`#/jobs/${alert.job_id}`}>{alert.job_name ?? `job #${alert.job_id}`}</a>}
         {alert.count > 1 && <span class="muted">×{alert.count}</span>}
         <span class="spacer" />
-        <Time iso={alert.updated_at ?? alert.created_at} />
+        {/* Two instants of one alert: each says which it is (a repeat moves "last seen", never "raised"). */}
+        <span class="muted" data-testid="alert-times">
+          raised <Time iso={alert.created_at} testid="alert-raised" />
+          {alert.count > 1 && (
+            <>
+              {' · last seen '}
+              <Time iso={alert.updated_at} testid="alert-last-seen" />
+            </>
+          )}
+        </span>
       </div>
       <p class="alert-message">{alert.message}</p>
       <div class="alert-foot">

@@ -54,14 +54,17 @@ export function JobFormView({ job, slots, busy, error, onSubmit, onCancel }: Job
     return Object.fromEntries((Object.keys(SECTIONS) as SectionId[]).map((id) => [id, notDefault(loaded, id).length > 0]));
   });
   const serverField = formField(error?.field ?? null);
+  // The API's answer about a field is about the value it was sent: once that field is edited, it no longer applies.
+  const [answered, setAnswered] = useState<typeof error>(null);
   const errs: Record<string, string | undefined> = { ...local };
   // Next to its input the field name is implied; the API's message starts with where it looked ("body category = …").
-  if (error && serverField) errs[serverField] = error.message.replace(/^body[ .]/, '');
+  if (error && serverField && error !== answered) errs[serverField] = error.message.replace(/^body[ .]/, '');
   const formError = error && !serverField ? error.message : error && serverField && !FIELDS.has(serverField) ? error.message : undefined;
 
   const set = <K extends keyof FormState>(k: K, v: FormState[K]) => {
     setS((old) => ({ ...old, [k]: v }));
     if (local[k]) setLocal(({ [k]: _, ...rest }) => rest);
+    if (error && serverField === k) setAnswered(error);
   };
   const text = (k: keyof FormState, extra: Record<string, unknown> = {}) => ({
     id: `f-${k}`,

@@ -72,7 +72,7 @@ function AlertTable({ alerts }: { alerts: Alert[] }) {
       <table data-testid="recent-alerts">
         <thead>
           <tr>
-            <th scope="col">When</th>
+            <th scope="col">Raised</th>
             <th scope="col">Severity</th>
             <th scope="col">Type</th>
             <th scope="col">Job</th>
@@ -84,7 +84,7 @@ function AlertTable({ alerts }: { alerts: Alert[] }) {
           {alerts.map((a) => (
             <tr key={a.id} data-testid="recent-alert" data-alert-id={a.id}>
               <td>
-                <Time iso={a.created_at} />
+                <Time iso={a.created_at} testid="alert-raised" />
               </td>
               <td>
                 <SeverityBadge severity={a.severity} />

@@ -19,9 +19,10 @@ export function JobEditPage({ id }: { id?: number }) {
 
   async function submit(s: FormState): Promise<Record<string, string> | void> {
     const { body, errors } = toBody(s);
+    // Checked again: the last answer's complaint is about values that may be gone now.
+    setError(null);
     if (Object.keys(errors).length) return errors;
     setBusy(true);
-    setError(null);
     try {
       if (original) {
         const patch = changes(body, toBody(initialState(original)).body);

@@ -1,13 +1,31 @@
 import { useEffect, useState } from 'preact/hooks';
-import { get, query } from '../api';
+import { get, getList, query } from '../api';
 import { EnableToggle, RunNowButton } from '../components/JobActions';
-import { Empty, ErrorNote, HealthDot, Loading, Pager, Time } from '../components/ui';
+import { Empty, ErrorNote, HealthDot, Loading, Pager, RunStatusBadge, Time } from '../components/ui';
 import { words } from '../format';
 import { useDebounced, useLoader } from '../hooks';
 import { setParams } from '../router';
-import type { Job } from '../types';
+import type { Job, Run } from '../types';
 
 const PAGE = 50;
+/** Running runs fetched with the list: far more than run at once anywhere (the API's largest page). */
+const RUNNING_LIMIT = 500;
+
+interface JobList {
+  jobs: Job[];
+  total: number;
+  /** The runs going now, newest first: a job's status reads from them, since its own columns change only when a run ends. */
+  running: Run[];
+}
+
+async function loadJobs(qs: string): Promise<JobList> {
+  const [page, running] = await Promise.all([
+    get<{ jobs: Job[]; total: number }>(`/api/jobs${qs}`),
+    // The list without them is still the list: a failure here only loses the "running" badges.
+    getList<Run>(`/api/runs${query({ status: 'running', limit: RUNNING_LIMIT })}`, 'runs').catch(() => [] as Run[]),
+  ]);
+  return { ...page, running };
+}
 
 interface Filters {
   q: string;
@@ -34,7 +52,7 @@ export function JobsPage({ params }: { params: URLSearchParams }) {
   }, [debounced]);
 
   const qs = query({ ...applied, limit: PAGE, offset });
-  const list = useLoader(`jobs${qs}`, () => get<{ jobs: Job[]; total: number }>(`/api/jobs${qs}`), ['job.changed', 'run.finished', 'run.started'], 1000);
+  const list = useLoader(`jobs${qs}`, () => loadJobs(qs), ['job.changed', 'run.finished', 'run.started', 'run.cancelling'], 1000);
 
   const replace = (j: Job) => list.set((old) => (old ? { ...old, jobs: old.jobs.map((x) => (x.id === j.id ? { ...x, ...j } : x)) } : old));
   const categories = [...new Set(list.data?.jobs.map((j) => j.category) ?? [])].sort();
@@ -103,7 +121,7 @@ export function JobsPage({ params }: { params: URLSearchParams }) {
         <Empty>{filtered ? 'No job matches these filters.' : 'No jobs yet. Add one, or run `smart-cron discover DIR`.'}</Empty>
       ) : (
         <>
-          <JobTable jobs={list.data.jobs} onChanged={replace} />
+          <JobTable jobs={list.data.jobs} running={list.data.running} onChanged={replace} />
           <Pager offset={offset} limit={PAGE} shown={list.data.jobs.length} total={list.data.total} onChange={(o) => setParams({ offset: o ? String(o) : undefined })} />
         </>
       )}
@@ -111,7 +129,9 @@ export function JobsPage({ params }: { params: URLSearchParams }) {
   );
 }
 
-function JobTable({ jobs, onChanged }: { jobs: Job[]; onChanged: (j: Job) => void }) {
+function JobTable({ jobs, running, onChanged }: { jobs: Job[]; running: Run[]; onChanged: (j: Job) => void }) {
+  const going = new Map<number, Run[]>();
+  for (const r of running) going.set(r.job_id, [...(going.get(r.job_id) ?? []), r]);
   return (
     <div class="table-wrap">
       <table class="jobs" data-testid="jobs-table">
@@ -155,7 +175,7 @@ function JobTable({ jobs, onChanged }: { jobs: Job[]; onChanged: (j: Job) => voi
                 <HealthDot health={j.health_status} />
               </td>
               <td data-testid="execution-status">
-                <span class={`exec exec-${j.execution_status}`}>{j.enabled ? words(j.execution_status) : 'disabled'}</span>
+                <ExecutionStatus job={j} running={going.get(j.id)} />
               </td>
               <td>
                 <Time iso={j.last_executed_at} testid="last-run" />
@@ -185,4 +205,18 @@ function JobTable({ jobs, onChanged }: { jobs: Job[]; onChanged: (j: Job) => voi
       </table>
     </div>
   );
+}
+
+/** While a run goes, that is the job's status (its run's badge, linked); otherwise how its finished runs went. */
+function ExecutionStatus({ job, running }: { job: Job; running: Run[] | undefined }) {
+  const run = running?.[0];
+  if (run) {
+    return (
+      <a href={`#/runs/${run.id}`} title={running.length > 1 ? `${running.length} runs going` : undefined} data-testid="job-running" data-run-id={run.id}>
+        <RunStatusBadge status={run.status} startedAt={run.started_at} cancelRequested={run.cancel_requested} testid="job-run-status" />
+        {running.length > 1 && <span class="muted"> ×{running.length}</span>}
+      </a>
+    );
+  }
+  return <span class={`exec exec-${job.execution_status}`}>{job.enabled ? words(job.execution_status) : 'disabled'}</span>;
 }
