@@ -66,7 +66,16 @@ interface Active {
   run: RunRow;
   launched: Launched | null;
   cancelReason?: string;
+  /** Set when the run is let go before its command started because it should not run at all. */
+  skipReason?: string;
 }
+
+/**
+ * How long before a held run's instant the dispatcher looks at its job once more: a job
+ * disabled (or removed) within the start lead does not start. Enough for one indexed read and
+ * a TERM to the waiting shim on a loaded machine; after that, the run starts.
+ */
+const LAST_LOOK_MS = 100;
 
 export class Dispatcher implements Executor {
   private readonly planner: Planner;
@@ -441,7 +450,9 @@ export class Dispatcher implements Executor {
       await this.o.jobs.history.update(run.id, { pid: launched.pid, pid_start: launched.pidStart, log_path: launched.logPath }).catch((e: Error) => this.o.log?.(`run #${run.id}: storing its pid failed: ${e.message}`));
       Object.assign(entry.run, { pid: launched.pid, log_path: launched.logPath });
       if (entry.cancelReason) launched.cancel(entry.cancelReason);
+      const look = held && run.trigger !== 'manual' ? this.o.clock.setTimer(Math.max(0, startAt - LAST_LOOK_MS - this.o.clock.now()), () => void this.lastLook(entry)) : null;
       const at = launched.released ? await launched.released : this.o.clock.now();
+      look?.cancel();
       if (at === null) return;
       if (held && at - startAt > 1) {
         // Prepared too late to be held (the process came after its instant): the row says when
@@ -454,6 +465,24 @@ export class Dispatcher implements Executor {
     } finally {
       started();
     }
+  }
+
+  /**
+   * A scheduled run held for its instant was admitted up to the start lead ahead, when its job
+   * was enabled: a person who disables (or removes) the job in between means it not to start.
+   * The run is let go unstarted and recorded as skipped.
+   */
+  private async lastLook(entry: Active): Promise<void> {
+    if (entry.cancelReason || !entry.launched) return;
+    let job: JobRow | undefined;
+    try {
+      job = await this.o.jobs.jobs.byId(entry.run.job_id);
+    } catch {
+      return; // the database is away: the run starts as admitted
+    }
+    if (job?.enabled) return;
+    entry.skipReason = 'job was disabled before the run could start';
+    this.cancelActive(entry.run.id, entry.skipReason);
   }
 
   private specFor(job: JobRow, run: RunRow, slot: string): LaunchSpec {
@@ -497,7 +526,10 @@ export class Dispatcher implements Executor {
 
   private async record(entry: Active, outcome: RunOutcomeFields): Promise<void> {
     const run = entry.run;
-    if (entry.cancelReason && outcome.status !== 'succeeded') {
+    if (entry.skipReason && outcome.started_at === null) {
+      // Let go before its command started, as one that should not run: a skipped tick.
+      outcome = { ...outcome, status: 'skipped', skip_reason: entry.skipReason, error_message: null, duration_ms: null };
+    } else if (entry.cancelReason && outcome.status !== 'succeeded') {
       outcome = { ...outcome, status: 'interrupted', error_message: entry.cancelReason };
     }
     try {
@@ -663,6 +695,20 @@ export class Dispatcher implements Executor {
     try {
       for (const r of await this.o.jobs.history.cancelRequests(this.o.node)) {
         if (this.active.has(r.id)) this.cancelActive(r.id, r.cancel_requested ?? 'cancelled by user');
+      }
+      // A run whose job was removed (with its history) meanwhile: its result has nowhere to go,
+      // and the person who removed the job does not mean it to run on. Stopped, and said in the log.
+      const ids = [...this.active.keys()];
+      const still = new Set<number>();
+      for (let i = 0; i < ids.length; i += 500) {
+        const rows = await this.o.jobs.database.db.selectFrom('smart_cron_job_history').select('id').where('id', 'in', ids.slice(i, i + 500)).execute();
+        for (const r of rows) still.add(r.id);
+      }
+      for (const id of ids) {
+        const entry = this.active.get(id);
+        if (still.has(id) || !entry || entry.cancelReason) continue;
+        this.o.log?.(`run #${id}: its job was removed; stopping it (TERM, grace, KILL)`);
+        this.cancelActive(id, 'its job was removed');
       }
     } catch (e) {
       this.o.log?.(`reading cancel requests failed: ${(e as Error).message}`);

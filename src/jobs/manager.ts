@@ -53,6 +53,8 @@ export type RunOutcomeFields = Pick<
   | 'error_message'
   /** null: the command never ran (only then is it given). */
   | 'started_at'
+  /** With status skipped: a held run let go before its start (its job was disabled meanwhile). */
+  | 'skip_reason'
 > & { status: NonNullable<RunUpdate['status']> };
 
 export interface RecordResult {
