@@ -40,7 +40,9 @@ export function register(program: Command, ctx: CliContext): void {
         const stopped = stopOnSignals(app, queued.id, daemon !== null);
         let done: RunRow;
         try {
-          done = daemon ? await waitFinal(app, queued.id) : await runHere(app, queued.id);
+          // Why it waits, as it changes (nothing while it fits at once).
+          const onWait = json ? undefined : (reason: string) => print(`waiting: ${reason}`);
+          done = daemon ? await waitFinal(app, queued.id, 200, onWait) : await runHere(app, queued.id, onWait);
         } finally {
           stopped.dispose();
         }

@@ -6,7 +6,7 @@ import type { RunRow } from '../storage/schema.js';
 import type { App } from './app.js';
 import { buildEngine } from './engine.js';
 
-export async function runHere(app: App, runId: number): Promise<RunRow> {
+export async function runHere(app: App, runId: number, onWait?: (reason: string) => void): Promise<RunRow> {
   // reapDelayMs 0: this process ends with the run, so the run's memory cgroup is emptied and
   // removed now (waiting for writeback if need be), not left for a daemon's sweep.
   const engine = buildEngine(app, { canPlan: async () => false, runFilter: (r) => r.id === runId, reapDelayMs: 0 });
@@ -18,7 +18,7 @@ export async function runHere(app: App, runId: number): Promise<RunRow> {
   engine.dispatcher.start();
   const poll = setInterval(() => engine.dispatcher.kick(), 200);
   try {
-    await Promise.race([finished, waitFinal(app, runId)]);
+    await Promise.race([finished, waitFinal(app, runId, 200, onWait)]);
   } finally {
     clearInterval(poll);
     await engine.dispatcher.stop({ drain: true });
@@ -27,11 +27,16 @@ export async function runHere(app: App, runId: number): Promise<RunRow> {
   return (await app.jobs.history.byId(runId))!;
 }
 
-/** Poll a run's row until it has a final status (used when another process runs it). */
-export async function waitFinal(app: App, runId: number, pollMs = 200): Promise<RunRow> {
+/**
+ * Poll a run's row until it has a final status (used when another process runs it). onWait hears
+ * why the run still waits, each time the reason changes (a full slot, host memory, a pin).
+ */
+export async function waitFinal(app: App, runId: number, pollMs = 200, onWait?: (reason: string) => void): Promise<RunRow> {
+  let said: string | null = null;
   for (;;) {
     const r = await app.jobs.history.byId(runId);
     if (r && r.status !== 'queued' && r.status !== 'running') return r;
+    if (r?.status === 'queued' && r.wait_reason && r.wait_reason !== said) onWait?.((said = r.wait_reason));
     await new Promise((res) => setTimeout(res, pollMs));
   }
 }

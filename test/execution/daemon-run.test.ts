@@ -53,6 +53,13 @@ test('run --wait: here without a daemon (exit 0 on success, 1 on failure); throu
     const last = (await a.jobs.history.list({ jobId: (await a.jobs.getJob('ok')).id, limit: 1 }))[0]!;
     assert.equal(last.status, 'succeeded');
     assert.equal(last.pid !== null, true);
+    // A run the daemon cannot take says why it waits (here: pinned to another node), once.
+    await a.jobs.registerJob({ name: 'elsewhere', schedule: '@yearly', timezone: 'UTC', command: ['true'], slot, pinned_node: 'another-node' }, { source: 'manual', byUser: true });
+    const waiting = startCliProcess(home, ['run', 'elsewhere', '--wait']);
+    await until('run --wait to say why the run waits', async () => /^waiting: pinned to node "another-node" \(this node is "[^"]+"\)$/m.test(waiting.stdout()), 60_000).catch(() => assert.fail(waiting.output()));
+    waiting.child.kill('SIGINT');
+    await waiting.exited;
+    assert.equal(waiting.stdout().match(/^waiting: /gm)?.length, 1, 'said once');
     d.child.kill('SIGTERM');
     assert.equal(await d.exited, 0, d.output());
     // Stopped with nothing running, it leaves no cgroup of its own behind (slots included).
