@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,10 +9,10 @@ import { startupDone } from '../startup-heap.js';
 import { runningDaemon } from '../daemon/state.js';
 import { ValidationError } from '../errors.js';
 import { pruneHistory } from '../jobs/retention.js';
-import { loadConfig, type Config } from '../config/load.js';
+import { envSetting, loadConfig, resolveHome, type Config } from '../config/load.js';
 import { enforcementReport } from '../execution/doctor.js';
-import { openDatabase } from '../storage/database.js';
-import type { CliContext } from './context.js';
+import { openDatabase, parseDatabaseUrl, redact } from '../storage/database.js';
+import type { CliContext, GlobalOptions } from './context.js';
 import { print, printJson, when } from './output.js';
 
 export function register(program: Command, ctx: CliContext): void {
@@ -124,17 +124,19 @@ function registerDaemon(program: Command, ctx: CliContext): void {
     .option('--user', 'a user unit (~/.config/systemd/user) instead of a system one')
     .option('--print', 'only print the unit')
     .action(async (o: { user?: boolean; print?: boolean }) => {
-      const g = ctx.globals();
-      const unit = systemdUnit({ home: g.home, user: Boolean(o.user) });
+      const run = daemonInvocation(ctx.globals());
+      const unit = systemdUnit({ ...run, user: Boolean(o.user) });
       if (o.print) return print(unit);
       const path = o.user ? join(homedir(), '.config/systemd/user/smart-cron.service') : '/etc/systemd/system/smart-cron.service';
       mkdirSync(dirname(path), { recursive: true });
       writeFileSync(path, unit);
+      // A PostgreSQL password in Environment= is for the unit's owner (systemd reads it as root or as that user).
+      if (run.env.SMART_CRON_DATABASE_URL && redact(run.env.SMART_CRON_DATABASE_URL) !== run.env.SMART_CRON_DATABASE_URL) chmodSync(path, 0o600);
       print(`wrote ${path}`);
       const systemctl = ['/usr/bin/systemctl', '/bin/systemctl'].find((p) => existsSync(p));
       if (!systemctl || !existsSync('/run/systemd/system')) {
         print('systemd is not running on this host: start the daemon another way, e.g. from your init system, supervisord, or');
-        print(`  nohup ${process.execPath} ${binPath()} daemon${g.home ? ` --home ${g.home}` : ''} >> ~/.smart-cron/daemon.log 2>&1 &`);
+        print(`  ${nohupLine(run)}`);
         return;
       }
       const args = o.user ? ['--user'] : [];
@@ -148,15 +150,54 @@ function binPath(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/smart-cron.js');
 }
 
-export function systemdUnit(o: { home?: string; user: boolean }): string {
-  const homeArg = o.home ? ` --home ${resolve(o.home)}` : '';
+/**
+ * How to start the daemon this command would talk to, from anywhere (a service starts in /,
+ * without this shell's environment): the home as resolved, the node id and the database when
+ * given by flag or environment (else the daemon finds the same in config.yaml and the host
+ * name), a relative SQLite path made absolute. The database goes in the environment: a
+ * PostgreSQL URL may carry a password, which `ps` would show in the arguments.
+ */
+export function daemonInvocation(g: GlobalOptions, env: NodeJS.ProcessEnv = process.env): { argv: string[]; env: Record<string, string>; home: string } {
+  const home = resolveHome({ home: g.home, env });
+  const argv = [process.execPath, binPath(), 'daemon', '--home', home];
+  const nodeId = g.nodeId ?? envSetting(env, 'SMART_CRON_NODE_ID');
+  if (nodeId !== undefined) argv.push('--node-id', nodeId);
+  const out: Record<string, string> = {};
+  const database = g.database ?? envSetting(env, 'SMART_CRON_DATABASE_URL');
+  if (database !== undefined) {
+    const target = parseDatabaseUrl(database, g.database !== undefined ? '--database' : 'SMART_CRON_DATABASE_URL');
+    out.SMART_CRON_DATABASE_URL = target.dialect === 'sqlite' ? `sqlite:${target.location}` : database;
+  }
+  return { argv, env: out, home };
+}
+
+/** One word of a systemd command line or assignment (systemd.syntax(7) "Quoting", systemd.service(5) "Command lines"). */
+function systemdWord(s: string, inCommand: boolean): string {
+  let q = s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/%/g, '%%');
+  // ExecStart= expands $VAR and ${VAR}; Environment= gives "$" no meaning.
+  if (inCommand) q = q.replace(/\$/g, '$$$$');
+  return `"${q}"`;
+}
+
+/** One word for a POSIX shell. */
+function shellWord(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+function nohupLine(run: { argv: string[]; env: Record<string, string>; home: string }): string {
+  const env = Object.entries(run.env).map(([k, v]) => `${k}=${shellWord(v)} `).join('');
+  return `${env}nohup ${run.argv.map(shellWord).join(' ')} >> ${shellWord(join(run.home, 'daemon.log'))} 2>&1 &`;
+}
+
+export function systemdUnit(o: { argv: string[]; env: Record<string, string>; user: boolean }): string {
+  const environment = Object.entries(o.env).map(([k, v]) => `Environment=${systemdWord(`${k}=${v}`, false)}\n`).join('');
   return `[Unit]
 Description=smart-cron: cron jobs inside memory and CPU budgets
 After=network-online.target
 
 [Service]
 Type=simple
-ExecStart=${process.execPath} ${binPath()} daemon${homeArg}
+${environment}ExecStart=${o.argv.map((a) => systemdWord(a, true)).join(' ')}
 Restart=on-failure
 RestartSec=5
 # Own a cgroup subtree, so each run gets its own cgroup with limits (cgroup v2 backend).

@@ -8,6 +8,7 @@ import { jobOverrides, parseJson, presentJob, type Job } from '../jobs/job.js';
 import { otherSettings, type JobSettings } from '../jobs/settings.js';
 import { formatSeconds } from '../execution/workflow.js';
 import { parseSchedule } from '../schedule/cron.js';
+import type { App } from '../daemon/app.js';
 import { collect, type CliContext } from './context.js';
 import { warnDependents } from './deps.js';
 import { formatTable, print, printJson, when } from './output.js';
@@ -147,9 +148,9 @@ export function register(program: Command, ctx: CliContext): void {
       .action(async (names: string[]) => {
         await ctx.withApp(async (app) => {
           // Check every name first, so a typo changes nothing.
-          for (const n of names) await app.jobs.getJob(n);
+          const targets = await distinctJobs(app, names);
           const done = [];
-          for (const n of names) done.push(enable ? await app.jobs.enableJob(n) : await app.jobs.disableJob(n));
+          for (const j of targets) done.push(enable ? await app.jobs.enableJob(j.id) : await app.jobs.disableJob(j.id));
           const dependents = enable ? [] : await Promise.all(done.map((j) => warnDependents(app, j, 'disabling')));
           if (ctx.globals().json) return printJson(done.map((j, i) => ({ ...presentJob(j, app.clock.now()), ...(enable ? {} : { dependents: dependents[i] }) })));
           for (const j of done) print(`${cmd}d: ${j.name}${j.enabled ? `, next run ${when(j.next_scheduled_run, app.clock.now())}` : ''}`);
@@ -178,17 +179,28 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<names...>', 'job names or ids')
     .action(async (names: string[]) => {
       await ctx.withApp(async (app) => {
-        for (const n of names) await app.jobs.getJob(n);
+        // Every name first, so a typo removes nothing; a job named twice (or by name and id) once.
+        const targets = await distinctJobs(app, names);
         const removed = [];
         const dependents: string[][] = [];
-        for (const n of names) {
-          dependents.push(await warnDependents(app, await app.jobs.getJob(n), 'removing'));
-          removed.push(await app.jobs.removeJob(n));
+        for (const j of targets) {
+          dependents.push(await warnDependents(app, j, 'removing'));
+          removed.push(await app.jobs.removeJob(j.id));
         }
         if (ctx.globals().json) return printJson(removed.map((j, i) => ({ id: j.id, name: j.name, removed: true, dependents: dependents[i] })));
         for (const j of removed) print(`removed: ${j.name}`);
       });
     });
+}
+
+/** The jobs these names or ids refer to, each once, in the order first named; an unknown one throws before anything is done. */
+async function distinctJobs(app: App, names: string[]): Promise<Job[]> {
+  const out = new Map<number, Job>();
+  for (const n of names) {
+    const j = await app.jobs.getJob(n);
+    if (!out.has(j.id)) out.set(j.id, j);
+  }
+  return [...out.values()];
 }
 
 function addOptionsToDefinition(name: string, argv: string[], o: AddOptions): JobDefinition {
@@ -241,11 +253,12 @@ function addOptionsToDefinition(name: string, argv: string[], o: AddOptions): Jo
   return def;
 }
 
-function parseEnv(pairs: string[]): Record<string, string> {
+/** KEY=VALUE pairs; `field` is what the user typed them as (--env, or the field of `jobs set`), for the error. */
+function parseEnv(pairs: string[], field = '--env'): Record<string, string> {
   const env: Record<string, string> = {};
   for (const p of pairs) {
     const i = p.indexOf('=');
-    if (i <= 0) throw new ValidationError(`--env: "${p}" is not KEY=VALUE`, 'env');
+    if (i <= 0) throw new ValidationError(`${field}: "${p}" is not KEY=VALUE${field === '--env' ? '' : ` (expected ${field}=KEY=VALUE,KEY=VALUE)`}`, field.replace(/^--/, ''));
     env[p.slice(0, i)] = p.slice(i + 1);
   }
   return env;
@@ -273,7 +286,7 @@ function coerce(key: string, raw: string): unknown {
   const types = new Set<string>([schema.type, ...(schema.anyOf ?? []).map((s) => s.type)].filter((t): t is string => !!t));
   if ((raw === 'null' || raw === '') && types.has('null')) return null;
   if (key === 'command') return splitWords(raw, 'command');
-  if (key === 'env' || key === 'node_selector') return raw === '' ? {} : parseEnv(raw.split(','));
+  if (key === 'env' || key === 'node_selector') return raw === '' ? {} : parseEnv(raw.split(','), key);
   if (types.has('array')) return raw === '' ? [] : raw.split(',').map((s) => s.trim());
   if (types.has('boolean')) {
     if (/^(true|yes|on|1)$/i.test(raw)) return true;
@@ -316,8 +329,15 @@ function describeJob(job: Job, now: number, next: string[]): string {
   ];
   const width = Math.max(...lines.map(([k]) => k.length));
   const out = lines.filter(([, v]) => v !== null && v !== undefined && v !== '').map(([k, v]) => `${k.padEnd(width)}  ${String(v).replace(/\n/g, `\n${' '.repeat(width + 2)}`)}`);
-  out.push(`${'next runs'.padEnd(width)}  ${next.length ? next.map((t) => when(t, now)).join(`\n${' '.repeat(width + 2)}`) : '- (disabled)'}`);
+  out.push(`${'next runs'.padEnd(width)}  ${next.length ? next.map((t) => when(t, now)).join(`\n${' '.repeat(width + 2)}`) : noNextRuns(job)}`);
   return out.join('\n');
+}
+
+/** What `jobs show` says for a job with no next run times: why there are none. */
+function noNextRuns(job: Job): string {
+  if (!job.enabled) return '- (disabled)';
+  if (parseSchedule(job.schedule, job.timezone).reboot) return "at the daemon's start (@reboot)";
+  return '- (the schedule has no further times)';
 }
 
 /**

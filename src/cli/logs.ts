@@ -57,7 +57,12 @@ export function register(program: Command, ctx: CliContext): void {
 async function latestRun(app: App, name: string): Promise<RunRow> {
   const job = await app.jobs.getJob(name);
   const [run] = await app.jobs.history.list({ jobId: job.id, status: RUN_STATUSES.filter((s) => s !== 'skipped'), limit: 1 });
-  if (!run) throw new NotFoundError(`job ${job.name} has no runs yet (start one with \`smart-cron run ${job.name}\`)`, 'name');
+  if (!run) {
+    const [skipped] = await app.jobs.history.list({ jobId: job.id, status: ['skipped'], limit: 1 });
+    // "No runs yet" would send the user looking at the schedule: the daemon did try, and said why not.
+    if (skipped) throw new NotFoundError(`job ${job.name} has no output: its runs were all skipped (the latest${skipped.skip_reason ? `: ${skipped.skip_reason}` : ''}; \`smart-cron history ${job.name}\` lists them)`, 'name');
+    throw new NotFoundError(`job ${job.name} has no runs yet (start one with \`smart-cron run ${job.name}\`)`, 'name');
+  }
   return run;
 }
 

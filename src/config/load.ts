@@ -1,9 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { homedir, hostname, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import Value from 'typebox/value';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { ConfigError } from '../errors.js';
+import { parseDatabaseUrl } from '../storage/database.js';
 import { describeValue, explainErrors } from './explain.js';
 import { ConfigSchema, DEFAULT_SLOTS, type FileConfig } from './schema.js';
 
@@ -28,9 +29,18 @@ export interface ConfigInputs {
   env?: NodeJS.ProcessEnv;
 }
 
+/** An environment setting: an empty one (`SMART_CRON_HOME= smart-cron …`) is unset, not "the current directory". */
+export function envSetting(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? undefined : v;
+}
+
 export function resolveHome(inputs: ConfigInputs): string {
   const env = inputs.env ?? process.env;
-  return resolve(inputs.home ?? env.SMART_CRON_HOME ?? join(homedir(), '.smart-cron'));
+  if (inputs.home !== undefined && inputs.home.trim() === '') {
+    throw new ConfigError('--home: an empty path (expected the smart-cron home folder, e.g. ~/.smart-cron)', 'home');
+  }
+  return resolve(inputs.home ?? envSetting(env, 'SMART_CRON_HOME') ?? join(homedir(), '.smart-cron'));
 }
 
 /** Load and validate the configuration; a bad file raises a ConfigError naming file, field, value and expectation. */
@@ -38,13 +48,12 @@ export function loadConfig(inputs: ConfigInputs = {}): Config {
   const env = inputs.env ?? process.env;
   const home = resolveHome(inputs);
   const configPath = join(home, 'config.yaml');
-  let raw: unknown = {};
-  if (existsSync(configPath)) {
-    raw = parseConfigText(readFileSync(configPath, 'utf8'), configPath);
-  }
+  const text = readConfigFile(configPath);
+  const raw: unknown = text === null ? {} : parseConfigText(text, configPath);
   const file = validateConfig(withDefaultSlots(raw, configPath), configPath);
-  const database = inputs.database ?? env.SMART_CRON_DATABASE_URL ?? file.database ?? `sqlite:${join(home, 'smart-cron.db')}`;
-  const nodeId = inputs.nodeId ?? env.SMART_CRON_NODE_ID ?? hostname();
+  const database = inputs.database ?? envSetting(env, 'SMART_CRON_DATABASE_URL') ?? (file.database !== undefined ? fileDatabase(file.database, home, configPath) : `sqlite:${join(home, 'smart-cron.db')}`);
+  checkDatabaseFolder(database, home);
+  const nodeId = inputs.nodeId ?? envSetting(env, 'SMART_CRON_NODE_ID') ?? hostname();
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(nodeId)) {
     throw new ConfigError(`node id "${nodeId}" is invalid (expected letters, digits, '.', '_' or '-', up to 128)`, 'node-id');
   }
@@ -61,6 +70,57 @@ export function loadConfig(inputs: ConfigInputs = {}): Config {
     reserveMb,
     leaseMs: file.node.lease_seconds * 1000,
   };
+}
+
+/** config.yaml's text, or null when there is none (the defaults); any other trouble is an error naming the file. */
+function readConfigFile(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      // A link to nowhere is a config.yaml someone meant to have: running on the defaults would hide that.
+      let target: string | null = null;
+      try {
+        target = readlinkSync(path);
+      } catch {
+        return null;
+      }
+      throw new ConfigError(`${path}: a symbolic link to ${resolve(dirname(path), target)}, which does not exist (expected a YAML file)`, 'config.yaml');
+    }
+    if (code === 'EISDIR') throw new ConfigError(`${path}: a directory (expected a YAML file of settings)`, 'config.yaml');
+    throw new ConfigError(`${path}: cannot read (${code ?? (e as Error).message})`, 'config.yaml');
+  }
+}
+
+/**
+ * config.yaml's database: a relative SQLite path is the home's (the file's folder), not the
+ * current directory's, so the CLI and the daemon (started in / by systemd) open the same file.
+ * (A path typed with --database or SMART_CRON_DATABASE_URL is the typist's current directory's.)
+ */
+function fileDatabase(url: string, home: string, configPath: string): string {
+  try {
+    const target = parseDatabaseUrl(url, 'database', home);
+    return target.dialect === 'sqlite' ? `sqlite:${target.location}` : url;
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(`${configPath}: ${e.message}`, 'database');
+    throw e;
+  }
+}
+
+/**
+ * Opening a SQLite file creates its folder when missing: welcome for the home (a first
+ * `smart-cron status` sets it up), not for a typo elsewhere (`--database /nonexistent/dir/x.db
+ * status` must not leave /nonexistent/dir behind). Outside the home the folder must exist.
+ */
+function checkDatabaseFolder(database: string, home: string): void {
+  const target = parseDatabaseUrl(database);
+  if (target.dialect !== 'sqlite' || target.location === ':memory:') return;
+  const folder = dirname(target.location);
+  const inHome = folder === home || folder.startsWith(home.endsWith(sep) ? home : home + sep);
+  if (!inHome && !existsSync(folder)) {
+    throw new ConfigError(`database folder ${folder} does not exist (create it, or give a database file in an existing folder)`, 'database');
+  }
 }
 
 /**

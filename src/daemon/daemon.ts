@@ -87,85 +87,97 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   // On PostgreSQL, what happens here reaches the dashboards of the other nodes, and theirs ours.
   const relay = startRelay({ database: app.database, url: config.database, node: config.nodeId, bus, history: jobs.history, alerts: new AlertsRepo(app.database.db), clock, log });
 
-  await nodes.register(
-    { id: config.nodeId, hostname: hostname(), labels: config.node.labels, slots: config.slots, version: VERSION, pid: process.pid, enforcement: backend.name },
-    clock.now(),
-  );
-  const recovered = await recoverRuns({ node: config.nodeId, jobs, launcher, dispatcher, clock, runsDir: config.runsDir, log });
-  // What a killed daemon left: the cgroups of runs now over (before any run of ours starts).
-  backend.sweep?.();
-
-  let apiUrl: string | null = null;
-  if (opts.api !== false) {
-    api = buildServer({ app, executor: dispatcher, bus, alerts, token: readApiToken(config.tokenPath) });
-    apiUrl = await startServer(api, apiConfig);
-  }
-
   const tasks = background(clock, log);
-  const every = tasks.every;
-  every(config.node.heartbeat_seconds * 1000, async () => {
-    await nodes.heartbeat(config.nodeId, clock.now());
-    await failDeadNodes({ jobs, clock, self: config.nodeId, leaseMs, queueRetry: (r, j) => dispatcher.queueRetry(r, j), log });
-  });
-  // Missed-run checks look at every job: one node (the scheduler's) does them.
-  const periodicAlerts = async () => {
-    if (await holdsLease()) await alerts.checkPeriodic();
+  // Everything below, undone: by stop(), and by a start-up that fails after registering the node.
+  const shutdown = async (graceMs: number): Promise<void> => {
+    tasks.stop();
+    await dispatcher.stop();
+    let graceTimer: NodeJS.Timeout | undefined;
+    await Promise.race([dispatcher.idle(), new Promise((r) => (graceTimer = setTimeout(r, graceMs)))]);
+    clearTimeout(graceTimer);
+    if (dispatcher.runningCount > 0) log(`${dispatcher.runningCount} run(s) still running: the next daemon adopts them`);
+    engine.release();
+    // The slot cgroups nothing runs in any more (the next daemon makes them again); a slot with a
+    // run still going stays, with that run's cgroup, for the next daemon to adopt. Only the daemon
+    // does this: it alone holds the home, so no other process of it is using them meanwhile.
+    backend.dispose();
+    await api?.close().catch(() => {});
+    await relay.close().catch(() => {});
+    await alerts.close().catch(() => {});
+    await nodes.releaseLease(SCHEDULER_LEASE, config.nodeId).catch(() => {});
+    await nodes.markStopped(config.nodeId).catch(() => {});
+    clearState(config.home);
+    await app.close();
   };
-  every(30_000, periodicAlerts);
-  // On SQLite, what the CLI writes beside us (it has no channel to tell us) has open dashboards reload.
-  const outsideWrites = outsideWritesCheck({ database: app.database, bus });
-  if (outsideWrites) {
-    await outsideWrites();
-    every(1000, outsideWrites);
-  }
-  every(PRUNE_EVERY_MS, () =>
-    pruneHistory(jobs, { historyDays: config.retention.history_days, maxRunsPerJob: config.retention.max_runs_per_job, runsDir: config.runsDir, nowMs: clock.now() }),
-  );
-
-  // A miss while no daemon ran is reported as such, before catch-up runs start late.
-  await periodicAlerts().catch((e: Error) => log(`alert check failed: ${e.message}`));
-  dispatcher.start();
-  await dispatcher.planReboot();
-  writeState(config.home, {
-    pid: process.pid,
-    node: config.nodeId,
-    started_at: new Date(clock.now()).toISOString(),
-    api_url: apiUrl,
-    enforcement: backend.describe(),
-    database: app.database.description,
-    version: VERSION,
-  });
-  log(`smart-cron ${VERSION} daemon started: node ${config.nodeId}, ${app.database.description}, enforcement ${backend.describe()}`);
-  if (recovered.adopted + recovered.interrupted > 0) log(`recovery: ${recovered.adopted} adopted, ${recovered.interrupted} interrupted`);
-  if (apiUrl) log(`dashboard and API on ${apiUrl} (sign in with the token in ${config.tokenPath})`);
-  const stale = apiUrl ? staleDashboard() : null;
-  if (stale) log(`note: ${stale} changed after the dashboard was built: the dashboard served is the older build (npm run build:web)`);
-
   let stopping: Promise<void> | null = null;
   const stop = (graceMs = 10_000): Promise<void> => {
     stopping ??= (async () => {
-      log('stopping: no new runs will start');
-      tasks.stop();
-      await dispatcher.stop();
-      let graceTimer: NodeJS.Timeout | undefined;
-      await Promise.race([dispatcher.idle(), new Promise((r) => (graceTimer = setTimeout(r, graceMs)))]);
-      clearTimeout(graceTimer);
-      if (dispatcher.runningCount > 0) log(`${dispatcher.runningCount} run(s) still running: the next daemon adopts them`);
-      engine.release();
-      // The slot cgroups nothing runs in any more (the next daemon makes them again); a slot with a
-      // run still going stays, with that run's cgroup, for the next daemon to adopt. Only the daemon
-      // does this: it alone holds the home, so no other process of it is using them meanwhile.
-      backend.dispose();
-      await api?.close().catch(() => {});
-      await relay.close().catch(() => {});
-      await alerts.close().catch(() => {});
-      await nodes.releaseLease(SCHEDULER_LEASE, config.nodeId).catch(() => {});
-      await nodes.markStopped(config.nodeId).catch(() => {});
-      clearState(config.home);
-      await app.close();
+      // A run already admitted and held for its instant (the start lead) still starts then: the next daemon adopts it.
+      log('stopping: admitting no more runs');
+      await shutdown(graceMs);
       log('stopped');
     })();
     return stopping;
   };
+
+  let apiUrl: string | null = null;
+  try {
+    await nodes.register(
+      { id: config.nodeId, hostname: hostname(), labels: config.node.labels, slots: config.slots, version: VERSION, pid: process.pid, enforcement: backend.name },
+      clock.now(),
+    );
+    const recovered = await recoverRuns({ node: config.nodeId, jobs, launcher, dispatcher, clock, runsDir: config.runsDir, log });
+    // What a killed daemon left: the cgroups of runs now over (before any run of ours starts).
+    backend.sweep?.();
+
+    if (opts.api !== false) {
+      api = buildServer({ app, executor: dispatcher, bus, alerts, token: readApiToken(config.tokenPath) });
+      apiUrl = await startServer(api, apiConfig);
+    }
+
+    const every = tasks.every;
+    every(config.node.heartbeat_seconds * 1000, async () => {
+      await nodes.heartbeat(config.nodeId, clock.now());
+      await failDeadNodes({ jobs, clock, self: config.nodeId, leaseMs, queueRetry: (r, j) => dispatcher.queueRetry(r, j), log });
+    });
+    // Missed-run checks look at every job: one node (the scheduler's) does them.
+    const periodicAlerts = async () => {
+      if (await holdsLease()) await alerts.checkPeriodic();
+    };
+    every(30_000, periodicAlerts);
+    // On SQLite, what the CLI writes beside us (it has no channel to tell us) has open dashboards reload.
+    const outsideWrites = outsideWritesCheck({ database: app.database, bus });
+    if (outsideWrites) {
+      await outsideWrites();
+      every(1000, outsideWrites);
+    }
+    every(PRUNE_EVERY_MS, () =>
+      pruneHistory(jobs, { historyDays: config.retention.history_days, maxRunsPerJob: config.retention.max_runs_per_job, runsDir: config.runsDir, nowMs: clock.now() }),
+    );
+
+    // A miss while no daemon ran is reported as such, before catch-up runs start late.
+    await periodicAlerts().catch((e: Error) => log(`alert check failed: ${e.message}`));
+    dispatcher.start();
+    await dispatcher.planReboot();
+    writeState(config.home, {
+      pid: process.pid,
+      node: config.nodeId,
+      started_at: new Date(clock.now()).toISOString(),
+      api_url: apiUrl,
+      enforcement: backend.describe(),
+      database: app.database.description,
+      version: VERSION,
+    });
+    log(`smart-cron ${VERSION} daemon started: node ${config.nodeId}, ${app.database.description}, enforcement ${backend.describe()}`);
+    if (recovered.adopted + recovered.interrupted > 0) log(`recovery: ${recovered.adopted} adopted, ${recovered.interrupted} interrupted`);
+    if (apiUrl) log(`dashboard and API on ${apiUrl} (sign in with the token in ${config.tokenPath})`);
+    const stale = apiUrl ? staleDashboard() : null;
+    if (stale) log(`note: ${stale} changed after the dashboard was built: the dashboard served is the older build (npm run build:web)`);
+  } catch (e) {
+    // A daemon that did not start (its port taken, say) must not leave its node "up" in `nodes`
+    // while `status` says none runs: undo what started, as a stop does.
+    await shutdown(0).catch(() => {});
+    throw e;
+  }
   return { app, bus, dispatcher, backend, alerts, api, apiUrl, stop };
 }

@@ -2,12 +2,17 @@
  * Jobs as code: `apply -f jobs.yaml` and `export`. A file is a list of job definitions, or a
  * mapping with `jobs:` (a list, or a mapping of name -> definition). Apply checks every job
  * before it writes any, names the job, the field and the file's line in each error, and
- * registers as a person would (source 'file', the fields become user overrides).
+ * registers as a person would (source 'file', the fields become user overrides). A setting a
+ * person gave earlier (an override: an earlier apply, `jobs add/set`, the API) that the file no
+ * longer gives goes back to its default and stops being an override, so the job matches the
+ * file; what discovery or a crontab import found is theirs and stays (a rescan would bring it back).
  */
+import Value from 'typebox/value';
 import YAML, { LineCounter, isMap, isSeq, type Document, type Node } from 'yaml';
 import { ValidationError } from '../errors.js';
-import { JobFields, SETTABLE_FIELDS, validateJobDefinition, type JobDefinition } from '../jobs/definition.js';
+import { JobFields, SETTABLE_FIELDS, validateJobDefinition, type JobDefinition, type JobFieldName } from '../jobs/definition.js';
 import { BOOLEAN_COLUMNS, jobOverrides, parseJson, type Job } from '../jobs/job.js';
+import { SETTING_DEFAULTS } from '../jobs/settings.js';
 import type { JobManager } from '../jobs/manager.js';
 import { parseSchedule } from '../schedule/cron.js';
 import { previewChange } from './preview.js';
@@ -63,7 +68,7 @@ export function parseJobsFile(text: string, file: string): FileJob[] {
     const line = lc.linePos(item.node?.range?.[0] ?? 0).line;
     const raw = (item.node ? (item.node as unknown as { toJSON(): unknown }).toJSON() : null) as Record<string, unknown> | null;
     const value = item.name !== undefined && raw && typeof raw === 'object' && !('name' in raw) ? { name: item.name, ...raw } : raw;
-    const label = typeof value?.name === 'string' ? `job "${value.name}"` : `job #${idx + 1}`;
+    const label = item.name !== undefined ? `job "${item.name}"` : typeof value?.name === 'string' ? `job "${value.name}"` : `job #${idx + 1}`;
     const fieldLine = (field: string | undefined) => {
       if (!field) return line;
       const path = [...item.key, ...field.split('.').map((s) => (/^\d+$/.test(s) ? Number(s) : s))];
@@ -72,6 +77,10 @@ export function parseJobsFile(text: string, file: string): FileJob[] {
       return lc.linePos((pairKey ?? n)?.range?.[0] ?? item.node?.range?.[0] ?? 0).line;
     };
     try {
+      if (item.name !== undefined && raw && typeof raw === 'object' && 'name' in raw && raw.name !== item.name) {
+        // Which one would the user mean? Refuse rather than guess (the key used to lose silently).
+        throw new ValidationError(`${label}: name ${JSON.stringify(raw.name)} differs from its key "${item.name}" (under a mapping of jobs the key is the name: drop "name:" or make them equal)`, 'name');
+      }
       if (value && typeof value === 'object' && !Array.isArray(value) && !('name' in value)) {
         throw new ValidationError(`${label}: missing "name" (expected a unique job name)`, undefined);
       }
@@ -101,6 +110,55 @@ function fieldKeyNode(doc: Document, base: (string | number)[], field: string): 
   return pair?.key as Node | undefined;
 }
 
+/**
+ * A setting's value when nothing gives it: the registry's column defaults (storage/migrations),
+ * and `enabled` as a job from a file starts. command and script_path are not here: the file
+ * gives one of them, and the registry drops the other when it does.
+ */
+const FIELD_DEFAULTS: Record<Exclude<JobFieldName, 'schedule' | 'command' | 'script_path'>, unknown> = {
+  ...SETTING_DEFAULTS,
+  description: null,
+  shell: false,
+  script_type: null,
+  timezone: null,
+  misfire_policy: 'skip',
+  overlap_policy: 'forbid',
+  category: 'other',
+  priority: 'medium',
+  slot: 'auto',
+  timeout_seconds: 3600,
+  estimated_memory_mb: 256,
+  memory_limit_mb: null,
+  alert_on_failure: true,
+  alert_on_timeout: true,
+  alert_on_high_memory: true,
+  alert_on_high_duration: true,
+  alert_on_missed: true,
+  alert_on_hanging: true,
+  retries: 0,
+  retry_backoff_seconds: 30,
+  enabled: true,
+  tags: [],
+};
+
+/**
+ * What registering `def` must also say so the job matches the file: the overrides it drops,
+ * back at their defaults. script_type has no null in a definition (a person names a type or
+ * leaves it to the script's extension), so its reset goes to the row directly (`row`).
+ */
+function resetsFor(existing: Job, def: JobDefinition): { dropped: string[]; resets: Record<string, unknown>; row: { script_type?: null } } {
+  const row0 = existing as unknown as Record<string, unknown>;
+  // An override of command or script_path the registry has since replaced (set to null) is stale, not a setting.
+  const dropped = jobOverrides(existing).filter((k) => k in JobFields && !(k in def) && !((k === 'command' || k === 'script_path') && row0[k] === null));
+  const resets: Record<string, unknown> = {};
+  const row: { script_type?: null } = {};
+  for (const k of dropped) {
+    if (k === 'script_type') row.script_type = null;
+    else if (k in FIELD_DEFAULTS) resets[k] = FIELD_DEFAULTS[k as keyof typeof FIELD_DEFAULTS];
+  }
+  return { dropped, resets, row };
+}
+
 export async function applyJobs(jm: JobManager, jobs: FileJob[], opts: { prune?: boolean; dryRun?: boolean } = {}): Promise<ApplyReport> {
   const report: ApplyReport = { dry_run: Boolean(opts.dryRun), added: [], changed: [], unchanged: 0, removed: [], not_in_file: [] };
   for (const { def } of jobs) {
@@ -110,13 +168,23 @@ export async function applyJobs(jm: JobManager, jobs: FileJob[], opts: { prune?:
       if (!opts.dryRun) await jm.registerJob(def, { source: 'file', byUser: true });
       continue;
     }
-    const { changed } = previewChange(existing, def, true);
-    if (!changed.length) {
+    const { dropped, resets, row } = resetsFor(existing, def);
+    const full = { ...resets, ...def } as JobDefinition;
+    const { changed } = previewChange(existing, full, true);
+    // A setting no longer given has changed even when its default is the value it had (an
+    // override of consecutive_failure_threshold, say, is what makes the job's own count apply).
+    const fields = [...new Set([...changed, ...dropped])];
+    if (!fields.length) {
       report.unchanged++;
       continue;
     }
-    report.changed.push({ name: def.name, fields: changed });
-    if (!opts.dryRun) await jm.registerJob(def, { source: 'file', byUser: true });
+    report.changed.push({ name: def.name, fields });
+    if (opts.dryRun) continue;
+    const { job } = await jm.registerJob(full, { source: 'file', byUser: true });
+    if (dropped.length) {
+      const keep = new Set([...jobOverrides(job).filter((k) => !dropped.includes(k)), ...Object.keys(def).filter((k) => k !== 'name')]);
+      await jm.jobs.update(job.id, { ...row, user_overrides: JSON.stringify([...keep].sort()) });
+    }
   }
   const names = new Set(jobs.map((j) => j.def.name));
   const { jobs: fileJobs } = await jm.listJobs({ source: 'file', sort: 'name' });
@@ -160,16 +228,23 @@ const JSONS = new Set(['command', 'env', 'alert_emails', 'node_selector']);
 
 /** A job as a definition `apply` accepts: the core fields plus every field a person set. */
 export function jobToDefinition(job: Job): JobDefinition {
-  const overrides = jobOverrides(job).filter((k) => k in JobFields && !CORE.includes(k));
+  const given = new Set(jobOverrides(job));
+  const extra = [...given].filter((k) => k in JobFields && !CORE.includes(k));
   const out: Record<string, unknown> = { name: job.name };
-  for (const k of [...CORE, ...overrides.sort()]) {
+  for (const k of [...CORE, ...extra.sort()]) {
     if (!(SETTABLE_FIELDS as string[]).includes(k)) continue;
     let v: unknown = k === 'tags' ? job.tags : (job as unknown as Record<string, unknown>)[k];
     if (BOOLS.has(k)) v = Boolean(v);
     else if (JSONS.has(k)) v = parseJson(v as string, null);
+    // What a person set is exported even when empty or null: applying the export must keep it
+    // set (apply resets a setting the file no longer gives).
+    if (given.has(k) && v !== undefined && Value.Check(JobFields[k as JobFieldName], v)) {
+      out[k] = v;
+      continue;
+    }
     if (v === null || v === undefined) continue;
     if (k === 'shell' && v === false) continue;
-    if ((k === 'env' || k === 'node_selector') && Object.keys(v as object).length === 0 && !overrides.includes(k)) continue;
+    if ((k === 'env' || k === 'node_selector') && Object.keys(v as object).length === 0) continue;
     if ((k === 'tags' || k === 'alert_emails') && (v as unknown[]).length === 0) continue;
     out[k] = v;
   }

@@ -71,7 +71,8 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
 }
 import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { ConfigError, SmartCronError } from '../errors.js';
 import type { Dialect } from './dialect.js';
 import { CodeMigrationProvider } from './migrations/index.js';
@@ -93,8 +94,13 @@ export interface DatabaseTarget {
   location: string;
 }
 
-/** `sqlite:PATH`, a bare path, or `postgres://…` / `postgresql://…`. */
-export function parseDatabaseUrl(url: string, field = 'database'): DatabaseTarget {
+/**
+ * `sqlite:PATH`, a bare path, or `postgres://…` / `postgresql://…`. A SQLite path may start
+ * with `~/` (no shell expands it after `sqlite:`); a relative one is taken from `base`, the
+ * current directory unless the URL comes from a file (config.yaml: its folder, the home).
+ */
+export function parseDatabaseUrl(url: string, field = 'database', base = process.cwd()): DatabaseTarget {
+  const local = (path: string) => resolve(base, path.startsWith('~/') ? join(homedir(), path.slice(2)) : path);
   const u = url.trim();
   if (/^postgres(ql)?:\/\//i.test(u)) {
     try {
@@ -107,7 +113,7 @@ export function parseDatabaseUrl(url: string, field = 'database'): DatabaseTarge
   if (/^sqlite:/i.test(u)) {
     const path = u.replace(/^sqlite:(\/\/)?/i, '');
     if (!path) throw new ConfigError(`${field}: "sqlite:" needs a file path (expected sqlite:/path/to/smart-cron.db)`, field);
-    return { dialect: 'sqlite', location: path === ':memory:' ? path : resolve(path) };
+    return { dialect: 'sqlite', location: path === ':memory:' ? path : local(path) };
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(u)) {
     throw new ConfigError(
@@ -116,7 +122,7 @@ export function parseDatabaseUrl(url: string, field = 'database'): DatabaseTarge
     );
   }
   if (!u) throw new ConfigError(`${field}: empty database URL (expected sqlite:PATH or postgres://…)`, field);
-  return { dialect: 'sqlite', location: resolve(u) };
+  return { dialect: 'sqlite', location: local(u) };
 }
 
 export function redact(url: string): string {

@@ -142,3 +142,15 @@ test('a config.yaml that cannot be read is reported, not ignored', () => {
   mkdirSync(join(h, 'config.yaml'));
   assert.throws(() => loadConfig({ home: h, env: {} }));
 });
+
+test('home: an empty SMART_CRON_HOME is unset; an empty --home is refused', () => {
+  assert.equal(resolveHome({ env: { SMART_CRON_HOME: '' } }), join(homedir(), '.smart-cron'));
+  assert.throws(() => resolveHome({ home: '', env: {} }), (e: unknown) => e instanceof ConfigError && /--home: an empty path/.test(e.message));
+});
+
+test("database: config.yaml's relative SQLite path is the home's; a flag's is the current directory's", () => {
+  const h = home('database: sqlite:jobs.db\n');
+  assert.equal(loadConfig({ home: h, env: {} }).database, `sqlite:${join(h, 'jobs.db')}`);
+  assert.equal(loadConfig({ home: h, database: 'sqlite:jobs.db', env: {} }).database, 'sqlite:jobs.db');
+  assert.equal(loadConfig({ home: home('database: sqlite:~/x.db\n'), env: {} }).database, `sqlite:${join(homedir(), 'x.db')}`);
+});

@@ -1,0 +1,93 @@
+/**
+ * Where the CLI finds its home and its database, through the real CLI run from different
+ * directories: config.yaml's relative SQLite path is the home's, `~/` is expanded, an empty
+ * SMART_CRON_HOME is unset and `--home ""` refused, an unreadable config.yaml is an error
+ * naming it, and a read-only command creates no folder outside the home.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { describe as show, type CliResult } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const TSX = import.meta.resolve('tsx');
+
+/** The CLI from the sources, started in `cwd` (test/helpers/cli.ts always starts it in the repository). */
+function cliIn(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr, args }));
+  });
+}
+
+const ok = (r: CliResult) => (assert.equal(r.code, 0, show(r)), r);
+const refused = (r: CliResult, re: RegExp) => (assert.equal(r.code, 2, show(r)), assert.match(r.stderr, re, show(r)), r);
+
+test("config.yaml's relative SQLite path is the home's, from any directory; ~/ is the user's home", async () => {
+  const home = tempDir('smart-cron-home-');
+  const elsewhere = tempDir('smart-cron-cwd-');
+  writeFileSync(join(home, 'config.yaml'), 'database: sqlite:data/jobs.db\n');
+  mkdirSync(join(home, 'data'));
+  ok(await cliIn(elsewhere, ['--home', home, 'jobs', 'add', 'one', '--schedule', '@daily', '--command', 'true']));
+  assert.ok(existsSync(join(home, 'data/jobs.db')));
+  assert.deepEqual(readdirSync(elsewhere), [], 'nothing in the current directory');
+  // Another directory (a daemon under systemd starts in /) sees the same job.
+  const status = ok(await cliIn('/', ['--home', home, '--json', 'status']));
+  assert.equal(JSON.parse(status.stdout).database, `sqlite:${join(home, 'data/jobs.db')}`);
+  assert.equal(JSON.parse(status.stdout).jobs, 1);
+
+  // --database typed by a person is the current directory's.
+  ok(await cliIn(elsewhere, ['--home', home, '--database', 'sqlite:typed.db', 'status']));
+  assert.ok(existsSync(join(elsewhere, 'typed.db')));
+
+  const user = tempDir('smart-cron-user-');
+  writeFileSync(join(home, 'config.yaml'), 'database: sqlite:~/tilde.db\n');
+  const tilde = ok(await cliIn(elsewhere, ['--home', home, '--json', 'status'], { HOME: user }));
+  assert.equal(JSON.parse(tilde.stdout).database, `sqlite:${join(user, 'tilde.db')}`);
+  assert.ok(existsSync(join(user, 'tilde.db')));
+  assert.ok(!existsSync(join(home, '~')) && !existsSync(join(elsewhere, '~')), 'no folder named ~');
+});
+
+test('an empty SMART_CRON_HOME is unset; --home "" is refused; neither makes the current directory a home', async () => {
+  const user = tempDir('smart-cron-user-');
+  const cwd = tempDir('smart-cron-cwd-');
+  const r = ok(await cliIn(cwd, ['--json', 'status'], { HOME: user, SMART_CRON_HOME: '' }));
+  assert.equal(JSON.parse(r.stdout).home, join(user, '.smart-cron'));
+  refused(await cliIn(cwd, ['--home', '', 'status'], { HOME: user }), /--home: an empty path/);
+  assert.deepEqual(readdirSync(cwd), []);
+});
+
+test('a config.yaml that is a directory or a link to nowhere is an error naming it (exit 2)', async () => {
+  const cwd = tempDir('smart-cron-cwd-');
+  const dir = tempDir('smart-cron-home-');
+  mkdirSync(join(dir, 'config.yaml'));
+  const r = refused(await cliIn(cwd, ['--home', dir, 'status']), /config\.yaml: a directory \(expected a YAML file/);
+  assert.ok(r.stderr.includes(join(dir, 'config.yaml')), show(r));
+  assert.doesNotMatch(r.stderr, /EISDIR/);
+
+  const link = tempDir('smart-cron-home-');
+  symlinkSync(join(link, 'gone.yaml'), join(link, 'config.yaml'));
+  const l = refused(await cliIn(cwd, ['--home', link, 'status']), /a symbolic link to .*gone\.yaml, which does not exist/);
+  assert.ok(l.stderr.includes(join(link, 'config.yaml')), show(l));
+  assert.ok(!existsSync(join(link, 'smart-cron.db')), 'not run on the defaults');
+});
+
+test('a read-only command creates no database folder outside the home', async () => {
+  const cwd = tempDir('smart-cron-cwd-');
+  const home = tempDir('smart-cron-home-');
+  const missing = join(tempDir('smart-cron-outside-'), 'nonexistent/dir');
+  refused(await cliIn(cwd, ['--home', home, '--database', join(missing, 'x.db'), 'status']), new RegExp(`database folder ${missing} does not exist`));
+  assert.ok(!existsSync(missing));
+  // Inside the home the folder is still made (a first command sets the home up).
+  ok(await cliIn(cwd, ['--home', join(home, 'fresh'), 'status']));
+  assert.ok(existsSync(join(home, 'fresh/smart-cron.db')));
+});

@@ -1,0 +1,66 @@
+/**
+ * What `jobs remove|show|set` and `logs` say in the less common cases, through the real CLI:
+ * a job named twice is removed once, a bad `jobs set` map names its own field, an enabled
+ * @reboot job is not "disabled", and a job whose runs were all skipped says so.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import { openDatabase } from '../../src/storage/database.js';
+import { describe as show, runCli, type CliResult } from '../helpers/cli.js';
+import { insertRun } from '../helpers/fixtures.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const home = tempDir('smart-cron-msgs-');
+const cli = (...args: string[]) => runCli(['--home', home, ...args]);
+const ok = (r: CliResult) => (assert.equal(r.code, 0, show(r)), r);
+const add = (name: string, ...more: string[]) => cli('jobs', 'add', name, '--command', 'true', ...more);
+
+before(async () => {
+  ok(await cli('init'));
+});
+
+test('jobs remove: a job named twice, or by name and id, is removed once', async () => {
+  ok(await add('r1', '--schedule', '@daily'));
+  ok(await add('r2', '--schedule', '@daily'));
+  const id = String(JSON.parse(ok(await cli('--json', 'jobs', 'show', 'r2')).stdout).id);
+  const r = ok(await cli('jobs', 'remove', 'r1', 'r1', 'r2', id));
+  assert.equal(r.stdout, 'removed: r1\nremoved: r2\n');
+  assert.equal((await cli('jobs', 'show', 'r1')).code, 2);
+  // Disabling the same job twice over says it once.
+  ok(await add('d1', '--schedule', '@daily'));
+  assert.equal(ok(await cli('jobs', 'disable', 'd1', 'd1')).stdout, 'disabled: d1\n');
+});
+
+test('jobs set: a bad map value names its own field', async () => {
+  ok(await add('sel', '--schedule', '@daily'));
+  for (const field of ['node_selector', 'env']) {
+    const r = await cli('jobs', 'set', 'sel', `${field}=foo`);
+    assert.equal(r.code, 2, show(r));
+    assert.equal(r.stderr, `smart-cron: ${field}: "foo" is not KEY=VALUE (expected ${field}=KEY=VALUE,KEY=VALUE)\n`);
+  }
+  assert.match((await add('bad-env', '--schedule', '@daily', '--env', 'foo')).stderr, /--env: "foo" is not KEY=VALUE$/m);
+});
+
+test('jobs show: an enabled @reboot job runs at the daemon start, not "(disabled)"', async () => {
+  ok(await add('rb', '--schedule', '@reboot'));
+  assert.match(ok(await cli('jobs', 'show', 'rb')).stdout, /^next runs\s+at the daemon's start \(@reboot\)$/m);
+  ok(await cli('jobs', 'disable', 'rb'));
+  assert.match(ok(await cli('jobs', 'show', 'rb')).stdout, /^next runs\s+- \(disabled\)$/m);
+});
+
+test('logs: a job whose runs were all skipped says so, with the latest reason', async () => {
+  ok(await add('nos', '--schedule', '@daily'));
+  const id = JSON.parse(ok(await cli('--json', 'jobs', 'show', 'nos')).stdout).id as number;
+  const database = await openDatabase(`sqlite:${join(home, 'smart-cron.db')}`);
+  try {
+    await insertRun(database, id, { status: 'skipped', skip_reason: 'an older reason' }, Date.now() - 60_000);
+    await insertRun(database, id, { status: 'skipped', skip_reason: 'overlap: the previous run is still running' });
+  } finally {
+    await database.close();
+  }
+  const r = await cli('logs', 'nos');
+  assert.equal(r.code, 2, show(r));
+  assert.match(r.stderr, /job nos has no output: its runs were all skipped \(the latest: overlap: the previous run is still running; `smart-cron history nos` lists them\)/);
+  assert.doesNotMatch(r.stderr, /no runs yet/);
+});
