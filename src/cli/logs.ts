@@ -39,7 +39,7 @@ export function register(program: Command, ctx: CliContext): void {
       const tail = o.tail === undefined ? undefined : Number(o.tail);
       if (tail !== undefined && (!Number.isInteger(tail) || tail < 1)) throw new ValidationError(`--tail: "${o.tail}" is not a whole number of bytes above 0`, 'tail');
       await ctx.withApp(async (app) => {
-        const run = runId !== undefined ? await app.jobs.history.byId(runId) : await latestRun(app, name!);
+        const run = runId !== undefined ? await app.jobs.history.byId(runId) : await latestRun(app, name!, Boolean(o.follow));
         if (!run) throw new NotFoundError(`no run with id ${runId}`, 'run');
         const jobName = (await app.jobs.jobs.byId(run.job_id))?.name ?? `job #${run.job_id}`;
         if (ctx.globals().json) {
@@ -53,10 +53,17 @@ export function register(program: Command, ctx: CliContext): void {
     });
 }
 
-/** The job's newest run that has (or will have) output: skipped ticks have none. */
-async function latestRun(app: App, name: string): Promise<RunRow> {
+/**
+ * The job's newest run that has output: skipped ticks have none, and a run still queued or
+ * prepared for an instant to come has none yet (a per-second job always has one). To --follow,
+ * the newest run that will have output, which the command then waits for.
+ */
+async function latestRun(app: App, name: string, follow: boolean): Promise<RunRow> {
   const job = await app.jobs.getJob(name);
-  const [run] = await app.jobs.history.list({ jobId: job.id, status: RUN_STATUSES.filter((s) => s !== 'skipped'), limit: 1 });
+  const recent = await app.jobs.history.list({ jobId: job.id, status: RUN_STATUSES.filter((s) => s !== 'skipped'), limit: 5 });
+  const now = app.clock.now();
+  const begun = (r: RunRow) => r.status !== 'queued' && !(r.status === 'running' && r.started_at !== null && Date.parse(r.started_at) > now);
+  const run = follow ? recent[0] : (recent.find(begun) ?? recent[0]);
   if (!run) {
     const [skipped] = await app.jobs.history.list({ jobId: job.id, status: ['skipped'], limit: 1 });
     // "No runs yet" would send the user looking at the schedule: the daemon did try, and said why not.

@@ -64,3 +64,21 @@ test('logs: a job whose runs were all skipped says so, with the latest reason', 
   assert.match(r.stderr, /job nos has no output: its runs were all skipped \(the latest: overlap: the previous run is still running; `smart-cron history nos` lists them\)/);
   assert.doesNotMatch(r.stderr, /no runs yet/);
 });
+
+test('logs NAME: the newest run that has begun, not one prepared for an instant to come or still queued', async () => {
+  ok(await add('ticker', '--schedule', '* * * * * *'));
+  const id = JSON.parse(ok(await cli('--json', 'jobs', 'show', 'ticker')).stdout).id as number;
+  const database = await openDatabase(`sqlite:${join(home, 'smart-cron.db')}`);
+  const now = Date.now();
+  let done: number;
+  try {
+    done = (await insertRun(database, id, { status: 'succeeded', output_tail: 'tick output\n', started_at: new Date(now - 2000).toISOString(), finished_at: new Date(now - 1990).toISOString() }, now - 2000)).id;
+    // Prepared ahead for the next second (running, its start still to come), and one queued behind it.
+    await insertRun(database, id, { status: 'running', scheduled_for: new Date(now + 600_000).toISOString(), started_at: new Date(now + 600_000).toISOString() }, now);
+    await insertRun(database, id, { status: 'queued', scheduled_for: new Date(now + 601_000).toISOString() }, now);
+  } finally {
+    await database.close();
+  }
+  assert.equal(ok(await cli('logs', 'ticker')).stdout, 'tick output\n');
+  assert.equal(JSON.parse(ok(await cli('--json', 'logs', 'ticker')).stdout).run.id, done);
+});
