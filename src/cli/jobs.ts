@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
+import { resolve } from 'node:path';
 import { closest } from '../config/explain.js';
+import { detect } from '../discovery/detect.js';
 import { ValidationError } from '../errors.js';
 import { standingReasons, warningsOf, type Info } from '../discovery/reasons.js';
 import { parseDuration } from '../jobs/dependencies.js';
@@ -203,6 +205,24 @@ async function distinctJobs(app: App, names: string[]): Promise<Job[]> {
   return [...out.values()];
 }
 
+/**
+ * --script PATH as the job runs it: an absolute path (the daemon's working directory is not the
+ * shell's this command ran in), a file that is there, and its type as discovery reads it (so a
+ * script without an exec bit runs through its interpreter).
+ */
+function scriptDefinition(given: string): Pick<JobDefinition, 'script_path' | 'script_type'> {
+  const abs = resolve(given);
+  let found: ReturnType<typeof detect>;
+  try {
+    found = detect(abs);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ValidationError(`--script: ${abs} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (e as Error).message})`} (expected the path of a script file)`, 'script');
+  }
+  if (!found.script) throw new ValidationError(`--script: ${abs}: ${found.why} (expected a php, bash, python or node script, or an executable)`, 'script');
+  return { script_path: abs, script_type: found.detection.type };
+}
+
 function addOptionsToDefinition(name: string, argv: string[], o: AddOptions): JobDefinition {
   const ways = [o.command !== undefined, o.shell !== undefined, o.script !== undefined, argv.length > 0].filter(Boolean).length;
   if (ways === 0) throw new ValidationError('jobs add: nothing to run (expected --command "…", --shell "…", --script PATH, or the command after --)', 'command');
@@ -217,7 +237,7 @@ function addOptionsToDefinition(name: string, argv: string[], o: AddOptions): Jo
     def.command = [o.shell];
     def.shell = true;
   }
-  if (o.script !== undefined) def.script_path = o.script;
+  if (o.script !== undefined) Object.assign(def, scriptDefinition(o.script));
   const num = (flag: string, v: string | undefined, int: boolean, expected: string) => {
     if (v === undefined) return undefined;
     const n = Number(v);

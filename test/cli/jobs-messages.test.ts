@@ -4,10 +4,11 @@
  * @reboot job is not "disabled", and a job whose runs were all skipped says so.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { before, test } from 'node:test';
 import { openDatabase } from '../../src/storage/database.js';
-import { describe as show, runCli, type CliResult } from '../helpers/cli.js';
+import { describe as show, ROOT, runCli, type CliResult } from '../helpers/cli.js';
 import { insertRun } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -81,4 +82,20 @@ test('logs NAME: the newest run that has begun, not one prepared for an instant 
   }
   assert.equal(ok(await cli('logs', 'ticker')).stdout, 'tick output\n');
   assert.equal(JSON.parse(ok(await cli('--json', 'logs', 'ticker')).stdout).run.id, done);
+});
+
+test('jobs add --script: the path made absolute, its type read as discovery reads it; a missing file is refused', async () => {
+  const dir = tempDir('smart-cron-msgs-script-');
+  const script = join(dir, 'backup.sh');
+  writeFileSync(script, '# Backs up.\necho backed up\n'); // no exec bit, no #! line: bash by its extension
+  const rel = relative(ROOT, script); // the CLI runs in ROOT here
+  ok(await cli('jobs', 'add', 'scr', '--schedule', '@daily', '--script', rel));
+  const job = JSON.parse(ok(await cli('--json', 'jobs', 'show', 'scr')).stdout) as { script_path: string; script_type: string };
+  assert.deepEqual([job.script_path, job.script_type], [script, 'bash']);
+  const ran = await cli('run', 'scr', '--wait');
+  assert.equal(ran.code, 0, show(ran));
+  assert.match(ran.stdout, /backed up/);
+  const missing = await cli('jobs', 'add', 'gone', '--schedule', '@daily', '--script', join(dir, 'nope.sh'));
+  assert.equal(missing.code, 2, show(missing));
+  assert.equal(missing.stderr, `smart-cron: --script: ${join(dir, 'nope.sh')} does not exist (expected the path of a script file)\n`);
 });
