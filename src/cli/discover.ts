@@ -83,7 +83,7 @@ export function register(program: Command, ctx: CliContext): void {
             formatTable(r.jobs, [
               { header: 'line', get: (j) => `${j.file === '-' ? 'stdin' : j.file.slice(j.file.lastIndexOf('/') + 1)}:${j.line}` },
               { header: 'job', get: (j) => j.name, max: 50 },
-              { header: o.dryRun ? 'would be' : 'change', get: (j) => j.change },
+              { header: o.dryRun ? 'would be' : 'change', get: (j) => (j.change === 'updated' && j.changed.length ? `updated: ${j.changed.join(',')}` : j.change), max: 30 },
               { header: 'in crontab', get: (j) => (j.active_in_crontab ? 'active' : 'commented out') },
               { header: 'schedule', get: (j) => j.schedule },
               { header: 'user', get: (j) => j.run_as_user },
@@ -91,7 +91,19 @@ export function register(program: Command, ctx: CliContext): void {
               { header: 'priority', get: (j) => `${j.priority} (${j.priority_reason})`, max: 40 },
             ]),
           );
-          out(`${r.counts.new} new, ${r.counts.updated} updated, ${r.counts.unchanged} unchanged${o.dryRun ? ' (dry run: nothing written)' : ''}; all disabled until enabled (\`smart-cron review\`)`);
+        }
+        for (const j of r.jobs) for (const w of j.warnings) out(`warning: ${shown(j.name)}: ${shown(w)}`);
+        for (const m of r.missing) {
+          const was = m.line !== null ? ` (was line ${m.line}${m.crontab_line ? `: ${m.crontab_line}` : ''})` : '';
+          const kept = m.enabled ? 'kept, and still enabled: it runs under smart-cron until disabled or removed' : 'kept with its history';
+          out(`missing: ${shown(m.name)}: no longer in the crontab${shown(was)}; ${kept} (remove it: smart-cron jobs remove ${shown(m.name)})`);
+        }
+        if (r.jobs.length || r.missing.length) {
+          const c = r.counts;
+          out(
+            `${c.new} new, ${c.updated} updated, ${c.unchanged} unchanged, ${c.missing} missing${o.dryRun ? ' (dry run: nothing written)' : ''}` +
+              `${r.jobs.length ? '; all disabled until enabled (`smart-cron review`)' : ''}`,
+          );
         }
         if (o.rewrite) process.stdout.write(rewriteCrontab(parsed[0]!, r.jobs));
       });

@@ -6,7 +6,7 @@ import { ValidationError } from '../errors.js';
 import { standingReasons, warningsOf, type Info } from '../discovery/reasons.js';
 import { parseDuration } from '../jobs/dependencies.js';
 import { JobFields, SETTABLE_FIELDS, type JobDefinition, type JobPatch } from '../jobs/definition.js';
-import { jobOverrides, parseJson, presentJob, type Job } from '../jobs/job.js';
+import { jobOverrides, missingLabel, parseJson, presentJob, type Job } from '../jobs/job.js';
 import { otherSettings, type JobSettings } from '../jobs/settings.js';
 import { formatSeconds } from '../execution/workflow.js';
 import { parseSchedule } from '../schedule/cron.js';
@@ -340,7 +340,7 @@ function describeJob(job: Job, now: number, next: string[]): string {
     ['policies', `overlap ${job.overlap_policy}, misfire ${job.misfire_policy}, retries ${job.retries}${job.mutex_group ? `, one at a time in group ${job.mutex_group}` : ''}`],
     ...otherSettings(p as unknown as JobSettings, formatSeconds).map(([label, text]): [string, unknown] => [label.toLowerCase(), text]),
     ['tags', job.tags.join(', ')],
-    ['source', job.source + (job.missing ? ' (script missing)' : '')],
+    ['source', job.source + (job.missing ? ` (${missingLabel(job)})` : '')],
     ['why', whyDiscovered(job)],
     ['runs so far', `${job.total_executions} (${job.successful_executions} ok, ${job.failed_executions} failed, ${job.consecutive_failures} failing in a row)`],
     ['last 24 h', `${job.executions_24h} ${job.executions_24h === 1 ? 'run' : 'runs'}, ${job.failures_24h} failed${job.avg_duration_24h !== null ? `, avg ${job.avg_duration_24h.toFixed(2)}s` : ''}`],

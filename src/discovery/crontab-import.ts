@@ -1,15 +1,18 @@
 /**
  * `smart-cron import-crontab`: crontab entries become disabled jobs (source 'crontab'),
- * named from the file and a hash of the entry so re-importing the same file changes
- * nothing. If any line is bad nothing is imported (unless the caller skips bad lines),
- * so a crontab is never half-imported.
+ * named from the file and a hash of what the entry runs (not when: a new schedule updates
+ * the job), so re-importing the same file changes nothing. An entry gone from the file is
+ * reported and its job marked missing, never deleted. If any line is bad nothing is
+ * imported (unless the caller skips bad lines), so a crontab is never half-imported.
  */
 import { createHash } from 'node:crypto';
+import { iso } from '../clock.js';
 import { ValidationError } from '../errors.js';
 import type { JobDefinition } from '../jobs/definition.js';
+import { parseJson, type Job } from '../jobs/job.js';
 import type { JobManager } from '../jobs/manager.js';
 import { guessCategory, guessPriority } from './classify.js';
-import { type CrontabEntry, type CrontabProblem, type ParsedCrontab } from './crontab.js';
+import { parseEntry, type CrontabEntry, type CrontabProblem, type ParsedCrontab } from './crontab.js';
 import { estimateCost } from './estimate.js';
 import { previewChange, type Change } from './preview.js';
 
@@ -38,11 +41,27 @@ export interface ImportedJob {
   info: Record<string, unknown>;
 }
 
+/** A job imported earlier from the same crontab (file label) whose entry this import no longer has. */
+export interface MissingEntry {
+  name: string;
+  change: 'missing';
+  /** ['missing'] when this import marks it; [] when it was marked before. */
+  changed: string[];
+  /** Where the entry was when last imported. */
+  file: string | null;
+  line: number | null;
+  crontab_line: string | null;
+  schedule: string;
+  run_as_user: string | null;
+  enabled: boolean;
+}
+
 export interface ImportReport {
   dry_run: boolean;
   jobs: ImportedJob[];
+  missing: MissingEntry[];
   invalid: (CrontabProblem & { file: string })[];
-  counts: Record<Change, number>;
+  counts: Record<Change | 'missing', number>;
 }
 
 /** The shell line that does what cron would: the command, with its %-stdin as a here-doc to the whole command. */
@@ -91,10 +110,41 @@ function scriptTypeOf(command: string): JobDefinition['script_type'] | null {
   return 'bash' as never;
 }
 
+function shortHash(parts: string[]): string {
+  return createHash('sha1').update(parts.join('\0')).digest('hex').slice(0, 6);
+}
+
+/** What an entry runs and as whom: which job it is. Its schedule is no part of it. */
+function identity(e: Pick<CrontabEntry, 'user' | 'command' | 'stdin'>): string[] {
+  return [e.user ?? '', e.command, e.stdin ?? ''];
+}
+
+/** The start of the names of every job imported from crontabs with this label. */
+function namePrefix(label: string): string {
+  return `crontab:${label}/`;
+}
+
+/**
+ * An entry's job name: its file's label, the program, and a hash of its identity, so that a
+ * changed schedule updates the job instead of adding one.
+ */
+export function entryName(e: CrontabEntry, label: string): string {
+  return `${namePrefix(label)}${programName(e.command)}-${shortHash(identity(e))}`;
+}
+
+/** The name imports gave an entry while the hash included its schedule. */
+function legacyName(e: CrontabEntry, label: string): string {
+  return `${namePrefix(label)}${programName(e.command)}-${shortHash([e.schedule, ...identity(e)])}`;
+}
+
+/** The absolute paths an entry's command names ("/usr/bin/php /srv/app/x.php >>/var/log/x.log" names three). */
+function pathsIn(command: string): string[] {
+  return [...new Set(command.split(/[\s;&|()<>{}`"'=]+/).filter((w) => w.startsWith('/')))];
+}
+
 export function entryToJob(e: CrontabEntry, file: string, label: string): Omit<ImportedJob, 'change' | 'changed'> {
   const prog = programName(e.command);
-  const hash = createHash('sha1').update(`${e.schedule}\0${e.user ?? ''}\0${e.command}\0${e.stdin ?? ''}`).digest('hex').slice(0, 6);
-  const name = e.rewrittenAs ?? `crontab:${label}/${prog}-${hash}`;
+  const name = e.rewrittenAs ?? entryName(e, label);
   const warnings: string[] = [];
   const line = shellLine(e);
   const def: JobDefinition = { name, schedule: e.schedule, description: e.description };
@@ -181,26 +231,121 @@ export async function importCrontabs(
       'crontab',
     );
   }
-  const built = parsed.flatMap((p) => p.entries.map((e) => entryToJob(e, p.file, p.label ?? labelFor(p.file))));
+  const { jobs: all } = await jm.listJobs({ sort: 'id' });
+  const byName = new Map(all.map((j) => [j.name, j]));
+  const discovered = new Map<string, Job>();
+  for (const j of all) if (j.source === 'discovered' && j.script_path && !discovered.has(j.script_path)) discovered.set(j.script_path, j);
+
+  const built: Built[] = parsed.flatMap((p) => {
+    const label = p.label ?? labelFor(p.file);
+    return p.entries.map((e) => ({ e, label, system: p.system, job: entryToJob(e, p.file, label), legacy: e.rewrittenAs ?? legacyName(e, label) }));
+  });
+  // Entries with the same identity in one file (the same command at two times, or the same
+  // line twice) stay apart, numbered in their order among those entries.
   const seen = new Map<string, number>();
+  const seenLegacy = new Map<string, number>();
+  const numbered = (name: string, counts: Map<string, number>) => {
+    const n = (counts.get(name) ?? 0) + 1;
+    counts.set(name, n);
+    return n > 1 ? `${name}-${n}` : name;
+  };
   for (const b of built) {
-    // The same entry twice in one file: keep both, numbered.
-    const n = (seen.get(b.name) ?? 0) + 1;
-    seen.set(b.name, n);
-    if (n > 1) b.name = b.def.name = `${b.name}-${n}`;
+    b.job.name = b.job.def.name = numbered(b.job.name, seen);
+    b.legacy = numbered(b.legacy, seenLegacy);
   }
+  claimOlderJobs(built, all);
+  // Both would run the same script: say so on the imported job, where review shows it.
+  for (const { e, job } of built) {
+    for (const path of pathsIn(e.command)) {
+      const twin = discovered.get(path);
+      if (!twin) continue;
+      job.warnings.push(`runs ${path}, which is already the job ${twin.name} (discovered): enable only one`);
+      job.info.warnings = job.warnings;
+    }
+  }
+
   const jobs: ImportedJob[] = [];
-  for (const b of built) {
-    const existing = await jm.findJob(b.name);
-    const { change, changed } = existing ? previewChange(existing, b.def) : { change: 'new' as Change, changed: [] };
+  for (const { job: b } of built) {
+    const existing = byName.get(b.name);
+    let { change, changed } = existing ? previewChange(existing, b.def) : { change: 'new' as Change, changed: [] as string[] };
+    if (existing?.missing) {
+      change = 'updated';
+      changed = [...changed, 'missing'];
+    }
     if (!opts.dryRun && (change !== 'unchanged' || existing?.discovery_info !== JSON.stringify(b.info))) {
       await jm.registerJob(b.def, { source: 'crontab', info: b.info });
+      // registerJob clears `missing` only when the info changed; an entry back as it was needs it too.
+      if (existing?.missing) await jm.jobs.update(existing.id, { missing: 0 });
     }
     jobs.push({ ...b, change, changed });
   }
-  const counts = { new: 0, updated: 0, unchanged: 0 };
+
+  // Jobs imported before from these crontabs whose entries are gone: marked, never deleted (their history stays).
+  const prefixes = [...new Set(parsed.map((p) => namePrefix(p.label ?? labelFor(p.file))))];
+  const present = new Set(jobs.map((j) => j.name));
+  const missing: MissingEntry[] = [];
+  for (const j of all) {
+    if (j.source !== 'crontab' || present.has(j.name) || !prefixes.some((p) => j.name.startsWith(p))) continue;
+    if (!j.missing && !opts.dryRun) await jm.jobs.update(j.id, { missing: 1, updated_at: iso(jm.clock.now()) });
+    const info = parseJson<Record<string, unknown>>(j.discovery_info, {});
+    missing.push({
+      name: j.name,
+      change: 'missing',
+      changed: j.missing ? [] : ['missing'],
+      file: typeof info.file === 'string' ? info.file : null,
+      line: typeof info.line === 'number' ? info.line : null,
+      crontab_line: typeof info.crontab_line === 'string' ? info.crontab_line : null,
+      schedule: j.schedule,
+      run_as_user: j.run_as_user,
+      enabled: j.enabled === 1,
+    });
+  }
+  const counts = { new: 0, updated: 0, unchanged: 0, missing: missing.length };
   for (const j of jobs) counts[j.change]++;
-  return { dry_run: Boolean(opts.dryRun), jobs, invalid, counts };
+  return { dry_run: Boolean(opts.dryRun), jobs, missing, invalid, counts };
+}
+
+interface Built {
+  e: CrontabEntry;
+  label: string;
+  system: boolean;
+  job: Omit<ImportedJob, 'change' | 'changed'>;
+  /** The entry's name before names left out the schedule (numbered as then). */
+  legacy: string;
+}
+
+/**
+ * A job imported while names included the schedule keeps its name (its history and a person's
+ * changes with it) rather than gain a twin under the new name: the job of the entry's old name,
+ * else, once the schedule has changed since, a job of the same identity (read from the crontab
+ * line it stores) that no entry of this import claims.
+ */
+function claimOlderJobs(built: Built[], all: Job[]): void {
+  const byName = new Map(all.map((j) => [j.name, j]));
+  const taken = new Set(built.map((b) => b.job.name));
+  const adopt = (b: Built, name: string) => {
+    b.job.name = b.job.def.name = name;
+    taken.add(name);
+  };
+  for (const b of built) {
+    if (!byName.has(b.job.name) && byName.get(b.legacy)?.source === 'crontab' && !taken.has(b.legacy)) adopt(b, b.legacy);
+  }
+  const storedIdentity = new Map<number, string | null>();
+  const identityOf = (j: Job, system: boolean) => {
+    if (!storedIdentity.has(j.id)) {
+      const line = parseJson<Record<string, unknown>>(j.discovery_info, {}).crontab_line;
+      const p = typeof line === 'string' ? parseEntry(line, system) : 'no line';
+      storedIdentity.set(j.id, typeof p === 'string' ? null : identity(p).join('\0'));
+    }
+    return storedIdentity.get(j.id);
+  };
+  for (const b of built) {
+    if (byName.has(b.job.name) || b.e.rewrittenAs) continue;
+    const key = identity(b.e).join('\0');
+    const prefix = namePrefix(b.label);
+    const older = all.find((j) => j.source === 'crontab' && j.name.startsWith(prefix) && !taken.has(j.name) && identityOf(j, b.system) === key);
+    if (older) adopt(b, older.name);
+  }
 }
 
 /** The crontab to install after an import: every imported active line commented out with a marker, so nothing runs twice. */

@@ -3,7 +3,7 @@
  * guess and its reason, so a person can enable them one by one or a whole category.
  */
 import { ValidationError } from '../errors.js';
-import { jobOverrides, parseJson, type Job } from '../jobs/job.js';
+import { jobOverrides, missingLabel, missingWhat, parseJson, type Job } from '../jobs/job.js';
 import type { JobManager } from '../jobs/manager.js';
 import { scheduleStillGuessed, standingReasons, warningsOf } from './reasons.js';
 
@@ -77,7 +77,7 @@ export async function reviewEnable(jm: JobManager, opts: { names?: string[]; cat
     for (const n of opts.names) jobs.push(await jm.getJob(n));
     const missing = jobs.filter((j) => j.missing);
     if (missing.length) {
-      throw new ValidationError(`cannot enable ${missing.map((j) => `"${j.name}"`).join(', ')}: script missing (${missing[0]!.script_path}); restore it or remove the job`, 'enable');
+      throw new ValidationError(`cannot enable ${missing.map((j) => `"${j.name}"`).join(', ')}: ${missingWhat(missing[0]!)}; restore it or remove the job`, 'enable');
     }
     for (const j of jobs) out.enabled.push(await jm.enableJob(j.id));
     return out;
@@ -86,7 +86,7 @@ export async function reviewEnable(jm: JobManager, opts: { names?: string[]; cat
     const rows = await reviewList(jm, { category: opts.category });
     if (rows.length === 0) throw new ValidationError(`--enable-category: no disabled discovered or imported job in category "${opts.category}" (see \`smart-cron review\`)`, 'enable-category');
     for (const r of rows) {
-      if (r.missing) out.skipped.push({ name: r.name, reason: 'script missing' });
+      if (r.missing) out.skipped.push({ name: r.name, reason: missingLabel(r) });
       else out.enabled.push(await jm.enableJob(r.name));
     }
   }

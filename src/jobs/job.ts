@@ -9,6 +9,19 @@ export interface Job extends JobRow {
   tags: string[];
 }
 
+/**
+ * What is gone of a job marked missing: its script (discovery), or its entry in the crontab it was
+ * imported from (crontab import; such a job has no script of its own).
+ */
+export function missingWhat(job: Pick<JobRow, 'script_path'>): string {
+  return job.script_path ? `its script ${job.script_path} is missing` : 'its crontab entry is gone';
+}
+
+/** The same, in two words for a list or a label. */
+export function missingLabel(job: Pick<JobRow, 'script_path'>): string {
+  return job.script_path ? 'script missing' : 'crontab entry gone';
+}
+
 /** Outcomes that count as a failed execution of the job itself. */
 export const FAILURE_STATUSES: readonly RunStatus[] = ['failed', 'timeout', 'memory_limit', 'oom_killed'];
 /** Outcomes that count as executions in the job's counters. */

@@ -14,7 +14,7 @@ import { StatsRepo } from '../storage/repos/stats.js';
 import type { DB, JobRow, JobSource, NewJobRow, PerformanceTrendsView, RunRow, RunUpdate } from '../storage/schema.js';
 import { checkCommandShape, validateJobDefinition, validateJobPatch, type JobDefinition, type JobPatch } from './definition.js';
 import type { HealthStatus } from './health.js';
-import { EXECUTED_STATUSES, FAILURE_STATUSES, jobArgv, jobOverrides, presentJob, type Job, type PresentedJob } from './job.js';
+import { EXECUTED_STATUSES, FAILURE_STATUSES, jobArgv, jobOverrides, missingWhat, presentJob, type Job, type PresentedJob } from './job.js';
 import { toRowValues } from './values.js';
 
 export type RegisterChange = 'new' | 'updated' | 'unchanged';
@@ -216,7 +216,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
     const row = await this.getJobRow(ref);
     const now = this.clock.now();
     if (enabled && row.missing) {
-      throw new ConflictError(`job "${row.name}": its script ${row.script_path} is missing; restore it or remove the job`, 'job');
+      throw new ConflictError(`job "${row.name}": ${missingWhat(row)}; restore it or remove the job`, 'job');
     }
     await this.jobs.update(row.id, {
       enabled: enabled ? 1 : 0,

@@ -211,3 +211,44 @@ test('review and discover drop the guess and its reason for a field a person set
     rmSync(h, { recursive: true, force: true });
   }
 });
+
+test('import-crontab after the crontab changed: a new schedule updates the job, a gone entry is reported missing, a script already discovered is warned about', async () => {
+  const h = mkdtempSync(join(tmpdir(), 'sc-disc-home-'));
+  try {
+    const ct = join(h, 'ct4');
+    const script = join(h, 'srv/app/cron/backup_db.sh');
+    mkdirSync(join(script, '..'), { recursive: true });
+    writeFileSync(script, '#!/bin/sh\npg_dump app\n', { mode: 0o755 });
+    assert.equal((await runCli(['--home', h, 'discover', join(h, 'srv')])).code, 0);
+    const sc = (...args: string[]) => runCli(['--home', h, ...args]);
+
+    writeFileSync(ct, `0 1 * * * /usr/bin/backup.sh\n0 2 * * * /usr/bin/report.sh\n0 3 * * * ${script}\n`);
+    const first = await sc('--json', 'import-crontab', ct);
+    assert.equal(first.code, 0, describe(first));
+    const [backup, report, db] = (JSON.parse(first.stdout) as { jobs: { name: string }[] }).jobs.map((j) => j.name);
+
+    writeFileSync(ct, `0 5 * * * /usr/bin/backup.sh\n0 3 * * * ${script}\n`);
+    const dry = await sc('import-crontab', '--dry-run', ct);
+    assert.equal(dry.code, 0, describe(dry));
+    assert.match(dry.stdout, new RegExp(`^ct4:1 +${backup} +updated: schedule +active +0 5 \\* \\* \\*`, 'm'));
+    assert.match(dry.stdout, new RegExp(`^missing: ${report}: no longer in the crontab \\(was line 2: 0 2 \\* \\* \\* /usr/bin/report\\.sh\\); kept with its history`, 'm'));
+    assert.match(dry.stdout, /^0 new, 1 updated, 1 unchanged, 1 missing \(dry run: nothing written\)/m);
+    assert.match(dry.stdout, new RegExp(`^warning: ${db}: runs ${script}, which is already the job app/cron/backup_db \\(discovered\\): enable only one$`, 'm'));
+
+    const real = await sc('--json', 'import-crontab', ct);
+    const r = JSON.parse(real.stdout) as { jobs: { name: string; change: string }[]; missing: { name: string }[]; counts: Record<string, number> };
+    assert.deepEqual(r.counts, { new: 0, updated: 1, unchanged: 1, missing: 1 });
+    assert.deepEqual(r.missing.map((m) => m.name), [report]);
+    const jobs = JSON.parse((await sc('--json', 'jobs', 'list')).stdout) as { name: string; schedule: string; missing: boolean }[];
+    assert.deepEqual(
+      jobs.map((j) => [j.name, j.schedule, j.missing]).sort(),
+      [['app/cron/backup_db', '@daily', false], [backup, '0 5 * * *', false], [db, '0 3 * * *', false], [report, '0 2 * * *', true]].sort(),
+      'one backup job, at the new time; report kept, marked missing',
+    );
+    const review = await sc('review');
+    assert.match(review.stdout, new RegExp(`^${report} \\(missing\\)`, 'm'));
+    assert.match(review.stdout, new RegExp(`^warning: ${db}: runs ${script}, which is already the job app/cron/backup_db \\(discovered\\)`, 'm'));
+  } finally {
+    rmSync(h, { recursive: true, force: true });
+  }
+});

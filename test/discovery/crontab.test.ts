@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseCrontab, splitPercent } from '../../src/discovery/crontab.js';
 import { importCrontabs, programName, rewriteCrontab, shellLine } from '../../src/discovery/crontab-import.js';
 import { readCrontabs } from '../../src/discovery/crontab-sources.js';
+import { discover } from '../../src/discovery/discover.js';
+import { reviewList } from '../../src/discovery/review.js';
 import { ValidationError } from '../../src/errors.js';
-import { FIXTURES, openEnv } from './helpers.js';
+import { FIXTURES, openEnv, type Env } from './helpers.js';
 
 const CT = join(FIXTURES, 'crontab');
 
@@ -73,7 +77,7 @@ test('system crontabs as Debian packages install them import into the expected j
     assert.match(sysstat.name, /^crontab:sysstat\/debian-sa1-[0-9a-f]{6}$/);
     assert.deepEqual(JSON.parse((await env.jm.getJob(r.jobs.find((j) => j.file.endsWith('logrotate'))!.name)).alert_emails), ['ops@example.com']);
     const again = await importCrontabs(env.jm, readCrontabs([join(CT, 'etc/crontab'), join(CT, 'etc/cron.d')], { system: true }));
-    assert.deepEqual(again.counts, { new: 0, updated: 0, unchanged: Object.keys(EXPECTED).length }, 're-import is idempotent');
+    assert.deepEqual(again.counts, { new: 0, updated: 0, unchanged: Object.keys(EXPECTED).length, missing: 0 }, 're-import is idempotent');
   } finally {
     await env.close();
   }
@@ -149,7 +153,128 @@ test('--rewrite comments out what was imported with a marker; re-importing the r
     assert.ok(text.includes(`#[smart-cron ${r.jobs[0]!.name}] 0 2 * * * /usr/local/bin/backup-db.sh`));
     assert.equal(text.split('\n').filter((l) => /^[\d*@]/.test(l)).length, 0, 'no active entry left');
     const again = await importCrontabs(env.jm, [reparsed]);
-    assert.deepEqual(again.counts, { new: 0, updated: 0, unchanged: r.jobs.length });
+    assert.deepEqual(again.counts, { new: 0, updated: 0, unchanged: r.jobs.length, missing: 0 });
+  } finally {
+    await env.close();
+  }
+});
+
+/** Write a crontab file named `name` in the env's folder and import it. */
+async function importText(env: Env, name: string, text: string, opts: { dryRun?: boolean } = {}) {
+  const file = join(env.dir, name);
+  writeFileSync(file, text);
+  return importCrontabs(env.jm, readCrontabs([file]), opts);
+}
+
+async function names(env: Env, prefix: string): Promise<string[]> {
+  return (await env.jm.listJobs({ sort: 'name' })).jobs.map((j) => j.name).filter((n) => n.startsWith(prefix));
+}
+
+test('a changed schedule updates the imported job (a person\'s changes stay); the same command at two times stays two jobs', async () => {
+  const env = await openEnv();
+  try {
+    const first = await importText(env, 'ct4', '0 1 * * * /usr/bin/backup.sh\n0 2 * * * /usr/bin/report.sh\n0 3 * * * /usr/bin/sync.sh\n0 15 * * * /usr/bin/sync.sh\n');
+    const [backup, , sync1, sync2] = first.jobs.map((j) => j.name);
+    assert.match(backup!, /^crontab:ct4\/backup-[0-9a-f]{6}$/);
+    assert.equal(sync2, `${sync1}-2`, 'the same command twice: numbered in order');
+    await env.jm.updateJob(backup!, { priority: 'low' });
+
+    const moved = await importText(env, 'ct4', '0 5 * * * /usr/bin/backup.sh\n0 2 * * * /usr/bin/report.sh\n0 3 * * * /usr/bin/sync.sh\n0 16 * * * /usr/bin/sync.sh\n');
+    assert.deepEqual(moved.jobs.map((j) => [j.name, j.change, j.changed]), [
+      [backup, 'updated', ['schedule']],
+      [first.jobs[1]!.name, 'unchanged', []],
+      [sync1, 'unchanged', []],
+      [sync2, 'updated', ['schedule']],
+    ]);
+    assert.deepEqual(await names(env, 'crontab:ct4/'), [backup, first.jobs[1]!.name, sync1, sync2].sort(), 'no second job next to the old one');
+    const job = await env.jm.getJob(backup!);
+    assert.deepEqual([job.schedule, job.priority], ['0 5 * * *', 'low']);
+
+    // A schedule the person set is theirs: the crontab's new one does not replace it.
+    await env.jm.updateJob(backup!, { schedule: '30 4 * * *' });
+    const again = await importText(env, 'ct4', '0 6 * * * /usr/bin/backup.sh\n0 2 * * * /usr/bin/report.sh\n0 3 * * * /usr/bin/sync.sh\n0 16 * * * /usr/bin/sync.sh\n');
+    assert.equal(again.jobs[0]!.change, 'unchanged');
+    assert.equal((await env.jm.getJob(backup!)).schedule, '30 4 * * *');
+  } finally {
+    await env.close();
+  }
+});
+
+test('jobs imported before names left out the schedule keep their names: no duplicate after an upgrade, nor at the next schedule change', async () => {
+  const env = await openEnv();
+  try {
+    const text = '0 1 * * * /usr/bin/backup.sh\n0 3 * * * /usr/bin/sync.sh\n0 15 * * * /usr/bin/sync.sh\n';
+    const r = await importText(env, 'ct4', text);
+    // The database as the previous version left it: names hashed with the schedule.
+    const oldHash = (schedule: string, command: string) => createHash('sha1').update(`${schedule}\0\0${command}\0`).digest('hex').slice(0, 6);
+    const old = [`crontab:ct4/backup-${oldHash('0 1 * * *', '/usr/bin/backup.sh')}`, `crontab:ct4/sync-${oldHash('0 3 * * *', '/usr/bin/sync.sh')}`, `crontab:ct4/sync-${oldHash('0 15 * * *', '/usr/bin/sync.sh')}`];
+    assert.equal(old[0], 'crontab:ct4/backup-090f99', 'the name the QA report saw');
+    for (const [i, j] of r.jobs.entries()) await env.jm.jobs.update((await env.jm.getJob(j.name)).id, { name: old[i]! });
+    await env.jm.updateJob(old[0]!, { priority: 'low' });
+
+    const same = await importText(env, 'ct4', text);
+    assert.deepEqual(same.jobs.map((j) => [j.name, j.change]), old.map((n) => [n, 'unchanged']));
+    assert.deepEqual(same.counts, { new: 0, updated: 0, unchanged: 3, missing: 0 });
+
+    const moved = await importText(env, 'ct4', '0 5 * * * /usr/bin/backup.sh\n0 3 * * * /usr/bin/sync.sh\n0 16 * * * /usr/bin/sync.sh\n');
+    assert.deepEqual(moved.jobs.map((j) => [j.name, j.change]), [[old[0], 'updated'], [old[1], 'unchanged'], [old[2], 'updated']]);
+    assert.deepEqual(await names(env, 'crontab:ct4/'), [...old].sort());
+    const job = await env.jm.getJob(old[0]!);
+    assert.deepEqual([job.schedule, job.priority, job.missing], ['0 5 * * *', 'low', 0]);
+    assert.equal((await env.jm.getJob(old[2]!)).schedule, '0 16 * * *');
+  } finally {
+    await env.close();
+  }
+});
+
+test('an entry gone from the crontab: its job is reported and marked missing (kept, not deleted), and un-marked when it comes back', async () => {
+  const env = await openEnv();
+  try {
+    const first = await importText(env, 'ct4', '0 1 * * * /usr/bin/backup.sh\n0 2 * * * /usr/bin/report.sh\n');
+    await importText(env, 'other', '0 2 * * * /usr/bin/report.sh\n');
+    const report = first.jobs[1]!.name;
+
+    const dry = await importText(env, 'ct4', '0 1 * * * /usr/bin/backup.sh\n', { dryRun: true });
+    assert.deepEqual(dry.missing.map((m) => [m.name, m.changed, m.line, m.crontab_line]), [[report, ['missing'], 2, '0 2 * * * /usr/bin/report.sh']]);
+    assert.equal(dry.counts.missing, 1);
+    assert.equal((await env.jm.getJob(report)).missing, 0, 'a dry run writes nothing');
+
+    const gone = await importText(env, 'ct4', '0 1 * * * /usr/bin/backup.sh\n');
+    assert.deepEqual(gone.counts, { new: 0, updated: 0, unchanged: 1, missing: 1 });
+    assert.equal((await env.jm.getJob(report)).missing, 1);
+    // It cannot be enabled while gone, and the refusal says what is gone (it has no script).
+    await assert.rejects(env.jm.enableJob(report), { message: `job "${report}": its crontab entry is gone; restore it or remove the job` });
+    assert.equal((await names(env, 'crontab:other/')).length, 1);
+    assert.ok((await env.jm.listJobs({ source: 'crontab', missing: true })).jobs.every((j) => j.name === report), 'another crontab\'s jobs are not touched');
+    const still = await importText(env, 'ct4', '0 1 * * * /usr/bin/backup.sh\n');
+    assert.deepEqual(still.missing.map((m) => [m.name, m.changed]), [[report, []]], 'still reported, marked already');
+
+    const back = await importText(env, 'ct4', '0 1 * * * /usr/bin/backup.sh\n0 2 * * * /usr/bin/report.sh\n');
+    assert.deepEqual(back.jobs.map((j) => [j.name, j.change, j.changed]), [[first.jobs[0]!.name, 'unchanged', []], [report, 'updated', ['missing']]]);
+    assert.equal((await env.jm.getJob(report)).missing, 0);
+    assert.deepEqual(back.counts, { new: 0, updated: 1, unchanged: 1, missing: 0 });
+  } finally {
+    await env.close();
+  }
+});
+
+test('an entry that runs a script already discovered as a job is imported with a warning naming that job, which review shows', async () => {
+  const env = await openEnv();
+  try {
+    const root = join(env.dir, 'srv');
+    mkdirSync(join(root, 'app/cron'), { recursive: true });
+    writeFileSync(join(root, 'app/cron/backup_db.sh'), '#!/bin/sh\npg_dump app > /var/backups/app.sql\n', { mode: 0o755 });
+    const found = await discover(env.jm, [root]);
+    const discovered = found.jobs[0]!;
+    assert.equal(discovered.name, 'app/cron/backup_db');
+    const script = discovered.script_path;
+
+    const r = await importText(env, 'ct', `0 2 * * * ${script} >> /var/log/backup.log 2>&1\n0 3 * * * /usr/bin/other.sh\n`);
+    const want = `runs ${script}, which is already the job app/cron/backup_db (discovered): enable only one`;
+    assert.deepEqual(r.jobs.map((j) => j.warnings), [[want], []]);
+    const rows = await reviewList(env.jm);
+    assert.deepEqual(rows.find((x) => x.name === r.jobs[0]!.name)!.warnings, [want]);
+    assert.deepEqual(rows.find((x) => x.name === discovered.name)!.warnings, []);
   } finally {
     await env.close();
   }
