@@ -252,7 +252,8 @@ export function evaluatePeriodic(now: number, jobs: AlertJob[], liveRuns: AlertR
         if (r.status !== 'running' || !r.started_at) continue;
         const elapsed = now - Date.parse(r.started_at);
         const atTimeout = job.timeout_seconds > 0 && elapsed >= job.timeout_seconds * 1000;
-        if (elapsed > t.hangingFactor * baseMs && !atTimeout) {
+        // The duration floor holds here too: a 20 ms job seen still going at 70 ms is not hanging.
+        if (overBaseline(elapsed, baseMs, t.hangingFactor, t.highDurationMinExcessSeconds * 1000) && !atTimeout) {
           raise.push(state('hanging', `running for ${fmtDuration(elapsed)}, ${(elapsed / baseMs).toFixed(1)}× its baseline of ${fmtDuration(baseMs)}`, r.id));
           break;
         }

@@ -117,7 +117,7 @@ export const ConfigSchema = Type.Object(
         /**
          * A high-memory or high-duration run must also exceed its baseline by at least this much,
          * so a small job's jitter (0.4 MB against 0.7 MB, 60 ms against 20 ms) raises nothing.
-         * 0: the factor alone decides.
+         * The duration floor holds for a hanging run too. 0: the factor alone decides.
          */
         high_memory_min_excess_mb: Type.Number({ minimum: 0, default: 16 }),
         high_duration_min_excess_seconds: Type.Number({ minimum: 0, default: 1 }),

@@ -124,6 +124,8 @@ const periodicCases: { name: string; job?: Partial<JobRow>; live?: Partial<RunRo
   { name: 'running 4 x its 10 min baseline, timeout 1 h: hanging', job: { baseline_duration_seconds: 600 }, live: [{ status: 'running', started_at: new Date(NOW - 40 * min).toISOString() }], raise: ['hanging'] },
   { name: 'running 2 x baseline: not hanging, clears', job: { baseline_duration_seconds: 600 }, live: [{ status: 'running', started_at: new Date(NOW - 20 * min).toISOString() }], raise: [], clears: ['hanging'] },
   { name: 'past its timeout: the timeout rule, not hanging', job: { baseline_duration_seconds: 600, timeout_seconds: 1800 }, live: [{ status: 'running', started_at: new Date(NOW - 40 * min).toISOString() }], raise: [] },
+  { name: 'a 20 ms job seen going at 70 ms: under the duration floor, not hanging', job: { baseline_duration_seconds: 0.02 }, live: [{ status: 'running', started_at: new Date(NOW - 70).toISOString() }], raise: [] },
+  { name: 'a 20 ms job going for 2 s: hanging', job: { baseline_duration_seconds: 0.02 }, live: [{ status: 'running', started_at: new Date(NOW - 2000).toISOString() }], raise: ['hanging'] },
   { name: 'hanging switched off', job: { baseline_duration_seconds: 600, alert_on_hanging: 0 }, live: [{ status: 'running', started_at: new Date(NOW - 40 * min).toISOString() }], raise: [] },
   { name: 'circuit open', job: { circuit_state: 'open' }, raise: ['circuit_open'] },
   { name: 'circuit closed: clears', raise: [], clears: ['circuit_open', 'hanging'] },
