@@ -24,7 +24,7 @@ export async function openApp(opts: AppOptions = {}): Promise<App> {
   const config = opts.config ?? loadConfig(opts);
   const clock = opts.clock ?? systemClock;
   const database = await openDatabase(config.database);
-  const jobs = new JobManager(database, clock);
+  const jobs = new JobManager(database, clock, { slots: Object.keys(config.slots) });
   return {
     config,
     database,

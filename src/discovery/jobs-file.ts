@@ -161,6 +161,17 @@ function resetsFor(existing: Job, def: JobDefinition): { dropped: string[]; rese
 
 export async function applyJobs(jm: JobManager, jobs: FileJob[], opts: { prune?: boolean; dryRun?: boolean } = {}): Promise<ApplyReport> {
   const report: ApplyReport = { dry_run: Boolean(opts.dryRun), added: [], changed: [], unchanged: 0, removed: [], not_in_file: [] };
+  // Refused in full before anything is written, as the file's other mistakes are.
+  const bad: string[] = [];
+  for (const { def, line } of jobs) {
+    try {
+      jm.checkSlot(def.slot, `line ${line}: job "${def.name}"`);
+    } catch (e) {
+      if (!(e instanceof ValidationError)) throw e;
+      bad.push(e.message);
+    }
+  }
+  if (bad.length) throw new ValidationError(bad.length === 1 ? bad[0]! : `${bad.join('\n')}\n${bad.length} problems: nothing applied`, 'slot');
   for (const { def } of jobs) {
     const existing = await jm.findJob(def.name);
     if (!existing) {

@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { sql, type Transaction } from 'kysely';
 import { iso, type Clock } from '../clock.js';
+import { closest } from '../config/explain.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { parseSchedule } from '../schedule/cron.js';
 import type { Database } from '../storage/database.js';
@@ -84,6 +85,8 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
   constructor(
     readonly database: Database,
     readonly clock: Clock,
+    /** This node's configured slots: a slot a person names must be one of them (checkSlot). */
+    private readonly opts: { slots?: readonly string[] } = {},
   ) {
     super();
     this.jobs = new JobsRepo(database.db);
@@ -97,8 +100,24 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
 
   // ---------------------------------------------------------------- registry
 
+  /**
+   * A slot a person names (CLI, API, dashboard, jobs.yaml) must be `auto` or one this node has:
+   * a typo would otherwise be accepted and every run of the job skipped at admission. (A slot in
+   * a discovered script's annotation is not refused: the run says why it is skipped.)
+   */
+  checkSlot(slot: string | null | undefined, where: string): void {
+    const known = this.opts.slots;
+    if (!known || slot === undefined || slot === null || slot === 'auto' || known.includes(slot)) return;
+    const near = closest(slot, [...known]);
+    throw new ValidationError(
+      `${where}: slot "${slot}" is not configured${near ? ` (did you mean "${near}"?)` : ''} (expected auto or one of: ${known.join(', ')}; slots are added under slots: in config.yaml)`,
+      'slot',
+    );
+  }
+
   async registerJob(input: JobDefinition, opts: RegisterOptions): Promise<RegisterResult> {
     const def = validateJobDefinition(input, `job "${(input as { name?: unknown })?.name ?? '?'}"`);
+    if (opts.byUser) this.checkSlot(def.slot, `job "${def.name}"`);
     const schedule = parseSchedule(def.schedule, def.timezone ?? undefined);
     const now = this.clock.now();
     const result = await this.db.transaction().execute(async (trx) => {
@@ -142,6 +161,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
   async updateJob(ref: string | number, input: unknown): Promise<RegisterResult> {
     const patch = validateJobPatch(input, 'job');
     const existing = await this.getJobRow(ref);
+    this.checkSlot(patch.slot, `job "${existing.name}"`);
     if (patch.schedule !== undefined || patch.timezone !== undefined) {
       parseSchedule(patch.schedule ?? existing.schedule, patch.timezone !== undefined ? patch.timezone : existing.timezone);
     }

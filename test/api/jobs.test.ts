@@ -47,6 +47,7 @@ describe('jobs resource', () => {
       [{ name: 'a', schedule: '@daily', command: ['x'], timeout_seconds: 1e12 }, 'timeout_seconds'],
       [{ name: 'a', schedule: '@daily', command: ['x'], timeout_seconds: '10' }, 'timeout_seconds'],
       [{ name: 'a', schedule: '@daily', command: ['x'], timezone: 'Mars/Olympus' }, 'timezone', /unknown timezone/],
+      [{ name: 'a', schedule: '@daily', command: ['x'], slot: 'nowhere' }, 'slot', /slot "nowhere" is not configured \(expected auto or one of: default, heavy, light/],
       [{ name: 'a', schedule: '@daily', command: ['x'], priorty: 'high' }, 'priorty', /did you mean "priority"/],
       [{ name: 'a', schedule: '@daily', command: ['x'], env: { X: 1 } }, 'env.X'],
       [[1, 2], 'body'],

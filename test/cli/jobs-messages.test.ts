@@ -99,3 +99,21 @@ test('jobs add --script: the path made absolute, its type read as discovery read
   assert.equal(missing.code, 2, show(missing));
   assert.equal(missing.stderr, `smart-cron: --script: ${join(dir, 'nope.sh')} does not exist (expected the path of a script file)\n`);
 });
+
+test('a slot this node does not have is refused where a person names it: jobs add, jobs set, apply -f (nothing written)', async () => {
+  const bad = await cli('jobs', 'add', 'typo', '--schedule', '@daily', '--command', 'true', '--slot', 'heavvy');
+  assert.equal(bad.code, 2, show(bad));
+  assert.equal(bad.stderr, 'smart-cron: job "typo": slot "heavvy" is not configured (did you mean "heavy"?) (expected auto or one of: default, heavy, light; slots are added under slots: in config.yaml)\n');
+  assert.equal((await cli('jobs', 'show', 'typo')).code, 2, 'not registered');
+  ok(await cli('jobs', 'add', 'slotted', '--schedule', '@daily', '--command', 'true', '--slot', 'light'));
+  const set = await cli('jobs', 'set', 'slotted', 'slot=nowhere');
+  assert.equal(set.code, 2, show(set));
+  assert.match(set.stderr, /job "slotted": slot "nowhere" is not configured/);
+  assert.equal(JSON.parse(ok(await cli('--json', 'jobs', 'show', 'slotted')).stdout).slot, 'light', 'unchanged');
+  const file = join(tempDir('smart-cron-msgs-apply-'), 'jobs.yaml');
+  writeFileSync(file, '- name: fine\n  schedule: "@daily"\n  command: ["true"]\n- name: wrong-slot\n  schedule: "@daily"\n  command: ["true"]\n  slot: gpu\n');
+  const apply = await cli('apply', '-f', file);
+  assert.equal(apply.code, 2, show(apply));
+  assert.match(apply.stderr, /line 4: job "wrong-slot": slot "gpu" is not configured/);
+  assert.equal((await cli('jobs', 'show', 'fine')).code, 2, 'nothing applied');
+});
