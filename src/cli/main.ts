@@ -9,6 +9,7 @@ import { exitCodeFor, SmartCronError } from '../errors.js';
 import { VERSION } from '../version.js';
 import * as alerts from './alerts.js';
 import { makeContext, type CliContext } from './context.js';
+import { commandPath, homeFor } from './home.js';
 import { guardPipes } from './pipes.js';
 import * as discover from './discover.js';
 import * as daemon from './daemon.js';
@@ -96,10 +97,11 @@ function applyToAll(cmd: Command, fn: (c: Command) => void): void {
 export async function main(argv: string[] = process.argv): Promise<number> {
   const program = buildProgram();
   // The daemon ends its start-up itself, once it is up; any other command's ends here.
-  program.hook('preAction', (_, action) => {
+  program.hook('preAction', async (_, action) => {
     const daemon = action.name() === 'daemon';
     guardPipes(daemon);
     if (!daemon) startupDone();
+    await homeFor(commandPath(action), program.opts(), action.opts());
   });
   try {
     await program.parseAsync(argv);

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -60,8 +60,9 @@ test("config.yaml's relative SQLite path is the home's, from any directory; ~/ i
 test('an empty SMART_CRON_HOME is unset; --home "" is refused; neither makes the current directory a home', async () => {
   const user = tempDir('smart-cron-user-');
   const cwd = tempDir('smart-cron-cwd-');
-  const r = ok(await cliIn(cwd, ['--json', 'status'], { HOME: user, SMART_CRON_HOME: '' }));
-  assert.equal(JSON.parse(r.stdout).home, join(user, '.smart-cron'));
+  // The default home, which does not exist yet: status says so (and makes none).
+  refused(await cliIn(cwd, ['--json', 'status'], { HOME: user, SMART_CRON_HOME: '' }), new RegExp(`no smart-cron home at ${join(user, '.smart-cron')} `));
+  assert.ok(!existsSync(join(user, '.smart-cron')));
   refused(await cliIn(cwd, ['--home', '', 'status'], { HOME: user }), /--home: an empty path/);
   assert.deepEqual(readdirSync(cwd), []);
 });
@@ -87,7 +88,14 @@ test('a read-only command creates no database folder outside the home', async ()
   const missing = join(tempDir('smart-cron-outside-'), 'nonexistent/dir');
   refused(await cliIn(cwd, ['--home', home, '--database', join(missing, 'x.db'), 'status']), new RegExp(`database folder ${missing} does not exist`));
   assert.ok(!existsSync(missing));
-  // Inside the home the folder is still made (a first command sets the home up).
+  // A home that is not there (a typo?) is not made up by a command that only reads.
+  for (const args of [['status'], ['doctor'], ['jobs', 'list'], ['history']]) {
+    refused(await cliIn(cwd, ['--home', join(home, 'fresh'), ...args]), new RegExp(`no smart-cron home at ${join(home, 'fresh')} \\(expected one made by \`smart-cron init\``));
+  }
+  assert.ok(!existsSync(join(home, 'fresh')));
+  // A command that registers a job makes it, as init does (0700, config, token).
+  ok(await cliIn(cwd, ['--home', join(home, 'fresh'), 'jobs', 'add', 'first', '--schedule', '@daily', '--command', 'true']));
+  assert.equal(statSync(join(home, 'fresh')).mode & 0o777, 0o700);
+  for (const f of ['config.yaml', 'api-token', 'smart-cron.db']) assert.ok(existsSync(join(home, 'fresh', f)), f);
   ok(await cliIn(cwd, ['--home', join(home, 'fresh'), 'status']));
-  assert.ok(existsSync(join(home, 'fresh/smart-cron.db')));
 });

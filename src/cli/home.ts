@@ -1,0 +1,43 @@
+/**
+ * Which commands may make the data home, and what the others say when it is not there.
+ *
+ * A mistyped --home used to give an empty, valid-looking home (made by opening its database,
+ * 0755 instead of init's 0700): `status` said "jobs: 0". Now a command that only reads or changes
+ * what is there refuses a home that does not exist, and a command that registers jobs makes the
+ * home as `init` does (config.yaml, API token, mode 0700). With a database named by --database or
+ * SMART_CRON_DATABASE_URL (PostgreSQL, most often), a CLI on a machine without a home of its own
+ * is fine: nothing is refused.
+ */
+import { existsSync } from 'node:fs';
+import { resolveHome } from '../config/load.js';
+import { ConfigError } from '../errors.js';
+import type { GlobalOptions } from './context.js';
+import { initHome } from './init.js';
+
+/** Commands that make the home themselves, or need none. */
+const OWN_HOME = new Set(['init', 'daemon', 'install-service', 'next', 'help']);
+/** Commands that register jobs: on a fresh home they make it first, as `init` does (a dry run writes nothing). */
+const MAKE_HOME = new Set(['jobs add', 'discover', 'import-crontab', 'apply']);
+
+/** The command's words below the program: "jobs add", "status". */
+export function commandPath(cmd: { name(): string; parent: unknown }): string {
+  const words: string[] = [];
+  for (let c: { name(): string; parent: unknown } | null = cmd; c && (c as { parent: unknown }).parent; c = c.parent as typeof c) words.unshift(c.name());
+  return words.join(' ');
+}
+
+export async function homeFor(path: string, g: GlobalOptions, opts: { dryRun?: boolean }, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  if (OWN_HOME.has(path.split(' ')[0]!)) return;
+  const home = resolveHome({ home: g.home, env });
+  if (existsSync(home)) return;
+  const database = g.database ?? (env.SMART_CRON_DATABASE_URL || undefined);
+  if (MAKE_HOME.has(path)) {
+    if (!opts.dryRun) await initHome({ home, database });
+    return;
+  }
+  if (database !== undefined) return;
+  throw new ConfigError(
+    `no smart-cron home at ${home} (expected one made by \`smart-cron init\` or by the daemon's first start; check --home or SMART_CRON_HOME)`,
+    'home',
+  );
+}
