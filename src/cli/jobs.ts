@@ -63,7 +63,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--duration <duration>', 'estimated run time, in seconds or as 90s, 15m (orders runs due together until runs are measured)')
     .option('--tag <tag>', 'a tag (repeatable)', collect)
     .option('--env <KEY=VALUE>', 'an environment variable (repeatable)', collect)
-    .option('--cwd <dir>', 'working directory')
+    .option('--cwd <dir>', "working directory (default: the home of the user it runs as, as cron does)")
     .option('--user <user>', 'run as this user (when the daemon runs as root)')
     .option('--description <text>', 'what the job does')
     .option('--overlap <policy>', 'forbid, allow, replace or queue')

@@ -32,6 +32,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { systemClock, type Clock, type TimerHandle } from '../clock.js';
 import type { BackendName, Confinement, EnforcementBackend } from './enforcement/types.js';
@@ -257,7 +258,10 @@ class Run implements RunHandle, SampleTarget {
     }
     Object.assign(env, spec.env ?? {}, { SMART_CRON_JOB: spec.jobName, SMART_CRON_RUN_ID: this.runId });
     const argv = spec.shell ? ['/bin/sh', '-c', spec.argv[0]!, spec.jobName, ...spec.argv.slice(1)] : spec.argv;
-    const cwd = spec.cwd ?? (ids ? env.HOME! : process.cwd());
+    // As cron does: a run without a working directory starts in its user's home, the same
+    // wherever it is started from (the daemon's directory is / under systemd, a one-shot
+    // `smart-cron run` is wherever its shell was).
+    const cwd = spec.cwd ?? env.HOME ?? os.homedir();
     const why = preflight(argv, cwd, env.PATH);
     if (why) return why;
     // A shim running as another user writes its exit file into a directory of its own: the

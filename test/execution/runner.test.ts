@@ -99,6 +99,10 @@ for (const [backendName, via] of [['portable', 'direct'], ['portable', 'helper']
     assert.equal(o.status, 'failed');
     assert.equal(o.exitCode, 5);
     assert.equal(o.outputTail, `${fs.realpathSync(cwd)}\nJOB=test-job RUN=${s.runId} EXTRA=x y\n`);
+    // Without a working directory: its user's home, as under cron (not wherever the daemon was started).
+    const home = tempDir();
+    const h = await startRun(spec({ argv: ['pwd'], env: { HOME: home } }), backend, opts).done;
+    assert.equal(h.outputTail, `${home}\n`);
   });
 
   test(`${name}: spawn failures become failed outcomes that name the command and the reason`, { skip }, async () => {

@@ -196,7 +196,7 @@ export function JobFormView({ job, slots, busy, error, onSubmit, onCancel }: Job
           'environment',
           <>
             <div class="row">
-              <Field id="f-working_dir" label="Working directory" error={errs.working_dir} hint="Empty: the daemon's directory (the user's home when run as another user).">
+              <Field id="f-working_dir" label="Working directory" error={errs.working_dir} hint="Empty: the home of the user it runs as, as cron does.">
                 <input {...text('working_dir', { hint: true })} class="mono" spellcheck={false} placeholder="/var/www/app" />
               </Field>
               <Field id="f-run_as_user" label="Run as user" error={errs.run_as_user} hint="Only when the daemon runs as root. Empty: the daemon's user.">
