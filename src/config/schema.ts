@@ -3,11 +3,12 @@
  * documented defaults, so the schema is also where the defaults are stated.
  */
 import Type, { type Static } from 'typebox';
+import { EMAIL, EMAIL_PATTERN } from '../shapes.js';
 
 const SlotBudget = Type.Object(
   {
     max_concurrent_jobs: Type.Integer({ minimum: 1, maximum: 10000 }),
-    max_memory_mb: Type.Number({ exclusiveMinimum: 0 }),
+    max_memory_mb: Type.Number({ minimum: 1 }),
     max_cpu_percent: Type.Number({ exclusiveMinimum: 0, maximum: 100 }),
   },
   { additionalProperties: false },
@@ -88,9 +89,9 @@ export const ConfigSchema = Type.Object(
         email: Type.Object(
           {
             /** smtp://[user:pass@]host:port (STARTTLS when offered) or smtps://… (TLS from the start). */
-            smtp_url: Type.String({ default: 'smtp://127.0.0.1:25' }),
-            from: Type.String({ default: 'smart-cron@localhost' }),
-            to: Type.Array(Type.String(), { default: [] }),
+            smtp_url: Type.String({ pattern: '^smtps?://', description: 'an smtp:// or smtps:// URL', default: 'smtp://127.0.0.1:25' }),
+            from: Type.String({ pattern: EMAIL_PATTERN, description: EMAIL, default: 'smart-cron@localhost' }),
+            to: Type.Array(Type.String({ pattern: EMAIL_PATTERN, description: EMAIL }), { default: [] }),
             /** Credentials kept out of the URL; `password_file` keeps the secret out of config.yaml too. */
             user: Type.Optional(Type.String()),
             password: Type.Optional(Type.String()),

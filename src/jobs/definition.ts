@@ -7,9 +7,9 @@ import Value from 'typebox/value';
 import { explainErrors } from '../config/explain.js';
 import { ValidationError } from '../errors.js';
 
-import { EMAIL, EMAIL_PATTERN, ENV_NAME, ENV_NAME_PATTERN, JOB_NAME, JOB_NAME_PATTERN, NODE_LABEL, NODE_LABEL_PATTERN, USER_NAME, USER_NAME_PATTERN } from './shapes.js';
+import { EMAIL, EMAIL_PATTERN, ENV_NAME, ENV_NAME_PATTERN, JOB_NAME, JOB_NAME_PATTERN, NODE_LABEL, NODE_LABEL_PATTERN, USER_NAME, USER_NAME_PATTERN } from '../shapes.js';
 
-export { ENV_NAME, ENV_NAME_PATTERN } from './shapes.js';
+export { ENV_NAME, ENV_NAME_PATTERN } from '../shapes.js';
 const Name = Type.String({ pattern: JOB_NAME_PATTERN, description: JOB_NAME });
 const Bool = Type.Boolean();
 

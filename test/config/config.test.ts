@@ -107,6 +107,9 @@ const BAD: [string, string, string, (string | RegExp)[]][] = [
   ['reserve_mb neither auto nor a number', 'host:\n  reserve_mb: lots\n', 'host.reserve_mb', ['host.reserve_mb = "lots"', '"auto"', 'number']],
   ['not a mapping', '- a\n- b\n', 'config.yaml', ['expected a mapping of settings at the top level, got a list']],
   ['retention zero', 'retention:\n  history_days: 0\n', 'retention.history_days', ['retention.history_days = 0', 'expected > 0']],
+  ['an http URL for SMTP', 'alerts:\n  email: { smtp_url: "http://x" }\n', 'alerts.email.smtp_url', ['alerts.email.smtp_url = "http://x"', 'an smtp:// or smtps:// URL']],
+  ['a recipient that is no address', 'alerts:\n  email: { to: [ops@example.com, not-an-email] }\n', 'alerts.email.to.1', ['alerts.email.to.1 = "not-an-email"', 'an email address (name@host)']],
+  ['a slot budget under 1 MB', 'slots:\n  default: { max_memory_mb: 0.5 }\n', 'slots.default.max_memory_mb', ['slots.default.max_memory_mb = 0.5', 'expected >= 1']],
 ];
 
 for (const [label, text, field, pieces] of BAD) {

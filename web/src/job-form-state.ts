@@ -8,7 +8,7 @@
 // The CLI's own splitting: the same argv as `--command`.
 import { splitWords } from './words.js';
 import { SETTING_DEFAULTS } from '../../src/jobs/settings.js';
-import { EMAIL_PATTERN, ENV_NAME as ENV_NAME_WORDS, ENV_NAME_PATTERN, NODE_LABEL_PATTERN, USER_NAME_PATTERN } from '../../src/jobs/shapes.js';
+import { EMAIL_PATTERN, ENV_NAME as ENV_NAME_WORDS, ENV_NAME_PATTERN, NODE_LABEL_PATTERN, USER_NAME_PATTERN } from '../../src/shapes.js';
 import { commandLine } from './format.js';
 import type { Job } from './types.js';
 

@@ -51,7 +51,7 @@ export class JobsRepo {
 
   /**
    * A job by numeric id or by name. Digits alone are an id (names cannot be digits alone, see
-   * jobs/shapes.ts); a name of digits from before that rule is still found when no job has that id.
+   * src/shapes.ts); a name of digits from before that rule is still found when no job has that id.
    */
   async byRef(ref: string | number, q: Q = this.db): Promise<JobRow | undefined> {
     if (typeof ref === 'number') return this.byId(ref, q);

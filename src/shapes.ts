@@ -1,7 +1,7 @@
 /**
- * How some job field values must look, with the words that say so: the schema (definition.ts)
- * checks them, and the dashboard's form (web/src/job-form-state.ts) checks them before it sends.
- * web/ imports this file, so it imports nothing.
+ * How some values must look, with the words that say so: the job schema (jobs/definition.ts) and
+ * config.yaml's (config/schema.ts) check them, and the dashboard's form (web/src/job-form-state.ts)
+ * checks them before it sends. web/ and every layer import this file, so it imports nothing.
  */
 
 /**
