@@ -91,7 +91,12 @@ export async function discover(jm: JobManager, dirs: string[], opts: DiscoverOpt
     const info = a.info as unknown as Record<string, unknown>;
     let change: Change;
     let changed: string[];
-    if (existing) {
+    if (existing && existing.source !== 'discovered') {
+      // Registered by a person (jobs add --script, the API, jobs.yaml): theirs, as they set it.
+      // Discovery neither takes it over nor adds a second job for the same script.
+      change = 'unchanged';
+      changed = [];
+    } else if (existing) {
       ({ change, changed } = previewChange(existing, def));
       const infoChanged = JSON.stringify(info) !== existing.discovery_info;
       if (existing.missing) {

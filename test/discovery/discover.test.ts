@@ -243,3 +243,23 @@ test('--include and --exclude narrow the scan', async () => {
     await fresh.close();
   }
 });
+
+test('a script a person registered themselves (jobs add --script) is left as they set it: not taken over, not added twice', async () => {
+  const own = await openEnv();
+  try {
+    const dir = join(own.dir, 'scripts');
+    mkdirSync(dir);
+    const script = join(dir, 'backup.sh');
+    writeFileSync(script, '#!/bin/sh\n# Backs up the database every night.\n# @memory 900M\necho ok\n');
+    chmodSync(script, 0o755);
+    await own.jm.registerJob({ name: 'mine', schedule: '0 1 * * *', timezone: 'UTC', script_path: script, category: 'other', priority: 'low', estimated_memory_mb: 64 }, { source: 'manual', byUser: true });
+    const before = await own.jm.getJob('mine');
+    const r = await discover(own.jm, [dir], { readHead: reader });
+    assert.deepEqual(r.counts, { new: 0, updated: 0, unchanged: 1, missing: 0 });
+    const after = await own.jm.getJob('mine');
+    assert.deepEqual(after, before, 'its category, priority, memory and description are the person\'s');
+    assert.deepEqual((await own.jm.listJobs()).jobs.map((j) => j.name), ['mine'], 'no second job for the script');
+  } finally {
+    await own.close();
+  }
+});
