@@ -102,7 +102,8 @@ function normalizeField(text: string, spec: FieldSpec, expr: string, field: stri
   };
   const expected = () => {
     const names = spec.names ? `, a name such as ${spec.names[1]!.toUpperCase()}` : '';
-    return `expected a number ${spec.lo}-${spec.hi}${names}, a range a-b, a list a,b, a step */n or a-b/n, or *`;
+    const last = spec.name === 'day-of-month' ? ", L (the month's last day)" : '';
+    return `expected a number ${spec.lo}-${spec.hi}${names}, a range a-b, a list a,b, a step */n or a-b/n${last}, or *`;
   };
   const value = (tok: string): number => {
     if (/^\d+$/.test(tok)) {
@@ -133,7 +134,7 @@ function normalizeField(text: string, spec: FieldSpec, expr: string, field: stri
     }
     if (base === '*' || (base === '?' && spec.name.startsWith('day'))) {
       out.push(`*${step}`);
-    } else if (base === 'L' && spec.name === 'day-of-month' && !step) {
+    } else if (base.toUpperCase() === 'L' && spec.name === 'day-of-month' && !step) {
       out.push('L');
     } else if (base.includes('-')) {
       const ends = base.split('-');

@@ -28,6 +28,7 @@ test('invalid expressions name the field and what was expected', () => {
     ['60 * * * * *', 'second', '0-59'],
     ['* 60 * * * *', 'minute', '0-59'],
     ['a * * * *', 'minute', '"a"', 'expected a number 0-59'],
+    ['0 0 x * *', 'day-of-month', '"x"', "L (the month's last day)"],
     ['*/0 * * * *', 'minute', 'step', '1-60'],
     ['*/61 * * * *', 'minute', 'step', '1-60'],
     ['5/10 * * * *', 'minute', 'step needs * or a range'],
@@ -66,6 +67,7 @@ test('valid expressions: names, 7 as Sunday, ranges, steps, lists, ?, L', () => 
     ['0 10-20/5 * * *', '2026-03-25T00:00:00Z', ['2026-03-25T10:00:00+00:00', '2026-03-25T15:00:00+00:00', '2026-03-25T20:00:00+00:00']],
     ['0 0 ? * MON', '2026-03-25T00:00:00Z', ['2026-03-30T00:00:00+00:00']],
     ['0 0 L * *', '2026-02-15T00:00:00Z', ['2026-02-28T00:00:00+00:00', '2026-03-31T00:00:00+00:00', '2026-04-30T00:00:00+00:00']],
+    ['0 0 l * *', '2026-02-15T00:00:00Z', ['2026-02-28T00:00:00+00:00']], // case-insensitive, as names are
     ['  0   0  *  *  * ', '2026-03-25T12:00:00Z', ['2026-03-26T00:00:00+00:00']],
   ];
   for (const [expr, from, want] of cases) assert.deepEqual(runs(expr, from, want.length), want, expr);
