@@ -9,7 +9,7 @@ import { exitCodeFor, SmartCronError } from '../errors.js';
 import { VERSION } from '../version.js';
 import * as alerts from './alerts.js';
 import { makeContext, type CliContext } from './context.js';
-import { commandPath, homeFor } from './home.js';
+import { commandPath, homeFor, unmakeHome } from './home.js';
 import { guardPipes } from './pipes.js';
 import * as discover from './discover.js';
 import * as daemon from './daemon.js';
@@ -97,17 +97,20 @@ function applyToAll(cmd: Command, fn: (c: Command) => void): void {
 export async function main(argv: string[] = process.argv): Promise<number> {
   const program = buildProgram();
   // The daemon ends its start-up itself, once it is up; any other command's ends here.
+  let madeHome: string | null = null;
   program.hook('preAction', async (_, action) => {
     const daemon = action.name() === 'daemon';
     guardPipes(daemon);
     if (!daemon) startupDone();
-    await homeFor(commandPath(action), program.opts(), action.opts());
+    madeHome = await homeFor(commandPath(action), program.opts(), action.opts());
   });
   try {
     await program.parseAsync(argv);
     // An action may set its own exit code (run --wait: 1 when the run failed; doctor): keep it.
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
+    // A command that made the home and then failed (a bad job definition): the home goes again.
+    unmakeHome(madeHome);
     if (e instanceof CommanderError) {
       // --help and --version exit 0; usage errors were already printed by commander.
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;

@@ -45,9 +45,10 @@ test("config.yaml's relative SQLite path is the home's, from any directory; ~/ i
   assert.equal(JSON.parse(status.stdout).database, `sqlite:${join(home, 'data/jobs.db')}`);
   assert.equal(JSON.parse(status.stdout).jobs, 1);
 
-  // --database typed by a person is the current directory's.
-  ok(await cliIn(elsewhere, ['--home', home, '--database', 'sqlite:typed.db', 'status']));
+  // --database typed by a person is the current directory's (a command that registers a job makes it).
+  ok(await cliIn(elsewhere, ['--home', home, '--database', 'sqlite:typed.db', 'jobs', 'add', 'two', '--schedule', '@daily', '--command', 'true']));
   assert.ok(existsSync(join(elsewhere, 'typed.db')));
+  ok(await cliIn(elsewhere, ['--home', home, '--database', 'sqlite:typed.db', 'status']));
 
   const user = tempDir('smart-cron-user-');
   writeFileSync(join(home, 'config.yaml'), 'database: sqlite:~/tilde.db\n');
@@ -86,13 +87,21 @@ test('a read-only command creates no database folder outside the home', async ()
   const cwd = tempDir('smart-cron-cwd-');
   const home = tempDir('smart-cron-home-');
   const missing = join(tempDir('smart-cron-outside-'), 'nonexistent/dir');
-  refused(await cliIn(cwd, ['--home', home, '--database', join(missing, 'x.db'), 'status']), new RegExp(`database folder ${missing} does not exist`));
+  refused(await cliIn(cwd, ['--home', home, '--database', join(missing, 'x.db'), 'jobs', 'add', 'x', '--schedule', '@daily', '--command', 'true']), new RegExp(`database folder ${missing} does not exist`));
+  refused(await cliIn(cwd, ['--home', home, '--database', join(missing, 'x.db'), 'status']), new RegExp(`--database: no SQLite database at ${join(missing, 'x.db')}`));
   assert.ok(!existsSync(missing));
   // A home that is not there (a typo?) is not made up by a command that only reads.
   for (const args of [['status'], ['doctor'], ['jobs', 'list'], ['history']]) {
     refused(await cliIn(cwd, ['--home', join(home, 'fresh'), ...args]), new RegExp(`no smart-cron home at ${join(home, 'fresh')} \\(expected one made by \`smart-cron init\``));
   }
   assert.ok(!existsSync(join(home, 'fresh')));
+  // A command that would make it but fails (a bad job) leaves no home behind: a mistake changes nothing.
+  refused(await cliIn(cwd, ['--home', join(home, 'fresh'), 'jobs', 'add', 'x', '--schedule', 'bad', '--command', 'true']), /schedule/);
+  assert.ok(!existsSync(join(home, 'fresh')), 'the home made for the failed command is gone again');
+  // A SQLite file named for a command that only reads must be there too (a typo is no empty database).
+  const typo = join(home, 'typo.db');
+  refused(await cliIn(cwd, ['--home', home, '--database', `sqlite:${typo}`, 'jobs', 'list']), new RegExp(`--database: no SQLite database at ${typo}`));
+  assert.ok(!existsSync(typo));
   // A command that registers a job makes it, as init does (0700, config, token).
   ok(await cliIn(cwd, ['--home', join(home, 'fresh'), 'jobs', 'add', 'first', '--schedule', '@daily', '--command', 'true']));
   assert.equal(statSync(join(home, 'fresh')).mode & 0o777, 0o700);
