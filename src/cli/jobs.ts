@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { closest } from '../config/explain.js';
 import { detect } from '../discovery/detect.js';
+import { argvForScript, type ScriptType } from '../execution/shim.js';
 import { ValidationError } from '../errors.js';
 import { standingReasons, warningsOf, type Info } from '../discovery/reasons.js';
 import { parseDuration } from '../jobs/dependencies.js';
@@ -168,7 +169,11 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<assignments...>', 'key=value pairs')
     .action(async (name: string, assignments: string[]) => {
       const patch = parseAssignments(assignments);
+      if (typeof patch.script_path === 'string') Object.assign(patch, scriptDefinition(patch.script_path, 'script_path'));
       await ctx.withApp(async (app) => {
+        // A shell job's command is one shell line, as given: not split into words.
+        const line = assignments.findLast((a) => a.startsWith('command='))?.slice('command='.length);
+        if (line !== undefined && line !== '' && (patch.shell ?? (await app.jobs.getJobRow(name)).shell === 1)) patch.command = [line];
         const r = await app.jobs.updateJob(name, patch);
         if (ctx.globals().json) return printJson({ change: r.change, changed: r.changed, job: presentJob(r.job, app.clock.now()) });
         print(r.changed.length ? `updated ${r.job.name}: ${r.changed.join(', ')}` : `${r.job.name}: nothing changed`);
@@ -210,16 +215,16 @@ async function distinctJobs(app: App, names: string[]): Promise<Job[]> {
  * shell's this command ran in), a file that is there, and its type as discovery reads it (so a
  * script without an exec bit runs through its interpreter).
  */
-function scriptDefinition(given: string): Pick<JobDefinition, 'script_path' | 'script_type'> {
+function scriptDefinition(given: string, flag = '--script'): Pick<JobDefinition, 'script_path' | 'script_type'> {
   const abs = resolve(given);
   let found: ReturnType<typeof detect>;
   try {
     found = detect(abs);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ValidationError(`--script: ${abs} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (e as Error).message})`} (expected the path of a script file)`, 'script');
+    throw new ValidationError(`${flag}: ${abs} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (e as Error).message})`} (expected the path of a script file)`, 'script');
   }
-  if (!found.script) throw new ValidationError(`--script: ${abs}: ${found.why} (expected a php, bash, python or node script, or an executable)`, 'script');
+  if (!found.script) throw new ValidationError(`${flag}: ${abs}: ${found.why} (expected a php, bash, python or node script, or an executable)`, 'script');
   return { script_path: abs, script_type: found.detection.type };
 }
 
@@ -324,7 +329,9 @@ function coerce(key: string, raw: string): unknown {
 
 function describeJob(job: Job, now: number, next: string[]): string {
   const p = presentJob(job, now);
-  const what = job.script_path ? `${job.script_type ?? 'script'} ${job.script_path}` : job.shell ? `sh -c ${JSON.stringify((p.command as string[])[0])}` : (p.command as string[]).map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ');
+  // A script as it will run: through its #! line when it has one (argvForScript).
+  const quote = (a: string) => (/\s/.test(a) ? JSON.stringify(a) : a);
+  const what = job.script_path ? argvForScript(job.script_path, job.script_type as ScriptType | null).map(quote).join(' ') : job.shell ? `sh -c ${JSON.stringify((p.command as string[])[0])}` : (p.command as string[]).map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ');
   const lines: [string, unknown][] = [
     ['name', job.name],
     ['description', job.description],

@@ -117,3 +117,19 @@ test('a slot this node does not have is refused where a person names it: jobs ad
   assert.match(apply.stderr, /line 4: job "wrong-slot": slot "gpu" is not configured/);
   assert.equal((await cli('jobs', 'show', 'fine')).code, 2, 'nothing applied');
 });
+
+test('jobs set: a shell job takes command= as one shell line; script_path= is checked as --script is; show says what really runs', async () => {
+  ok(await cli('jobs', 'add', 'sh2', '--schedule', '@daily', '--shell', 'echo one'));
+  ok(await cli('jobs', 'set', 'sh2', 'command=echo hi; echo there'));
+  assert.deepEqual(JSON.parse(ok(await cli('--json', 'jobs', 'show', 'sh2')).stdout).command, ['echo hi; echo there']);
+  const dir = tempDir('smart-cron-msgs-set-');
+  const script = join(dir, 'strict.sh');
+  writeFileSync(script, '#!/bin/sh -e\n# Stops at the first failure.\nfalse\necho not here\n'); // no exec bit: its #! line's program runs it
+  ok(await cli('jobs', 'set', 'sh2', `script_path=${relative(ROOT, script)}`));
+  const job = JSON.parse(ok(await cli('--json', 'jobs', 'show', 'sh2')).stdout) as { script_path: string; script_type: string; command: unknown };
+  assert.deepEqual([job.script_path, job.script_type, job.command], [script, 'bash', null]);
+  assert.match(ok(await cli('jobs', 'show', 'sh2')).stdout, new RegExp(`^runs\\s+/bin/sh -e ${script}$`, 'm'));
+  const gone = await cli('jobs', 'set', 'sh2', `script_path=${join(dir, 'gone.sh')}`);
+  assert.equal(gone.code, 2, show(gone));
+  assert.match(gone.stderr, /script_path: .*gone\.sh does not exist/);
+});
