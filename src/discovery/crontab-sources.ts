@@ -4,7 +4,7 @@
  * /etc/crontab and /etc/cron.d/* (the user field becomes run_as_user).
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ValidationError } from '../errors.js';
 import { parseCrontab, type ParsedCrontab } from './crontab.js';
@@ -22,13 +22,19 @@ export interface SourceOptions {
   stdin?: () => string;
   /** `crontab -l` for the current user, injectable. */
   userCrontab?: () => string;
+  /** What --system reads (tests point it elsewhere): the system crontab and the cron.d folder. */
+  systemSources?: readonly [string, string];
 }
 
 export function readCrontabs(files: string[], opts: SourceOptions = {}): (ParsedCrontab & { label?: string })[] {
   const out: (ParsedCrontab & { label?: string })[] = [];
   if (files.length === 0) {
-    if (opts.system) files = [SYSTEM_CRONTAB, SYSTEM_CRON_D];
-    else {
+    // --system on its own: what the host has of the two (a container may have /etc/cron.d only).
+    if (opts.system) {
+      const [crontab, cronD] = opts.systemSources ?? [SYSTEM_CRONTAB, SYSTEM_CRON_D];
+      files = [crontab, cronD].filter((f) => existsSync(f));
+      if (files.length === 0) throw new ValidationError(`--system: neither ${crontab} nor ${cronD} exists on this host (expected cron's system crontab or its cron.d folder)`, 'system');
+    } else {
       const text = (opts.userCrontab ?? currentUserCrontab)();
       return [{ ...parseCrontab(text, { file: 'crontab -l', system: false }), label: process.env.USER || 'user' }];
     }

@@ -10,6 +10,7 @@ import { readCrontabs } from '../../src/discovery/crontab-sources.js';
 import { discover } from '../../src/discovery/discover.js';
 import { reviewList } from '../../src/discovery/review.js';
 import { ValidationError } from '../../src/errors.js';
+import { tempDir } from '../helpers/tmp.js';
 import { FIXTURES, openEnv, type Env } from './helpers.js';
 
 const CT = join(FIXTURES, 'crontab');
@@ -278,4 +279,16 @@ test('an entry that runs a script already discovered as a job is imported with a
   } finally {
     await env.close();
   }
+});
+
+test('--system on a host without /etc/crontab (a container) reads /etc/cron.d alone; with neither, says so', () => {
+  const etc = join(tempDir('smart-cron-system-'), 'etc');
+  mkdirSync(join(etc, 'cron.d'), { recursive: true });
+  writeFileSync(join(etc, 'cron.d', 'e2scrub_all'), '30 3 * * 0 root test -e /run/systemd/system || /sbin/e2scrub_all\n');
+  const parsed = readCrontabs([], { system: true, systemSources: [join(etc, 'crontab'), join(etc, 'cron.d')] });
+  assert.deepEqual(parsed.map((p) => [p.file, p.entries.length]), [[join(etc, 'cron.d', 'e2scrub_all'), 1]]);
+  const none = join(tempDir('smart-cron-system-'), 'etc');
+  assert.throws(() => readCrontabs([], { system: true, systemSources: [join(none, 'crontab'), join(none, 'cron.d')] }), {
+    message: `--system: neither ${join(none, 'crontab')} nor ${join(none, 'cron.d')} exists on this host (expected cron's system crontab or its cron.d folder)`,
+  });
 });
