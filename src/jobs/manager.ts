@@ -105,9 +105,20 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
    * a typo would otherwise be accepted and every run of the job skipped at admission. (A slot in
    * a discovered script's annotation is not refused: the run says why it is skipped.)
    */
+  /** Whether a job may name this slot here: auto, or one this node has (any, when not told the slots). */
+  knowsSlot(slot: string): boolean {
+    const known = this.opts.slots;
+    return !known || slot === 'auto' || known.includes(slot);
+  }
+
+  /** The configured slots of this node, when known. */
+  get slotNames(): readonly string[] | undefined {
+    return this.opts.slots;
+  }
+
   checkSlot(slot: string | null | undefined, where: string): void {
     const known = this.opts.slots;
-    if (!known || slot === undefined || slot === null || slot === 'auto' || known.includes(slot)) return;
+    if (!known || slot === undefined || slot === null || this.knowsSlot(slot)) return;
     const near = closest(slot, [...known]);
     throw new ValidationError(
       `${where}: slot "${slot}" is not configured${near ? ` (did you mean "${near}"?)` : ''} (expected auto or one of: ${known.join(', ')}; slots are added under slots: in config.yaml)`,

@@ -252,3 +252,22 @@ test('import-crontab after the crontab changed: a new schedule updates the job, 
     rmSync(h, { recursive: true, force: true });
   }
 });
+
+test('an @slot this node does not have: discovery says so and uses auto (its runs are not all skipped)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'smart-cron-slot-'));
+  try {
+    const scripts = join(dir, 'scripts');
+    mkdirSync(scripts);
+    writeFileSync(join(scripts, 'slotty.sh'), '#!/bin/sh\n# Rotates the logs.\n# @cron 0 0 1 1 *\n# @slot haevy\necho hi\n');
+    chmodSync(join(scripts, 'slotty.sh'), 0o755);
+    const h = join(dir, 'home');
+    const found = await runCli(['--home', h, 'discover', scripts]);
+    assert.equal(found.code, 0, describe(found));
+    const job = JSON.parse((await runCli(['--home', h, '--json', 'jobs', 'show', 'slotty'])).stdout) as { slot: string };
+    assert.equal(job.slot, 'auto');
+    const review = await runCli(['--home', h, 'review']);
+    assert.match(review.stdout, /@slot "haevy" is not a slot of this node \(expected one of: auto, default, heavy, light\): slot auto is used/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
