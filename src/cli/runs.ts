@@ -159,7 +159,7 @@ export function register(program: Command, ctx: CliContext): void {
           const going = await app.database.db.selectFrom('smart_cron_job_history').select('id').where('status', '=', 'running').where('node', '=', app.config.nodeId).orderBy('id').execute();
           print(
             going.length
-              ? `(no daemon is running for this home: ${going.length} run${going.length === 1 ? '' : 's'} (#${going.map((r) => r.id).join(', #')}) go on unsupervised; the next daemon adopts and records ${going.length === 1 ? 'it' : 'them'})`
+              ? `(no daemon is running for this home: ${going.length} run${going.length === 1 ? '' : 's'} (#${going.map((r) => r.id).join(', #')}) ${going.length === 1 ? 'goes' : 'go'} on unsupervised; the next daemon adopts and records ${going.length === 1 ? 'it' : 'them'})`
               : '(no daemon is running for this home: nothing runs)',
           );
         }
@@ -203,11 +203,16 @@ export function parseRunId(text: string): number {
 }
 
 export function describeRun(r: RunRow, now: number): string {
-  const lines = [
-    `run #${r.id}: ${statusLabel(r, now)}${r.exit_code !== null ? ` (exit ${r.exit_code})` : ''}${r.signal ? ` (${r.signal})` : ''}`,
-    `started ${when(r.started_at, now)}, waited ${r.wait_ms ?? 0} ms, took ${r.duration_ms !== null ? `${(r.duration_ms / 1000).toFixed(2)} s` : '-'}`,
-    `peak memory ${r.peak_memory_mb !== null ? `${r.peak_memory_mb.toFixed(1)} MB (${r.memory_source})` : '-'}, cpu ${r.cpu_time_ms ?? '-'} ms`,
-  ];
+  const lines = [`run #${r.id}: ${statusLabel(r, now)}${r.exit_code !== null ? ` (exit ${r.exit_code})` : ''}${r.signal ? ` (${r.signal})` : ''}`];
+  if (r.started_at === null && r.status !== 'queued') {
+    // Skipped, or let go before its start: it has no start, duration or usage to report.
+    lines.push(`never started: queued ${when(r.queued_at, now)}${r.finished_at ? `, ended ${when(r.finished_at, now)}` : ''}`);
+  } else {
+    lines.push(
+      `started ${when(r.started_at, now)}, waited ${r.wait_ms ?? 0} ms, took ${r.duration_ms !== null ? `${(r.duration_ms / 1000).toFixed(2)} s` : '-'}`,
+      `peak memory ${r.peak_memory_mb !== null ? `${r.peak_memory_mb.toFixed(1)} MB (${r.memory_source})` : '-'}, cpu ${r.cpu_time_ms ?? '-'} ms`,
+    );
+  }
   if (r.status === 'running' && r.cancel_requested) lines.push(`asked to stop: ${r.cancel_requested}`);
   if (r.error_message) lines.push(`error: ${r.error_message}`);
   if (r.skip_reason) lines.push(`skipped: ${r.skip_reason}`);

@@ -283,7 +283,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
   /** The job's row without its tags (one query): for paths that do not show the job. */
   async getJobRow(ref: string | number): Promise<JobRow> {
     const row = await this.jobs.byRef(ref);
-    if (!row) throw new NotFoundError(`no job named "${ref}" (see \`smart-cron jobs list\`)`, 'job');
+    if (!row) throw new NotFoundError(`${/^\d+$/.test(String(ref)) ? `no job with id ${ref} (or named "${ref}")` : `no job named "${ref}"`} (see \`smart-cron jobs list\`)`, 'job');
     return row;
   }
 

@@ -133,3 +133,9 @@ test('jobs set: a shell job takes command= as one shell line; script_path= is ch
   assert.equal(gone.code, 2, show(gone));
   assert.match(gone.stderr, /script_path: .*gone\.sh does not exist/);
 });
+
+test('a number that is no job id says both ways it was looked up', async () => {
+  const r = await cli('jobs', 'show', '99999');
+  assert.equal(r.code, 2, show(r));
+  assert.equal(r.stderr, 'smart-cron: no job with id 99999 (or named "99999") (see `smart-cron jobs list`)\n');
+});

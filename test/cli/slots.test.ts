@@ -52,7 +52,7 @@ test('slots: this node and the other nodes that are up, as table and --json; bef
       .values({ job_id: job.id, scheduled_for: new Date(now).toISOString(), attempt: 1, trigger: 'manual', status: 'running', node: 'here', slot, queued_at: new Date(now).toISOString(), started_at: new Date(now).toISOString() } as never)
       .returning('id')
       .executeTakeFirstOrThrow();
-    assert.match((await cli('slots')).stdout, new RegExp(`no daemon is running for this home: 1 run \\(#${run.id}\\) go on unsupervised; the next daemon adopts and records it`));
+    assert.match((await cli('slots')).stdout, new RegExp(`no daemon is running for this home: 1 run \\(#${run.id}\\) goes on unsupervised; the next daemon adopts and records it`));
   } finally {
     await app.close();
   }

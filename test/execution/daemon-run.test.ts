@@ -60,6 +60,7 @@ test('run --wait: here without a daemon (exit 0 on success, 1 on failure); throu
     waiting.child.kill('SIGINT');
     await waiting.exited;
     assert.equal(waiting.stdout().match(/^waiting: /gm)?.length, 1, 'said once');
+    assert.match(waiting.stdout(), /^never started: queued .*, ended /m, 'no start, wait or usage to report for it');
     d.child.kill('SIGTERM');
     assert.equal(await d.exited, 0, d.output());
     // Stopped with nothing running, it leaves no cgroup of its own behind (slots included).
