@@ -17,10 +17,14 @@ export const CONFIG_TEMPLATE = `# smart-cron configuration. Every key is optiona
 #   default: { max_concurrent_jobs: 5,  max_memory_mb: 3072, max_cpu_percent: 80 }
 #   heavy:   { max_concurrent_jobs: 2,  max_memory_mb: 4096, max_cpu_percent: 90 }
 #   light:   { max_concurrent_jobs: 10, max_memory_mb: 1024, max_cpu_percent: 50 }
-# execution: { enforcement: auto, sample_interval_ms: 100, kill_grace_seconds: 10 }
+# execution: { enforcement: auto, sample_interval_ms: 100, kill_grace_seconds: 10, start_lead_ms: 750 }
 # alerts:
 #   email: { smtp_url: "smtp://127.0.0.1:25", from: "smart-cron@localhost", to: [] }
 #   webhooks: []                             # [{ url, format: json|slack }]
+#   high_duration_factor: 2                  # a run is slow over 2 x its baseline duration…
+#   high_duration_min_excess_seconds: 1      # …and at least 1 s over it (0: the factor alone)
+#   high_memory_factor: 1.5                  # high memory over 1.5 x its baseline peak…
+#   high_memory_min_excess_mb: 16            # …and at least 16 MB over it (0: the factor alone)
 # retention: { history_days: 90, max_runs_per_job: 10000 }
 `;
 

@@ -66,7 +66,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   const { leaseMs } = config;
   // config.yaml's api section, with --host and --port over it (alert links use the same address).
   const apiConfig = { ...config.api, ...Object.fromEntries(Object.entries(opts.listen ?? {}).filter(([, v]) => v !== undefined)) };
-  const alerts = new AlertManager({ db: app.database.db, clock, config: { alerts: config.alerts, api: apiConfig }, bus });
+  // The seed's [ALERT] lines go to the daemon's log, timestamped like every other line.
+  const alerts = new AlertManager({ db: app.database.db, clock, config: { alerts: config.alerts, api: apiConfig }, bus, logger: { warn: log, info: log, error: log } });
   let api: Api | null = null;
   const holdsLease = () => nodes.acquireLease(SCHEDULER_LEASE, config.nodeId, clock.now(), leaseMs);
   const engine = buildEngine(app, {

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { homedir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
+import { CONFIG_TEMPLATE } from '../../src/cli/init.js';
 import { loadConfig, resolveHome } from '../../src/config/load.js';
 import { DEFAULT_SLOTS } from '../../src/config/schema.js';
 import { ConfigError } from '../../src/errors.js';
@@ -156,4 +157,16 @@ test("database: config.yaml's relative SQLite path is the home's; a flag's is th
   assert.equal(loadConfig({ home: h, env: {} }).database, `sqlite:${join(h, 'jobs.db')}`);
   assert.equal(loadConfig({ home: h, database: 'sqlite:jobs.db', env: {} }).database, 'sqlite:jobs.db');
   assert.equal(loadConfig({ home: home('database: sqlite:~/x.db\n'), env: {} }).database, `sqlite:${join(homedir(), 'x.db')}`);
+});
+
+test('the config.yaml init writes: its commented values, taken as they stand, are the defaults', () => {
+  // Every commented setting, uncommented (the database line names <home>: left out).
+  const text = CONFIG_TEMPLATE.split('\n')
+    .filter((l) => l.startsWith('# ') && !l.startsWith('# smart-cron') && !l.includes('<home>'))
+    .map((l) => l.slice(2))
+    .join('\n');
+  const fromTemplate = loadConfig({ home: home(text) });
+  const defaults = loadConfig({ home: home() });
+  const strip = (c: ReturnType<typeof loadConfig>) => ({ ...c, home: '', configPath: '', database: '', tokenPath: '', runsDir: '' });
+  assert.deepEqual(strip(fromTemplate), strip(defaults));
 });

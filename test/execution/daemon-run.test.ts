@@ -53,6 +53,10 @@ test('run --wait: here without a daemon (exit 0 on success, 1 on failure); throu
     const last = (await a.jobs.history.list({ jobId: (await a.jobs.getJob('ok')).id, limit: 1 }))[0]!;
     assert.equal(last.status, 'succeeded');
     assert.equal(last.pid !== null, true);
+    // A failure through the daemon: the seed's alert line, in the daemon's log with its time like every line.
+    const badViaDaemon = await runCli(['--home', home, 'run', 'bad', '--wait'], { timeoutMs: 120_000 });
+    assert.equal(badViaDaemon.code, 1, describe(badViaDaemon));
+    await until('the alert line in the daemon log', async () => /^\d{4}-\d\d-\d\dT[\d:.]+Z \[ALERT\] bad - failure - error$/m.test(d!.output()), 20_000).catch(() => assert.fail(d!.output()));
     // A run the daemon cannot take says why it waits (here: pinned to another node), once.
     await a.jobs.registerJob({ name: 'elsewhere', schedule: '@yearly', timezone: 'UTC', command: ['true'], slot, pinned_node: 'another-node' }, { source: 'manual', byUser: true });
     const waiting = startCliProcess(home, ['run', 'elsewhere', '--wait']);
