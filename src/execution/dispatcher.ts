@@ -528,7 +528,7 @@ export class Dispatcher implements Executor {
     const run = entry.run;
     if (entry.skipReason && outcome.started_at === null) {
       // Let go before its command started, as one that should not run: a skipped tick.
-      outcome = { ...outcome, status: 'skipped', skip_reason: entry.skipReason, error_message: null, duration_ms: null };
+      outcome = { ...outcome, status: 'skipped', skip_reason: entry.skipReason, error_message: null, duration_ms: null, exit_code: null, signal: null, peak_memory_mb: null, memory_source: null, cpu_time_ms: null, cpu_percent: null };
     } else if (entry.cancelReason && outcome.status !== 'succeeded') {
       outcome = { ...outcome, status: 'interrupted', error_message: entry.cancelReason };
     }

@@ -38,6 +38,7 @@ test('disabled within the start lead: the prepared run never starts and its tick
     assert.equal(done.status, 'skipped', JSON.stringify(done));
     assert.equal(done.skip_reason, 'job was disabled before the run could start');
     assert.equal(done.started_at, null, 'it never started');
+    assert.deepEqual([done.duration_ms, done.exit_code, done.peak_memory_mb, done.cpu_time_ms], [null, null, null, null], 'nothing measured of a run that never ran');
     assert.equal(existsSync(ran), false, 'the command never ran');
     assert.ok(!isAlive(run.pid!), 'nothing of the prepared run is left');
 
