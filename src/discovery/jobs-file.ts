@@ -12,7 +12,7 @@ import YAML, { LineCounter, isMap, isSeq, type Document, type Node } from 'yaml'
 import { ValidationError } from '../errors.js';
 import { JobFields, SETTABLE_FIELDS, validateJobDefinition, type JobDefinition, type JobFieldName } from '../jobs/definition.js';
 import { BOOLEAN_COLUMNS, jobOverrides, parseJson, type Job } from '../jobs/job.js';
-import { SETTING_DEFAULTS } from '../jobs/settings.js';
+import { JOB_DEFAULTS } from '../jobs/settings.js';
 import type { JobManager } from '../jobs/manager.js';
 import { parseSchedule } from '../schedule/cron.js';
 import { previewChange } from './preview.js';
@@ -111,35 +111,11 @@ function fieldKeyNode(doc: Document, base: (string | number)[], field: string): 
 }
 
 /**
- * A setting's value when nothing gives it: the registry's column defaults (storage/migrations),
- * and `enabled` as a job from a file starts. command and script_path are not here: the file
- * gives one of them, and the registry drops the other when it does.
+ * A setting's value when nothing gives it (jobs/settings.ts; the type makes a new job field
+ * without a default a compile error here). command and script_path are not here: the file gives
+ * one of them, and the registry drops the other when it does.
  */
-const FIELD_DEFAULTS: Record<Exclude<JobFieldName, 'schedule' | 'command' | 'script_path'>, unknown> = {
-  ...SETTING_DEFAULTS,
-  description: null,
-  shell: false,
-  script_type: null,
-  timezone: null,
-  misfire_policy: 'skip',
-  overlap_policy: 'forbid',
-  category: 'other',
-  priority: 'medium',
-  slot: 'auto',
-  timeout_seconds: 3600,
-  estimated_memory_mb: 256,
-  memory_limit_mb: null,
-  alert_on_failure: true,
-  alert_on_timeout: true,
-  alert_on_high_memory: true,
-  alert_on_high_duration: true,
-  alert_on_missed: true,
-  alert_on_hanging: true,
-  retries: 0,
-  retry_backoff_seconds: 30,
-  enabled: true,
-  tags: [],
-};
+const FIELD_DEFAULTS: Record<Exclude<JobFieldName, 'schedule' | 'command' | 'script_path'>, unknown> = JOB_DEFAULTS;
 
 /**
  * What registering `def` must also say so the job matches the file: the overrides it drops,

@@ -31,6 +31,37 @@ export const SETTING_DEFAULTS = {
 } as const;
 export type SettingKey = keyof typeof SETTING_DEFAULTS;
 
+/**
+ * Every setting's default as the registry gives it to a job that does not state it (the rarer
+ * ones above and the common ones), as the API presents a job: what `apply -f` puts back when a
+ * file no longer gives a setting. (schedule, command and script_path have none.)
+ */
+export const JOB_DEFAULTS = {
+  ...SETTING_DEFAULTS,
+  description: null,
+  shell: false,
+  script_type: null,
+  timezone: null,
+  misfire_policy: 'skip',
+  overlap_policy: 'forbid',
+  category: 'other',
+  priority: 'medium',
+  slot: 'auto',
+  timeout_seconds: 3600,
+  estimated_memory_mb: 256,
+  memory_limit_mb: null,
+  alert_on_failure: true,
+  alert_on_timeout: true,
+  alert_on_high_memory: true,
+  alert_on_high_duration: true,
+  alert_on_missed: true,
+  alert_on_hanging: true,
+  retries: 0,
+  retry_backoff_seconds: 30,
+  enabled: true,
+  tags: [],
+} as const;
+
 /** A job as the API presents it (JSON columns parsed): what otherSettings reads. */
 export interface JobSettings {
   working_dir: string | null;

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { otherSettings, SETTING_DEFAULTS, type JobSettings } from '../../src/jobs/settings.js';
+import { JOB_DEFAULTS, otherSettings, SETTING_DEFAULTS, type JobSettings } from '../../src/jobs/settings.js';
 import { formatSeconds } from '../../src/execution/workflow.js';
 import { presentedJob } from '../helpers/fixtures.js';
 
@@ -13,9 +13,10 @@ import { presentedJob } from '../helpers/fixtures.js';
 const register = async (body: Record<string, unknown>) =>
   (await presentedJob({ name: 'nightly', schedule: '0 3 * * *', command: ['true'], ...body })) as unknown as JobSettings & Record<string, unknown>;
 
-test('SETTING_DEFAULTS are what the registry gives a job that does not state them', async () => {
+test('SETTING_DEFAULTS and JOB_DEFAULTS are what the registry gives a job that does not state them', async () => {
   const job = await register({});
   for (const [k, v] of Object.entries(SETTING_DEFAULTS)) assert.deepEqual(job[k], v, k);
+  for (const [k, v] of Object.entries(JOB_DEFAULTS)) assert.deepEqual(job[k], v, k);
 });
 
 test('a job at the defaults shows no other settings', async () => {
