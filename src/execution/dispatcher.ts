@@ -450,7 +450,7 @@ export class Dispatcher implements Executor {
       await this.o.jobs.history.update(run.id, { pid: launched.pid, pid_start: launched.pidStart, log_path: launched.logPath }).catch((e: Error) => this.o.log?.(`run #${run.id}: storing its pid failed: ${e.message}`));
       Object.assign(entry.run, { pid: launched.pid, log_path: launched.logPath });
       if (entry.cancelReason) launched.cancel(entry.cancelReason);
-      const look = held && run.trigger !== 'manual' ? this.o.clock.setTimer(Math.max(0, startAt - LAST_LOOK_MS - this.o.clock.now()), () => void this.lastLook(entry)) : null;
+      const look = held && run.trigger !== 'manual' ? this.o.clock.setTimer(Math.max(0, startAt - LAST_LOOK_MS - this.o.clock.now()), () => void this.lastLook(entry, startAt)) : null;
       const at = launched.released ? await launched.released : this.o.clock.now();
       look?.cancel();
       if (at === null) return;
@@ -472,7 +472,7 @@ export class Dispatcher implements Executor {
    * was enabled: a person who disables (or removes) the job in between means it not to start.
    * The run is let go unstarted and recorded as skipped.
    */
-  private async lastLook(entry: Active): Promise<void> {
+  private async lastLook(entry: Active, startAt: number): Promise<void> {
     if (entry.cancelReason || !entry.launched) return;
     let job: JobRow | undefined;
     try {
@@ -480,7 +480,8 @@ export class Dispatcher implements Executor {
     } catch {
       return; // the database is away: the run starts as admitted
     }
-    if (job?.enabled) return;
+    // Too late to let it go unstarted (a slow read): it starts as admitted, not killed at its start.
+    if (job?.enabled || this.o.clock.now() >= startAt - 5) return;
     entry.skipReason = 'job was disabled before the run could start';
     this.cancelActive(entry.run.id, entry.skipReason);
   }
