@@ -10,7 +10,7 @@
  * is fine; a named SQLite file must exist for a command that only reads, as a home must.
  */
 import { existsSync, rmSync } from 'node:fs';
-import { resolveHome } from '../config/load.js';
+import { envSetting, resolveHome } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import { parseDatabaseUrl } from '../storage/database.js';
 import type { GlobalOptions } from './context.js';
@@ -35,11 +35,12 @@ export function commandPath(cmd: { name(): string; parent: unknown }): string {
 export async function homeFor(path: string, g: GlobalOptions, opts: { dryRun?: boolean }, env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
   if (OWN_HOME.has(path.split(' ')[0]!)) return null;
   const makes = MAKE_HOME.has(path);
-  const database = g.database ?? (env.SMART_CRON_DATABASE_URL || undefined);
+  const database = g.database ?? envSetting(env, 'SMART_CRON_DATABASE_URL');
   if (database !== undefined && !makes) {
-    const target = parseDatabaseUrl(database, g.database !== undefined ? '--database' : 'SMART_CRON_DATABASE_URL');
+    const field = g.database !== undefined ? '--database' : 'SMART_CRON_DATABASE_URL';
+    const target = parseDatabaseUrl(database, field);
     if (target.dialect === 'sqlite' && target.location !== ':memory:' && !existsSync(target.location)) {
-      throw new ConfigError(`${g.database !== undefined ? '--database' : 'SMART_CRON_DATABASE_URL'}: no SQLite database at ${target.location} (expected an existing file; \`smart-cron init\` or the daemon makes one)`, 'database');
+      throw new ConfigError(`${field}: no SQLite database at ${target.location} (expected an existing file; \`smart-cron init\` or the daemon makes one)`, 'database');
     }
   }
   const home = resolveHome({ home: g.home, env });

@@ -331,7 +331,7 @@ function describeJob(job: Job, now: number, next: string[]): string {
   const p = presentJob(job, now);
   // A script as it will run: through its #! line when it has one (argvForScript).
   const quote = (a: string) => (/\s/.test(a) ? JSON.stringify(a) : a);
-  const what = job.script_path ? argvForScript(job.script_path, job.script_type as ScriptType | null).map(quote).join(' ') : job.shell ? `sh -c ${JSON.stringify((p.command as string[])[0])}` : (p.command as string[]).map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ');
+  const what = job.script_path ? argvForScript(job.script_path, job.script_type as ScriptType | null).map(quote).join(' ') : job.shell ? `sh -c ${JSON.stringify((p.command as string[])[0])}` : (p.command as string[]).map(quote).join(' ');
   const lines: [string, unknown][] = [
     ['name', job.name],
     ['description', job.description],

@@ -11,6 +11,7 @@ import { fromWholeLine, readLogRange } from '../execution/run-log.js';
 import { FINAL_RUN_STATUSES, RUN_STATUSES, type RunRow } from '../storage/schema.js';
 import type { CliContext } from './context.js';
 import { printJson } from './output.js';
+import { isStarting } from './status-label.js';
 import { parseRunId } from './runs.js';
 import { statusLabel } from './status-label.js';
 
@@ -62,7 +63,7 @@ async function latestRun(app: App, name: string, follow: boolean): Promise<RunRo
   const job = await app.jobs.getJob(name);
   const recent = await app.jobs.history.list({ jobId: job.id, status: RUN_STATUSES.filter((s) => s !== 'skipped'), limit: 5 });
   const now = app.clock.now();
-  const begun = (r: RunRow) => r.status !== 'queued' && !(r.status === 'running' && r.started_at !== null && Date.parse(r.started_at) > now);
+  const begun = (r: RunRow) => r.status !== 'queued' && !isStarting(r, now);
   const run = follow ? recent[0] : (recent.find(begun) ?? recent[0]);
   if (!run) {
     const [skipped] = await app.jobs.history.list({ jobId: job.id, status: ['skipped'], limit: 1 });

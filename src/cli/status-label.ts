@@ -11,5 +11,10 @@
 export function statusLabel(r: { status: string; started_at: string | null; cancel_requested?: string | null }, now: number): string {
   if (r.status !== 'running') return r.status;
   if (r.cancel_requested) return 'cancelling';
-  return r.started_at !== null && Date.parse(r.started_at) > now ? 'starting' : r.status;
+  return isStarting(r, now) ? 'starting' : r.status;
+}
+
+/** A run admitted ahead of its instant that has not reached it: stored as running, with a start still to come. */
+export function isStarting(r: { status: string; started_at: string | null }, now: number): boolean {
+  return r.status === 'running' && r.started_at !== null && Date.parse(r.started_at) > now;
 }

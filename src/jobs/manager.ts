@@ -100,11 +100,6 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
 
   // ---------------------------------------------------------------- registry
 
-  /**
-   * A slot a person names (CLI, API, dashboard, jobs.yaml) must be `auto` or one this node has:
-   * a typo would otherwise be accepted and every run of the job skipped at admission. (A slot in
-   * a discovered script's annotation is not refused: the run says why it is skipped.)
-   */
   /** Whether a job may name this slot here: auto, or one this node has (any, when not told the slots). */
   knowsSlot(slot: string): boolean {
     const known = this.opts.slots;
@@ -116,9 +111,14 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
     return this.opts.slots;
   }
 
+  /**
+   * A slot a person names (CLI, API, dashboard, jobs.yaml) must be `auto` or one this node has:
+   * a typo would otherwise be accepted and every run of the job skipped at admission. (Discovery
+   * does not refuse an @slot annotation: it warns and uses auto, see discover.ts.)
+   */
   checkSlot(slot: string | null | undefined, where: string): void {
-    const known = this.opts.slots;
-    if (!known || slot === undefined || slot === null || this.knowsSlot(slot)) return;
+    if (slot === undefined || slot === null || this.knowsSlot(slot)) return;
+    const known = this.opts.slots!;
     const near = closest(slot, [...known]);
     throw new ValidationError(
       `${where}: slot "${slot}" is not configured${near ? ` (did you mean "${near}"?)` : ''} (expected auto or one of: ${known.join(', ')}; slots are added under slots: in config.yaml)`,
