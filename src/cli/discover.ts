@@ -4,9 +4,7 @@
  * logic lives in src/discovery, this file only reads flags and prints.
  */
 import type { Command } from 'commander';
-import { existsSync, readFileSync } from 'node:fs';
-import { loadConfig } from '../config/load.js';
-import { openApp } from '../daemon/app.js';
+import { readFileSync } from 'node:fs';
 import { escapeControl } from '../discovery/control-chars.js';
 import { importCrontabs, rewriteCrontab } from '../discovery/crontab-import.js';
 import { readCrontabs } from '../discovery/crontab-sources.js';
@@ -18,8 +16,7 @@ import { resolveRoots } from '../discovery/scanner.js';
 import { ValidationError } from '../errors.js';
 import { presentJob } from '../jobs/job.js';
 import type { JobManager } from '../jobs/manager.js';
-import { parseDatabaseUrl } from '../storage/database.js';
-import { collect, type CliContext, type GlobalOptions } from './context.js';
+import { collect, type CliContext } from './context.js';
 import { formatTable, print, printJson, when } from './output.js';
 
 export function register(program: Command, ctx: CliContext): void {
@@ -46,19 +43,7 @@ export function register(program: Command, ctx: CliContext): void {
         if (ctx.globals().json) return printJson(r);
         printDiscover(r);
       };
-      // A dry run promises to write nothing: on a home without a database yet it compares against
-      // an empty registry in memory rather than create the home and its smart-cron.db.
-      if (o.dryRun && !databaseExists(ctx.globals())) {
-        const g = ctx.globals();
-        const app = await openApp({ config: { ...loadConfig({ home: g.home, database: g.database, nodeId: g.nodeId }), database: 'sqlite::memory:' } });
-        try {
-          await run(app.jobs);
-        } finally {
-          await app.close();
-        }
-        return;
-      }
-      await ctx.withApp((app) => run(app.jobs));
+      await ctx.withApp((app) => run(app.jobs), { dryRun: o.dryRun });
     });
 
   program
@@ -106,7 +91,7 @@ export function register(program: Command, ctx: CliContext): void {
           );
         }
         if (o.rewrite) process.stdout.write(rewriteCrontab(parsed[0]!, r.jobs));
-      });
+      }, { dryRun: o.dryRun });
     });
 
   program
@@ -133,7 +118,7 @@ export function register(program: Command, ctx: CliContext): void {
         for (const n of r.removed) print(`- ${n} (${verb}remove)`);
         for (const n of r.not_in_file) print(`? ${n} is not in the file (kept; --prune removes it)`);
         print(`${r.added.length} added, ${r.changed.length} changed, ${r.unchanged} unchanged, ${r.removed.length} removed${o.dryRun ? ' (dry run: nothing written)' : ''}`);
-      });
+      }, { dryRun: o.dryRun });
     });
 
   program
@@ -170,12 +155,6 @@ export function register(program: Command, ctx: CliContext): void {
         printReview(rows);
       });
     });
-}
-
-/** A SQLite file that is there already, or a server database (that exists by definition). */
-function databaseExists(g: GlobalOptions): boolean {
-  const target = parseDatabaseUrl(loadConfig({ home: g.home, database: g.database, nodeId: g.nodeId }).database);
-  return target.dialect !== 'sqlite' || target.location === ':memory:' || existsSync(target.location);
 }
 
 /**

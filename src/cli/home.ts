@@ -12,7 +12,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { envSetting, resolveHome } from '../config/load.js';
 import { ConfigError } from '../errors.js';
-import { parseDatabaseUrl } from '../storage/database.js';
+import { isMissingSqliteFile, parseDatabaseUrl } from '../storage/database.js';
 import type { GlobalOptions } from './context.js';
 import { initHome } from './init.js';
 
@@ -39,7 +39,7 @@ export async function homeFor(path: string, g: GlobalOptions, opts: { dryRun?: b
   if (database !== undefined && !makes) {
     const field = g.database !== undefined ? '--database' : 'SMART_CRON_DATABASE_URL';
     const target = parseDatabaseUrl(database, field);
-    if (target.dialect === 'sqlite' && target.location !== ':memory:' && !existsSync(target.location)) {
+    if (isMissingSqliteFile(target)) {
       throw new ConfigError(`${field}: no SQLite database at ${target.location} (expected an existing file; \`smart-cron init\` or the daemon makes one)`, 'database');
     }
   }

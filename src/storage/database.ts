@@ -70,7 +70,7 @@ class ImmediateSqliteDialect extends SqliteDialect {
     return new ImmediateSqliteDriver(this.settings);
   }
 }
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError, SmartCronError } from '../errors.js';
@@ -123,6 +123,11 @@ export function parseDatabaseUrl(url: string, field = 'database', base = process
   }
   if (!u) throw new ConfigError(`${field}: empty database URL (expected sqlite:PATH or postgres://…)`, field);
   return { dialect: 'sqlite', location: local(u) };
+}
+
+/** A SQLite database whose file is not there yet (opening it would create the file and its folder). */
+export function isMissingSqliteFile(target: DatabaseTarget): boolean {
+  return target.dialect === 'sqlite' && target.location !== ':memory:' && !existsSync(target.location);
 }
 
 export function redact(url: string): string {

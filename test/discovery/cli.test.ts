@@ -168,7 +168,7 @@ test('discover and review print names and texts from a scanned folder with contr
   }
 });
 
-test('discover --dry-run on a fresh home creates neither the home nor its database', async () => {
+test('a dry run (discover, import-crontab, apply) on a fresh home creates neither the home nor its database', async () => {
   const parent = mkdtempSync(join(tmpdir(), 'sc-disc-fresh-'));
   const h = join(parent, 'home');
   try {
@@ -177,6 +177,17 @@ test('discover --dry-run on a fresh home creates neither the home nor its databa
     assert.match(r.stdout, /queue\/bin\/process_queue\s+new\s+php/);
     assert.match(r.stdout, /dry run: nothing written/);
     assert.equal(existsSync(h), false, 'no home, no smart-cron.db');
+    const crontab = join(parent, 'crontab');
+    writeFileSync(crontab, '0 2 * * * /usr/bin/backup.sh\n');
+    const ct = await runCli(['--home', h, 'import-crontab', '--dry-run', crontab]);
+    assert.equal(ct.code, 0, describe(ct));
+    assert.match(ct.stdout, /1 new, .*\(dry run: nothing written\)/);
+    const file = join(parent, 'jobs.yaml');
+    writeFileSync(file, '- name: one\n  schedule: "@daily"\n  command: ["true"]\n');
+    const ap = await runCli(['--home', h, 'apply', '--dry-run', '-f', file]);
+    assert.equal(ap.code, 0, describe(ap));
+    assert.match(ap.stdout, /\+ one \(would add\)/);
+    assert.equal(existsSync(h), false, 'still no home after the other dry runs');
   } finally {
     rmSync(parent, { recursive: true, force: true });
   }
