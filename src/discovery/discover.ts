@@ -118,7 +118,9 @@ export async function discover(jm: JobManager, dirs: string[], opts: DiscoverOpt
       changed = [];
       if (!opts.dryRun) await jm.registerJob(def, { source: 'discovered', info });
     }
-    rows.push(toRow(name, change, changed, def, info, existing ? { job: existing, overrides: jobOverrides(existing) } : undefined));
+    // A person's own job (see above) is shown as it stands: every field theirs, no discovery reason.
+    const theirs = existing && existing.source !== 'discovered' ? Object.keys(def) : [];
+    rows.push(toRow(name, change, changed, def, info, existing ? { job: existing, overrides: [...jobOverrides(existing), ...theirs] } : undefined));
   }
 
   // A script discovered before under these roots that is no longer on disk.

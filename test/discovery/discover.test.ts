@@ -256,6 +256,10 @@ test('a script a person registered themselves (jobs add --script) is left as the
     const before = await own.jm.getJob('mine');
     const r = await discover(own.jm, [dir], { readHead: reader });
     assert.deepEqual(r.counts, { new: 0, updated: 0, unchanged: 1, missing: 0 });
+    // The row shows the job as it stands, not discovery's guesses for the script.
+    const row = r.jobs.find((j) => j.name === 'mine')!;
+    assert.deepEqual([row.schedule, row.schedule_guessed, row.category, row.category_reason, row.priority, row.estimated_memory_mb], ['0 1 * * *', false, 'other', null, 'low', 64]);
+    assert.deepEqual([row.description, row.timeout_seconds], [null, 3600], 'what the person left unset stays unset');
     const after = await own.jm.getJob('mine');
     assert.deepEqual(after, before, 'its category, priority, memory and description are the person\'s');
     assert.deepEqual((await own.jm.listJobs()).jobs.map((j) => j.name), ['mine'], 'no second job for the script');
