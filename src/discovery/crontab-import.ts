@@ -274,8 +274,6 @@ export async function importCrontabs(
     }
     if (!opts.dryRun && (change !== 'unchanged' || existing?.discovery_info !== JSON.stringify(b.info))) {
       await jm.registerJob(b.def, { source: 'crontab', info: b.info });
-      // registerJob clears `missing` only when the info changed; an entry back as it was needs it too.
-      if (existing?.missing) await jm.jobs.update(existing.id, { missing: 0 });
     }
     jobs.push({ ...b, change, changed });
   }

@@ -110,8 +110,6 @@ export async function discover(jm: JobManager, dirs: string[], opts: DiscoverOpt
       }
       if (!opts.dryRun && (change !== 'unchanged' || infoChanged)) {
         await jm.registerJob(def, { source: 'discovered', info });
-        // registerJob clears `missing` only when the info changed; a script that came back unchanged needs it too.
-        if (existing.missing) await jm.jobs.update(existing.id, { missing: 0 });
       }
     } else {
       change = 'new';

@@ -158,7 +158,8 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
       }
       const { name: _name, ...patch } = def;
       const changed = await this.applyPatch(existing, patch, opts, trx, now);
-      if (opts.info && JSON.stringify(opts.info) !== existing.discovery_info) {
+      // Registered again from what discovery or an import found: its script or entry is there (again).
+      if (opts.info && (JSON.stringify(opts.info) !== existing.discovery_info || existing.missing)) {
         await this.jobs.update(existing.id, { discovery_info: JSON.stringify(opts.info), missing: 0 }, trx);
       }
       return { id: existing.id, change: changed.length ? ('updated' as const) : ('unchanged' as const), changed };
