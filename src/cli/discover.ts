@@ -27,7 +27,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--dry-run', 'show what would be registered; write nothing')
     .option('--include <glob>', 'only files matching (repeatable; "*.php", "cron/**")', collect)
     .option('--exclude <glob>', 'skip files and folders matching (repeatable)', collect)
-    .action(async (dirs: string[], o: { dryRun?: boolean; include?: string[]; exclude?: string[] }) => {
+    .option('--include-removed', 'register again the scripts whose jobs a person removed (left out otherwise)')
+    .action(async (dirs: string[], o: { dryRun?: boolean; include?: string[]; exclude?: string[]; includeRemoved?: boolean }) => {
       // Bad input is reported before the database is opened.
       resolveRoots(dirs);
       for (const g of o.include ?? []) compileGlob(g, '--include');
@@ -38,7 +39,7 @@ export function register(program: Command, ctx: CliContext): void {
             process.stderr.write(`\r${p.phase === 'scan' ? `scanning: ${p.dirs} folders, ${p.files} files` : `reading: ${p.files} files, ${p.scripts} scripts`}\x1b[K`)
         : undefined;
       const run = async (jobs: JobManager) => {
-        const r = await discover(jobs, dirs, { dryRun: o.dryRun, include: o.include, exclude: o.exclude, onProgress: progress });
+        const r = await discover(jobs, dirs, { dryRun: o.dryRun, include: o.include, exclude: o.exclude, includeRemoved: o.includeRemoved, onProgress: progress });
         if (tty) process.stderr.write('\r\x1b[K');
         if (ctx.globals().json) return printJson(r);
         printDiscover(r);
@@ -54,15 +55,17 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--rewrite', 'print the crontab to install afterwards, imported lines commented out (summary goes to stderr)')
     .option('--dry-run', 'show what would be imported; write nothing')
     .option('--skip-invalid', 'import the good lines even if some are bad')
-    .action(async (files: string[], o: { system?: boolean; rewrite?: boolean; dryRun?: boolean; skipInvalid?: boolean }) => {
+    .option('--include-removed', 'import again the entries whose jobs a person removed (left out otherwise)')
+    .action(async (files: string[], o: { system?: boolean; rewrite?: boolean; dryRun?: boolean; skipInvalid?: boolean; includeRemoved?: boolean }) => {
       const parsed = readCrontabs(files, { system: o.system });
       if (o.rewrite && parsed.length !== 1) throw new ValidationError(`--rewrite: give exactly one crontab (got ${parsed.length})`, 'rewrite');
       await ctx.withApp(async (app) => {
-        const r = await importCrontabs(app.jobs, parsed, { dryRun: o.dryRun, skipInvalid: o.skipInvalid });
+        const r = await importCrontabs(app.jobs, parsed, { dryRun: o.dryRun, skipInvalid: o.skipInvalid, includeRemoved: o.includeRemoved });
         const out = o.rewrite ? (s: string) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`) : print;
         if (ctx.globals().json && !o.rewrite) return printJson({ ...r, jobs: r.jobs.map(({ def: _d, info: _i, ...rest }) => rest) });
         for (const x of r.invalid) out(`skipped ${x.file}:${x.line}: ${x.reason}`);
-        if (r.jobs.length === 0) out('no crontab entries found');
+        for (const d of r.removed) out(`left out ${d.file === '-' ? 'stdin' : d.file}:${d.line}: its job ${shown(d.name)} was removed ${d.removed_at.slice(0, 10)} (--include-removed imports it again)`);
+        if (r.jobs.length === 0 && r.removed.length === 0) out('no crontab entries found');
         else {
           out(
             formatTable(r.jobs, [
@@ -196,6 +199,8 @@ function printDiscover(r: DiscoverReport): void {
   for (const p of r.problems) print(`problem: ${shown(p.path)}: ${shown(p.reason)}`);
   const skipped = Object.entries(r.skipped);
   if (skipped.length) print(`skipped: ${skipped.map(([why, n]) => `${why}: ${n}`).join('; ')}`);
+  for (const d of r.removed) print(`left out: ${shown(d.script_path)}: its job ${shown(d.job_name)} was removed ${d.removed_at.slice(0, 10)}`);
+  if (r.removed.length) print('(--include-removed registers them again)');
   const c = r.counts;
   print(
     `${r.scanned.files} files in ${r.scanned.dirs} folders, ${r.scanned.scripts} scripts: ${c.new} new, ${c.updated} updated, ${c.unchanged} unchanged, ${c.missing} missing` +

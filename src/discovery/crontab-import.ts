@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { iso } from '../clock.js';
 import { ValidationError } from '../errors.js';
 import type { JobDefinition } from '../jobs/definition.js';
-import { parseJson, type Job } from '../jobs/job.js';
+import { crontabKey, parseJson, type Job } from '../jobs/job.js';
 import type { JobManager } from '../jobs/manager.js';
 import { guessCategory, guessPriority } from './classify.js';
 import { parseEntry, type CrontabEntry, type CrontabProblem, type ParsedCrontab } from './crontab.js';
@@ -62,6 +62,8 @@ export interface ImportReport {
   missing: MissingEntry[];
   invalid: (CrontabProblem & { file: string })[];
   counts: Record<Change | 'missing', number>;
+  /** Entries whose jobs a person removed before: left out (unless includeRemoved). */
+  removed: { name: string; file: string; line: number; removed_at: string }[];
 }
 
 /** The shell line that does what cron would: the command, with its %-stdin as a here-doc to the whole command. */
@@ -221,7 +223,7 @@ export function labelFor(file: string): string {
 export async function importCrontabs(
   jm: JobManager,
   parsed: (ParsedCrontab & { label?: string })[],
-  opts: { dryRun?: boolean; skipInvalid?: boolean } = {},
+  opts: { dryRun?: boolean; skipInvalid?: boolean; includeRemoved?: boolean } = {},
 ): Promise<ImportReport> {
   const invalid = parsed.flatMap((p) => p.problems.map((x) => ({ ...x, file: p.file })));
   if (invalid.length && !opts.skipInvalid) {
@@ -264,9 +266,16 @@ export async function importCrontabs(
     }
   }
 
+  const dismissed = await jm.dismissed.all();
+  const removed: ImportReport['removed'] = [];
   const jobs: ImportedJob[] = [];
   for (const { job: b } of built) {
     const existing = byName.get(b.name);
+    const gone = existing ? undefined : dismissed.get(crontabKey(b.name));
+    if (gone && !opts.includeRemoved) {
+      removed.push({ name: b.name, file: b.file, line: b.line, removed_at: gone.dismissed_at });
+      continue;
+    }
     let { change, changed } = existing ? previewChange(existing, b.def) : { change: 'new' as Change, changed: [] as string[] };
     if (existing?.missing) {
       change = 'updated';
@@ -300,7 +309,7 @@ export async function importCrontabs(
   }
   const counts = { new: 0, updated: 0, unchanged: 0, missing: missing.length };
   for (const j of jobs) counts[j.change]++;
-  return { dry_run: Boolean(opts.dryRun), jobs, missing, invalid, counts };
+  return { dry_run: Boolean(opts.dryRun), jobs, missing, invalid, counts, removed };
 }
 
 interface Built {

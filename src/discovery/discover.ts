@@ -5,10 +5,9 @@
  * is marked missing, never deleted (its history stays).
  */
 import { existsSync } from 'node:fs';
-import { sep } from 'node:path';
 import type { JobDefinition } from '../jobs/definition.js';
 import type { Job } from '../jobs/job.js';
-import { jobOverrides, parseJson } from '../jobs/job.js';
+import { jobOverrides, parseJson, scriptKey } from '../jobs/job.js';
 import type { JobManager } from '../jobs/manager.js';
 import { analyzeFile, nameFromPath, type Analysis } from './analyze.js';
 import type { HeadReader } from './detect.js';
@@ -21,6 +20,8 @@ export interface DiscoverOptions {
   include?: string[];
   exclude?: string[];
   dryRun?: boolean;
+  /** Register again the scripts a person removed (by default they are left out and listed). */
+  includeRemoved?: boolean;
   /** Injected in tests to make a read fail. */
   readHead?: HeadReader;
   onProgress?: (p: ScanProgress & { phase: 'scan' | 'analyse'; scripts: number }) => void;
@@ -53,6 +54,8 @@ export interface DiscoverReport {
   jobs: DiscoverRow[];
   problems: ScanProblem[];
   skipped: Record<string, number>;
+  /** Scripts found that a person removed as jobs before: left out (see includeRemoved). */
+  removed: { script_path: string; job_name: string; removed_at: string }[];
 }
 
 export async function discover(jm: JobManager, dirs: string[], opts: DiscoverOptions = {}): Promise<DiscoverReport> {
@@ -80,11 +83,18 @@ export async function discover(jm: JobManager, dirs: string[], opts: DiscoverOpt
     if (j.script_path && !byPath.has(j.script_path)) byPath.set(j.script_path, j);
   }
 
+  const dismissed = await jm.dismissed.all();
+  const removed: DiscoverReport['removed'] = [];
   const rows: DiscoverRow[] = [];
   const found = new Set<string>();
   for (const a of analyses) {
     found.add(a.file.path);
     const existing = byPath.get(a.file.path);
+    const gone = existing ? undefined : dismissed.get(scriptKey(a.file.path));
+    if (gone && !opts.includeRemoved) {
+      removed.push({ script_path: a.file.path, job_name: gone.job_name, removed_at: gone.dismissed_at });
+      continue;
+    }
     const name = existing?.name ?? uniqueName(a.file.rel, names);
     names.add(name);
     const def = { name, ...a.fields } as JobDefinition;
@@ -121,10 +131,10 @@ export async function discover(jm: JobManager, dirs: string[], opts: DiscoverOpt
     rows.push(toRow(name, change, changed, def, info, existing ? { job: existing, overrides: [...jobOverrides(existing), ...theirs] } : undefined));
   }
 
-  // A script discovered before under these roots that is no longer on disk.
-  const under = (p: string) => scanned.roots.some((r) => p.startsWith(r.endsWith(sep) ? r : r + sep));
+  // A script discovered before that is no longer on disk, under these roots or any other (a
+  // script moved or renamed leaves its old job behind, which would otherwise fail unflagged).
   for (const j of all) {
-    if (j.source !== 'discovered' || !j.script_path || found.has(j.script_path) || !under(j.script_path)) continue;
+    if (j.source !== 'discovered' || !j.script_path || found.has(j.script_path)) continue;
     if (existsSync(j.script_path)) continue;
     if (!j.missing && !opts.dryRun) await jm.jobs.update(j.id, { missing: 1, updated_at: new Date(jm.clock.now()).toISOString() });
     const info = parseJson<Info>(j.discovery_info, {});
@@ -158,6 +168,7 @@ export async function discover(jm: JobManager, dirs: string[], opts: DiscoverOpt
     jobs: rows,
     problems,
     skipped: scanned.skipped,
+    removed,
   };
 }
 

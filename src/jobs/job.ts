@@ -22,6 +22,19 @@ export function missingLabel(job: Pick<JobRow, 'script_path'>): string {
   return job.script_path ? 'script missing' : 'crontab entry gone';
 }
 
+/**
+ * Under which key discovery or an import remembers that a person removed a job it found: the
+ * script's path for a discovered job, the name (derived from the entry) for an imported crontab
+ * entry; null for a job a person registered (nothing would bring it back).
+ */
+export function dismissalKey(job: Pick<JobRow, 'source' | 'script_path' | 'name'>): string | null {
+  if (job.source === 'discovered' && job.script_path) return scriptKey(job.script_path);
+  if (job.source === 'crontab') return crontabKey(job.name);
+  return null;
+}
+export const scriptKey = (path: string): string => `script:${path}`;
+export const crontabKey = (name: string): string => `crontab:${name}`;
+
 /** Outcomes that count as a failed execution of the job itself. */
 export const FAILURE_STATUSES: readonly RunStatus[] = ['failed', 'timeout', 'memory_limit', 'oom_killed'];
 /** Outcomes that count as executions in the job's counters. */

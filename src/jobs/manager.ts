@@ -10,12 +10,13 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { parseSchedule } from '../schedule/cron.js';
 import type { Database } from '../storage/database.js';
 import { HistoryRepo } from '../storage/repos/history.js';
+import { DismissedRepo } from '../storage/repos/dismissed.js';
 import { JobsRepo, type JobListFilter } from '../storage/repos/jobs.js';
 import { StatsRepo } from '../storage/repos/stats.js';
 import type { DB, JobRow, JobSource, NewJobRow, PerformanceTrendsView, RunRow, RunUpdate } from '../storage/schema.js';
 import { checkCommandShape, validateJobDefinition, validateJobPatch, type JobDefinition, type JobPatch } from './definition.js';
 import type { HealthStatus } from './health.js';
-import { EXECUTED_STATUSES, FAILURE_STATUSES, jobArgv, jobOverrides, missingWhat, presentJob, type Job, type PresentedJob } from './job.js';
+import { crontabKey, dismissalKey, EXECUTED_STATUSES, FAILURE_STATUSES, jobArgv, scriptKey, jobOverrides, missingWhat, presentJob, type Job, type PresentedJob } from './job.js';
 import { toRowValues } from './values.js';
 
 export type RegisterChange = 'new' | 'updated' | 'unchanged';
@@ -81,6 +82,8 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
   readonly jobs: JobsRepo;
   readonly history: HistoryRepo;
   readonly stats: StatsRepo;
+  /** Found jobs a person removed: discovery and imports leave them out. */
+  readonly dismissed: DismissedRepo;
 
   constructor(
     readonly database: Database,
@@ -92,6 +95,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
     this.jobs = new JobsRepo(database.db);
     this.history = new HistoryRepo(database.db);
     this.stats = new StatsRepo(database.db);
+    this.dismissed = new DismissedRepo(database.db);
   }
 
   private get db() {
@@ -132,6 +136,8 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
     const schedule = parseSchedule(def.schedule, def.timezone ?? undefined);
     const now = this.clock.now();
     const result = await this.db.transaction().execute(async (trx) => {
+      // Registered, by anyone: whatever a person removed before under this script or entry is back.
+      await this.dismissed.remove([def.script_path && scriptKey(def.script_path), opts.source === 'crontab' && crontabKey(def.name)].filter((k): k is string => Boolean(k)), trx);
       let existing = await this.jobs.byName(def.name, trx);
       if (!existing && def.script_path && opts.source === 'discovered') existing = await this.jobs.byScriptPath(def.script_path, trx);
       if (!existing) {
@@ -261,9 +267,17 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
     return job;
   }
 
+  /**
+   * Remove a job and its history. A job that discovery or an import found is remembered as
+   * removed, so that the next scan does not register it again (see dismissalKey).
+   */
   async removeJob(ref: string | number): Promise<Job> {
     const job = await this.getJob(ref);
-    await this.jobs.delete(job.id);
+    const key = dismissalKey(job);
+    await this.db.transaction().execute(async (trx) => {
+      await this.jobs.delete(job.id, trx);
+      if (key) await this.dismissed.add({ key, job_name: job.name, dismissed_at: iso(this.clock.now()) }, trx);
+    });
     this.emit('changed', { job: null, id: job.id, change: 'removed' });
     return job;
   }

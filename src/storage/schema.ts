@@ -264,6 +264,15 @@ export interface LeasesTable {
   expires_at: string;
 }
 
+/** A found script or crontab entry a person removed; discovery and imports leave it out (0005_dismissed.ts). */
+export interface DismissedTable {
+  /** `script:<absolute path>` or `crontab:<job name>`. */
+  key: string;
+  /** The job's name when it was removed. */
+  job_name: string;
+  dismissed_at: string;
+}
+
 /** Per job and hour: the 24 h stats are the sum of the last 24 buckets, so recording a run costs O(1). */
 export interface HourlyStatsTable {
   job_id: number;
@@ -314,6 +323,7 @@ export interface DB {
   smart_cron_alert_deliveries: DeliveriesTable;
   smart_cron_nodes: NodesTable;
   smart_cron_leases: LeasesTable;
+  smart_cron_dismissed: DismissedTable;
   smart_cron_job_stats_hourly: HourlyStatsTable;
   smart_cron_active_jobs_summary: ActiveJobsSummaryView;
   smart_cron_job_performance_trends: PerformanceTrendsView;

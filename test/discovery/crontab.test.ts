@@ -161,7 +161,7 @@ test('--rewrite comments out what was imported with a marker; re-importing the r
 });
 
 /** Write a crontab file named `name` in the env's folder and import it. */
-async function importText(env: Env, name: string, text: string, opts: { dryRun?: boolean } = {}) {
+async function importText(env: Env, name: string, text: string, opts: { dryRun?: boolean; includeRemoved?: boolean } = {}) {
   const file = join(env.dir, name);
   writeFileSync(file, text);
   return importCrontabs(env.jm, readCrontabs([file]), opts);
@@ -254,6 +254,26 @@ test('an entry gone from the crontab: its job is reported and marked missing (ke
     assert.deepEqual(back.jobs.map((j) => [j.name, j.change, j.changed]), [[first.jobs[0]!.name, 'unchanged', []], [report, 'updated', ['missing']]]);
     assert.equal((await env.jm.getJob(report)).missing, 0);
     assert.deepEqual(back.counts, { new: 0, updated: 1, unchanged: 1, missing: 0 });
+  } finally {
+    await env.close();
+  }
+});
+
+test('an entry whose job a person removed is left out of later imports (and said so) until --include-removed', async () => {
+  const env = await openEnv();
+  try {
+    const text = '0 1 * * * /usr/bin/backup.sh\n0 2 * * * /usr/bin/report.sh\n';
+    const first = await importText(env, 'ct5', text);
+    const [backup, report] = first.jobs.map((j) => j.name) as [string, string];
+    await env.jm.removeJob(report);
+    const again = await importText(env, 'ct5', text);
+    assert.deepEqual(again.jobs.map((j) => j.name), [backup], 'the removed entry is not imported again');
+    assert.deepEqual(again.removed.map((r) => [r.name, r.line]), [[report, 2]]);
+    assert.deepEqual(again.missing, [], 'nor reported missing: its entry is still there');
+    assert.equal(await env.jm.findJob(report), undefined);
+    const back = await importText(env, 'ct5', text, { includeRemoved: true });
+    assert.deepEqual(back.jobs.map((j) => [j.name, j.change]), [[backup, 'unchanged'], [report, 'new']]);
+    assert.deepEqual((await importText(env, 'ct5', text)).removed, [], 'imported again: no longer left out');
   } finally {
     await env.close();
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, chmodSync, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { readHead, type HeadReader } from '../../src/discovery/detect.js';
@@ -218,6 +218,50 @@ test('a removed script becomes missing (not deleted), and comes back when restor
   const back = await discover(env.jm, [root], { readHead: reader });
   assert.equal(back.jobs.find((j) => j.name === 'scripts/legacy')?.change, 'updated');
   assert.equal((await env.jm.getJob('scripts/legacy')).missing, 0);
+});
+
+test('a discovered job a person removes stays out of later scans (listed as left out) until --include-removed', async () => {
+  const own = await openEnv();
+  try {
+    const dir = join(own.dir, 'cron');
+    mkdirSync(dir);
+    for (const n of ['a.sh', 'b.sh']) writeFileSync(join(dir, n), '#!/bin/sh\n# @cron 0 1 * * *\necho ok\n', { mode: 0o755 });
+    await discover(own.jm, [dir], { readHead: reader });
+    await own.jm.removeJob('b');
+    const again = await discover(own.jm, [dir], { readHead: reader });
+    assert.deepEqual(again.jobs.map((j) => j.name), ['a']);
+    assert.deepEqual(again.removed.map((r) => [r.script_path, r.job_name]), [[join(dir, 'b.sh'), 'b']]);
+    assert.equal(await own.jm.findJob('b'), undefined, 'not registered again');
+    const dry = await discover(own.jm, [dir], { readHead: reader, includeRemoved: true, dryRun: true });
+    assert.deepEqual(dry.jobs.map((j) => [j.name, j.change]), [['a', 'unchanged'], ['b', 'new']]);
+    assert.equal(await own.jm.findJob('b'), undefined, 'a dry run writes nothing');
+    const back = await discover(own.jm, [dir], { readHead: reader, includeRemoved: true });
+    assert.deepEqual(back.jobs.map((j) => [j.name, j.change]), [['a', 'unchanged'], ['b', 'new']]);
+    assert.deepEqual((await discover(own.jm, [dir], { readHead: reader })).removed, []);
+  } finally {
+    await own.close();
+  }
+});
+
+test('a script moved away: its old job is marked missing even when its old folder is not scanned again', async () => {
+  const own = await openEnv();
+  try {
+    const oldDir = join(own.dir, 'old');
+    const newDir = join(own.dir, 'new');
+    mkdirSync(oldDir);
+    mkdirSync(newDir);
+    writeFileSync(join(oldDir, 'sync.sh'), '#!/bin/sh\n# @cron 0 1 * * *\necho ok\n', { mode: 0o755 });
+    await discover(own.jm, [oldDir], { readHead: reader });
+    renameSync(join(oldDir, 'sync.sh'), join(newDir, 'sync.sh'));
+    const r = await discover(own.jm, [newDir], { readHead: reader });
+    assert.deepEqual(r.jobs.map((j) => [j.name, j.change, j.script_path]).sort(), [
+      ['sync', 'missing', join(oldDir, 'sync.sh')],
+      ['sync.sh', 'new', join(newDir, 'sync.sh')],
+    ]);
+    assert.equal((await own.jm.getJob('sync')).missing, 1);
+  } finally {
+    await own.close();
+  }
 });
 
 test('--dry-run writes nothing', async () => {

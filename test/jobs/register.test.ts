@@ -171,6 +171,25 @@ forEachDatabase('updateJob rejects bad input naming the field, and changes nothi
   assert.equal((await mgr.updateJob('sh', { shell: false, command: ['echo', 'a', 'b'] })).change, 'updated');
 });
 
+forEachDatabase('removing a found job remembers it (discovered: its script, imported: its entry); registering it again forgets that', async ({ database }) => {
+  const { mgr } = manager(database);
+  const found = d({ name: 'report', schedule: '0 3 * * *', timezone: 'UTC', script_path: '/opt/cron/report.php', script_type: 'php' });
+  await mgr.registerJob(found, { source: 'discovered', info: { root: '/opt/cron' } });
+  await mgr.registerJob(d({ name: 'crontab-rsync-0a1b2c3d', schedule: '5 * * * *', command: ['rsync -a /a /b'], shell: true }), { source: 'crontab', info: {} });
+  await mgr.registerJob(d({ name: 'mine', schedule: '5 * * * *', command: ['true'] }), { source: 'manual', byUser: true });
+  for (const n of ['report', 'crontab-rsync-0a1b2c3d', 'mine']) await mgr.removeJob(n);
+  const gone = await mgr.dismissed.all();
+  assert.deepEqual([...gone.keys()].sort(), ['crontab:crontab-rsync-0a1b2c3d', 'script:/opt/cron/report.php'], 'a job a person added is not remembered');
+  assert.equal(gone.get('script:/opt/cron/report.php')!.job_name, 'report');
+  // Removed a second time (registered, removed again): one entry, the newer date.
+  await mgr.registerJob(found, { source: 'discovered', info: {} });
+  assert.equal((await mgr.dismissed.all()).has('script:/opt/cron/report.php'), false, 'registering the script again forgets the removal');
+  await mgr.removeJob('report');
+  // A person registering the script under a name of their own forgets it too.
+  await mgr.registerJob(d({ name: 'my-report', schedule: '0 4 * * *', script_path: '/opt/cron/report.php' }), { source: 'manual', byUser: true });
+  assert.deepEqual([...(await mgr.dismissed.all()).keys()], ['crontab:crontab-rsync-0a1b2c3d']);
+});
+
 test('the test start time is what the cases assume', () => {
   assert.equal(iso(START), '2026-06-01T12:07:00.000Z');
 });

@@ -4,6 +4,7 @@ import * as m0001 from './0001_initial.js';
 import * as m0002 from './0002_api_indexes.js';
 import * as m0003 from './0003_estimated_duration.js';
 import * as m0004 from './0004_cancel_request.js';
+import * as m0005 from './0005_dismissed.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 interface DialectMigration {
@@ -17,6 +18,7 @@ const ALL: Record<string, DialectMigration> = {
   '0002_api_indexes': m0002,
   '0003_estimated_duration': m0003,
   '0004_cancel_request': m0004,
+  '0005_dismissed': m0005,
 };
 
 export class CodeMigrationProvider implements MigrationProvider {
