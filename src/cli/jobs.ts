@@ -7,7 +7,7 @@ import { ValidationError } from '../errors.js';
 import { standingReasons, warningsOf, type Info } from '../discovery/reasons.js';
 import { parseDuration } from '../jobs/dependencies.js';
 import { JobFields, SETTABLE_FIELDS, type JobDefinition, type JobPatch } from '../jobs/definition.js';
-import { jobOverrides, missingLabel, parseJson, presentJob, type Job } from '../jobs/job.js';
+import { dismissalKey, jobOverrides, missingLabel, parseJson, presentJob, type Job, type PresentedJob } from '../jobs/job.js';
 import { otherSettings, type JobSettings } from '../jobs/settings.js';
 import { formatSeconds } from '../execution/workflow.js';
 import { parseSchedule } from '../schedule/cron.js';
@@ -113,7 +113,7 @@ export function register(program: Command, ctx: CliContext): void {
           formatTable(rows, [
             { header: 'name', get: (r) => r.name, max: 40 },
             { header: 'health', get: (r) => r.health_status },
-            { header: 'status', get: (r) => (r.enabled ? r.execution_status : 'disabled') },
+            { header: 'status', get: listStatus },
             { header: 'priority', get: (r) => r.priority },
             { header: 'schedule', get: (r) => `${r.schedule}${r.timezone ? ` ${r.timezone}` : ''}`, max: 36 },
             { header: 'last run', get: (r) => when(r.last_executed_at as string | null, now) },
@@ -195,9 +195,25 @@ export function register(program: Command, ctx: CliContext): void {
           removed.push(await app.jobs.removeJob(j.id));
         }
         if (ctx.globals().json) return printJson(removed.map((j, i) => ({ id: j.id, name: j.name, removed: true, dependents: dependents[i] })));
-        for (const j of removed) print(`removed: ${j.name}`);
+        for (const j of removed) print(`removed: ${j.name}${leftOut(j)}`);
       });
     });
+}
+
+/** What a later scan does about a removed job that a scan found (JobManager.removeJob remembers it). */
+function leftOut(j: Job): string {
+  if (!dismissalKey(j)) return '';
+  const what = j.source === 'crontab' ? 'import-crontab leaves its entry out' : `discover leaves ${j.script_path} out`;
+  return ` (${what} from now on; --include-removed brings it back)`;
+}
+
+/**
+ * A job's status in the list: how its runs go (or disabled), and what is gone of a job marked
+ * missing: an enabled one keeps being run, and every run fails until it is restored or removed.
+ */
+function listStatus(r: PresentedJob): string {
+  const status = r.enabled ? r.execution_status : 'disabled';
+  return r.missing ? `${status}, ${missingLabel({ script_path: r.script_path as string | null })}` : status;
 }
 
 /** The jobs these names or ids refer to, each once, in the order first named; an unknown one throws before anything is done. */

@@ -60,8 +60,11 @@ const NOT_SCRIPTS = new Set(
     'jsx tsx vue svelte twig blade inc tpl phtml go rs c h cc cpp hpp java kt swift cs').split(' '),
 );
 
-/** Files with a script extension that are libraries or tests, not something cron runs. */
-const NOT_ENTRY_POINTS = /(\.d\.[cm]?ts|\.min\.js|\.(test|spec)\.[a-z]+|^__init__\.py|^conftest\.py)$/;
+/**
+ * Files with a script extension that are libraries, not something cron runs. Tests and packaging
+ * are the scanner's rule (TEST_FILES in scanner.ts), which an --include can override.
+ */
+const NOT_ENTRY_POINTS = /(\.d\.[cm]?ts|\.min\.js)$/;
 
 const INTERPRETERS: [RegExp, ScriptType][] = [
   [/^php(\d[\d.]*)?(-cli)?$/, 'php'],
@@ -91,7 +94,7 @@ export function detect(path: string, read: HeadReader = readHead): DetectResult 
   const base = path.slice(path.lastIndexOf('/') + 1);
   const ext = extensionOf(base);
   const byExt = EXTENSIONS[ext];
-  if (byExt && NOT_ENTRY_POINTS.test(base)) return { script: false, why: 'library or test file' };
+  if (byExt && NOT_ENTRY_POINTS.test(base)) return { script: false, why: 'library file' };
   if (!byExt && NOT_SCRIPTS.has(ext)) return { script: false, why: 'not a script' };
   if (!byExt) {
     // Without a script extension only an executable can be a script: one stat, no read.

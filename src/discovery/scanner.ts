@@ -11,7 +11,7 @@
 import { readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import { sep } from 'node:path';
 import { ValidationError } from '../errors.js';
-import type { Glob } from './glob.js';
+import { compileGlob, type Glob } from './glob.js';
 import { runPartsSkips } from './run-parts.js';
 
 /** Folders that hold dependencies, caches or VCS data, never a project's own cron scripts. */
@@ -34,6 +34,29 @@ export const DEFAULT_SKIP_DIRS = [
   '.next',
   '.nuxt',
 ] as const;
+
+/**
+ * A project's tests and packaging, never its cron jobs: folders that hold tests, and files named
+ * as a test runner or a packager finds them (pytest, Jest/Vitest/Mocha, PHPUnit, setuptools).
+ * Name patterns, as --exclude reads them. An --include that names tests (its pattern has one of
+ * TEST_WORDS: `test_*.py`, `tests/**`, `*Test.php`) takes those it matches; a broad one such as
+ * `*.py` does not bring them back.
+ */
+export const TEST_DIRS = ['tests', 'test', '__tests__', 'spec'] as const;
+export const TEST_FILES = [
+  'test_*.py',
+  '*_test.py',
+  'conftest.py',
+  'setup.py',
+  '__init__.py',
+  '*.{test,spec}.{js,mjs,cjs,ts,mts,cts}',
+  '*Test.php',
+] as const;
+const TEST_FILE_GLOBS = TEST_FILES.map((p) => compileGlob(p));
+const TEST_WORDS = /test|spec|setup|__init__/i;
+
+/** The skip reason of a test or packaging file, or of a folder of tests (see TEST_FILES). */
+export const TEST_SKIP = 'test or packaging file or folder (an --include naming it takes it)';
 
 /** The skip reason of a file in cron.daily (etc.) whose name run-parts does not run. */
 export const RUN_PARTS_SKIP = 'in cron.daily etc. but run-parts skips its name (a dot or other character)';
@@ -105,6 +128,10 @@ export function scan(rootDirs: string[], opts: ScanOptions = {}): ScanResult {
   const problems: ScanProblem[] = [];
   const skipped: Record<string, number> = {};
   const skip = (why: string) => void (skipped[why] = (skipped[why] ?? 0) + 1);
+  const testIncludes = include.filter((g) => TEST_WORDS.test(g.pattern));
+  const testDirs = new Set<string>(testIncludes.length ? [] : TEST_DIRS);
+  /** Why a folder of this name is not walked, if it is not. */
+  const dirSkip = (name: string) => (skipDirs.has(name) ? 'dependency or VCS folder' : testDirs.has(name) ? TEST_SKIP : undefined);
   const seenDirs = new Set<string>();
   const seenFiles = new Set<string>();
   let dirs = 0;
@@ -118,6 +145,7 @@ export function scan(rootDirs: string[], opts: ScanOptions = {}): ScanResult {
     if (seenFiles.has(real)) return skip('already seen through a link');
     if (exclude.some((g) => g.matches(rel))) return skip('excluded');
     if (include.length && !include.some((g) => g.matches(rel))) return skip('not included');
+    if (TEST_FILE_GLOBS.some((g) => g.matches(rel)) && !testIncludes.some((g) => g.matches(rel))) return skip(TEST_SKIP);
     // A leftover such as cron.daily/foo.dpkg-old is not a job: the system never runs it.
     if (runPartsSkips(real)) return skip(RUN_PARTS_SKIP);
     seenFiles.add(real);
@@ -148,8 +176,9 @@ export function scan(rootDirs: string[], opts: ScanOptions = {}): ScanResult {
         const full = base + ent.name;
         const rel = relBase + ent.name;
         if (ent.isDirectory()) {
-          if (skipDirs.has(ent.name)) {
-            skip('dependency or VCS folder');
+          const why = dirSkip(ent.name);
+          if (why) {
+            skip(why);
             continue;
           }
           if (exclude.some((g) => g.matches(rel))) {
@@ -199,7 +228,8 @@ export function scan(rootDirs: string[], opts: ScanOptions = {}): ScanResult {
       return;
     }
     if (st.isDirectory()) {
-      if (skipDirs.has(name)) return skip('dependency or VCS folder');
+      const why = dirSkip(name);
+      if (why) return skip(why);
       if (seenDirs.has(real)) return skip('folder already visited (link loop or overlapping roots)');
       const root = rootOf(real)!;
       stack.push({ dir: real, root, rel: relTo(root, real) });

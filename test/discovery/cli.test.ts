@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -278,6 +278,75 @@ test('an @slot this node does not have: discovery says so and uses auto (its run
     assert.equal(job.slot, 'auto');
     const review = await runCli(['--home', h, 'review']);
     assert.match(review.stdout, /@slot "haevy" is not a slot of this node \(expected one of: auto, default, heavy, light\): slot auto is used/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('discover leaves out a project\'s tests and packaging, and says how many; an --include naming one takes it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sc-disc-app-'));
+  try {
+    const put = (rel: string, text: string) => {
+      mkdirSync(join(dir, rel, '..'), { recursive: true });
+      writeFileSync(join(dir, rel), text, { mode: 0o755 });
+    };
+    put('cron/purge_sessions.py', '#!/usr/bin/env python3\n"""Purges expired sessions."""\n');
+    put('test_orders.py', 'def test_total():\n    assert True\n');
+    put('setup.py', 'from setuptools import setup\nsetup()\n');
+    put('app/__init__.py', '');
+    put('web/cart.test.js', "import test from 'node:test';\n");
+    put('app/OrderTest.php', '<?php class OrderTest {}\n');
+    put('tests/run_all.sh', '#!/bin/sh\npytest\n');
+    const h = join(dir, 'home');
+    const r = await runCli(['--home', h, 'discover', dir]);
+    assert.equal(r.code, 0, describe(r));
+    assert.match(r.stdout, /^skipped: .*test or packaging file or folder \(an --include naming it takes it\): 6/m);
+    assert.match(r.stdout, /\b1 scripts: 1 new\b/);
+    const names = (JSON.parse((await runCli(['--home', h, '--json', 'jobs', 'list'])).stdout) as { name: string }[]).map((j) => j.name);
+    assert.deepEqual(names, ['cron/purge_sessions']);
+
+    const asked = await runCli(['--home', h, '--json', 'discover', '--dry-run', dir, '--include', '*.test.js', '--include', 'tests/**']);
+    assert.equal(asked.code, 0, describe(asked));
+    const report = JSON.parse(asked.stdout) as { jobs: { script_path: string; change: string }[] };
+    assert.deepEqual(report.jobs.map((j) => [j.script_path.slice(realpathSync(dir).length + 1), j.change]).sort(), [['tests/run_all.sh', 'new'], ['web/cart.test.js', 'new']]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('jobs list shows a job marked missing (script deleted, crontab entry gone), enabled or not; --json has missing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sc-disc-gone-'));
+  try {
+    const h = join(dir, 'home');
+    const sc = (...args: string[]) => runCli(['--home', h, ...args]);
+    const scripts = join(dir, 'scripts');
+    mkdirSync(scripts);
+    for (const name of ['purge.sh', 'report.sh']) writeFileSync(join(scripts, name), '#!/bin/sh\ntrue\n', { mode: 0o755 });
+    const ct = join(dir, 'crontab');
+    writeFileSync(ct, '0 2 * * * /usr/bin/backup.sh\n');
+    for (const args of [['discover', scripts], ['review', '--enable', 'purge'], ['import-crontab', ct]]) {
+      const r = await sc(...args);
+      assert.equal(r.code, 0, describe(r));
+    }
+    const imported = (JSON.parse((await sc('--json', 'jobs', 'list', '--search', 'backup')).stdout) as { name: string }[])[0]!.name;
+    rmSync(join(scripts, 'purge.sh'));
+    rmSync(join(scripts, 'report.sh'));
+    writeFileSync(ct, '');
+    for (const args of [['discover', scripts], ['import-crontab', ct]]) {
+      const r = await sc(...args);
+      assert.equal(r.code, 0, describe(r));
+    }
+
+    const list = await sc('jobs', 'list');
+    assert.equal(list.code, 0, describe(list));
+    const status = (name: string) => new RegExp(`^${name.replace(/[/.]/g, '\\$&')} +\\w+ +(.+?)  `, 'm').exec(list.stdout)?.[1];
+    assert.deepEqual(
+      [status('purge'), status('report'), status(imported)],
+      ['never_run, script missing', 'disabled, script missing', 'disabled, crontab entry gone'],
+      list.stdout,
+    );
+    const rows = JSON.parse((await sc('--json', 'jobs', 'list', '--enabled')).stdout) as { name: string; enabled: boolean; missing: boolean }[];
+    assert.deepEqual(rows.map((j) => [j.name, j.enabled, j.missing]), [['purge', true, true]]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -4,7 +4,7 @@
  * page. Each page's screenshot goes to test-output/screenshots/ for a person to look at.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
@@ -69,6 +69,10 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
       writeFileSync(join(scripts, 'cleanup-tmp.sh'), '#!/bin/sh\n# Schedule: 15 2 * * *\nfind /tmp -mtime +7 -delete\n', { mode: 0o755 });
       // One whose schedule comment is wrong: the review page says so.
       writeFileSync(join(scripts, 'sync-crm.sh'), '#!/bin/sh\n# Sync CRM contacts every hour.\n# Schedule: 61 * * * *\ntrue\n', { mode: 0o755 });
+      // One whose script is deleted after discovery: a second discover marks its job missing.
+      writeFileSync(join(scripts, 'retired-e2e.sh'), '#!/bin/sh\n# Schedule: 0 6 * * *\ntrue\n', { mode: 0o755 });
+      cli('discover', scripts);
+      rmSync(join(scripts, 'retired-e2e.sh'));
       cli('discover', scripts);
     });
     browser = await launchChromium();
@@ -122,6 +126,18 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     await page.getByTestId('job-search').fill('');
     await row('quiet-e2e').waitFor();
     await shot('03-jobs');
+  });
+
+  step('marks a job whose script is gone, in the list and on its page', async () => {
+    const badge = row('retired-e2e').getByTestId('job-missing');
+    assert.equal((await badge.textContent())?.trim(), 'script missing');
+    assert.match((await badge.getAttribute('title')) ?? '', /^its script \/.+\/retired-e2e\.sh is missing$/);
+    assert.equal(await row('quiet-e2e').getByTestId('job-missing').count(), 0, 'only on the missing job');
+    await row('retired-e2e').getByTestId('job-link').click();
+    await page.getByTestId('page-job').waitFor();
+    assert.equal((await page.getByTestId('page-job').getByTestId('job-missing').textContent())?.trim(), 'script missing');
+    await page.getByTestId('nav-jobs').click();
+    await row('slow-e2e').waitFor();
   });
 
   step('shows a job as running in the list while its first run goes, live, and its status after', async () => {

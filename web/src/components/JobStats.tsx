@@ -1,4 +1,4 @@
-import { standingReasons, warningsOf } from '../discovery';
+import { missingLabel, missingWhat, standingReasons, warningsOf } from '../discovery';
 import { absolute, commandLine, duration, megabytes, relative, short, words } from '../format';
 import { useNow } from '../hooks';
 import { otherSettings } from '../job-settings';
@@ -68,7 +68,11 @@ export function JobStats({ job }: { job: Job }) {
           <Stat label="Tags">{job.tags.length ? job.tags.map((t) => <span key={t} class="tag">{t}</span>) : <span class="muted">none</span>}</Stat>
           <Stat label="Source">
             {job.source}
-            {job.missing && <span class="badge tone-bad">script missing</span>}
+            {job.missing && (
+              <span class="badge tone-bad" title={missingWhat(job)} data-testid="job-missing">
+                {missingLabel(job)}
+              </span>
+            )}
             {found.length > 0 && (
               <ul class="found-why" data-testid="job-found-why">
                 {found.map(([guess, why]) => (

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { get, getList, query } from '../api';
 import { EnableToggle, RunNowButton } from '../components/JobActions';
 import { Empty, ErrorNote, HealthDot, Loading, Pager, RunStatusBadge, Time } from '../components/ui';
+import { missingLabel, missingWhat } from '../discovery';
 import { words } from '../format';
 import { useDebounced, useLoader } from '../hooks';
 import { setParams } from '../router';
@@ -169,7 +170,11 @@ function JobTable({ jobs, running, onChanged }: { jobs: Job[]; running: Run[]; o
                 <a href={`#/jobs/${j.id}`} data-testid="job-link">
                   {j.name}
                 </a>
-                {j.missing && <span class="badge tone-bad">missing</span>}
+                {j.missing && (
+                  <span class="badge tone-bad" title={missingWhat(j)} data-testid="job-missing">
+                    {missingLabel(j)}
+                  </span>
+                )}
               </td>
               <td>
                 <HealthDot health={j.health_status} />

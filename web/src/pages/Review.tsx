@@ -4,7 +4,7 @@ import { ApiError, getList, post } from '../api';
 import { notify } from '../components/toast';
 import { Empty, ErrorNote, Loading, Time } from '../components/ui';
 import { commandLine, megabytes } from '../format';
-import { reasonFor, REASONS, warningsOf, type Info } from '../discovery';
+import { missingLabel, missingWhat, reasonFor, REASONS, warningsOf, type Info } from '../discovery';
 import { useLoader } from '../hooks';
 import type { Job } from '../types';
 
@@ -53,7 +53,7 @@ function ReviewItem({ job, onEnabled }: { job: Job; onEnabled: (j: Job) => void 
           <a href={`#/jobs/${job.id}`}>{job.name}</a>
         </h2>
         <span class="badge">{job.source}</span>
-        {job.missing && <span class="badge tone-bad">missing</span>}
+        {job.missing && <span class="badge tone-bad" title={missingWhat(job)}>{missingLabel(job)}</span>}
         <span class="spacer" />
         <a class="button" href={`#/jobs/${job.id}/edit`}>
           Configure
