@@ -3,7 +3,7 @@
  * people (what happened, what to do, the last output, a link), a JSON payload for machines.
  */
 import type { AlertRow, JobRow, RunRow } from '../storage/schema.js';
-import { fmtDuration, type AlertType } from './rules.js';
+import { fmtDuration, fmtMb, type AlertType } from './rules.js';
 
 export type NoticeKind = 'alert' | 'recovery' | 'digest' | 'test';
 
@@ -37,7 +37,7 @@ const ADVICE: Record<AlertType, string> = {
   failure: 'Read the output below and the full log of the run; run it again by hand with `smart-cron run NAME --wait` once fixed.',
   timeout: 'Check what the job was waiting for (locks, network, a slow query). If it now needs longer, raise timeout_seconds (`smart-cron jobs set NAME timeout_seconds=…`).',
   memory_limit: 'The run used more than its memory_limit_mb. Find out why it grew (input size?), or raise the limit if the growth is expected.',
-  oom_killed: 'The kernel ran out of memory and killed the run. Check what else was running (`smart-cron slots`) and the job\'s memory estimate and limit.',
+  oom_killed: 'The kernel\'s OOM killer ended the run; the message above says where. At the job\'s own memory_limit_mb: find out why it grew, or raise the limit. At the slot\'s budget or the host\'s memory: check what else was running (`smart-cron slots`) and the job\'s memory estimate.',
   high_memory: 'The run finished but used far more memory than usual. Check its input; if this is the new normal, the baseline adapts after a few runs.',
   high_duration: 'The run finished but took far longer than usual. Check for slow dependencies or growing input.',
   consecutive_failures: 'The job keeps failing. Look at the last runs (`smart-cron history NAME`); disable it (`smart-cron jobs disable NAME`) if it cannot be fixed soon.',
@@ -62,7 +62,7 @@ function runFacts(run: RunRow | null): string[] {
   if (run.started_at) facts.push(`Started:   ${run.started_at}`);
   if (run.exit_code !== null || run.signal) facts.push(`Exit:      ${run.signal ? `signal ${run.signal}` : `code ${run.exit_code}`}`);
   if (run.duration_ms !== null) facts.push(`Duration:  ${fmtDuration(run.duration_ms)}`);
-  if (run.peak_memory_mb !== null) facts.push(`Peak mem:  ${Math.round(run.peak_memory_mb)} MB`);
+  if (run.peak_memory_mb !== null) facts.push(`Peak mem:  ${fmtMb(run.peak_memory_mb)}`);
   if (run.error_message) facts.push(`Error:     ${run.error_message}`);
   return facts;
 }

@@ -7,7 +7,7 @@
 import type { Kysely } from 'kysely';
 import { iso, type Clock } from '../clock.js';
 import type { FileConfig } from '../config/schema.js';
-import { NotFoundError, ValidationError } from '../errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import { parseJson } from '../jobs/job.js';
 import type { RecordResult } from '../jobs/manager.js';
@@ -15,7 +15,7 @@ import { AlertsRepo, type AlertListFilter, type AlertView } from '../storage/rep
 import { HistoryRepo } from '../storage/repos/history.js';
 import { JobsRepo } from '../storage/repos/jobs.js';
 import type { AlertRow, DB, JobRow, RunRow } from '../storage/schema.js';
-import { Deliverer, type Channel, type DeliveryOutcome } from './delivery.js';
+import { Deliverer, routeOf, type Channel, type DeliveryOutcome } from './delivery.js';
 import { alertNotice, recoveryNotice, testNotice } from './format.js';
 import { EmailNotifier } from './notifiers/email.js';
 import { alertLine, resolvedLine, stderrLogger, type AlertLogger } from './notifiers/log.js';
@@ -76,9 +76,13 @@ export class AlertManager {
     };
     const api = opts.config.api ?? {};
     this.baseUrl = api.public_url ?? `http://${api.host ?? '127.0.0.1'}:${api.port ?? 7420}`;
-    this.deliverer = new Deliverer(this.repo, this.clock, this.logger, { rateLimitPerHour: a.rate_limit_per_hour, backoffMs: a.retry_backoff_ms ?? 1000 });
     this.email = new EmailNotifier(a.email);
     this.webhooks = a.webhooks.map((w) => new WebhookNotifier(w));
+    this.deliverer = new Deliverer(this.repo, this.clock, this.logger, {
+      rateLimitPerHour: a.rate_limit_per_hour,
+      backoffMs: a.retry_backoff_ms ?? 1000,
+      channelOf: (row) => this.channelOf(row),
+    });
   }
 
   /**
@@ -144,6 +148,8 @@ export class AlertManager {
   async acknowledge(id: number): Promise<AlertRow> {
     const row = await this.repo.byId(id);
     if (!row) throw new NotFoundError(`no alert with id ${id} (see \`smart-cron alerts\`)`, 'id');
+    // Acknowledging says "someone is on it": of an alert that is over, that would mislead.
+    if (row.resolved_at) throw new ConflictError(`alert #${id} (${row.alert_type}) resolved at ${row.resolved_at}: only an open alert can be acknowledged`, 'id');
     if (row.acknowledged_at) return row;
     return this.repo.update(id, { acknowledged_at: iso(this.clock.now()) });
   }
@@ -164,14 +170,20 @@ export class AlertManager {
     return { ok: results.every((r) => r.status === 'sent'), results };
   }
 
+  /** The daemon's: resume the deliveries a previous run left pending, and retry from the table from now on. */
+  start(): void {
+    this.deliverer.start();
+  }
+
   /** Resolves when rule evaluation and in-progress deliveries are done (scheduled retries may still wait). */
   async idle(): Promise<void> {
     while (this.pending.size) await Promise.allSettled([...this.pending]);
     await this.deliverer.idle();
   }
 
+  /** Rule evaluation finishes (database work); deliveries get a short wait, the rest stay pending for the next start. */
   async close(): Promise<void> {
-    await this.idle();
+    while (this.pending.size) await Promise.allSettled([...this.pending]);
     await this.deliverer.close();
     this.email.close();
   }
@@ -200,14 +212,16 @@ export class AlertManager {
       const a = open.get(type);
       if (!a || !(await this.repo.resolve(a.id, now))) continue;
       const row = (await this.repo.byId(a.id))!;
+      await this.deliverer.dropFor(row.id, now);
       gone.push(row);
       this.logger.info(resolvedLine(job.name, type));
       this.bus?.emit('alert.resolved', row);
     }
-    // However many alerts one good run ends, the people hear about it once.
+    // However many alerts one good run ends, the people hear about it once. An alert the periodic
+    // check closes (the job was disabled, its alert switched off) ends quietly: nothing recovered.
     const recovered = gone.filter((a) => RECOVERY_TYPES.includes(a.alert_type as AlertType));
-    if (recovered.length) {
-      void this.deliverer.deliver(recoveryNotice(recovered, job, run, this.baseUrl), this.channelsFor(job));
+    if (recovered.length && run?.status === 'succeeded') {
+      void this.deliverer.deliver(recoveryNotice(recovered.map(forNotice), job, run, this.baseUrl), this.channelsFor(job));
     }
     return { raised, resolved: gone.length };
   }
@@ -229,6 +243,8 @@ export class AlertManager {
       });
       this.logger.warn(alertLine(job.name, f.type, f.severity));
       this.bus?.emit('alert.raised', row);
+      // Its notice was given up (a long outage): this occurrence is another chance to be heard there.
+      if (row.notification_status === 'failed') await this.notify(row, job, run, await this.unreached(row.id));
       return true;
     }
     const row = await this.repo.insert({
@@ -244,9 +260,22 @@ export class AlertManager {
     });
     this.logger.warn(alertLine(job.name, f.type, f.severity));
     this.bus?.emit('alert.raised', row);
-    const runRow = run && run.id === f.runId ? run : f.runId !== null ? ((await this.history.byId(f.runId)) ?? null) : null;
-    void this.deliverer.deliver(alertNotice(row, job, runRow, this.baseUrl), this.channelsFor(job));
+    await this.notify(row, job, run);
     return true;
+  }
+
+  /** Hand the alert's notice to the deliverer (which does not make us wait); `only`: to these routes. */
+  private async notify(row: AlertRow, job: JobRow, run: RunRow | null, only?: Set<string>): Promise<void> {
+    const runRow = run && run.id === row.run_id ? run : row.run_id !== null ? ((await this.history.byId(row.run_id)) ?? null) : null;
+    const channels = this.channelsFor(job).filter((c) => !only || only.has(routeOf(c)));
+    void this.deliverer.deliver(alertNotice(forNotice(row), job, runRow, this.baseUrl), channels, { urgent: row.severity === 'critical' });
+  }
+
+  /** The routes where the alert's notice failed and never went out. */
+  private async unreached(alertId: number): Promise<Set<string>> {
+    const rows = await this.repo.deliveries({ alertId, kind: 'alert' });
+    const sent = new Set(rows.filter((r) => r.status === 'sent').map((r) => r.route));
+    return new Set(rows.filter((r) => r.status === 'failed' && r.route && !sent.has(r.route)).map((r) => r.route!));
   }
 
   // ---------------------------------------------------------------- channels
@@ -266,4 +295,19 @@ export class AlertManager {
     const s: WebhookSettings = w.settings;
     return { key: `webhook:${s.url}`, channel: 'webhook', target: w.target, retries: s.retries ?? 3, send: (n) => w.send(n) };
   }
+
+  /** The configured channel a stored delivery was for (a retry after a restart), or null when it is gone. */
+  private channelOf(row: { channel: string; target: string; route: string | null }): Channel | null {
+    const candidates = row.channel === 'email' ? [this.emailChannel(row.target.split(', '))] : this.webhooks.map((w) => this.webhookChannel(w));
+    return candidates.find((c) => routeOf(c) === row.route) ?? null;
+  }
+}
+
+/**
+ * The alert as a notice tells it: without its notification fields, which describe the notice
+ * itself and would be stale the moment it is sent ("pending" in every webhook body).
+ */
+function forNotice(a: AlertRow): AlertRow {
+  const { notification_status: _status, notification_error: _error, notified_at: _at, ...rest } = a;
+  return rest as AlertRow;
 }

@@ -40,11 +40,20 @@ export const SEVERITY: Record<AlertType, AlertSeverity> = {
   circuit_open: 'error',
 };
 
-/** Alerts whose end deserves a "recovered" notice; the performance warnings just close quietly. */
-export const RECOVERY_TYPES: readonly AlertType[] = ALERT_TYPES.filter((t) => t !== 'high_memory' && t !== 'high_duration');
+/**
+ * Alerts whose end deserves a "recovered" notice. The performance warnings just close quietly,
+ * and so does `hanging`: it is about one run still going, and how that run ended has its own
+ * alert (a timeout) or none (it finished) — "recovered" there would tell of a recovery that
+ * never happened.
+ */
+export const RECOVERY_TYPES: readonly AlertType[] = ALERT_TYPES.filter((t) => t !== 'high_memory' && t !== 'high_duration' && t !== 'hanging');
 
-/** What a succeeded run puts an end to. */
-const CLEARED_BY_SUCCESS: readonly AlertType[] = ['failure', 'consecutive_failures', 'timeout', 'memory_limit', 'oom_killed'];
+/**
+ * What only a succeeded run puts an end to: every type that sends a recovery notice ends here,
+ * so a job "recovers" only by succeeding, and all it recovers from goes in one notice. (A success
+ * also closes the circuit: circuitAfterRun, which the dispatcher applies after this verdict.)
+ */
+const CLEARED_BY_SUCCESS: readonly AlertType[] = ['failure', 'consecutive_failures', 'timeout', 'memory_limit', 'oom_killed', 'circuit_open'];
 
 export interface Thresholds {
   highMemoryFactor: number;
@@ -101,7 +110,7 @@ type AlertJob = Pick<
 
 type AlertRun = Pick<
   RunRow,
-  'id' | 'job_id' | 'status' | 'trigger' | 'exit_code' | 'signal' | 'duration_ms' | 'peak_memory_mb' | 'scheduled_for' | 'queued_at' | 'started_at' | 'skip_reason' | 'wait_reason' | 'error_message'
+  'id' | 'job_id' | 'status' | 'trigger' | 'exit_code' | 'signal' | 'duration_ms' | 'peak_memory_mb' | 'scheduled_for' | 'queued_at' | 'not_before' | 'started_at' | 'skip_reason' | 'wait_reason' | 'error_message'
 >;
 
 /**
@@ -131,7 +140,7 @@ export function fmtDuration(ms: number): string {
 }
 
 /** Whole MB, with a tenth below 10 MB so that a small job's baseline never reads "0 MB". */
-const mb = (x: number) => `${x < 9.95 ? x.toFixed(1) : Math.round(x)} MB`;
+export const fmtMb = (x: number) => `${x < 9.95 ? x.toFixed(1) : Math.round(x)} MB`;
 
 /**
  * The one "used far more than usual" test: over `factor` times the baseline and also at least
@@ -165,15 +174,17 @@ export function evaluateRun(job: AlertJob, run: AlertRun, defaults: Thresholds):
     raise.push(event('timeout', `timed out after ${fmtDuration(run.duration_ms ?? 0)}${limit}`, run.id));
   }
   if (s === 'memory_limit' && on(job.alert_on_failure)) {
-    raise.push(event('memory_limit', `killed over its memory limit${run.peak_memory_mb != null ? ` at ${mb(run.peak_memory_mb)}` : ''}`, run.id));
+    raise.push(event('memory_limit', `killed over its memory limit${run.peak_memory_mb != null ? ` at ${fmtMb(run.peak_memory_mb)}` : ''}`, run.id));
   }
   if (s === 'oom_killed' && on(job.alert_on_failure)) {
-    raise.push(event('oom_killed', `killed by the kernel OOM killer${run.peak_memory_mb != null ? ` at ${mb(run.peak_memory_mb)}` : ''}`, run.id));
+    // The run's own message says at which limit (the job's, or the slot's budget): the alert keeps it.
+    raise.push(event('oom_killed', run.error_message ?? `killed by the kernel OOM killer${run.peak_memory_mb != null ? ` at ${fmtMb(run.peak_memory_mb)}` : ''}`, run.id));
   }
   if (s === 'succeeded') for (const c of CLEARED_BY_SUCCESS) clear.add(c);
 
   const failedRun = s === 'failed' || s === 'timeout' || s === 'memory_limit' || s === 'oom_killed';
-  if (failedRun && job.consecutive_failures >= t.consecutiveFailureThreshold && on(job.alert_on_failure)) {
+  // With a threshold of 1 every failure is "in a row": the failure alert already says it all.
+  if (failedRun && t.consecutiveFailureThreshold > 1 && job.consecutive_failures >= t.consecutiveFailureThreshold && on(job.alert_on_failure)) {
     raise.push(event('consecutive_failures', `${job.consecutive_failures} failed runs in a row (threshold ${t.consecutiveFailureThreshold})`, run.id));
   }
 
@@ -182,7 +193,7 @@ export function evaluateRun(job: AlertJob, run: AlertRun, defaults: Thresholds):
   if (measured && s !== 'memory_limit' && s !== 'oom_killed' && run.peak_memory_mb != null && job.baseline_memory_mb) {
     if (overBaseline(run.peak_memory_mb, job.baseline_memory_mb, t.highMemoryFactor, t.highMemoryMinExcessMb)) {
       if (on(job.alert_on_high_memory)) {
-        raise.push(event('high_memory', `peak memory ${mb(run.peak_memory_mb)}, ${(run.peak_memory_mb / job.baseline_memory_mb).toFixed(1)}× its baseline of ${mb(job.baseline_memory_mb)}`, run.id));
+        raise.push(event('high_memory', `peak memory ${fmtMb(run.peak_memory_mb)}, ${(run.peak_memory_mb / job.baseline_memory_mb).toFixed(1)}× its baseline of ${fmtMb(job.baseline_memory_mb)}`, run.id));
       }
     } else clear.add('high_memory');
   }
@@ -205,13 +216,15 @@ export function evaluateRun(job: AlertJob, run: AlertRun, defaults: Thresholds):
     raise.push(event('missed', `the run due at ${run.scheduled_for} was skipped: ${run.skip_reason}`, run.id));
   } else if (late !== null && late > graceMs && on(job.alert_on_missed)) {
     raise.push(event('missed', `the run due at ${run.scheduled_for} started ${fmtDuration(late)} late`, run.id));
-  } else if (late !== null && late <= graceMs && measured) {
+  } else if (late !== null && late <= graceMs && s === 'succeeded') {
+    // Only a good run on time ends a miss: a failed one has its own alert and recovers nothing.
     clear.add('missed');
   }
 
-  if (job.circuit_state === 'open') {
-    if (on(job.alert_on_failure)) raise.push(state('circuit_open', 'circuit breaker open: runs are paused after repeated failures'));
-  } else clear.add('circuit_open');
+  // The row still says open when the run that closes the circuit (any success) is judged.
+  if (job.circuit_state === 'open' && s !== 'succeeded' && on(job.alert_on_failure)) {
+    raise.push(state('circuit_open', 'circuit breaker open: runs are paused after repeated failures'));
+  }
 
   for (const f of raise) clear.delete(f.type);
   return { jobId: job.id, raise, clear: [...clear] };
@@ -229,12 +242,17 @@ export function evaluatePeriodic(now: number, jobs: AlertJob[], liveRuns: AlertR
     const t = jobThresholds(job, defaults);
     const runs = live.get(job.id) ?? [];
     const raise: Finding[] = [];
-    const clear = new Set<AlertType>(['hanging', 'circuit_open']);
+    // A half-open circuit is a trial run under way, not yet a recovery: only closed ends the alert.
+    const clear = new Set<AlertType>(['hanging', ...(job.circuit_state === 'closed' ? (['circuit_open'] as const) : [])]);
     const graceMs = t.missedGraceSeconds * 1000;
 
     if (job.enabled && on(job.alert_on_missed)) {
       const next = job.next_scheduled_run ? Date.parse(job.next_scheduled_run) : null;
-      const stuck = runs.find((r) => r.status === 'queued' && Date.parse(r.scheduled_for) + graceMs < now);
+      // A catch-up run's tick is long past by design (its miss is reported when it is planned):
+      // it is stuck only when it has waited the grace since it was queued; a retry, since the
+      // time its backoff let it start (not_before).
+      const waitingSince = (r: AlertRun) => Math.max(Date.parse(r.scheduled_for), Date.parse(r.queued_at), r.not_before ? Date.parse(r.not_before) : 0);
+      const stuck = runs.find((r) => r.status === 'queued' && waitingSince(r) + graceMs < now);
       if (stuck) {
         const why = stuck.wait_reason ? `: ${stuck.wait_reason}` : '';
         raise.push(state('missed', `the run due at ${stuck.scheduled_for} has been queued for ${fmtDuration(now - Date.parse(stuck.queued_at))}${why}`, stuck.id));

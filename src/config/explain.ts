@@ -4,6 +4,7 @@
  */
 import type { TSchema } from 'typebox';
 import Value from 'typebox/value';
+import { redactUrl } from '../redact.js';
 
 export interface Explained {
   field: string;
@@ -43,7 +44,10 @@ export function explainErrors(schema: TSchema, value: unknown): Explained | null
   const deepest = list.reduce((a, b) => (b.instancePath.length > a.instancePath.length ? b : a), list[0]!);
   const same = list.filter((e) => e.instancePath === deepest.instancePath);
   const field = pointerToField(deepest.instancePath);
-  const got = describeValue(lookup(value, deepest.instancePath));
+  const found = lookup(value, deepest.instancePath);
+  // A URL is shown without its password or token (an smtp_url or webhook URL that failed its pattern).
+  const redacted = typeof found === 'string' && /^[a-z][a-z0-9+.-]*:\/\//i.test(found) ? redactUrl(found) : '';
+  const got = describeValue(redacted.includes('***') ? redacted : found);
   const expectations = [...new Set(same.map((e) => expectation(e, schema)))];
   return { field: field || '(top level)', message: `${field || '(top level)'} = ${got}: expected ${expectations.join(' or ')}` };
 }

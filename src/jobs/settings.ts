@@ -83,9 +83,25 @@ export interface JobSettings {
   alert_emails: string[];
   consecutive_failure_threshold: number;
   missed_grace_seconds: number | null;
+  alert_on_failure: boolean;
+  alert_on_timeout: boolean;
+  alert_on_high_memory: boolean;
+  alert_on_high_duration: boolean;
+  alert_on_missed: boolean;
+  alert_on_hanging: boolean;
   node_selector: Record<string, string> | null;
   pinned_node: string | null;
 }
+
+/** The alert switches, in the form's order, as `jobs set` names them and in words. */
+const ALERT_SWITCHES = [
+  ['alert_on_failure', 'failure'],
+  ['alert_on_timeout', 'timeout'],
+  ['alert_on_high_memory', 'high memory'],
+  ['alert_on_high_duration', 'high duration'],
+  ['alert_on_missed', 'missed'],
+  ['alert_on_hanging', 'hanging'],
+] as const satisfies readonly (readonly [keyof JobSettings, string])[];
 
 /**
  * [label, text] for each rarer setting off its default, in the form's order; nothing for a job
@@ -119,8 +135,11 @@ export function otherSettings(job: JobSettings, secs: (s: number) => string): [s
   add('Requirements', [changed('requires_mode') && (job.requires_mode === 'wait' ? `wait up to ${secs(job.requires_wait_seconds)} for them` : 'skip the run when not met')]);
   add('Run now', [job.manual_respects_overlap && 'respects the overlap policy']);
   add('Alert mail to', [job.alert_emails.join(', ')]);
+  // The switches are on by default: a switch turned off is the one thing worth saying.
+  add('Alerts off', [ALERT_SWITCHES.filter(([k]) => !job[k]).map(([, words]) => words).join(', ')]);
+  const n = job.consecutive_failure_threshold;
   add('Alert thresholds', [
-    changed('consecutive_failure_threshold') && `critical after ${job.consecutive_failure_threshold} failures in a row`,
+    changed('consecutive_failure_threshold') && (n === 1 ? 'every failure alone (no "in a row" alert)' : `critical after ${n} failures in a row`),
     job.missed_grace_seconds !== null && `missed after ${secs(job.missed_grace_seconds)} late`,
   ]);
   const labels = Object.entries(job.node_selector ?? {}).map(([k, v]) => `${k}=${v}`);

@@ -238,11 +238,23 @@ export interface DeliveriesTable {
   channel: string;
   target: string;
   kind: Def<'alert' | 'recovery' | 'digest' | 'test'>;
-  status: Def<'pending' | 'sent' | 'failed'>;
+  /** 'suppressed': held back by the rate limit, for the digest. */
+  status: Def<'pending' | 'sent' | 'failed' | 'suppressed'>;
   attempts: Def<number>;
   last_error: Def<string | null>;
   created_at: string;
   delivered_at: Def<string | null>;
+  /** The channel without its secrets (a hash of its destination): rate-limit bucket, and how a retry finds it. */
+  route: Def<string | null>;
+  /** The notice as first built (JSON), so a retry after a restart sends the same thing. */
+  notice: Def<string | null>;
+  /** When a pending delivery is next due (null once it is over). */
+  next_attempt_at: Def<string | null>;
+  /** The daemon attempting it now, and until when its claim holds (a daemon that died loses it then). */
+  claimed_by: Def<string | null>;
+  claimed_until: Def<string | null>;
+  /** For a suppressed row: the digest delivery it went out in. */
+  digest_id: Def<number | null>;
 }
 
 export interface NodesTable {

@@ -89,6 +89,11 @@ test('alerts ack ID acknowledges; an unknown id is refused', async () => {
   const missing = await cli(home.dir, 'alerts', 'ack', '999');
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /no alert with id 999/);
+  // A resolved alert is over: acknowledging it is refused, saying why (it used to succeed silently).
+  const over = await cli(home.dir, 'alerts', 'ack', String(ids['cleanup']));
+  assert.equal(over.code, 2, over.stderr);
+  assert.match(over.stderr, new RegExp(`alert #${ids['cleanup']} \\(failure\\) resolved at \\S+: only an open alert can be acknowledged`));
+  assert.equal(over.stdout, '');
 });
 
 test('alerts test: the configured channels, a given address, a given webhook', async () => {
@@ -115,12 +120,43 @@ test('alerts test against a closed port: the exact error and exit 1', async () =
     writeFileSync(join(dead.dir, 'config.yaml'), `alerts:\n  email: { smtp_url: "smtp://127.0.0.1:${port}", to: [ops@example.org] }\n`);
     const r = await cli(dead.dir, 'alerts', 'test');
     assert.equal(r.code, 1);
-    assert.match(r.stdout, new RegExp(`^FAILED  email ops@example.org via smtp://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}$`, 'm'));
-    assert.equal(r.stderr.trim(), `smart-cron: test notification failed: email ops@example.org via smtp://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`);
+    // Each failure once: its FAILED line, and the exit code.
+    assert.equal(r.stdout, `FAILED  email ops@example.org via smtp://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`);
+    assert.equal(r.stderr, '');
     const wh = await cli(dead.dir, 'alerts', 'test', '--webhook', `http://127.0.0.1:${port}/hook`);
     assert.equal(wh.code, 1);
-    assert.match(wh.stderr, new RegExp(`webhook http://127.0.0.1:${port}/hook: connect ECONNREFUSED 127.0.0.1:${port}`));
+    assert.equal(wh.stdout, `FAILED  webhook http://127.0.0.1:${port}/hook: connect ECONNREFUSED 127.0.0.1:${port}\n`);
+    assert.equal(wh.stderr, '');
   } finally {
     dead.cleanup();
+  }
+});
+
+test('jobs show: the alert switches turned off are listed; none when all are on', async () => {
+  assert.doesNotMatch((await cli(home.dir, 'jobs', 'show', 'cleanup')).stdout, /^alerts off/m);
+  const set = await cli(home.dir, 'jobs', 'set', 'cleanup', 'alert_on_failure=off', 'alert_on_hanging=0');
+  assert.equal(set.code, 0, set.stderr);
+  const shown = await cli(home.dir, 'jobs', 'show', 'cleanup');
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, /^alerts off\s+failure, hanging$/m);
+  await cli(home.dir, 'jobs', 'set', 'cleanup', 'alert_on_failure=on', 'alert_on_hanging=1');
+});
+
+test('doctor: an SMTP URL that is no URL fails the config check; an unreadable password_file fails the alerts check', async () => {
+  const h = tempDir();
+  try {
+    writeFileSync(join(h.dir, 'config.yaml'), 'alerts:\n  email: { smtp_url: "smtp://127.0.0.1:58456:99", to: [ops@example.org] }\n');
+    const bad = await cli(h.dir, 'doctor');
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, /^FAIL {2}config {7}.*config\.yaml: alerts\.email\.smtp_url = "smtp:\/\/127\.0\.0\.1:58456:99": expected an smtp:\/\/ or smtps:\/\/ URL/m);
+    writeFileSync(join(h.dir, 'config.yaml'), `alerts:\n  email: { smtp_url: "smtp://127.0.0.1:${smtp.port}", password_file: smtp-password, to: [ops@example.org] }\n`);
+    const missing = await cli(h.dir, 'doctor');
+    assert.equal(missing.code, 1);
+    assert.match(missing.stdout, new RegExp(`^FAIL {2}alerts {7}alerts\\.email\\.password_file: cannot read ${join(h.dir, 'smtp-password').replace(/[.]/g, '\\.')} \\(ENOENT\\)`, 'm'));
+    writeFileSync(join(h.dir, 'smtp-password'), 'hunter2\n');
+    const fine = await cli(h.dir, 'doctor');
+    assert.match(fine.stdout, /^ok {4}alerts {7}email to 1 address$/m);
+  } finally {
+    h.cleanup();
   }
 });

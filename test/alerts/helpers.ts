@@ -4,7 +4,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser, type ParsedMail } from 'mailparser';
@@ -173,6 +173,37 @@ export async function finishRun(
   if (!run) throw new Error('duplicate run');
   const defaults: Partial<RunOutcomeFields> = { exit_code: outcome.status === 'succeeded' ? 0 : outcome.status === 'failed' ? 1 : null, duration_ms: 1000, peak_memory_mb: 50 };
   return jm.recordExecution(run.id, { ...defaults, ...outcome }, { willRetry: opts.willRetry });
+}
+
+/**
+ * Move virtual time on by `ms` in steps, letting each step's real I/O (sends, the database)
+ * finish before the next: a retry due in a step happens in it.
+ */
+export async function runFor(w: Pick<World, 'clock' | 'am'>, ms: number, step = 60_000): Promise<void> {
+  for (let done = 0; done < ms; done += step) {
+    await w.clock.advance(Math.min(step, ms - done));
+    await w.am.idle();
+  }
+}
+
+/** An SMTP server that accepts connections and never says a word (a hung mail relay). */
+export async function silentSmtp(): Promise<{ url: string; connections: () => number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let count = 0;
+  const server = createNetServer((s) => {
+    count++;
+    sockets.add(s);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    connections: () => count,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
 }
 
 /** Poll until cond holds (real I/O does not run in virtual time). */

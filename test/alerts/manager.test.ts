@@ -4,7 +4,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import type { AlertsService } from '../../src/api/alerts.js';
 import { iso } from '../../src/clock.js';
-import { NotFoundError } from '../../src/errors.js';
+import { ConflictError, NotFoundError } from '../../src/errors.js';
 import type { AlertRow } from '../../src/storage/schema.js';
 import { addJob, config, finishRun, startSmtp, until, world, type Smtp } from './helpers.js';
 
@@ -293,12 +293,17 @@ test('acknowledge: sets acknowledged_at, keeps the alert open; unknown id is Not
     assert.equal((await service.acknowledge(a!.id)).id, a!.id);
     // No channel configured at all: the alert says so instead of staying pending.
     assert.equal((await w.am.repo.byId(a!.id))!.notification_status, 'none');
+    // Once resolved there is nothing left to acknowledge: refused, saying so.
+    await finishRun(w.jm, job.id, { status: 'succeeded' });
+    await w.am.idle();
+    const gone = (await w.am.repo.byId(a!.id))!;
+    await assert.rejects(w.am.acknowledge(a!.id), (e: Error) => e instanceof ConflictError && e.message === `alert #${a!.id} (failure) resolved at ${gone.resolved_at}: only an open alert can be acknowledged`);
   } finally {
     await w.close();
   }
 });
 
-test('a dead SMTP server never blocks recording or throws; the failure is recorded on the alert', async () => {
+test('a dead SMTP server never blocks recording or throws; the failure is recorded on the alert, still pending a retry', async () => {
   const w = await world(config({ email: { smtp_url: 'smtp://127.0.0.1:1', to: ['ops@example.org'], retries: 1 }, retry_backoff_ms: 1000 }));
   try {
     const job = await addJob(w.jm, 'nomail');
@@ -309,11 +314,10 @@ test('a dead SMTP server never blocks recording or throws; the failure is record
     await w.clock.advance(1000);
     await w.am.idle();
     const row = (await w.am.repo.byId(a!.id))!;
-    assert.equal(row.notification_status, 'failed');
+    assert.equal(row.notification_status, 'pending');
     assert.match(row.notification_error!, /^email ops@example.org: connect ECONNREFUSED 127\.0\.0\.1:1$/);
     const [d] = await w.am.repo.deliveries({ alertId: a!.id });
-    assert.equal(d!.attempts, 2);
-    assert.equal(d!.status, 'failed');
+    assert.deepEqual([d!.attempts, d!.status, d!.next_attempt_at], [2, 'pending', iso(w.clock.now() + 2000)]);
   } finally {
     await w.close();
   }
@@ -338,5 +342,138 @@ test('an SMTP server that never answers does not hold up recording: the alert is
     for (const s of sockets) s.destroy();
     await w.close();
     await new Promise<void>((r) => silent.close(() => r()));
+  }
+});
+
+/** The subjects of the mails about one job since `start`, once no more arrive for 300 ms. */
+async function settledSubjects(start: number, job: string): Promise<string[]> {
+  let n = -1;
+  while (n !== smtp.mails.length) {
+    n = smtp.mails.length;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  return smtp.mails.slice(start).map((m) => m.subject ?? '').filter((s) => s.includes(` ${job}:`));
+}
+
+test('a run that hangs and then times out, or finishes slow: HANGING and its outcome, no "RECOVERED"', async () => {
+  const w = await world(config({ email: { smtp_url: smtp.url, to: ['ops@example.org'] }, hanging_factor: 3 }));
+  try {
+    for (const [name, outcome, last] of [
+      ['slowpoke', { status: 'timeout', exit_code: null, duration_ms: 600_000 }, /^\[smart-cron\] TIMED OUT slowpoke: timed out after 10m00s/],
+      ['crawler', { status: 'succeeded', exit_code: 0, duration_ms: 250_000 }, /^\[smart-cron\] SLOW crawler: ran 4m10s/],
+    ] as const) {
+      const start = smtp.mails.length;
+      const job = await addJob(w.jm, name, { timeout_seconds: 600 });
+      await w.jm.jobs.update(job.id, { baseline_duration_seconds: 60 });
+      const started = iso(w.clock.now());
+      const run = (await w.jm.history.insertOnce({ job_id: job.id, scheduled_for: started, trigger: 'manual', status: 'running', queued_at: started, started_at: started }))!;
+      await w.clock.advance(200_000);
+      await w.am.checkPeriodic();
+      await w.jm.recordExecution(run.id, outcome);
+      await w.am.idle();
+      const subjects = await settledSubjects(start, name);
+      // Two mails (in whichever order the SMTP server took them), and no third saying "RECOVERED".
+      assert.equal(subjects.length, 2, subjects.join(' | '));
+      assert.ok(subjects.some((s) => s.startsWith(`[smart-cron] HANGING ${name}: running for 3m20s`)), subjects.join(' | '));
+      assert.ok(subjects.some((s) => last.test(s)), subjects.join(' | '));
+      const hanging = (await w.am.list({ jobId: job.id })).alerts.find((a) => a.alert_type === 'hanging')!;
+      assert.ok(hanging.resolved_at, 'the hanging alert ends with the run, quietly');
+    }
+  } finally {
+    await w.close();
+  }
+});
+
+test('a failed run on time does not end a miss; the next good one ends both, in one notice', async () => {
+  const w = await world(config({ email: { smtp_url: smtp.url, to: ['ops@example.org'] }, missed_grace_seconds: 300 }));
+  const start = smtp.mails.length;
+  try {
+    const job = await addJob(w.jm, 'misser'); // 0 * * * *, next run 11:00
+    await w.clock.advance(66 * 60_000); // 11:06: overdue
+    await w.am.checkPeriodic();
+    await w.jm.jobs.update(job.id, { next_scheduled_run: '2026-03-02T12:00:00.000Z' });
+    await w.clock.advance(54 * 60_000); // 12:00
+    await finishRun(w.jm, job.id, { status: 'failed', exit_code: 1 }, { trigger: 'schedule', scheduledFor: '2026-03-02T12:00:00.000Z', startedAt: '2026-03-02T12:00:01.000Z' });
+    await w.am.idle();
+    assert.deepEqual((await w.am.list({ open: true })).alerts.map((a) => a.alert_type).sort(), ['failure', 'missed']);
+    await w.clock.advance(3600_000); // 13:00
+    await finishRun(w.jm, job.id, { status: 'succeeded' }, { trigger: 'schedule', scheduledFor: '2026-03-02T13:00:00.000Z', startedAt: '2026-03-02T13:00:01.000Z' });
+    await w.am.idle();
+    assert.equal((await w.am.list({ open: true })).total, 0);
+    const subjects = await settledSubjects(start, 'misser');
+    assert.deepEqual(
+      subjects.map((s) => s.replace(/:.*/, '')).sort(),
+      ['[smart-cron] FAILED misser', '[smart-cron] MISSED misser', '[smart-cron] RECOVERED misser'],
+      subjects.join(' | '),
+    );
+    assert.ok(subjects.includes('[smart-cron] RECOVERED misser: succeeded after 1 failed run'), subjects.join(' | '));
+  } finally {
+    await w.close();
+  }
+});
+
+test('a miss closed by the periodic check because the job was disabled ends quietly: no "RECOVERED" for a job that did not run', async () => {
+  const w = await world(config({ email: { smtp_url: smtp.url, to: ['ops@example.org'] }, missed_grace_seconds: 300 }));
+  const start = smtp.mails.length;
+  try {
+    await addJob(w.jm, 'retired'); // 0 * * * *, next run 11:00
+    await w.clock.advance(66 * 60_000); // 11:06: overdue
+    assert.equal((await w.am.checkPeriodic()).raised, 1);
+    await w.jm.disableJob('retired');
+    assert.equal((await w.am.checkPeriodic()).resolved, 1);
+    await w.am.idle();
+    assert.equal((await w.am.list({ open: true })).total, 0);
+    const subjects = await settledSubjects(start, 'retired');
+    assert.deepEqual(subjects.map((x) => x.replace(/:.*/, '')), ['[smart-cron] MISSED retired'], subjects.join(' | '));
+  } finally {
+    await w.close();
+  }
+});
+
+test('the run that closes the circuit: one "RECOVERED" for the failures and the circuit, none after', async () => {
+  const w = await world(config({ email: { smtp_url: smtp.url, to: ['ops@example.org'] } }));
+  const start = smtp.mails.length;
+  try {
+    const job = await addJob(w.jm, 'failer');
+    for (let i = 0; i < 5; i++) {
+      await finishRun(w.jm, job.id, { status: 'failed', exit_code: 3 });
+      await w.clock.advance(15_000);
+    }
+    // As the dispatcher does: the circuit opens after the fifth failure was recorded.
+    await w.jm.jobs.update(job.id, { circuit_state: 'open', circuit_opened_at: iso(w.clock.now()), circuit_open_count: 1 });
+    await w.am.checkPeriodic();
+    await w.am.idle();
+    // A person runs it by hand and it succeeds; the dispatcher closes the circuit after it is recorded.
+    await finishRun(w.jm, job.id, { status: 'succeeded' });
+    await w.jm.jobs.update(job.id, { circuit_state: 'closed', circuit_opened_at: null, circuit_open_count: 0 });
+    await w.am.idle();
+    assert.equal((await w.am.list({ open: true })).total, 0, 'failure, consecutive_failures and circuit_open all ended');
+    await w.clock.advance(2000);
+    await finishRun(w.jm, job.id, { status: 'succeeded' });
+    await w.am.checkPeriodic();
+    await w.am.idle();
+    const subjects = await settledSubjects(start, 'failer');
+    const recovered = subjects.filter((s) => s.includes('RECOVERED'));
+    assert.deepEqual(recovered, ['[smart-cron] RECOVERED failer: succeeded after 5 failed runs'], subjects.join(' | '));
+    const mail = smtp.mails.slice(start).find((m) => m.subject === recovered[0])!;
+    for (const t of ['failure', 'consecutive_failures', 'circuit_open']) assert.match(mail.text!, new RegExp(`^- #\\d+ ${t} `, 'm'));
+  } finally {
+    await w.close();
+  }
+});
+
+test('threshold 1: one failure, one mail (FAILED); a sub-MB peak reads in tenths, not "0 MB"', async () => {
+  const w = await world(config({ email: { smtp_url: smtp.url, to: ['ops@example.org'] }, consecutive_failure_threshold: 1 }));
+  const start = smtp.mails.length;
+  try {
+    const job = await addJob(w.jm, 'f1');
+    await finishRun(w.jm, job.id, { status: 'failed', exit_code: 1, peak_memory_mb: 0.4 });
+    await w.am.idle();
+    const subjects = await settledSubjects(start, 'f1');
+    assert.deepEqual(subjects, ['[smart-cron] FAILED f1: exit code 1']);
+    const mail = smtp.mails.slice(start).find((m) => m.subject === subjects[0])!;
+    assert.match(mail.text!, /^Peak mem: {2}0\.4 MB$/m);
+  } finally {
+    await w.close();
   }
 });

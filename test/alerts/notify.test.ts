@@ -1,8 +1,8 @@
 /** Delivery: webhooks on a real local HTTP server, retries on the virtual clock, rate limit and digest, SMTP auth. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { redactUrl, scrub } from '../../src/alerts/notifiers/redact.js';
-import { addJob, config, finishRun, startHook, startSmtp, until, world } from './helpers.js';
+import { redactUrl, scrub } from '../../src/redact.js';
+import { addJob, config, finishRun, runFor, startHook, startSmtp, until, world } from './helpers.js';
 
 test('webhook that fails twice then succeeds: 3 attempts with 1 s and 2 s backoff, final status sent', async () => {
   const hook = await startHook((n) => n <= 2);
@@ -42,32 +42,54 @@ test('webhook that fails twice then succeeds: 3 attempts with 1 s and 2 s backof
     assert.equal(body.alert.message, 'exit code 2');
     assert.equal(body.alert.run_id, run.id);
     assert.equal(body.alert.url, `http://127.0.0.1:7420/#/runs/${run.id}`);
+    // The body tells of the alert, not of its own delivery (it used to say "pending" always).
+    assert.equal('notification_status' in body.alert, false);
   } finally {
     await w.close();
     await hook.close();
   }
 });
 
-test('webhook that keeps failing: failed after retries+1 attempts, visible on the alert; Slack format posts { text }', async () => {
-  const bad = await startHook(() => true);
+test('webhook that keeps failing: retried from the table for 6 hours (backoff doubling up to 30 min), pending with its error meanwhile, then failed; a repeat sends it anew', async () => {
+  let down = true;
+  const bad = await startHook(() => down);
   const slack = await startHook();
-  const w = await world(config({ webhooks: [{ url: bad.url, retries: 1 }, { url: slack.url, format: 'slack', retries: 0 }], retry_backoff_ms: 10 }));
+  const w = await world(config({ webhooks: [{ url: bad.url, retries: 1 }, { url: slack.url, format: 'slack', retries: 0 }], retry_backoff_ms: 60_000 }));
   try {
     const job = await addJob(w.jm, 'nightly');
     await finishRun(w.jm, job.id, { status: 'timeout', duration_ms: 3_600_000 });
     await w.am.idle();
-    await w.clock.advance(10);
-    await w.am.idle();
     const [alert] = (await w.am.list({ open: true })).alerts;
-    const a = (await w.am.repo.byId(alert!.id))!;
+    const row = () => w.am.repo.byId(alert!.id);
+    // Attempts at 0, 1, 3, 7, 15, 31 min, then every 30 min.
+    await runFor(w, 5 * 3600_000);
+    assert.equal(bad.requests.length, 14);
+    let a = (await row())!;
+    assert.equal(a.notification_status, 'pending', 'still being retried');
+    assert.equal(a.notification_error, `webhook ${bad.url}: HTTP 500 Internal Server Error: boom`);
+    const delays = w.log.lines.flatMap((l) => /retrying in (\d+) ms/.exec(l)?.[1] ?? []).map(Number);
+    assert.deepEqual(delays.slice(0, 7), [60_000, 120_000, 240_000, 480_000, 960_000, 1_800_000, 1_800_000]);
+    // The attempt at 5h31 would wait until 6h01, past the 6-hour window: it is the last.
+    await runFor(w, 3600_000);
+    assert.equal(bad.requests.length, 16);
+    a = (await row())!;
     assert.equal(a.notification_status, 'failed');
     assert.equal(a.notification_error, `webhook ${bad.url}: HTTP 500 Internal Server Error: boom`);
     const ds = await w.am.repo.deliveries({ alertId: a.id });
-    assert.deepEqual(ds.map((d) => [d.status, d.attempts]), [['failed', 2], ['sent', 1]]);
-    assert.equal(bad.requests.length, 2);
+    assert.deepEqual(ds.map((d) => [d.status, d.attempts]), [['failed', 16], ['sent', 1]]);
     assert.deepEqual(Object.keys(slack.requests[0]!.body as object), ['text']);
     assert.match((slack.requests[0]!.body as { text: string }).text, /TIMED OUT\* nightly: timed out after 1h00m/);
-    assert.ok(w.log.lines.some((l) => l.includes('failed after 2 attempts: HTTP 500')));
+    assert.ok(w.log.lines.some((l) => l.includes('failed after 16 attempts: HTTP 500')));
+
+    // The receiver is back: the next occurrence of the open alert is sent again, where it had failed only.
+    down = false;
+    await finishRun(w.jm, job.id, { status: 'timeout', duration_ms: 3_600_000 });
+    await w.am.idle();
+    assert.equal(bad.requests.length, 17);
+    assert.equal(slack.requests.length, 1, 'the channel that had it gets no second one');
+    a = (await row())!;
+    assert.equal(a.count, 2);
+    assert.equal(a.notification_status, 'sent');
   } finally {
     await w.close();
     await bad.close();

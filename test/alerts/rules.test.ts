@@ -1,7 +1,7 @@
 /** The alert rules as tables of cases: input row(s) -> raised types and cleared types. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { evaluatePeriodic, evaluateRun, fmtDuration, jobThresholds, type Thresholds } from '../../src/alerts/rules.js';
+import { evaluatePeriodic, evaluateRun, fmtDuration, jobThresholds, RECOVERY_TYPES, type Thresholds } from '../../src/alerts/rules.js';
 import type { JobRow, RunRow } from '../../src/storage/schema.js';
 
 const T: Thresholds = {
@@ -70,6 +70,7 @@ const runCases: { name: string; job?: Partial<JobRow>; run?: Partial<RunRow>; t?
   { name: 'timeout switched off', run: { status: 'timeout' }, job: { alert_on_timeout: 0, consecutive_failures: 1 }, raise: [] },
   { name: 'memory limit kill (error)', run: { status: 'memory_limit', peak_memory_mb: 900 }, job: { consecutive_failures: 1, baseline_memory_mb: 100 }, raise: ['memory_limit'], severity: 'error' },
   { name: 'OOM kill (error)', run: { status: 'oom_killed' }, job: { consecutive_failures: 1 }, raise: ['oom_killed'], severity: 'error' },
+  { name: "an OOM kill at the job's own limit says so (the run's message), not that the host ran out", run: { status: 'oom_killed', error_message: "killed by the kernel OOM killer at its memory limit of 60 MB (1 OOM kill in the run's cgroup)" }, job: { consecutive_failures: 1 }, raise: ['oom_killed'], message: "killed by the kernel OOM killer at its memory limit of 60 MB (1 OOM kill in the run's cgroup)" },
   { name: 'memory kills follow alert_on_failure, not alert_on_high_memory', run: { status: 'oom_killed' }, job: { consecutive_failures: 1, alert_on_high_memory: 0 }, raise: ['oom_killed'] },
   { name: 'third failure in a row: consecutive (critical)', run: { status: 'failed', exit_code: 1 }, job: { consecutive_failures: 3 }, raise: ['failure', 'consecutive_failures'] },
   { name: 'second failure: below threshold', run: { status: 'failed', exit_code: 1 }, job: { consecutive_failures: 2 }, raise: ['failure'] },
@@ -97,7 +98,27 @@ const runCases: { name: string; job?: Partial<JobRow>; run?: Partial<RunRow>; t?
   { name: 'skipped for overlap: nothing, and the hanging run stays hanging', run: { status: 'skipped', skip_reason: 'overlap: previous run still running', started_at: null }, raise: [], notClears: ['hanging', 'failure'] },
   { name: "the planner's misfire skip: missed", run: { status: 'skipped', trigger: 'schedule', skip_reason: 'missed 3 ticks (misfire policy skip)', started_at: null }, raise: ['missed'] },
   { name: 'circuit open', run: { status: 'failed' }, job: { circuit_state: 'open', consecutive_failures: 1 }, raise: ['failure', 'circuit_open'] },
+  { name: 'the success that closes the circuit (the row still says open): clears it with the failures', run: {}, job: { circuit_state: 'open' }, raise: [], clears: ['failure', 'consecutive_failures', 'circuit_open'] },
+  { name: 'a half-open trial run that fails: the circuit alert stays', run: { status: 'failed' }, job: { circuit_state: 'half_open', consecutive_failures: 6 }, raise: ['failure', 'consecutive_failures'], notClears: ['circuit_open'] },
+  { name: 'a failed run on time: the miss is not over', run: { status: 'failed', trigger: 'schedule' }, job: { consecutive_failures: 1 }, raise: ['failure'], notClears: ['missed'] },
+  { name: 'threshold 1: the failure alone, no "in a row" alert beside it', run: { status: 'failed', exit_code: 1 }, job: { consecutive_failures: 1 }, t: { consecutiveFailureThreshold: 1 }, raise: ['failure'] },
+  { name: 'threshold 2, second failure: 2 failed runs in a row', run: { status: 'failed', exit_code: 1 }, job: { consecutive_failures: 2 }, t: { consecutiveFailureThreshold: 2 }, raise: ['failure', 'consecutive_failures'] },
 ];
+
+test('recovery notices: only a succeeded run ends what sends one; hanging and the performance warnings close quietly', () => {
+  assert.deepEqual([...RECOVERY_TYPES].sort(), ['circuit_open', 'consecutive_failures', 'failure', 'memory_limit', 'missed', 'oom_killed', 'timeout']);
+  const jobs = [job(), job({ circuit_state: 'open', consecutive_failures: 5 }), job({ circuit_state: 'half_open', consecutive_failures: 6 }), job({ baseline_duration_seconds: 1, baseline_memory_mb: 100 })];
+  const notSucceeded = ['failed', 'timeout', 'memory_limit', 'oom_killed', 'interrupted', 'skipped'] as const;
+  for (const j of jobs) {
+    for (const status of notSucceeded) {
+      for (const trigger of ['schedule', 'manual', 'catchup'] as const) {
+        const v = evaluateRun(j, run({ status, trigger, exit_code: status === 'failed' ? 1 : null }), T);
+        const recovering = v.clear.filter((t) => RECOVERY_TYPES.includes(t));
+        assert.deepEqual(recovering, [], `a ${trigger} run that ${status} (circuit ${j.circuit_state}) ends nothing that says "recovered"`);
+      }
+    }
+  }
+});
 
 for (const c of runCases) {
   test(`evaluateRun: ${c.name}`, () => {
@@ -113,7 +134,7 @@ for (const c of runCases) {
 }
 
 const min = 60_000;
-const periodicCases: { name: string; job?: Partial<JobRow>; live?: Partial<RunRow>[]; raise: string[]; clears?: string[] }[] = [
+const periodicCases: { name: string; job?: Partial<JobRow>; live?: Partial<RunRow>[]; raise: string[]; clears?: string[]; notClears?: string[] }[] = [
   { name: 'next run in the future: nothing', raise: [] },
   { name: 'next run 4 min ago (inside the 5 min grace): nothing', job: { next_scheduled_run: new Date(NOW - 4 * min).toISOString() }, raise: [] },
   { name: 'next run 6 min ago, no run: missed', job: { next_scheduled_run: new Date(NOW - 6 * min).toISOString() }, raise: ['missed'] },
@@ -129,6 +150,28 @@ const periodicCases: { name: string; job?: Partial<JobRow>; live?: Partial<RunRo
   { name: 'hanging switched off', job: { baseline_duration_seconds: 600, alert_on_hanging: 0 }, live: [{ status: 'running', started_at: new Date(NOW - 40 * min).toISOString() }], raise: [] },
   { name: 'circuit open', job: { circuit_state: 'open' }, raise: ['circuit_open'] },
   { name: 'circuit closed: clears', raise: [], clears: ['circuit_open', 'hanging'] },
+  { name: 'circuit half-open (its trial run under way): not over yet', job: { circuit_state: 'half_open' }, raise: [], notClears: ['circuit_open'] },
+  {
+    name: 'a catch-up run queued 10 s ago for a tick 2 h ago: waiting its turn, not stuck',
+    job: { next_scheduled_run: new Date(NOW + 60 * min).toISOString() },
+    live: [{ status: 'queued', trigger: 'catchup', started_at: null, scheduled_for: new Date(NOW - 120 * min).toISOString(), queued_at: new Date(NOW - 10_000).toISOString() }],
+    raise: [],
+  },
+  {
+    name: 'a retry queued 7 min ago, its backoff over 1 min ago: waiting its backoff is not a miss',
+    live: [{ status: 'queued', trigger: 'retry', started_at: null, scheduled_for: new Date(NOW - 8 * min).toISOString(), queued_at: new Date(NOW - 7 * min).toISOString(), not_before: new Date(NOW - min).toISOString() }],
+    raise: [],
+  },
+  {
+    name: 'a retry whose backoff ended 6 min ago: stuck',
+    live: [{ status: 'queued', trigger: 'retry', started_at: null, scheduled_for: new Date(NOW - 20 * min).toISOString(), queued_at: new Date(NOW - 19 * min).toISOString(), not_before: new Date(NOW - 6 * min).toISOString() }],
+    raise: ['missed'],
+  },
+  {
+    name: 'a catch-up run queued 10 min ago: stuck',
+    live: [{ status: 'queued', trigger: 'catchup', started_at: null, scheduled_for: new Date(NOW - 120 * min).toISOString(), queued_at: new Date(NOW - 10 * min).toISOString() }],
+    raise: ['missed'],
+  },
 ];
 
 for (const c of periodicCases) {
@@ -137,6 +180,7 @@ for (const c of periodicCases) {
     const [v] = evaluatePeriodic(NOW, [job(c.job)], live, T);
     assert.deepEqual(v!.raise.map((f) => f.type).sort(), [...c.raise].sort());
     for (const t of c.clears ?? []) assert.ok(v!.clear.includes(t as never), `clears ${t}`);
+    for (const t of c.notClears ?? []) assert.ok(!v!.clear.includes(t as never), `does not clear ${t}`);
     for (const f of v!.raise) assert.equal(f.kind, 'state');
   });
 }

@@ -4,7 +4,7 @@ import { homedir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { CONFIG_TEMPLATE } from '../../src/cli/init.js';
-import { loadConfig, resolveHome } from '../../src/config/load.js';
+import { alertSettingsProblems, loadConfig, resolveHome } from '../../src/config/load.js';
 import { DEFAULT_SLOTS } from '../../src/config/schema.js';
 import { ConfigError } from '../../src/errors.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -110,6 +110,10 @@ const BAD: [string, string, string, (string | RegExp)[]][] = [
   ['retention zero', 'retention:\n  history_days: 0\n', 'retention.history_days', ['retention.history_days = 0', 'expected > 0']],
   ['an http URL for SMTP', 'alerts:\n  email: { smtp_url: "http://x" }\n', 'alerts.email.smtp_url', ['alerts.email.smtp_url = "http://x"', 'an smtp:// or smtps:// URL']],
   ['a recipient that is no address', 'alerts:\n  email: { to: [ops@example.com, not-an-email] }\n', 'alerts.email.to.1', ['alerts.email.to.1 = "not-an-email"', 'an email address (name@host)']],
+  ['an SMTP URL that is no URL (two ports)', 'alerts:\n  email: { smtp_url: "smtp://127.0.0.1:58456:99" }\n', 'alerts.email.smtp_url', ['alerts.email.smtp_url = "smtp://127.0.0.1:58456:99"', 'expected an smtp:// or smtps:// URL with a host']],
+  ['an SMTP URL without a host (its password not shown)', 'alerts:\n  email: { smtp_url: "smtp://mailer:hunter2@:25" }\n', 'alerts.email.smtp_url', ['"smtp://mailer:***@:25"', 'such as smtp://mail.example.org:587']],
+  ['an SMTP port out of range', 'alerts:\n  email: { smtp_url: "smtps://mail.example.org:99999" }\n', 'alerts.email.smtp_url', ['alerts.email.smtp_url = "smtps://mail.example.org:99999"']],
+  ['a webhook URL with a password that fails its pattern: the password not shown', 'alerts:\n  email: { smtp_url: "http://mailer:hunter2@mail.example.org" }\n', 'alerts.email.smtp_url', ['"http://mailer:***@mail.example.org/"', 'an smtp:// or smtps:// URL']],
   ['a slot budget under 1 MB', 'slots:\n  default: { max_memory_mb: 0.5 }\n', 'slots.default.max_memory_mb', ['slots.default.max_memory_mb = 0.5', 'expected >= 1']],
 ];
 
@@ -133,6 +137,32 @@ for (const [label, text, field, pieces] of BAD) {
     );
   });
 }
+
+test('an empty section (its settings all commented out) is its defaults, in every section alike', () => {
+  const defaults = loadConfig({ home: home(), env: {} });
+  const strip = (c: ReturnType<typeof loadConfig>) => ({ ...c, home: '', configPath: '', database: '', tokenPath: '', runsDir: '' });
+  for (const text of [
+    'alerts:\n  # email:\n  #   smtp_url: smtp://mail.example.org:587\n',
+    'alerts:\n  email:\n  webhooks:\n',
+    'api:\nhost:\nslots:\nexecution:\nnode:\n  labels:\nretention:\n',
+    'database:\napi:\n  port:\n',
+  ]) {
+    assert.deepEqual(strip(loadConfig({ home: home(text), env: {} })), strip(defaults), JSON.stringify(text));
+  }
+  // An empty entry of a map is not a setting left out: a slot needs its budget.
+  assert.throws(() => loadConfig({ home: home('slots:\n  nightly:\n'), env: {} }), (e: unknown) => e instanceof ConfigError && e.field === 'slots.nightly');
+});
+
+test("alerts.email.password_file: a relative path is the home's; one that cannot be read is a problem to report, not a load error", () => {
+  const h = home('alerts:\n  email: { password_file: secrets/smtp }\n');
+  const c = loadConfig({ home: h, env: {} });
+  assert.equal(c.alerts.email.password_file, join(h, 'secrets/smtp'));
+  assert.deepEqual(alertSettingsProblems(c.alerts), [`alerts.email.password_file: cannot read ${join(h, 'secrets/smtp')} (ENOENT): alert mails will fail until it can be read`]);
+  mkdirSync(join(h, 'secrets'));
+  writeFileSync(join(h, 'secrets/smtp'), 'hunter2\n');
+  assert.deepEqual(alertSettingsProblems(c.alerts), []);
+  assert.deepEqual(alertSettingsProblems(loadConfig({ home: home(), env: {} }).alerts), []);
+});
 
 test('bad config: a slot name that breaks the naming rule is refused', () => {
   assert.throws(

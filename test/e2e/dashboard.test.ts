@@ -4,13 +4,14 @@
  * page. Each page's screenshot goes to test-output/screenshots/ for a person to look at.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { iso } from '../../src/clock.js';
 import { openApp } from '../../src/daemon/app.js';
 import { insertRun } from '../helpers/fixtures.js';
+import { freePort } from '../helpers/net.js';
 import { chromiumMissing, ensureWebBuilt, launchChromium, screenshotPath, startDaemon, type Daemon } from './harness.js';
 
 const missing = chromiumMissing();
@@ -45,10 +46,14 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
   const row = (name: string) => page.locator(`[data-testid=job-row][data-job-name="${name}"]`);
   /** A run another node is running (written by the `starting` step, cancelled by the next). */
   let underWay: number;
+  /** Where alert mail goes: a port nobody listens on, so every alert shows why it was not delivered. */
+  let deadSmtp: number;
 
   before(async () => {
     ensureWebBuilt();
+    deadSmtp = await freePort();
     daemon = await startDaemon((cli, home) => {
+      appendFileSync(join(home, 'config.yaml'), `alerts:\n  email: { smtp_url: "smtp://127.0.0.1:${deadSmtp}", to: [ops@example.org], retries: 0 }\n`);
       cli('jobs', 'add', 'hello-e2e', '--schedule', '0 3 * * *', '--disabled', '--category', 'reporting', '--priority', 'high', '--tag', 'e2e', '--command', "sh -c 'echo hello from e2e; sleep 1; echo done'");
       // One CLI call for the rest: every call pays for starting Node and loading the program.
       writeFileSync(
@@ -211,6 +216,13 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     assert.equal((await page.locator('[data-testid=recent-alerts] thead th').first().textContent())?.trim(), 'Raised');
     assert.equal(await recentRow.getByTestId('alert-raised').getAttribute('datetime'), raised, 'the table shows the same instant, as "raised"');
     await shot('07b-alerts-repeated');
+
+    // Whether the people were told: this alert's mail could not go out, and the card says why.
+    const notified = card.locator('[data-testid=alert-notified][data-status=failed]');
+    await notified.waitFor();
+    const why = `email ops@example.org: connect ECONNREFUSED 127.0.0.1:${deadSmtp}`;
+    assert.match((await notified.textContent()) ?? '', new RegExp(`^not delivered: ${why.replace(/[.]/g, '\\.')}`));
+    assert.match((await notified.getAttribute('title')) ?? '', new RegExp(`^${why.replace(/[.]/g, '\\.')}`));
   });
 
   step('shows the overview with the failure counted', async () => {

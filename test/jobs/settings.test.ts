@@ -61,3 +61,11 @@ test('each changed setting shows in words; environment values do not', async () 
   });
   assert.ok(!JSON.stringify(shown).includes('hunter2'), 'no environment value is shown');
 });
+
+test('alert switches: the ones turned off show, in the form\'s order; a threshold of 1 says there is no "in a row" alert', async () => {
+  const job = await register({ alert_on_hanging: false, alert_on_failure: false, alert_on_missed: false, consecutive_failure_threshold: 1 });
+  assert.deepEqual(otherSettings(job, formatSeconds), [
+    ['Alerts off', 'failure, missed, hanging'],
+    ['Alert thresholds', 'every failure alone (no "in a row" alert)'],
+  ]);
+});

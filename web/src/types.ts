@@ -138,7 +138,9 @@ export interface Alert {
   updated_at: string;
   acknowledged_at: string | null;
   resolved_at: string | null;
-  notification_status: string;
+  notification_status: 'pending' | 'sent' | 'failed' | 'suppressed' | 'none';
+  notification_error?: string | null;
+  notified_at?: string | null;
 }
 
 export interface SlotUsage {

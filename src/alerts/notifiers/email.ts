@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Transporter } from 'nodemailer';
 import { ConfigError } from '../../errors.js';
 import type { Notice } from '../format.js';
-import { errorText, redactUrl, scrub } from './redact.js';
+import { errorText, redactUrl, scrub } from '../../redact.js';
 
 export interface EmailSettings {
   smtp_url: string;

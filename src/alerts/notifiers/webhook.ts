@@ -3,7 +3,7 @@
  * one attempt; retries and their backoff belong to the delivery layer (and its clock).
  */
 import type { Notice } from '../format.js';
-import { errorText, redactUrl, scrub } from './redact.js';
+import { errorText, redactUrl, scrub } from '../../redact.js';
 
 export interface WebhookSettings {
   url: string;

@@ -5,6 +5,8 @@ import * as m0002 from './0002_api_indexes.js';
 import * as m0003 from './0003_estimated_duration.js';
 import * as m0004 from './0004_cancel_request.js';
 import * as m0005 from './0005_dismissed.js';
+import * as m0006 from './0006_durable_deliveries.js';
+import * as m0007 from './0007_read_time_views.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 interface DialectMigration {
@@ -19,6 +21,8 @@ const ALL: Record<string, DialectMigration> = {
   '0003_estimated_duration': m0003,
   '0004_cancel_request': m0004,
   '0005_dismissed': m0005,
+  '0006_durable_deliveries': m0006,
+  '0007_read_time_views': m0007,
 };
 
 export class CodeMigrationProvider implements MigrationProvider {

@@ -5,6 +5,33 @@ import type { Alert } from '../types';
 import { notify } from './toast';
 import { SeverityBadge, Time } from './ui';
 
+/** Whether the people were told, in a few words (the CLI's NOTIFIED column); a failure says why. */
+function Delivery({ alert }: { alert: Alert }) {
+  const s = alert.notification_status;
+  const common = { 'data-testid': 'alert-notified', 'data-status': s };
+  if (s === 'sent') {
+    return (
+      <span class="muted" {...common}>
+        notified{alert.notified_at && <> <Time iso={alert.notified_at} /></>}
+      </span>
+    );
+  }
+  if (s === 'failed') {
+    const why = alert.notification_error ?? 'no reason recorded';
+    return (
+      <span class="bad alert-notify-error" title={why} {...common}>
+        not delivered: {why}
+      </span>
+    );
+  }
+  const text = { pending: 'notifying…', suppressed: 'held back by the rate limit (in the next digest)', none: 'no channel to notify' }[s] ?? s;
+  return (
+    <span class="muted" {...common}>
+      {text}
+    </span>
+  );
+}
+
 function AlertItem({ alert, onChanged }: { alert: Alert; onChanged: (a: Alert) => void }) {
   const [busy, setBusy] = useState(false);
   async function ack() {
@@ -46,6 +73,7 @@ function AlertItem({ alert, onChanged }: { alert: Alert; onChanged: (a: Alert) =
           {state === 'acknowledged' && <> <Time iso={alert.acknowledged_at} /></>}
           {state === 'resolved' && <> <Time iso={alert.resolved_at} /></>}
         </span>
+        <Delivery alert={alert} />
         {state === 'open' && (
           <button type="button" onClick={ack} disabled={busy} data-testid="alert-ack">
             Acknowledge
