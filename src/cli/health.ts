@@ -34,7 +34,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command('trends')
     .description("a job's performance per day: runs, failures, duration and memory")
     .argument('<name>', 'job name or id')
-    .option('--days <n>', 'how many days back', '30')
+    .option('--days <n>', 'how many days: UTC calendar days, today included (1 = today)', '30')
     .action(async (name: string, o: { days: string }) => {
       const days = Number(o.days);
       if (!Number.isInteger(days) || days < 1 || days > 3650) {
@@ -43,12 +43,12 @@ export function register(program: Command, ctx: CliContext): void {
       await ctx.withApp(async (app) => {
         const rows = await app.jobs.getPerformanceTrends(name, { days });
         if (ctx.globals().json) return printJson(rows);
-        if (rows.length === 0) return print(`no finished runs of ${name} in the last ${days} days`);
+        if (rows.length === 0) return print(`no finished runs of ${name} ${days === 1 ? 'today (UTC)' : `in the last ${days} days (UTC calendar days, today included)`}`);
         const s = (ms: number | null) => (ms === null ? null : `${(ms / 1000).toFixed(2)}s`);
         const mb = (m: number | null) => (m === null ? null : `${m.toFixed(1)} MB`);
         print(
           formatTable(rows, [
-            { header: 'day', get: (r) => r.day },
+            { header: 'day (UTC)', get: (r) => r.day },
             { header: 'runs', get: (r) => r.runs, align: 'right' },
             { header: 'failures', get: (r) => r.failures, align: 'right' },
             { header: 'avg duration', get: (r) => s(r.avg_duration_ms), align: 'right' },

@@ -34,12 +34,16 @@ export function executionStatus(j: HealthInputs, nowMs: number): ExecutionStatus
 const HEALTH_ORDER: Record<HealthStatus, number> = { critical: 0, warning: 1, healthy: 2 };
 export const PRIORITY_ORDER: Record<Priority, number> = { critical: 0, high: 1, medium: 2, low: 3 };
 
-/** The dashboard's order: health (critical first), then priority, then next run (soonest first, none last). */
-export function compareForDashboard(
-  a: { health_status: HealthStatus; priority: Priority; next_scheduled_run: string | null; name: string },
-  b: { health_status: HealthStatus; priority: Priority; next_scheduled_run: string | null; name: string },
-): number {
+type Ordered = { health_status: HealthStatus; priority: Priority; next_scheduled_run: string | null; name: string; enabled?: number | boolean };
+
+/**
+ * The dashboard's order: enabled jobs first, then health (critical first), then priority, then
+ * next run (soonest first, none last). Health is judged for enabled jobs only (the health counts
+ * leave disabled ones out), so a disabled job never heads the list, whatever its last runs were.
+ */
+export function compareForDashboard(a: Ordered, b: Ordered): number {
   return (
+    Number(a.enabled === 0 || a.enabled === false) - Number(b.enabled === 0 || b.enabled === false) ||
     HEALTH_ORDER[a.health_status] - HEALTH_ORDER[b.health_status] ||
     PRIORITY_ORDER[a.priority] - PRIORITY_ORDER[b.priority] ||
     cmpNullableLast(a.next_scheduled_run, b.next_scheduled_run) ||

@@ -16,7 +16,7 @@ import { StatsRepo } from '../storage/repos/stats.js';
 import type { DB, JobRow, JobSource, NewJobRow, PerformanceTrendsView, RunRow, RunUpdate } from '../storage/schema.js';
 import { checkCommandShape, validateJobDefinition, validateJobPatch, type JobDefinition, type JobPatch } from './definition.js';
 import type { HealthStatus } from './health.js';
-import { crontabKey, dismissalKey, EXECUTED_STATUSES, FAILURE_STATUSES, jobArgv, scriptKey, jobOverrides, missingWhat, presentJob, type Job, type PresentedJob } from './job.js';
+import { crontabKey, dismissalKey, EXECUTED_STATUSES, FAILURE_STATUSES, jobArgv, parseJson, scriptKey, jobOverrides, missingWhat, presentJob, type Job, type PresentedJob } from './job.js';
 import { toRowValues } from './values.js';
 
 export type RegisterChange = 'new' | 'updated' | 'unchanged';
@@ -116,14 +116,28 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
   }
 
   /**
-   * A slot a person names (CLI, API, dashboard, jobs.yaml) must be `auto` or one this node has:
-   * a typo would otherwise be accepted and every run of the job skipped at admission. (Discovery
+   * The slots the other nodes sharing this database have (their node rows, as each last
+   * registered; stopped ones included: a person may set up jobs while that node is down).
+   */
+  async clusterSlots(): Promise<string[]> {
+    const rows = await this.db.selectFrom('smart_cron_nodes').select('slots').execute();
+    const names = new Set<string>();
+    for (const r of rows) for (const k of Object.keys(parseJson<Record<string, unknown>>(r.slots, {}))) names.add(k);
+    return [...names].sort();
+  }
+
+  /**
+   * A slot a person names (CLI, API, dashboard, jobs.yaml) must be `auto`, one this node has, or
+   * (several nodes on one database) one another node has — its runs then go to such a node: a
+   * typo would otherwise be accepted and every run of the job skipped at admission. (Discovery
    * does not refuse an @slot annotation: it warns and uses auto, see discover.ts.)
    */
-  checkSlot(slot: string | null | undefined, where: string): void {
+  async checkSlot(slot: string | null | undefined, where: string): Promise<void> {
     if (slot === undefined || slot === null || this.knowsSlot(slot)) return;
-    const known = this.opts.slots!;
-    const near = closest(slot, [...known]);
+    const cluster = await this.clusterSlots();
+    if (cluster.includes(slot)) return;
+    const known = [...new Set([...this.opts.slots!, ...cluster])];
+    const near = closest(slot, known);
     throw new ValidationError(
       `${where}: slot "${slot}" is not configured${near ? ` (did you mean "${near}"?)` : ''} (expected auto or one of: ${known.join(', ')}; slots are added under slots: in config.yaml)`,
       'slot',
@@ -132,7 +146,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
 
   async registerJob(input: JobDefinition, opts: RegisterOptions): Promise<RegisterResult> {
     const def = validateJobDefinition(input, `job "${(input as { name?: unknown })?.name ?? '?'}"`);
-    if (opts.byUser) this.checkSlot(def.slot, `job "${def.name}"`);
+    if (opts.byUser) await this.checkSlot(def.slot, `job "${def.name}"`);
     const schedule = parseSchedule(def.schedule, def.timezone ?? undefined);
     const now = this.clock.now();
     const result = await this.db.transaction().execute(async (trx) => {
@@ -179,7 +193,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
   async updateJob(ref: string | number, input: unknown): Promise<RegisterResult> {
     const patch = validateJobPatch(input, 'job');
     const existing = await this.getJobRow(ref);
-    this.checkSlot(patch.slot, `job "${existing.name}"`);
+    await this.checkSlot(patch.slot, `job "${existing.name}"`);
     if (patch.schedule !== undefined || patch.timezone !== undefined) {
       parseSchedule(patch.schedule ?? existing.schedule, patch.timezone !== undefined ? patch.timezone : existing.timezone);
     }
@@ -291,8 +305,14 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
     return this.withTags(await this.getJobRow(ref));
   }
 
-  private async withTags(row: JobRow): Promise<Job> {
-    return { ...row, tags: (await this.jobs.tagsFor([row.id])).get(row.id) ?? [] };
+  /**
+   * The job as shown: its tags, and its 24 h figures as of now (read from the hourly buckets:
+   * the copies on the row are as of its last run, and would never roll off for a job that stopped).
+   * `fresh`: the row's figures were computed just now (recordExecution).
+   */
+  private async withTags(row: JobRow, fresh = false): Promise<Job> {
+    const recent = fresh ? {} : await this.stats.last24h(row.id, this.clock.now());
+    return { ...row, ...recent, tags: (await this.jobs.tagsFor([row.id])).get(row.id) ?? [] };
   }
 
   /** The job's row without its tags (one query): for paths that do not show the job. */
@@ -329,7 +349,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
 
   /**
    * Apply a finished run: its final fields, the job's counters, 24 h stats and (every 10 runs)
-   * baselines, in one transaction, exactly once. A run that another party already finalised
+   * baselines (the memory p95 also after each of the first runs), in one transaction, exactly once. A run that another party already finalised
    * (e.g. marked lost by a surviving node) is left as it is.
    */
   async recordExecution(runId: number, outcome: RunOutcomeFields, opts: { willRetry?: boolean } = {}): Promise<RecordResult> {
@@ -342,42 +362,73 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
       if (!run) {
         const current = await this.history.byId(runId, trx);
         if (!current) throw new NotFoundError(`no run with id ${runId}`, 'run');
-        return { applied: false, run: current, baselineUpdated: false, row: undefined };
+        return { applied: false, run: current, baselineUpdated: false, row: undefined, counted: false };
       }
-      const executed = EXECUTED_STATUSES.includes(run.status);
-      const failed = FAILURE_STATUSES.includes(run.status);
-      const patch: Record<string, unknown> = {
-        last_status: run.status,
-        last_finished_at: finishedAt,
-        updated_at: iso(now),
-      };
-      if (executed) {
-        Object.assign(patch, {
-          total_executions: sql`total_executions + 1`,
-          successful_executions: sql`successful_executions + ${failed ? 0 : 1}`,
-          failed_executions: sql`failed_executions + ${failed ? 1 : 0}`,
-          consecutive_failures: failed ? sql`consecutive_failures + 1` : 0,
-          last_executed_at: run.started_at ?? finishedAt,
-          last_exit_code: run.exit_code,
-          last_error_message: failed ? (run.error_message ?? summarizeFailure(run)) : null,
-          ...(failed ? {} : { last_success_at: finishedAt }),
-        });
-        await this.stats.add(run.job_id, Date.parse(finishedAt), { durationMs: run.duration_ms, memoryMb: run.peak_memory_mb, failed }, trx);
-        Object.assign(patch, await this.stats.last24h(run.job_id, now, trx));
-      }
-      let row = await this.jobs.updateReturning(run.job_id, patch, trx);
-      let baselineUpdated = false;
-      if (executed && row && row.total_executions % BASELINE_EVERY === 0) {
-        const baselines = await this.updateBaselines(run.job_id, trx);
-        if (baselines) row = { ...row, ...baselines };
-        baselineUpdated = true;
-      }
-      return { applied: true, run, baselineUpdated, row };
+      return { applied: true, run, ...(await this.countRun(run, Boolean(opts.willRetry), now, trx)) };
     });
-    const job: Job = res.row ? await this.withTags(res.row) : await this.getJob(res.run.job_id);
+    const job: Job = res.row ? await this.withTags(res.row, res.applied && res.counted) : await this.getJob(res.run.job_id);
     const result: RecordResult = { applied: res.applied, run: res.run, baselineUpdated: res.baselineUpdated, job, willRetry: Boolean(opts.willRetry) && res.applied };
     if (res.applied) this.emit('recorded', result);
     return result;
+  }
+
+  /**
+   * An attempt recorded as followed by a retry whose retry then did not run (skipped or
+   * cancelled before it started): its outcome is the tick's final one after all. Counted now,
+   * and announced as recorded (alerts). The caller makes sure this happens once per attempt.
+   */
+  async finalizeAttempt(run: RunRow): Promise<RecordResult> {
+    const now = this.clock.now();
+    const res = await this.db.transaction().execute((trx) => this.countRun(run, false, now, trx));
+    const job: Job = res.row ? await this.withTags(res.row, res.counted) : await this.getJob(run.job_id);
+    const result: RecordResult = { applied: true, run, baselineUpdated: res.baselineUpdated, job, willRetry: false };
+    this.emit('recorded', result);
+    return result;
+  }
+
+  /**
+   * A recorded run on its job's counters, 24 h stats and baselines. An attempt that a retry
+   * follows is not counted: a tick counts once, by its final outcome, so one failing run with
+   * three retries is one failure (not four towards the circuit and the health), and a run that
+   * a retry rescued is a success.
+   */
+  private async countRun(run: RunRow, willRetry: boolean, now: number, trx: Transaction<DB>): Promise<{ row: JobRow | undefined; baselineUpdated: boolean; counted: boolean }> {
+    const finishedAt = run.finished_at ?? iso(now);
+    const counted = EXECUTED_STATUSES.includes(run.status) && !willRetry;
+    const failed = FAILURE_STATUSES.includes(run.status);
+    const patch: Record<string, unknown> = {
+      last_status: run.status,
+      last_finished_at: finishedAt,
+      updated_at: iso(now),
+    };
+    if (counted) {
+      Object.assign(patch, {
+        total_executions: sql`total_executions + 1`,
+        successful_executions: sql`successful_executions + ${failed ? 0 : 1}`,
+        failed_executions: sql`failed_executions + ${failed ? 1 : 0}`,
+        consecutive_failures: failed ? sql`consecutive_failures + 1` : 0,
+        last_executed_at: run.started_at ?? finishedAt,
+        last_exit_code: run.exit_code,
+        last_error_message: failed ? (run.error_message ?? summarizeFailure(run)) : null,
+        ...(failed ? {} : { last_success_at: finishedAt }),
+      });
+      await this.stats.add(run.job_id, Date.parse(finishedAt), { durationMs: run.duration_ms, memoryMb: run.peak_memory_mb, failed }, trx);
+      Object.assign(patch, await this.stats.last24h(run.job_id, now, trx));
+    }
+    let row = await this.jobs.updateReturning(run.job_id, patch, trx);
+    let baselineUpdated = false;
+    if (counted && row && row.total_executions % BASELINE_EVERY === 0) {
+      const baselines = await this.updateBaselines(run.job_id, trx);
+      if (baselines) row = { ...row, ...baselines };
+      baselineUpdated = true;
+    } else if (counted && row && row.total_executions < BASELINE_EVERY && !failed && run.peak_memory_mb !== null) {
+      // The reservation (slots.ts) must not wait for the 10th run to learn what the job really
+      // uses: until the first baselines, each measured success updates the p95 of the (at most
+      // nine) runs so far. Later it moves with the baselines, every 10 runs.
+      const p95 = await this.updatePeakP95(run.job_id, trx);
+      row = { ...row, p95_memory_mb: p95 };
+    }
+    return { row, baselineUpdated, counted };
   }
 
   /** Averages of the last 100 successful runs of the last 30 days, and the p95 of their peaks: written, and returned (null: no such runs). */
@@ -386,10 +437,9 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
     const runs = await this.history.recentSuccesses(jobId, iso(now - BASELINE_DAYS * 86400_000), BASELINE_RUNS, q ?? this.db);
     if (runs.length === 0) return null;
     const avg = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
-    const num = (xs: (number | null)[]) => xs.filter((x): x is number => typeof x === 'number');
-    const durations = num(runs.map((r) => r.duration_ms));
-    const mems = num(runs.map((r) => r.peak_memory_mb));
-    const cpus = num(runs.map((r) => r.cpu_percent));
+    const durations = measured(runs.map((r) => r.duration_ms));
+    const mems = measured(runs.map((r) => r.peak_memory_mb));
+    const cpus = measured(runs.map((r) => r.cpu_percent));
     const d = avg(durations);
     const baselines = {
       baseline_duration_seconds: d === null ? null : d / 1000,
@@ -400,6 +450,14 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
     };
     await this.jobs.update(jobId, baselines, q);
     return baselines;
+  }
+
+  /** The p95 of the measured peaks of the runs updateBaselines reads, alone: written, and returned. */
+  private async updatePeakP95(jobId: number, q: Transaction<DB>): Promise<number | null> {
+    const runs = await this.history.recentSuccesses(jobId, iso(this.clock.now() - BASELINE_DAYS * 86400_000), BASELINE_RUNS, q);
+    const p95 = percentile(measured(runs.map((r) => r.peak_memory_mb)), 0.95);
+    await this.jobs.update(jobId, { p95_memory_mb: p95 }, q);
+    return p95;
   }
 
   // ---------------------------------------------------------------- views
@@ -415,11 +473,14 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
     return { counts, jobs: presented };
   }
 
-  /** The seed's getPerformanceTrends: per day, runs, failures, avg/max duration and memory. */
+  /**
+   * The seed's getPerformanceTrends: per day, runs, failures, avg/max duration and memory. A day
+   * is a UTC calendar day (runs are stored in UTC); `days` of them, today's included: 1 is today.
+   */
   async getPerformanceTrends(ref: string | number, range: { days?: number } = {}): Promise<PerformanceTrendsView[]> {
     const job = await this.getJobRow(ref);
     const days = range.days ?? 30;
-    const since = iso(this.clock.now() - days * 86400_000).slice(0, 10);
+    const since = iso(this.clock.now() - (days - 1) * 86400_000).slice(0, 10);
     const rows = await this.db
       .selectFrom('smart_cron_job_performance_trends')
       .selectAll()
@@ -429,6 +490,11 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
       .execute();
     return rows.map((r) => ({ ...r, runs: Number(r.runs), failures: Number(r.failures) }));
   }
+}
+
+/** The figures that were measured: null (not measured) is left out, never counted as 0. */
+function measured(xs: (number | null)[]): number[] {
+  return xs.filter((x): x is number => typeof x === 'number');
 }
 
 export function percentile(xs: number[], p: number): number | null {

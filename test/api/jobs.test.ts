@@ -181,13 +181,17 @@ describe('jobs list: filters, sorting, paging', () => {
     return r.json() as { jobs: Array<Record<string, unknown>>; total: number; limit: number; offset: number };
   };
 
-  test('default order is the dashboard order: health, then priority, then next run', async () => {
+  test('default order is the dashboard order: health, then priority, then next run; disabled jobs (health not judged) last', async () => {
     const { jobs, total } = await list('limit=500');
     assert.equal(total, 30);
+    const firstDisabled = jobs.findIndex((j) => !j.enabled);
+    assert.equal(firstDisabled, 25, 'the 25 enabled jobs first');
+    assert.ok(jobs.slice(firstDisabled).every((j) => !j.enabled));
     const rank = { critical: 0, warning: 1, healthy: 2 } as Record<string, number>;
     const prio = { critical: 0, high: 1, medium: 2, low: 3 } as Record<string, number>;
-    for (let i = 1; i < jobs.length; i++) {
-      const a = jobs[i - 1]!, b = jobs[i]!;
+    const enabled = jobs.slice(0, firstDisabled);
+    for (let i = 1; i < enabled.length; i++) {
+      const a = enabled[i - 1]!, b = enabled[i]!;
       const ka = [rank[a.health_status as string]!, prio[a.priority as string]!];
       const kb = [rank[b.health_status as string]!, prio[b.priority as string]!];
       assert.ok(ka[0]! < kb[0]! || (ka[0] === kb[0] && ka[1]! <= kb[1]!), `${a.name} before ${b.name}`);
@@ -195,8 +199,9 @@ describe('jobs list: filters, sorting, paging', () => {
   });
 
   test('filters: health, category, tag, enabled, q (unicode), source; combined', async () => {
-    assert.equal((await list('health=critical')).total, 4);
-    assert.equal((await list('health=warning')).total, 6);
+    // Health is judged for enabled jobs: job-00 and job-07 (disabled) match no health.
+    assert.equal((await list('health=critical')).total, 3);
+    assert.equal((await list('health=warning')).total, 5);
     assert.ok((await list('health=warning')).jobs.every((j) => j.health_status === 'warning'));
     assert.equal((await list('category=backup')).total, 10);
     assert.equal((await list('tag=db')).total, 6);

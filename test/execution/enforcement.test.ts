@@ -254,3 +254,32 @@ test('SMART_CRON_CGROUP_PREFIX names our cgroups; a name the kernel would not ta
     else process.env.SMART_CRON_CGROUP_PREFIX = saved;
   }
 });
+
+test('portable: a run that ended before any sample has no peak (not measured), not 0 MB; a sampled one has its peak', async () => {
+  const { spawn } = await import('node:child_process');
+  const { PortableBackend } = await import('../../src/execution/enforcement/portable.js');
+  const backend = new PortableBackend();
+  const exited = (c: ReturnType<typeof spawn>) => new Promise((r) => c.once('exit', r));
+
+  // Gone before the first tick: what the shim of a short run leaves the backend with.
+  const quick = spawn('true', { detached: true });
+  await exited(quick);
+  const gone = backend.prepare({ runId: 'quick', slot: 'default' });
+  gone.attach(quick.pid!);
+  gone.sample(Date.now());
+  assert.equal(gone.finish().peakBytes, null, 'no process was ever seen: not measured');
+  gone.release();
+
+  const slow = spawn('sleep', ['5'], { detached: true });
+  const live = backend.prepare({ runId: 'slow', slot: 'default' });
+  live.attach(slow.pid!);
+  try {
+    assert.ok(live.sample(Date.now()).memoryBytes > 0, 'sleep has some resident memory');
+    const peak = live.finish().peakBytes;
+    assert.ok(peak !== null && peak > 0, `sampled peak ${peak}`);
+  } finally {
+    live.killAll();
+    await exited(slow);
+    live.release();
+  }
+});

@@ -39,7 +39,7 @@ test('healthStatus and executionStatus: the seed rules around every boundary', (
   }
 });
 
-test('compareForDashboard: health, then priority, then next run (none last), then name', () => {
+test('compareForDashboard: enabled first, then health, then priority, then next run (none last), then name', () => {
   const j = (name: string, health: 'critical' | 'warning' | 'healthy', priority: 'critical' | 'high' | 'medium' | 'low', next: string | null) => ({
     name,
     health_status: health,
@@ -53,8 +53,9 @@ test('compareForDashboard: health, then priority, then next run (none last), the
     j('b', 'warning', 'high', null),
     j('a', 'critical', 'low', null),
     j('f', 'healthy', 'critical', '2026-06-01T13:00:00.000Z'),
+    { ...j('off', 'critical', 'critical', null), enabled: 0 },
   ];
-  assert.deepEqual(list.sort(compareForDashboard).map((x) => x.name), ['a', 'b', 'c', 'd', 'f', 'e']);
+  assert.deepEqual(list.sort(compareForDashboard).map((x) => x.name), ['a', 'b', 'c', 'd', 'f', 'e', 'off'], 'a disabled job is not judged: after every enabled one');
 });
 
 forEachDatabase('getJobHealthSummary: counts and the dashboard order of the enabled jobs', async ({ database }) => {
@@ -103,4 +104,48 @@ forEachDatabase('getPerformanceTrends: per day within the range, oldest first', 
   );
   assert.deepEqual((await mgr.getPerformanceTrends('t', { days: 5 })).length, 0, 'older than the range');
   await assert.rejects(mgr.getPerformanceTrends('missing'), /no job named "missing"/);
+});
+
+forEachDatabase('trends: --days N is N UTC calendar days, today included; a cancelled run is neither a run nor a failure', async ({ database }) => {
+  const { mgr, clock } = manager(database); // 2026-06-01 12:07 UTC
+  const job = (await mgr.registerJob({ name: 't', schedule: '* * * * *', timezone: 'UTC', command: ['true'] }, { source: 'manual' })).job;
+  await recordRun(mgr, clock, job.id, { status: 'failed' });
+  await recordRun(mgr, clock, job.id);
+  await recordRun(mgr, clock, job.id, { status: 'interrupted' });
+  assert.deepEqual((await mgr.getPerformanceTrends('t', { days: 1 })).map((r) => [r.day, r.runs, r.failures]), [['2026-06-01', 2, 1]], 'as the counters: 2 runs, 1 failed');
+  const j = await mgr.getJob('t');
+  assert.deepEqual([j.total_executions, j.failed_executions], [2, 1]);
+  await clock.advance(12 * HOUR); // 2026-06-02 00:07
+  assert.deepEqual(await mgr.getPerformanceTrends('t', { days: 1 }), [], '1 day is today only, not yesterday too');
+  assert.deepEqual((await mgr.getPerformanceTrends('t', { days: 2 })).map((r) => r.day), ['2026-06-01']);
+});
+
+forEachDatabase('24 h figures and health are as of when they are read, not as of the last run', async ({ database }) => {
+  const { mgr, clock } = manager(database); // 12:07
+  const add = async (name: string) => (await mgr.registerJob({ name, schedule: '0 * * * *', timezone: 'UTC', command: ['true'] }, { source: 'manual' })).job;
+  const once = await add('once');
+  const recovered = await add('recovered');
+  await recordRun(mgr, clock, once.id, { status: 'failed' });
+  await recordRun(mgr, clock, recovered.id, { status: 'failed' });
+  await clock.advance(23 * HOUR + 50 * MIN); // 11:59 the next day
+  const r = await recordRun(mgr, clock, recovered.id);
+  assert.deepEqual([r.job.executions_24h, r.job.failures_24h], [2, 1], 'one of two failed: over 20 %');
+  await clock.advance(80 * MIN); // 13:19: yesterday's 12:00 bucket has rolled off; recovered last ran 80 min ago
+  const figures = (j: { executions_24h: number; failures_24h: number }) => [j.executions_24h, j.failures_24h];
+  assert.deepEqual(figures(await mgr.getJob('recovered')), [1, 0], 'jobs show');
+  const summary = await mgr.getJobHealthSummary();
+  const rec = summary.jobs.find((j) => j.name === 'recovered')!;
+  assert.deepEqual([rec.executions_24h, rec.failures_24h, rec.health_status], [1, 0, 'healthy'], 'no longer "1 of 2 failed"');
+  assert.deepEqual(summary.counts, { critical: 0, warning: 1, healthy: 1 }, 'once: not run for more than 24 h');
+  assert.deepEqual(await mgr.jobs.healthCounts(clock.now()), summary.counts, 'the overview counts (SQL) agree');
+  assert.deepEqual((await mgr.listJobs({ health: 'warning' })).jobs.map((j) => j.name), ['once']);
+
+  await clock.advance(3 * 24 * HOUR);
+  const shown = [
+    await mgr.getJob('once'),
+    (await mgr.listJobs()).jobs.find((x) => x.name === 'once')!,
+    (await mgr.getJobHealthSummary()).jobs.find((x) => x.name === 'once')!,
+  ];
+  for (const j of shown) assert.deepEqual(figures(j as never), [0, 0], 'a run 3 days ago is not in the last 24 h');
+  assert.equal((await mgr.getJob('once')).total_executions, 1, 'the totals stay');
 });

@@ -3,6 +3,7 @@ import { iso } from '../../src/clock.js';
 import type { JobManager } from '../../src/jobs/manager.js';
 import type { RunStatus } from '../../src/storage/schema.js';
 import { forEachDatabase } from '../helpers/postgres.js';
+import { reservationFor } from '../../src/execution/slots.js';
 import { manager, recordRun, startRun } from './helpers.js';
 
 const MIN = 60_000;
@@ -170,4 +171,24 @@ forEachDatabase('baselines: only the last 30 days, at most the last 100 successf
   for (let i = 0; i < 10; i++) await recordRun(mgr, clock, job2.id, { durationMs: 100_000, memoryMb: 10 });
   for (let i = 0; i < 100; i++) await recordRun(mgr, clock, job2.id, { durationMs: 1000, memoryMb: 10 });
   assert.equal((await mgr.getJob(job2.id)).baseline_duration_seconds, 1, 'the oldest 10 of 110 are beyond the last 100');
+});
+
+forEachDatabase('the memory reservation counts measured peaks from the first run; runs not measured are left out', async ({ database }) => {
+  const { mgr, clock } = manager(database);
+  const job = (await mgr.registerJob({ name: 'grows', schedule: '* * * * *', timezone: 'UTC', command: ['true'], estimated_memory_mb: 50 }, { source: 'manual' })).job;
+  assert.equal(reservationFor(job).memoryMb, 50, 'before any run: the estimate');
+  const first = await recordRun(mgr, clock, job.id, { memoryMb: 127 });
+  assert.equal(first.baselineUpdated, false, 'the baselines still wait for 10 runs');
+  assert.equal(first.job.baseline_memory_mb, null);
+  assert.equal(reservationFor(first.job).memoryMb, 152.4, 'R = max(50, 1.2 x 127) after the first run');
+  assert.equal(reservationFor(await mgr.getJob(job.id)).memoryMb, 152.4, 'as stored');
+  // Too short to sample (null), or failed: neither moves the p95.
+  await recordRun(mgr, clock, job.id, { memoryMb: null });
+  await recordRun(mgr, clock, job.id, { status: 'failed', memoryMb: 900 });
+  assert.equal((await mgr.getJob(job.id)).p95_memory_mb, 127);
+  for (let i = 4; i <= 9; i++) await recordRun(mgr, clock, job.id, { memoryMb: null });
+  const tenth = await recordRun(mgr, clock, job.id, { memoryMb: 100 });
+  assert.equal(tenth.baselineUpdated, true);
+  assert.equal(tenth.job.baseline_memory_mb, (127 + 100) / 2, 'the 7 runs without a measurement are not counted as 0 MB');
+  assert.equal(tenth.job.p95_memory_mb, 127);
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { iso } from '../../src/clock.js';
 import { compareForDashboard, healthStatus } from '../../src/jobs/health.js';
 import { JobsRepo } from '../../src/storage/repos/jobs.js';
+import { hourOf } from '../../src/storage/repos/stats.js';
 import type { NewJobRow, Priority } from '../../src/storage/schema.js';
 import { insertJob } from '../helpers/fixtures.js';
 import { forEachDatabase } from '../helpers/postgres.js';
@@ -20,10 +21,20 @@ const JOBS: [string, Priority, number, number | null, Partial<NewJobRow>][] = [
   ['warning-high', 'high', 2, 100, { category: 'reporting', source: 'discovered' }],
   ['critical-medium', 'medium', 3, 30, { category: 'reporting' }],
   ['critical-high', 'high', 5, 40, { category: 'backup' }],
-  ['disabled-one', 'medium', 0, null, { enabled: 0, category: 'sync', missing: 1 }],
-  ['failure-rate', 'medium', 0, 10, { executions_24h: 10, failures_24h: 3, last_executed_at: iso(NOW - HOUR) }],
+  // Failing when it was switched off: not judged (not counted, no --health match, listed last).
+  ['disabled-one', 'critical', 5, null, { enabled: 0, category: 'sync', missing: 1 }],
+  ['failure-rate', 'medium', 0, 10, { last_executed_at: iso(NOW - HOUR) }],
   ['stale', 'medium', 0, 10, { last_executed_at: iso(NOW - 25 * HOUR) }],
+  // The copies on its row say 10 of 10 failed, as of a day ago: the buckets say none in the last 24 h.
+  ['old-failures', 'medium', 0, null, { executions_24h: 10, failures_24h: 10, last_executed_at: iso(NOW - 23 * HOUR) }],
 ];
+
+/** Hourly buckets: name -> [hours ago, runs, failures]. */
+const BUCKETS: Record<string, [number, number, number][]> = {
+  'failure-rate': [[1, 10, 3]],
+  'old-failures': [[24, 10, 10]],
+  'disabled-one': [[0, 5, 5]],
+};
 
 async function seed(database: Parameters<typeof insertJob>[0]) {
   const repo = new JobsRepo(database.db);
@@ -42,6 +53,9 @@ async function seed(database: Parameters<typeof insertJob>[0]) {
       NOW,
     );
     await repo.setTags(job.id, name.startsWith('healthy') ? ['green', 'all'] : ['all']);
+    for (const [ago, runs, failures] of BUCKETS[name] ?? []) {
+      await database.db.insertInto('smart_cron_job_stats_hourly').values({ job_id: job.id, hour: hourOf(NOW - ago * HOUR), runs, failures }).execute();
+    }
   }
   return repo;
 }
@@ -69,8 +83,24 @@ forEachDatabase('jobs list: dashboard order is health (critical first), priority
     'healthy-critical-soon',
     'healthy-critical-late',
     'healthy-critical-never',
+    'old-failures',
     'healthy-low-soon',
   ]);
+  const failing = rows.find((r) => r.name === 'failure-rate')!;
+  const old = rows.find((r) => r.name === 'old-failures')!;
+  assert.deepEqual([failing.executions_24h, failing.failures_24h, old.executions_24h, old.failures_24h], [10, 3, 0, 0], 'the 24 h figures as of now');
+
+  // With the disabled jobs: after every enabled one, however it failed.
+  const all = (await repo.list({}, NOW)).rows;
+  assert.equal(all.at(-1)!.name, 'disabled-one');
+  assert.deepEqual(
+    all.map((r) => r.name),
+    all
+      .map((r) => ({ ...r, health_status: healthStatus(r, NOW) }))
+      .sort(compareForDashboard)
+      .map((r) => r.name),
+    'SQL order equals the TypeScript comparator, disabled jobs too',
+  );
 });
 
 forEachDatabase('jobs list: filters by enabled, category, tag, source, text, health and missing', async ({ database }) => {
@@ -83,7 +113,8 @@ forEachDatabase('jobs list: filters by enabled, category, tag, source, text, hea
   assert.deepEqual(await names({ text: 'dump' }), ['healthy-critical-late'], 'description, case-insensitive');
   assert.equal((await names({ text: 'ECHO' })).length, JOBS.length, 'the command text (no name says echo)');
   assert.deepEqual(await names({ text: '%' }), [], 'LIKE wildcards are literal');
-  assert.deepEqual(await names({ health: 'critical' }), ['critical-high', 'critical-medium']);
+  assert.deepEqual(await names({ health: 'critical' }), ['critical-high', 'critical-medium'], 'disabled-one (5 failures in a row) is not judged');
+  assert.deepEqual(await names({ enabled: false, health: 'critical' }), []);
   assert.deepEqual(await names({ health: 'warning' }), ['failure-rate', 'stale', 'warning-high', 'warning-low']);
   assert.deepEqual(await names({ missing: true }), ['disabled-one']);
   assert.deepEqual(await names({ category: 'reporting', health: 'warning' }), ['warning-high', 'warning-low']);
@@ -121,7 +152,7 @@ forEachDatabase('jobs repo: due jobs, earliest next run, health counts, by name 
   assert.deepEqual(times, [...times].sort(), 'soonest first');
   assert.equal(due[0]!.name, 'scripted');
   assert.equal(await repo.earliestNextRun(), iso(NOW));
-  assert.deepEqual(await repo.healthCounts(NOW), { critical: 2, warning: 4, healthy: 5 });
+  assert.deepEqual(await repo.healthCounts(NOW), { critical: 2, warning: 4, healthy: 6 });
   const byName = await repo.byRef('stale');
   assert.equal(byName?.name, 'stale');
   assert.equal((await repo.byRef(String(byName!.id)))?.name, 'stale');

@@ -1,11 +1,13 @@
 /**
  * The two seed views. smart_cron_active_jobs_summary must give the same health_status and
- * execution_status as the TypeScript rules in src/jobs/health.ts; the view reads the
+ * execution_status as the TypeScript rules in src/jobs/health.ts, its 24 h figures read from the
+ * hourly buckets when queried (not the copies on the job row); the view reads the
  * database's real now(), so the rows are built relative to real time, with minutes of margin
  * around each boundary.
  */
 import assert from 'node:assert/strict';
 import { iso } from '../../src/clock.js';
+import { hourOf } from '../../src/storage/repos/stats.js';
 import { executionStatus, healthStatus } from '../../src/jobs/health.js';
 import { insertJob, insertRun } from '../helpers/fixtures.js';
 import { forEachDatabase } from '../helpers/postgres.js';
@@ -40,7 +42,7 @@ forEachDatabase('active_jobs_summary gives the same health and execution status 
       for (const [label, ago] of LAST_RUN) {
         cases.push({ name: `cf${cf}-r${e}_${f}-${label}`, cf, exec: e, fail: f, last: ago === null ? null : iso(now - ago) });
       }
-  await database.db
+  const ids = await database.db
     .insertInto('smart_cron_integrated_jobs')
     .values(
       cases.map((c) => ({
@@ -49,14 +51,23 @@ forEachDatabase('active_jobs_summary gives the same health and execution status 
         command: '["true"]',
         enabled: 1,
         consecutive_failures: c.cf,
-        executions_24h: c.exec,
-        failures_24h: c.fail,
+        // The copies on the row are as of a last run long ago: the view reads the hourly buckets.
+        executions_24h: 10,
+        failures_24h: 10,
         last_executed_at: c.last,
         created_at: iso(now),
         updated_at: iso(now),
       })),
     )
+    .returning(['id', 'name'])
     .execute();
+  const idOf = new Map(ids.map((r) => [r.name, r.id]));
+  const buckets = cases.flatMap((c) => [
+    // 25 hours ago, all failed: rolled off.
+    { job_id: idOf.get(c.name)!, hour: hourOf(now - 25 * HOUR), runs: 10, failures: 10 },
+    ...(c.exec ? [{ job_id: idOf.get(c.name)!, hour: hourOf(now), runs: c.exec, failures: c.fail }] : []),
+  ]);
+  for (let i = 0; i < buckets.length; i += 100) await database.db.insertInto('smart_cron_job_stats_hourly').values(buckets.slice(i, i + 100)).execute();
   await insertJob(database, 'disabled', { enabled: 0 });
 
   const rows = await database.db.selectFrom('smart_cron_active_jobs_summary').selectAll().execute();
@@ -70,6 +81,7 @@ forEachDatabase('active_jobs_summary gives the same health and execution status 
     const inputs = { consecutive_failures: c.cf, executions_24h: c.exec, failures_24h: c.fail, last_executed_at: c.last };
     const want = [healthStatus(inputs, checkedAt), executionStatus(inputs, checkedAt)];
     const got = [r.health_status, r.execution_status];
+    if (Number(r.executions_24h) !== c.exec || Number(r.failures_24h) !== c.fail) mismatches.push(`${c.name}: view 24 h ${r.executions_24h}/${r.failures_24h}`);
     if (want.join() !== got.join()) mismatches.push(`${c.name}: view ${got.join('/')} vs health.ts ${want.join('/')}`);
   }
   assert.deepEqual(mismatches, []);
@@ -92,7 +104,7 @@ forEachDatabase('active_jobs_summary gives the same health and execution status 
   assert.deepEqual(status('cf4-r0_0-never'), ['critical', 'never_run']);
 });
 
-forEachDatabase('job_performance_trends: per job and day, finished runs only', async ({ database }) => {
+forEachDatabase('job_performance_trends: per job and day, runs and failures as the job counters count them', async ({ database }) => {
   const a = await insertJob(database, 'a');
   const b = await insertJob(database, 'b');
   const day1 = Date.UTC(2026, 5, 1, 10, 0, 0);
@@ -116,6 +128,9 @@ forEachDatabase('job_performance_trends: per job and day, finished runs only', a
   await run(a.id, day1, 'running', null, null);
   await run(a.id, day1, 'skipped', null, null);
   await run(a.id, day2, 'oom_killed', 500, 900);
+  // Cancelled, or lost with its node: neither an execution nor a failure (FAILURE_STATUSES).
+  await run(a.id, day2, 'interrupted', 60_000, 5000);
+  await run(a.id, day2, 'lost', null, null);
   await run(b.id, day2, 'succeeded', 10, 1);
 
   const rows = await database.db.selectFrom('smart_cron_job_performance_trends').selectAll().orderBy('job_id').orderBy('day').execute();

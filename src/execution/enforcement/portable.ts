@@ -41,7 +41,8 @@ function kill(pid: number, sig: NodeJS.Signals): void {
 
 export class ProcessGroupTracker {
   readonly members = new Map<number, WatchedProcess>();
-  peakBytes = 0;
+  /** null until a sample has seen a live process: a run too short to sample has no peak, not 0 MB. */
+  peakBytes: number | null = null;
   cpuMaxMs = 0;
   lastBytes = 0;
   private started = false;
@@ -72,6 +73,7 @@ export class ProcessGroupTracker {
     this.walkedAt = last;
     let bytes = 0;
     let cpu = 0;
+    let seen = 0;
     const queue = [...this.members.values()];
     for (let i = 0; i < queue.length; i++) {
       const w = queue[i]!;
@@ -96,11 +98,12 @@ export class ProcessGroupTracker {
         }
       }
       w.fresh = false;
+      seen++;
       cpu += w.cpuMs;
       bytes += this.memoryOf(w, rss, now, forcePss);
     }
     this.lastBytes = bytes;
-    if (bytes > this.peakBytes) this.peakBytes = bytes;
+    if (seen > 0 && (this.peakBytes === null || bytes > this.peakBytes)) this.peakBytes = bytes;
     if (cpu > this.cpuMaxMs) this.cpuMaxMs = cpu;
     return bytes;
   }

@@ -1,7 +1,8 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { iso } from '../../clock.js';
-import { healthCase, healthRank, priorityRank } from '../health-sql.js';
+import { failureRateOver, healthCase, healthRank, priorityRank } from '../health-sql.js';
 import type { DB, JobRow, JobUpdate, NewJobRow } from '../schema.js';
+import { since24h, StatsRepo } from './stats.js';
 
 type Q = Kysely<DB> | Transaction<DB>;
 const T = 'smart_cron_integrated_jobs' as const;
@@ -25,6 +26,15 @@ export const SORTABLE = ['name', 'priority', 'category', 'next_scheduled_run', '
 
 function isoMinusHours(nowMs: number, h: number): string {
   return `'${iso(nowMs - h * 3600_000)}'`;
+}
+
+/** The health of each job `j` at nowMs, its 24 h failure rate read from the hourly buckets (health-sql.ts). */
+function healthAt(nowMs: number): string {
+  return healthCase(isoMinusHours(nowMs, 24), 'j', recentFailing(nowMs));
+}
+
+function recentFailing(nowMs: number): string {
+  return failureRateOver(`'${since24h(nowMs)}'`);
 }
 
 /** One repository per table: the registry. */
@@ -139,7 +149,6 @@ export class JobsRepo {
   }
 
   async list(filter: JobListFilter, nowMs: number, q: Q = this.db): Promise<{ rows: JobRow[]; total: number }> {
-    const m24 = isoMinusHours(nowMs, 24);
     let base = q.selectFrom(`${T} as j`);
     if (filter.enabled !== undefined) base = base.where('j.enabled', '=', filter.enabled ? 1 : 0);
     if (filter.missing !== undefined) base = base.where('j.missing', '=', filter.missing ? 1 : 0);
@@ -163,7 +172,8 @@ export class JobsRepo {
         ),
       );
     }
-    if (filter.health) base = base.where(sql.raw(healthCase(m24)), '=', filter.health);
+    // Health is judged for enabled jobs only (what `health` counts): a disabled job matches no --health.
+    if (filter.health) base = base.where('j.enabled', '=', 1).where(sql.raw(healthAt(nowMs)), '=', filter.health);
     const countRow = await base.select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
     const total = Number(countRow?.n ?? 0);
     // Sort and page the ids only (an index answers most orders without reading whole rows),
@@ -171,8 +181,10 @@ export class JobsRepo {
     let query = base.select('j.id');
     const sort = filter.sort ?? 'dashboard';
     if (sort === 'dashboard') {
+      // Enabled jobs first: a disabled job is not judged (see health above), so it does not head the list.
       query = query
-        .orderBy(sql.raw(healthRank(m24)))
+        .orderBy(sql`CASE WHEN j.enabled = 1 THEN 0 ELSE 1 END`)
+        .orderBy(sql.raw(healthRank(isoMinusHours(nowMs, 24), 'j', recentFailing(nowMs))))
         .orderBy(sql.raw(priorityRank()))
         .orderBy(sql`CASE WHEN j.next_scheduled_run IS NULL THEN 1 ELSE 0 END`)
         .orderBy('j.next_scheduled_run')
@@ -185,7 +197,12 @@ export class JobsRepo {
     }
     const ids = (await query.limit(filter.limit ?? 100000).offset(filter.offset ?? 0).execute()).map((r) => r.id);
     const byId = await this.byIds(ids, q);
-    const rows = ids.map((id) => byId.get(id)).filter((r): r is JobRow => r !== undefined);
+    // The 24 h figures as of nowMs, from the buckets the order and the filter read.
+    const recent = await new StatsRepo(this.db).last24hMany(ids, nowMs, q);
+    const rows = ids.flatMap((id) => {
+      const r = byId.get(id);
+      return r ? [{ ...r, ...recent.get(id) }] : [];
+    });
     return { rows, total };
   }
 
@@ -193,9 +210,9 @@ export class JobsRepo {
   async healthCounts(nowMs: number, q: Q = this.db): Promise<Record<string, number>> {
     const rows = await q
       .selectFrom(`${T} as j`)
-      .select([sql<string>`${sql.raw(healthCase(isoMinusHours(nowMs, 24)))}`.as('h'), (eb) => eb.fn.countAll().as('n')])
+      .select([sql<string>`${sql.raw(healthAt(nowMs))}`.as('h'), (eb) => eb.fn.countAll().as('n')])
       .where('j.enabled', '=', 1)
-      .groupBy(sql.raw(healthCase(isoMinusHours(nowMs, 24))))
+      .groupBy(sql.raw(healthAt(nowMs)))
       .execute();
     const out: Record<string, number> = { critical: 0, warning: 0, healthy: 0 };
     for (const r of rows) out[r.h] = Number(r.n);

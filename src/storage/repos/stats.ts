@@ -24,6 +24,34 @@ export function hourOf(ms: number): string {
   return new Date(Math.floor(ms / 3600_000) * 3600_000).toISOString();
 }
 
+/** The first hour bucket of the 24 h window at nowMs: the current hour and the 23 before it. */
+export function since24h(nowMs: number): string {
+  return hourOf(nowMs - 23 * 3600_000);
+}
+
+interface Sums {
+  runs: number | string | null;
+  failures: number | string | null;
+  sum_d: number | string | null;
+  max_d: number | string | null;
+  sum_m: number | string | null;
+  mem_runs: number | string | null;
+  max_m: number | string | null;
+}
+
+function fromSums(r: Sums | undefined): Stats24h {
+  const runs = Number(r?.runs ?? 0);
+  const memRuns = Number(r?.mem_runs ?? 0);
+  return {
+    executions_24h: runs,
+    failures_24h: Number(r?.failures ?? 0),
+    avg_duration_24h: runs ? Number(r!.sum_d) / runs / 1000 : null,
+    max_duration_24h: runs ? Number(r!.max_d) / 1000 : null,
+    avg_memory_24h: memRuns ? Number(r!.sum_m) / memRuns : null,
+    max_memory_24h: memRuns ? Number(r!.max_m) : null,
+  };
+}
+
 /**
  * Per-job hourly buckets. Recording a run touches one bucket; the 24 h stats read at most
  * 24 buckets, so the cost stays flat however much history there is.
@@ -64,30 +92,38 @@ export class StatsRepo {
 
   /** The last 24 hours as the sum of the current hour's bucket and the 23 before it. */
   async last24h(jobId: number, nowMs: number, q: Q = this.db): Promise<Stats24h> {
-    const r = await q
-      .selectFrom(T)
-      .select((eb) => [
-        eb.fn.sum<number>('runs').as('runs'),
-        eb.fn.sum<number>('failures').as('failures'),
-        eb.fn.sum<number>('sum_duration_ms').as('sum_d'),
-        eb.fn.max<number>('max_duration_ms').as('max_d'),
-        eb.fn.sum<number>('sum_memory_mb').as('sum_m'),
-        eb.fn.sum<number>('memory_runs').as('mem_runs'),
-        eb.fn.max<number>('max_memory_mb').as('max_m'),
-      ])
-      .where('job_id', '=', jobId)
-      .where('hour', '>=', hourOf(nowMs - 23 * 3600_000))
-      .executeTakeFirst();
-    const runs = Number(r?.runs ?? 0);
-    const memRuns = Number(r?.mem_runs ?? 0);
-    return {
-      executions_24h: runs,
-      failures_24h: Number(r?.failures ?? 0),
-      avg_duration_24h: runs ? Number(r!.sum_d) / runs / 1000 : null,
-      max_duration_24h: runs ? Number(r!.max_d) / 1000 : null,
-      avg_memory_24h: memRuns ? Number(r!.sum_m) / memRuns : null,
-      max_memory_24h: memRuns ? Number(r!.max_m) : null,
-    };
+    return (await this.last24hMany([jobId], nowMs, q)).get(jobId) ?? fromSums(undefined);
+  }
+
+  /**
+   * last24h for many jobs (one query per 500, by the (job_id, hour) key): the figures are read
+   * when shown, so that they roll off with time and not only when the job runs again.
+   * Jobs without a run in the window get zeros.
+   */
+  async last24hMany(jobIds: readonly number[], nowMs: number, q: Q = this.db): Promise<Map<number, Stats24h>> {
+    const ids = [...new Set(jobIds)];
+    const out = new Map<number, Stats24h>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await q
+        .selectFrom(T)
+        .select((eb) => [
+          'job_id',
+          eb.fn.sum<number>('runs').as('runs'),
+          eb.fn.sum<number>('failures').as('failures'),
+          eb.fn.sum<number>('sum_duration_ms').as('sum_d'),
+          eb.fn.max<number>('max_duration_ms').as('max_d'),
+          eb.fn.sum<number>('sum_memory_mb').as('sum_m'),
+          eb.fn.sum<number>('memory_runs').as('mem_runs'),
+          eb.fn.max<number>('max_memory_mb').as('max_m'),
+        ])
+        .where('job_id', 'in', ids.slice(i, i + 500))
+        .where('hour', '>=', since24h(nowMs))
+        .groupBy('job_id')
+        .execute();
+      for (const r of rows) out.set(r.job_id, fromSums(r));
+    }
+    for (const id of ids) if (!out.has(id)) out.set(id, fromSums(undefined));
+    return out;
   }
 
   async prune(beforeMs: number, q: Q = this.db): Promise<number> {
