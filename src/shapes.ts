@@ -20,3 +20,6 @@ export const EMAIL_PATTERN = '^[^@\\s]+@[^@\\s]+$';
 export const EMAIL = 'an email address (name@host)';
 export const USER_NAME_PATTERN = '^[a-z_][a-z0-9_.-]*\\$?$';
 export const USER_NAME = 'a user name (lowercase letters, digits and _ . -)';
+/** A node id: what --node-id, SMART_CRON_NODE_ID and node.id accept, and a job's pinned_node (it names the node's rows and its runs). */
+export const NODE_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$';
+export const NODE_ID = "letters, digits, '.', '_' or '-', up to 128, starting with a letter or digit";

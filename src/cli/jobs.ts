@@ -10,7 +10,7 @@ import { JobFields, SETTABLE_FIELDS, type JobDefinition, type JobPatch } from '.
 import { dismissalKey, jobOverrides, missingLabel, parseJson, presentJob, type Job, type PresentedJob } from '../jobs/job.js';
 import { otherSettings, type JobSettings } from '../jobs/settings.js';
 import { formatSeconds } from '../execution/workflow.js';
-import { parseSchedule } from '../schedule/cron.js';
+import { defaultTimezone, parseSchedule } from '../schedule/cron.js';
 import type { App } from '../daemon/app.js';
 import { collect, type CliContext } from './context.js';
 import { warnDependents } from './deps.js';
@@ -53,7 +53,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-c, --command <argv>', 'the command, split into words like a shell would but never run by one')
     .option('--shell <line>', 'a shell line, run by /bin/sh -c')
     .option('--script <path>', 'a script (php, bash, python, node or executable)')
-    .option('--timezone <tz>', 'IANA timezone of the schedule (default: the host\'s)')
+    .option('--timezone <tz>', "IANA timezone of the schedule (default: the home's, config.yaml timezone, else the machine's)")
     .option('--priority <p>', 'critical, high, medium or low')
     .option('--category <c>', 'category, e.g. backup, reporting, sync')
     .option('--slot <slot>', 'auto, default, heavy, light, or a custom slot')
@@ -80,7 +80,7 @@ export function register(program: Command, ctx: CliContext): void {
           // `add` of an existing name updates it, and says so.
         }
         if (ctx.globals().json) return printJson({ change: r.change, job: presentJob(r.job, app.clock.now()) });
-        print(`${r.change === 'new' ? 'added' : r.change === 'updated' ? 'updated' : 'unchanged'}: ${r.job.name} (${r.job.enabled ? 'enabled' : 'disabled'}), next run ${when(r.job.next_scheduled_run, app.clock.now())}`);
+        print(`${r.change === 'new' ? 'added' : r.change === 'updated' ? 'updated' : 'unchanged'}: ${r.job.name} (${r.job.enabled ? 'enabled' : 'disabled'}), next run ${nextRunIn(r.job, app.clock.now())}`);
       });
     });
 
@@ -134,6 +134,7 @@ export function register(program: Command, ctx: CliContext): void {
       await ctx.withApp(async (app) => {
         const job = await app.jobs.getJob(name);
         const now = app.clock.now();
+        // A job without a zone runs in the home's (parseSchedule's default), as the daemon reads it.
         const next = job.enabled ? parseSchedule(job.schedule, job.timezone).nextRuns(now, 5).map((t) => new Date(t).toISOString()) : [];
         if (ctx.globals().json) return printJson({ ...presentJob(job, now), next_runs: next });
         print(describeJob(job, now, next));
@@ -176,7 +177,8 @@ export function register(program: Command, ctx: CliContext): void {
         if (line !== undefined && line !== '' && (patch.shell ?? (await app.jobs.getJobRow(name)).shell === 1)) patch.command = [line];
         const r = await app.jobs.updateJob(name, patch);
         if (ctx.globals().json) return printJson({ change: r.change, changed: r.changed, job: presentJob(r.job, app.clock.now()) });
-        print(r.changed.length ? `updated ${r.job.name}: ${r.changed.join(', ')}` : `${r.job.name}: nothing changed`);
+        const timing = r.job.enabled && r.changed.some((f) => f === 'schedule' || f === 'timezone') ? `; next run ${nextRunIn(r.job, app.clock.now())}` : '';
+        print(r.changed.length ? `updated ${r.job.name}: ${r.changed.join(', ')}${timing}` : `${r.job.name}: nothing changed`);
       });
     });
 
@@ -352,7 +354,7 @@ function describeJob(job: Job, now: number, next: string[]): string {
     ['name', job.name],
     ['description', job.description],
     ['runs', what],
-    ['schedule', `${job.schedule} (${job.timezone ?? 'host timezone'})`],
+    ['schedule', `${job.schedule} (${zoneLabel(job)})`],
     ['enabled', job.enabled ? 'yes' : 'no'],
     ['health', `${p.health_status} / ${p.execution_status}`],
     ['category / priority', `${job.category} / ${job.priority}`],
@@ -367,13 +369,26 @@ function describeJob(job: Job, now: number, next: string[]): string {
     ['why', whyDiscovered(job)],
     ['runs so far', `${job.total_executions} (${job.successful_executions} ok, ${job.failed_executions} failed, ${job.consecutive_failures} failing in a row)`],
     ['last 24 h', `${job.executions_24h} ${job.executions_24h === 1 ? 'run' : 'runs'}, ${job.failures_24h} failed${job.avg_duration_24h !== null ? `, avg ${job.avg_duration_24h.toFixed(2)}s` : ''}`],
-    ['last run', when(job.last_executed_at, now) + (job.last_status ? ` (${job.last_status})` : '')],
+    ['last run', when(job.last_executed_at, now, job.timezone) + (job.last_status ? ` (${job.last_status})` : '')],
     ['circuit', job.circuit_state],
   ];
   const width = Math.max(...lines.map(([k]) => k.length));
   const out = lines.filter(([, v]) => v !== null && v !== undefined && v !== '').map(([k, v]) => `${k.padEnd(width)}  ${String(v).replace(/\n/g, `\n${' '.repeat(width + 2)}`)}`);
-  out.push(`${'next runs'.padEnd(width)}  ${next.length ? next.map((t) => when(t, now)).join(`\n${' '.repeat(width + 2)}`) : noNextRuns(job)}`);
+  out.push(`${'next runs'.padEnd(width)}  ${next.length ? next.map((t) => when(t, now, job.timezone)).join(`\n${' '.repeat(width + 2)}`) : noNextRuns(job)}`);
   return out.join('\n');
+}
+
+/**
+ * The zone a job's times are in: its own, or the home's (config.yaml `timezone`, else the
+ * machine's) for a job without one, named, so that nobody has to guess which "local" it is.
+ */
+function zoneLabel(job: Pick<Job, 'timezone'>): string {
+  return job.timezone ?? `${defaultTimezone()}, the home's timezone`;
+}
+
+/** A job's next run in its zone, and which zone that is (jobs add, jobs set). */
+function nextRunIn(job: Job, now: number): string {
+  return job.next_scheduled_run ? `${when(job.next_scheduled_run, now, job.timezone)} in ${zoneLabel(job)}` : when(null);
 }
 
 /** What `jobs show` says for a job with no next run times: why there are none. */

@@ -1,4 +1,6 @@
 /** How every command prints: a plain table for people, or JSON with the snake_case columns for scripts. */
+import { isoInZone, zoneOf } from '../schedule/cron.js';
+
 export interface Column<T> {
   header: string;
   get: (row: T) => unknown;
@@ -35,14 +37,16 @@ export function print(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
 
-/** A timestamp for people: local time without seconds' fraction, or '-'. */
-export function when(isoText: string | null | undefined, nowMs = Date.now()): string {
+/**
+ * A timestamp for people: date, time and UTC offset in a zone (a job's times in the job's
+ * zone; default the home's, never this shell's TZ), and how far off it is; or '-'.
+ * The offset makes it unambiguous whatever zone the reader is in.
+ */
+export function when(isoText: string | null | undefined, nowMs = Date.now(), timezone?: string | null): string {
   if (!isoText) return '-';
   const t = Date.parse(isoText);
-  const d = new Date(t);
-  const pad = (n: number) => String(n).padStart(2, '0');
-  const abs = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-  return `${abs} (${relative(t - nowMs)})`;
+  const local = isoInZone(t, zoneOf(timezone));
+  return `${local.slice(0, 10)} ${local.slice(11, 19)} ${local.slice(19)} (${relative(t - nowMs)})`;
 }
 
 export function relative(deltaMs: number): string {

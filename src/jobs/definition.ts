@@ -6,8 +6,9 @@ import Type, { type Static, type TLiteral, type TUnion } from 'typebox';
 import Value from 'typebox/value';
 import { explainErrors } from '../config/explain.js';
 import { ValidationError } from '../errors.js';
+import { canonicalTimezone } from '../schedule/names.js';
 
-import { EMAIL, EMAIL_PATTERN, ENV_NAME, ENV_NAME_PATTERN, JOB_NAME, JOB_NAME_PATTERN, NODE_LABEL, NODE_LABEL_PATTERN, USER_NAME, USER_NAME_PATTERN } from '../shapes.js';
+import { EMAIL, EMAIL_PATTERN, ENV_NAME, ENV_NAME_PATTERN, JOB_NAME, JOB_NAME_PATTERN, NODE_ID, NODE_ID_PATTERN, NODE_LABEL, NODE_LABEL_PATTERN, USER_NAME, USER_NAME_PATTERN } from '../shapes.js';
 
 export { ENV_NAME, ENV_NAME_PATTERN } from '../shapes.js';
 const Name = Type.String({ pattern: JOB_NAME_PATTERN, description: JOB_NAME });
@@ -67,7 +68,7 @@ export const JobFields = {
   mutex_group: Type.Union([Type.String({ minLength: 1, maxLength: 100 }), Type.Null()]),
   manual_respects_overlap: Bool,
   node_selector: Type.Record(Type.String({ pattern: NODE_LABEL_PATTERN }), Type.String(), { additionalProperties: false, 'x-keys': NODE_LABEL }),
-  pinned_node: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
+  pinned_node: Type.Union([Type.String({ pattern: NODE_ID_PATTERN, description: NODE_ID }), Type.Null()]),
   enabled: Bool,
   tags: Type.Array(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$', description: 'a tag of letters, digits and . _ : / - that starts with a letter or digit (at most 64 characters)' })),
 };
@@ -96,8 +97,14 @@ export function validateJobDefinition(input: unknown, where = 'job'): JobDefinit
   }
   const problem = explainErrors(JobDefinitionStrict, input);
   if (problem) throw new ValidationError(`${where}: ${problem.message}`, problem.field);
-  const def = Value.Clone(input) as JobDefinition;
+  const def = canonicalZone(Value.Clone(input) as JobDefinition);
   checkCommandShape(def, where);
+  return def;
+}
+
+/** A timezone is stored as the tz database spells it (`australia/lord_howe` -> `Australia/Lord_Howe`); parseSchedule judges its validity. */
+function canonicalZone<T extends JobPatch>(def: T): T {
+  if (typeof def.timezone === 'string') def.timezone = canonicalTimezone(def.timezone);
   return def;
 }
 
@@ -113,7 +120,7 @@ export function validateJobPatch(input: unknown, where = 'job'): JobPatch {
   }
   const problem = explainErrors(JobPatchStrict, input);
   if (problem) throw new ValidationError(`${where}: ${problem.message}`, problem.field);
-  return Value.Clone(input) as JobPatch;
+  return canonicalZone(Value.Clone(input) as JobPatch);
 }
 
 export function checkCommandShape(def: JobPatch & { name?: string }, where: string): void {

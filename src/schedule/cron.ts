@@ -30,6 +30,7 @@
 import { Cron } from 'croner';
 import { ValidationError } from '../errors.js';
 import { neverRunsReason, normalizePattern } from './fields.js';
+import { canonicalTimezone, systemTimezone } from './names.js';
 import { isValidTimezone, makeZone, type Zone } from './zone.js';
 
 export { isoInZone } from './zone.js';
@@ -45,6 +46,11 @@ export interface Schedule {
   nextRun(fromMs: number): number | null;
   /** The next n runs strictly after fromMs. */
   nextRuns(fromMs: number, n: number): number[];
+  /**
+   * The next n runs at or after fromMs: what a preview from a time lists (`smart-cron next
+   * --from`, the API's schedule preview), so a run exactly at that time is among them.
+   */
+  runsFrom(fromMs: number, n: number): number[];
   /** Wall clock <-> instant for this schedule's timezone. */
   readonly zone: Zone;
 }
@@ -53,19 +59,43 @@ const DAY = 86_400_000;
 /** Far more wall matches than any real next-run needs; a guard against a logic error looping. */
 const MAX_STEPS = 200_000;
 
-/** The host's zone as Node sees it: it changes only with the TZ variable, so it is read again only then (an Intl formatter costs ~0.1 ms). */
-let host: { env: string | undefined; tz: string } | null = null;
+/**
+ * The zone of a job without its own: the home's (config.yaml `timezone`), which loadConfig
+ * sets for the process; until then (a process that opened no home) the machine's zone.
+ * One process serves one home, so this is process-wide, and every process of a home (the
+ * daemon, each CLI command, whatever TZ its shell has) reads the same zone.
+ */
+let homeZone: string | null = null;
 
-export function hostTimezone(): string {
-  if (host === null || host.env !== process.env.TZ) host = { env: process.env.TZ, tz: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC' };
-  return host.tz;
+export function defaultTimezone(): string {
+  return homeZone ?? systemTimezone();
 }
 
+/** Set by loadConfig: the zone config.yaml names, or the machine's when it names none. */
+export function setDefaultTimezone(tz: string): void {
+  homeZone = validateTimezone(tz);
+}
+
+/** A valid IANA name in the tz database's spelling (what is stored), or a ValidationError naming `field`. */
 export function validateTimezone(tz: string, field = 'timezone'): string {
   if (!isValidTimezone(tz)) {
     throw new ValidationError(`${field}: unknown timezone "${tz}" (expected an IANA name such as Europe/Berlin or UTC)`, field);
   }
-  return tz;
+  return canonicalTimezone(tz);
+}
+
+/** One Zone per timezone (its Intl formatter and offset cache); valid IANA names only, so bounded. */
+const zones = new Map<string, Zone>();
+
+/** The Zone of a timezone name (default: the home's); one per zone, shared by its schedules. */
+export function zoneOf(timezone?: string | null): Zone {
+  const tz = timezone || defaultTimezone();
+  let zone = zones.get(tz);
+  if (!zone) {
+    zone = makeZone(validateTimezone(tz));
+    zones.set(tz, zone);
+  }
+  return zone;
 }
 
 /**
@@ -76,10 +106,10 @@ export function validateTimezone(tz: string, field = 'timezone'): string {
 const parsed = new Map<string, Schedule>();
 const PARSED_MAX = 2000;
 
-/** A cron expression (5 or 6 fields, or a macro) in a timezone (default: the host's). Throws ValidationError naming `field`. */
+/** A cron expression (5 or 6 fields, or a macro) in a timezone (default: the home's, defaultTimezone()). Throws ValidationError naming `field`. */
 export function parseSchedule(expression: string, timezone?: string | null, field = 'schedule'): Schedule {
   const expr = expression.trim().replace(/\s+/g, ' ');
-  const tzName = timezone || hostTimezone();
+  const tzName = timezone || defaultTimezone();
   const key = `${tzName}\n${expr}`;
   const hit = parsed.get(key);
   if (hit) return hit;
@@ -89,18 +119,12 @@ export function parseSchedule(expression: string, timezone?: string | null, fiel
   return schedule;
 }
 
-/** One Zone per timezone (its Intl formatter and offset cache), shared by its schedules; valid IANA names only, so bounded. */
-const zones = new Map<string, Zone>();
-
-function parseUncached(expr: string, tz: string, field: string): Schedule {
-  let zone = zones.get(tz);
-  if (!zone) {
-    zone = makeZone(validateTimezone(tz));
-    zones.set(tz, zone);
-  }
+function parseUncached(expr: string, given: string, field: string): Schedule {
+  const zone = zoneOf(given);
+  const tz = zone.tz;
   if (!expr) throw new ValidationError(`${field}: empty cron expression (expected 5 or 6 fields, or a macro such as @daily)`, field);
   if (expr.toLowerCase() === '@reboot') {
-    return { expression: expr, timezone: tz, reboot: true, fixedTime: false, zone, nextRun: () => null, nextRuns: () => [] };
+    return { expression: expr, timezone: tz, reboot: true, fixedTime: false, zone, nextRun: () => null, nextRuns: () => [], runsFrom: () => [] };
   }
   const norm = normalizePattern(expr, field);
   let cron: Cron;
@@ -116,6 +140,17 @@ function parseUncached(expr: string, tz: string, field: string): Schedule {
     throw new ValidationError(`${field}: "${expr}" never runs: ${neverRunsReason(norm)}`, field);
   }
   const nextRun = (fromMs: number) => nextInstant(fromMs, zone, norm.fixedTime, matchAfter);
+  const nextRuns = (fromMs: number, n: number) => {
+    const out: number[] = [];
+    let t = fromMs;
+    while (out.length < n) {
+      const x = nextRun(t);
+      if (x === null) break;
+      out.push(x);
+      t = x;
+    }
+    return out;
+  };
   return {
     expression: expr,
     timezone: tz,
@@ -123,17 +158,9 @@ function parseUncached(expr: string, tz: string, field: string): Schedule {
     fixedTime: norm.fixedTime,
     zone,
     nextRun,
-    nextRuns(fromMs, n) {
-      const out: number[] = [];
-      let t = fromMs;
-      while (out.length < n) {
-        const x = nextRun(t);
-        if (x === null) break;
-        out.push(x);
-        t = x;
-      }
-      return out;
-    },
+    nextRuns,
+    // Runs fall on whole milliseconds, so "after from - 1 ms" is "at or after from".
+    runsFrom: (fromMs, n) => nextRuns(fromMs - 1, n),
   };
 }
 

@@ -84,8 +84,11 @@ export function normalizePattern(expr: string, field: string): NormalizedPattern
       field,
     );
   }
+  // Six fields are read seconds first (Vixie-style with seconds); a Quartz or AWS expression
+  // with a year last reads shifted by one, so every complaint about one says how it was read.
+  const hint = parts.length === 6 ? ' (6 fields are read seconds first: second minute hour day-of-month month day-of-week; a year field, as Quartz and AWS write it last, is not supported)' : '';
   if (parts.length === 5) parts.unshift('0');
-  const norm = parts.map((p, i) => normalizeField(p, SPECS[i]!, expr, field));
+  const norm = parts.map((p, i) => normalizeField(p, SPECS[i]!, expr, field, hint));
   const [s, mi, h, dom, mon, dow] = norm as [string, string, string, string, string, string];
   const fixedTime = ![s, mi, h].some((f) => /[*/]/.test(f));
   // Vixie cron ORs the two day fields only when neither starts with '*'; croner ORs
@@ -96,9 +99,9 @@ export function normalizePattern(expr: string, field: string): NormalizedPattern
   return { pattern: [s, mi, h, dom, mon, cronerDow].join(' '), fixedTime, dayAnd, dom, month: mon, dow };
 }
 
-function normalizeField(text: string, spec: FieldSpec, expr: string, field: string): string {
+function normalizeField(text: string, spec: FieldSpec, expr: string, field: string, hint: string): string {
   const fail = (why: string): never => {
-    throw new ValidationError(`${field}: ${spec.name} field "${text}" in "${expr}": ${why}`, field);
+    throw new ValidationError(`${field}: ${spec.name} field "${text}" in "${expr}": ${why}${hint}`, field);
   };
   const expected = () => {
     const names = spec.names ? `, a name such as ${spec.names[1]!.toUpperCase()}` : '';
@@ -136,6 +139,9 @@ function normalizeField(text: string, spec: FieldSpec, expr: string, field: stri
       out.push(`*${step}`);
     } else if (base.toUpperCase() === 'L' && spec.name === 'day-of-month' && !step) {
       out.push('L');
+    } else if (spec.name === 'day-of-month' && /l/i.test(item)) {
+      // Quartz's L-3, LW, 15L, L/2: listed as not accepted, since the message lists L itself.
+      fail(`"${item}" is not accepted: of the L forms only L alone is (the month's last day; L-n, LW, nL and L/n are not supported)`);
     } else if (base.includes('-')) {
       const ends = base.split('-');
       if (ends.length !== 2 || !ends[0] || !ends[1]) fail(`"${base}" is not a range (${expected()})`);

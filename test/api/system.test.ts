@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import Value from 'typebox/value';
 import { AlertManager } from '../../src/alerts/manager.js';
 import { AlertOut } from '../../src/api/schemas.js';
+import { nextCommand } from '../../src/cli/next.js';
 import { addJob, harness, type Harness, type InjectResponse } from './helpers.js';
 
 async function insertAlert(h: Harness, jobId: number | null, over: Record<string, unknown> = {}) {
@@ -122,6 +123,35 @@ for (const backend of ['table', 'AlertManager'] as const) {
       assert.equal((await get('/api/schedule/preview?expr=@daily&count=1000')).json().error.field, 'count');
       assert.equal((await get('/api/schedule/preview?expr=@daily&from=yesterday')).json().error.field, 'from');
       assert.deepEqual((await get('/api/schedule/preview?expr=@reboot')).json().next_runs, []);
+    });
+
+    test('GET /api/schedule/preview?from= reads from as `smart-cron next --from` does: the same runs, the same refusals', async () => {
+      const preview = (expr: string, tz: string, from: string, count = 3) =>
+        get(`/api/schedule/preview?expr=${encodeURIComponent(expr)}&timezone=${encodeURIComponent(tz)}&count=${count}&from=${encodeURIComponent(from)}`);
+      const cases: Array<[expr: string, tz: string, from: string, first: string]> = [
+        // A run exactly at from is listed.
+        ['30 2 * * 1-5', 'UTC', '2026-03-02T02:30:00Z', '2026-03-02T02:30:00.000Z'],
+        // Without an offset, from is a wall time in the schedule's zone (not UTC, not the server's).
+        ['@daily', 'Europe/Berlin', '2026-03-10', '2026-03-09T23:00:00.000Z'],
+        ['0 9 * * *', 'Asia/Kolkata', '2026-06-01 09:00', '2026-06-01T03:30:00.000Z'],
+        // In a spring-forward gap: the first instant after it.
+        ['0 * * * *', 'Europe/Berlin', '2026-03-29T02:30', '2026-03-29T01:00:00.000Z'],
+        ['0 12 * * *', 'UTC', '2026-03-28T13:00:00+02:00', '2026-03-28T12:00:00.000Z'],
+      ];
+      for (const [expr, tz, from, first] of cases) {
+        const r = await preview(expr, tz, from);
+        assert.equal(r.statusCode, 200, `${expr} from ${from}: ${r.body}`);
+        const runs = r.json().next_runs as string[];
+        assert.equal(runs[0], first, `${expr} from ${from}`);
+        assert.deepEqual(runs, nextCommand(expr, { timezone: tz, from, count: 3 }).runs.map((t) => new Date(t).toISOString()), `the CLI agrees: ${expr} from ${from}`);
+      }
+      // Date.parse would take each of these (2026-03-02, 2001, this year's March 7, ...).
+      for (const from of ['2026-02-30', '1', 'March 7', '2026-03-28T25:00', '2026-03-28T10:00+25:00', 'Sat, 28 Mar 2026 12:00:00 GMT']) {
+        const r = await preview('@daily', 'UTC', from);
+        assert.equal(r.statusCode, 400, `from=${from}: ${r.body}`);
+        assert.equal(r.json().error.field, 'from');
+        assert.match(r.json().error.message, /^from: ".*" is not an ISO-8601 date or date-time \(expected e\.g\. 2026-03-29/);
+      }
     });
 
     test('GET /api/review: disabled jobs from discovery and crontab import', async () => {

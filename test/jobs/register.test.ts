@@ -130,6 +130,7 @@ const bad: [string, Record<string, unknown>, RegExp, string][] = [
   ['bad tag', { tags: ['ok', 'with space'] }, /tags\.1 = "with space": expected a tag of letters, digits/, 'tags.1'],
   ['bad env name', { env: { 'BAD-KEY': 'x' } }, /env: "BAD-KEY" is not a valid key \(expected an environment variable name \(letters, digits and _, not starting with a digit\)\)$/, 'env.BAD-KEY'],
   ['bad email', { alert_emails: ['ops'] }, /alert_emails\.0 = "ops": expected an email address \(name@host\)$/, 'alert_emails.0'],
+  ['a pinned node no node could be named', { pinned_node: ' n3' }, /pinned_node = " n3": expected letters, digits, '\.', '_' or '-', up to 128, starting with a letter or digit or a value of type null$/, 'pinned_node'],
 ];
 
 for (const [label, patch, message, field] of bad) {

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ValidationError } from '../../src/errors.js';
-import { hostTimezone, isoInZone, parseSchedule, validateTimezone } from '../../src/schedule/cron.js';
+import { defaultTimezone, isoInZone, parseSchedule, validateTimezone } from '../../src/schedule/cron.js';
+import { systemTimezone } from '../../src/schedule/names.js';
 
 const runs = (expr: string, from: string, n: number, tz = 'UTC') => {
   const s = parseSchedule(expr, tz);
@@ -38,6 +39,14 @@ test('invalid expressions name the field and what was expected', () => {
     ['* * * * FUNDAY', 'day-of-week', 'unknown name', 'MON'],
     ['* * * * MON-', 'day-of-week', 'not a range'],
     ['* * L * 1L', 'day-of-week'],
+    // Quartz's other L forms: refused as such, since the message lists L itself as accepted.
+    ['0 0 L-3 * *', 'day-of-month', '"L-3" is not accepted', 'only L alone', 'L-n'],
+    ['0 0 L/2 * *', 'day-of-month', '"L/2" is not accepted', 'L/n'],
+    ['0 0 LW * *', 'day-of-month', '"LW" is not accepted'],
+    ['0 0 15L * *', 'day-of-month', '"15L" is not accepted'],
+    // A year last (Quartz, AWS) in 6 fields: the complaint says they are read seconds first.
+    ['0 0 1 1 * 2026', 'day-of-week', '2026 is out of range', '6 fields are read seconds first', 'a year field'],
+    ['0 0 12 * * ? 2026', '7 fields'],
     ['? * * * *', 'minute'],
     ['* * * * * * *', '7 fields', 'expected 5'],
     ['* * * *', '4 fields', 'expected 5'],
@@ -142,10 +151,19 @@ test('leap years', () => {
   assert.deepEqual(runs('0 0 30 2 MON', '2026-03-01T00:00:00Z', 2).map((x) => x.slice(0, 10)), ['2027-02-01', '2027-02-08']);
 });
 
-test('timezones: per job, default the host, unknown ones rejected', () => {
-  assert.equal(parseSchedule('0 0 * * *').timezone, hostTimezone());
-  assert.equal(parseSchedule('0 0 * * *', null).timezone, hostTimezone());
-  assert.equal(parseSchedule('0 0 * * *', '').timezone, hostTimezone());
+test("timezones: per job, default the home's (here, no home opened: the machine's, not TZ), unknown ones rejected", () => {
+  assert.equal(defaultTimezone(), systemTimezone());
+  assert.equal(parseSchedule('0 0 * * *').timezone, defaultTimezone());
+  assert.equal(parseSchedule('0 0 * * *', null).timezone, defaultTimezone());
+  assert.equal(parseSchedule('0 0 * * *', '').timezone, defaultTimezone());
+  const tz = process.env.TZ;
+  try {
+    process.env.TZ = systemTimezone() === 'Pacific/Chatham' ? 'Asia/Tokyo' : 'Pacific/Chatham';
+    assert.equal(defaultTimezone(), systemTimezone(), "a process's TZ does not change what a job without a zone means");
+  } finally {
+    if (tz === undefined) delete process.env.TZ;
+    else process.env.TZ = tz;
+  }
   assert.deepEqual(runs('0 9 * * *', '2026-06-01T00:00:00Z', 1, 'Asia/Kolkata'), ['2026-06-01T09:00:00+05:30']);
   assert.deepEqual(runs('0 9 * * *', '2026-06-01T00:00:00Z', 1, 'America/New_York'), ['2026-06-01T09:00:00-04:00']);
   for (const tz of ['Mars/Olympus_Mons', 'Europe/Berlinn', 'not a zone']) {
@@ -153,6 +171,11 @@ test('timezones: per job, default the host, unknown ones rejected', () => {
     rejects(() => validateTimezone(tz, 'jobs[0].timezone'), 'jobs[0].timezone');
   }
   assert.equal(validateTimezone('Europe/Berlin'), 'Europe/Berlin');
+  // Stored as the tz database spells it; an alias stays the alias the user chose.
+  for (const [given, stored] of [['australia/lord_howe', 'Australia/Lord_Howe'], ['EUROPE/BERLIN', 'Europe/Berlin'], ['utc', 'UTC'], ['etc/gmt+5', 'Etc/GMT+5'], ['Asia/Kolkata', 'Asia/Kolkata'], ['US/Eastern', 'US/Eastern']]) {
+    assert.equal(validateTimezone(given!), stored, given);
+    assert.equal(parseSchedule('0 0 * * *', given).timezone, stored, given);
+  }
 });
 
 test('nextRun is strictly after its argument and nextRuns chains', () => {
@@ -162,4 +185,13 @@ test('nextRun is strictly after its argument and nextRuns chains', () => {
   assert.equal(s.nextRun(noon), noon + 86_400_000);
   assert.deepEqual(s.nextRuns(noon, 0), []);
   assert.equal(s.nextRuns(noon - 1, 30).length, 30);
+});
+
+test("runsFrom, a preview's rule (smart-cron next, the API's preview): the runs at or after the time", () => {
+  const s = parseSchedule('0 12 * * *', 'UTC');
+  const noon = Date.parse('2026-03-28T12:00:00Z');
+  assert.deepEqual(s.runsFrom(noon, 2), [noon, noon + 86_400_000]);
+  assert.deepEqual(s.runsFrom(noon + 1, 1), [noon + 86_400_000]);
+  assert.deepEqual(s.runsFrom(noon - 1, 1), [noon]);
+  assert.deepEqual(parseSchedule('@reboot', 'UTC').runsFrom(noon, 3), []);
 });

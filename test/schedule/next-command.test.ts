@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatNext, nextCommand } from '../../src/cli/next.js';
 import { ValidationError } from '../../src/errors.js';
+import { systemTimezone } from '../../src/schedule/names.js';
 
 test('nextCommand: runs as ISO strings with the schedule timezone offset', () => {
   const cases: Array<[expr: string, opts: Parameters<typeof nextCommand>[1], runs: string[]]> = [
@@ -23,10 +24,12 @@ test('nextCommand: runs as ISO strings with the schedule timezone offset', () =>
   }
 });
 
-test('nextCommand: defaults are now, 5 runs and the host timezone', () => {
+test("nextCommand: defaults are now, 5 runs and the home's timezone (no home opened here: the machine's)", () => {
   const r = nextCommand('0 0 * * *', { timezone: 'UTC' }, () => Date.parse('2026-03-28T12:00:00Z'));
   assert.deepEqual(r.runs, ['2026-03-29', '2026-03-30', '2026-03-31', '2026-04-01', '2026-04-02'].map((d) => `${d}T00:00:00+00:00`));
-  assert.equal(nextCommand('0 0 * * *', {}).timezone, Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC');
+  assert.equal(nextCommand('0 0 * * *', {}).timezone, systemTimezone());
+  // A run exactly at now is listed, as one exactly at --from is.
+  assert.deepEqual(nextCommand('0 0 * * *', { timezone: 'UTC', count: 1 }, () => Date.parse('2026-03-29T00:00:00Z')).runs, ['2026-03-29T00:00:00+00:00']);
   assert.equal(nextCommand('* * * * * *', { count: 1000 }).runs.length, 1000);
 });
 
@@ -37,6 +40,9 @@ test('nextCommand: bad input names the flag and what was expected', () => {
     ['@daily', { from: '2026-03-28T25:00' }, '--from', 'ISO-8601'],
     ['@daily', { from: '2026-03-28T10:00+25:00' }, '--from', 'ISO-8601'],
     ['@daily', { from: '' }, '--from', 'ISO-8601'],
+    ['@daily', { from: '1' }, '--from', 'ISO-8601'],
+    ['@daily', { from: 'March 7' }, '--from', 'ISO-8601'],
+    ['@daily', { from: '2026-03-29T01:30:00+01:00[Europe/Berlin]' }, '--from', 'ISO-8601'],
     ['@daily', { count: '0' }, '--count', '1-1000'],
     ['@daily', { count: 1001 }, '--count', '1-1000'],
     ['@daily', { count: '2.5' }, '--count', '1-1000'],

@@ -5,10 +5,10 @@
  */
 import Type from 'typebox';
 import { iso } from '../../clock.js';
-import { ValidationError } from '../../errors.js';
 import { NodesRepo } from '../../storage/repos/nodes.js';
 import type { AlertRow } from '../../storage/schema.js';
 import { parseSchedule } from '../../schedule/cron.js';
+import { parseFrom } from '../../schedule/from.js';
 import { jobOut, presentAlerts, presentRuns } from '../present.js';
 import { AlertOut, ErrorBody, HealthCounts, IdParam, JobList, JobOut, NodeList, RunOut, SlotOut } from '../schemas.js';
 import type { AlertFilter } from '../alerts.js';
@@ -148,12 +148,14 @@ export function registerSystemRoutes(server: Api, ctx: ApiContext): void {
     {
       schema: {
         tags: ['schedule'],
-        summary: 'Next run times of a cron expression (400 names the wrong cron field)',
+        summary: 'Next run times of a cron expression, at or after from (400 names the wrong cron field or parameter)',
         querystring: Type.Object({
           expr: Type.String({ minLength: 1, maxLength: 200 }),
           timezone: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
           count: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 5 })),
-          from: Type.Optional(Type.String({ maxLength: 40, description: 'ISO time to start from (default now)' })),
+          from: Type.Optional(
+            Type.String({ maxLength: 40, description: "ISO-8601 date or date-time to list runs at or after (default now); without an offset it is read in the schedule's timezone, as `smart-cron next --from`" }),
+          ),
         }),
         response: { 200: Type.Object({ expression: Type.String(), timezone: Type.String(), reboot: Type.Boolean(), next_runs: Type.Array(Type.String()) }), 400: ErrorBody },
       },
@@ -161,12 +163,8 @@ export function registerSystemRoutes(server: Api, ctx: ApiContext): void {
     async (req) => {
       const q = req.query;
       const s = parseSchedule(q.expr, q.timezone, 'expr');
-      let from = ctx.now();
-      if (q.from !== undefined) {
-        from = Date.parse(q.from);
-        if (Number.isNaN(from)) throw new ValidationError(`from: "${q.from}" is not a time (expected ISO-8601, e.g. 2026-03-29T00:00:00Z)`, 'from');
-      }
-      return { expression: s.expression, timezone: s.timezone, reboot: s.reboot, next_runs: s.nextRuns(from, q.count ?? 5).map((t) => iso(t)) };
+      const from = q.from === undefined ? ctx.now() : parseFrom(q.from, s.zone, 'from');
+      return { expression: s.expression, timezone: s.timezone, reboot: s.reboot, next_runs: s.runsFrom(from, q.count ?? 5).map((t) => iso(t)) };
     },
   );
 
