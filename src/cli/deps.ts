@@ -121,12 +121,17 @@ function relation(l: Pick<DependencyLink, 'kind'>): string {
 
 function suffix(l: DependencyLink): string {
   if (l.kind === 'requires') return l.window_seconds ? ` within ${formatSeconds(l.window_seconds)}` : '';
-  return ` on ${l.on}`;
+  return outcome(l.on);
+}
+
+/** A triggers link's outcome in words: " on success", " on failure"; `always` is not an outcome ("runs after it on always"). */
+function outcome(on: DependencyOn): string {
+  return on === 'always' ? ', whatever the outcome' : ` on ${on}`;
 }
 
 function label(l: DependencyLink, dir: 'up' | 'down'): string {
   if (l.kind === 'requires') return `${dir === 'up' ? 'required' : 'requires it'}${l.window_seconds ? `, a success within ${formatSeconds(l.window_seconds)}` : ', a success'}`;
-  return `${dir === 'up' ? 'triggers' : 'runs after it'} on ${l.on}`;
+  return `${dir === 'up' ? 'triggers' : 'runs after it'}${outcome(l.on)}`;
 }
 
 /** The graph around a job as an indented tree, upstream then downstream. */
@@ -152,7 +157,7 @@ export function formatTree(name: string, tree: { upstream: DependencyTreeNode[];
 export async function warnDependents(app: App, job: { id: number; name: string }, action: 'removing' | 'disabling'): Promise<string[]> {
   const list = await new DependencyRepo(app.database.db).dependents(job.id);
   if (list.length === 0) return [];
-  const effect = action === 'removing' ? 'their links to it are removed too' : 'while it is disabled it neither renews their requirements nor triggers them';
+  const effect = action === 'removing' ? 'their links to it are removed too' : 'while it is disabled its schedule neither renews their requirements nor triggers them (a manual run of it still does)';
   process.stderr.write(`warning: ${action} ${job.name}: ${describeDependents(list)} depend${list.length === 1 ? 's' : ''} on it; ${effect}\n`);
   return [...new Set(list.map((d) => d.name))];
 }

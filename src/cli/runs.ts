@@ -6,6 +6,7 @@ import { runningDaemon } from '../daemon/state.js';
 import { cancelRun } from '../execution/cancel.js';
 import { NodesRepo } from '../storage/repos/nodes.js';
 import { queueManualRun } from '../execution/manual.js';
+import { shouldRetry } from '../execution/retry.js';
 import type { App } from '../daemon/app.js';
 import { RUN_STATUSES, type RunRow, type RunStatus } from '../storage/schema.js';
 import { collect, type CliContext } from './context.js';
@@ -18,7 +19,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description('run a job now, through the same admission as scheduled runs (the daemon runs it, or this process when none is running)')
     .argument('<name>', 'job name or id')
     .argument('[args...]', 'extra arguments for this run, after --')
-    .option('--wait', 'wait for the run to finish and print its result (exit 1 unless it succeeded; Ctrl-C stops the run)')
+    .option('--wait', 'wait for the run to finish, retries included, and print each attempt (exit 1 unless the last succeeded; Ctrl-C stops the run)')
     .option('--env <KEY=VALUE>', 'extra environment for this run (repeatable)', collect)
     .action(async (name: string, args: string[], o: { wait?: boolean; env?: string[] }) => {
       const env: Record<string, string> = {};
@@ -42,12 +43,32 @@ export function register(program: Command, ctx: CliContext): void {
         try {
           // Why it waits, as it changes (nothing while it fits at once).
           const onWait = json ? undefined : (reason: string) => print(`waiting: ${reason}`);
-          done = daemon ? await waitFinal(app, queued.id, 200, onWait) : await runHere(app, queued.id, onWait);
+          // Each attempt until the last: a failure the job retries is not the run's outcome.
+          for (let run = queued; ; ) {
+            done = daemon ? await waitFinal(app, run.id, 200, onWait) : await runHere(app, run.id, onWait);
+            const next = stopped.by ? null : await nextAttempt(app, done);
+            if (!next) break;
+            if (!json) {
+              print(describeRun(done, app.clock.now()));
+              const at = next.not_before ? ` for ${when(next.not_before, app.clock.now())}` : '';
+              print(`retry: attempt ${next.attempt} (run #${next.id}) queued${at}; ${daemon ? 'waiting for it' : 'running it here when it is due'}…`);
+            }
+            run = next;
+            stopped.runId = next.id;
+          }
         } finally {
           stopped.dispose();
         }
         if (json) printJson(done);
         else print(describeRun(done, app.clock.now()));
+        if (!daemon && !json) {
+          // What this run queued (dependent runs) waits for a daemon: nothing here starts it.
+          const left = await app.database.db.selectFrom('smart_cron_job_history').selectAll().where('status', '=', 'queued').where('id', '>', queued.id).orderBy('id').execute();
+          for (const r of left) {
+            const job = (await app.jobs.jobs.byId(r.job_id))?.name ?? `job #${r.job_id}`;
+            print(`run #${r.id} of ${job} (${r.trigger}) stays queued: no daemon runs for this home; it starts when one does (\`smart-cron daemon start\`)`);
+          }
+        }
         // As a shell reports a command ended by the signal (130 for Ctrl-C).
         if (stopped.by) return 128 + constants.signals[stopped.by];
         return done.status === 'succeeded' ? 0 : 1;
@@ -61,25 +82,30 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('[name]', 'only this job')
     .option('--limit <n>', 'how many', '20')
     .option('--status <status>', `only this status (${RUN_STATUSES.join(', ')})`)
-    .action(async (name: string | undefined, o: { limit: string; status?: string }) => {
+    .option('--node <id>', 'only runs of this node (as `nodes` lists them)')
+    .action(async (name: string | undefined, o: { limit: string; status?: string; node?: string }) => {
       const limit = Number(o.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 10000) throw new ValidationError(`--limit: "${o.limit}" is not a whole number from 1 to 10000`, 'limit');
       if (o.status && !(RUN_STATUSES as readonly string[]).includes(o.status)) throw new ValidationError(`--status: "${o.status}" is not a run status (expected one of ${RUN_STATUSES.join(', ')})`, 'status');
       await ctx.withApp(async (app) => {
         const job = name ? await app.jobs.getJob(name) : undefined;
-        const runs = await app.jobs.history.list({ jobId: job?.id, status: o.status as RunStatus | undefined, limit });
+        const runs = await app.jobs.history.list({ jobId: job?.id, status: o.status as RunStatus | undefined, node: o.node, limit });
         if (ctx.globals().json) return printJson(runs);
-        if (runs.length === 0) return print('no runs yet');
+        if (runs.length === 0) return print(o.node === undefined ? 'no runs yet' : await noRunsOfNode(app, o.node));
         const names = new Map<number, string>();
         for (const r of runs) if (!names.has(r.job_id)) names.set(r.job_id, (await app.jobs.jobs.byId(r.job_id))?.name ?? String(r.job_id));
         const now = app.clock.now();
+        // Which node ran a run matters where there can be several (PostgreSQL); a SQLite home's
+        // table stays as it was unless its runs came from more than one node id.
+        const nodeColumn = app.database.dialect === 'postgres' || new Set(runs.map((r) => r.node).filter((n) => n !== null)).size > 1;
         print(
           formatTable(runs, [
             { header: 'run', get: (r) => `#${r.id}`, align: 'right' },
             { header: 'job', get: (r) => names.get(r.job_id), max: 32 },
+            ...(nodeColumn ? [{ header: 'node', get: (r: RunRow) => r.node, max: 32 }] : []),
             { header: 'trigger', get: (r) => r.trigger },
             { header: 'status', get: (r) => statusLabel(r, now) },
-            { header: 'started', get: (r) => when(r.started_at ?? r.queued_at, now) },
+            { header: 'started', get: (r) => startedCell(r, now) },
             { header: 'duration', get: (r) => (r.duration_ms === null ? null : `${(r.duration_ms / 1000).toFixed(2)}s`), align: 'right' },
             { header: 'exit', get: (r) => r.exit_code ?? r.signal, align: 'right' },
             { header: 'peak mem', get: (r) => (r.peak_memory_mb === null ? null : `${r.peak_memory_mb.toFixed(1)} MB`), align: 'right' },
@@ -173,9 +199,11 @@ export function register(program: Command, ctx: CliContext): void {
  * process or the daemon, stops it and records it interrupted); a second one leaves at once and
  * lets the run go on.
  */
-function stopOnSignals(app: App, runId: number, viaDaemon: boolean): { by: NodeJS.Signals | null; dispose(): void } {
-  const state = { by: null as NodeJS.Signals | null, dispose };
+function stopOnSignals(app: App, firstRunId: number, viaDaemon: boolean): { by: NodeJS.Signals | null; runId: number; dispose(): void } {
+  // runId: the attempt waited for now (a retry once the first attempt failed).
+  const state = { by: null as NodeJS.Signals | null, runId: firstRunId, dispose };
   const on = (sig: NodeJS.Signals) => {
+    const runId = state.runId;
     if (state.by) {
       process.stderr.write(`smart-cron: left run #${runId} running; ${viaDaemon ? 'the daemon records it' : 'the next daemon records it (it adopts the run)'}\n`);
       process.exit(128 + constants.signals[sig]);
@@ -193,6 +221,52 @@ function stopOnSignals(app: App, runId: number, viaDaemon: boolean): { by: NodeJ
     process.off('SIGTERM', onTerm);
   }
   return state;
+}
+
+/**
+ * `history`'s STARTED: when the run started. A run that never did (skipped, let go) has no start
+ * (its queued_at read as one: a tick skipped for its deadline showed a start); a queued run
+ * held back until a time (a retry's backoff, a requirement's recheck) says until when.
+ */
+function startedCell(r: RunRow, now: number): string | null {
+  if (r.started_at !== null) return when(r.started_at, now);
+  if (r.status !== 'queued' || !r.not_before) return null;
+  return `${r.trigger === 'retry' ? 'retry at' : 'not before'} ${timeOfDay(r.not_before, now)}`;
+}
+
+/** HH:MM:SS local time, with the date when it is not today's. */
+function timeOfDay(isoText: string, now: number): string {
+  const full = when(isoText, now).replace(/ \(.*\)$/, '');
+  const today = when(new Date(now).toISOString(), now).slice(0, 10);
+  return full.startsWith(today) ? full.slice(11) : full;
+}
+
+/** `history --node X` with nothing to show: say whether X is a node at all. */
+async function noRunsOfNode(app: App, node: string): Promise<string> {
+  const known = (await new NodesRepo(app.database.db).list()).map((n) => n.id);
+  if (known.includes(node)) return `no runs of node ${node}`;
+  return `no runs of node ${node} (no node has that id${known.length ? `; the nodes: ${known.join(', ')}` : ''})`;
+}
+
+/**
+ * The attempt that follows a finished one, when the job retries it: the dispatcher queues it
+ * right after recording the attempt, so it is looked for a few seconds. Null when none follows.
+ */
+async function nextAttempt(app: App, run: RunRow): Promise<RunRow | null> {
+  const job = await app.jobs.jobs.byId(run.job_id);
+  if (!job || !shouldRetry(job, run, run.status)) return null;
+  for (let tries = 0; tries < 50; tries++) {
+    const next = await app.database.db
+      .selectFrom('smart_cron_job_history')
+      .selectAll()
+      .where('job_id', '=', run.job_id)
+      .where('scheduled_for', '=', run.scheduled_for)
+      .where('attempt', '=', run.attempt + 1)
+      .executeTakeFirst();
+    if (next) return next;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return null;
 }
 
 /** A run id as `history` prints it (#42) or bare (42). */

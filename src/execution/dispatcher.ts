@@ -12,7 +12,7 @@ import type { EventBus } from '../events.js';
 import { jobArgv, parseJson } from '../jobs/job.js';
 import type { JobManager, RunOutcomeFields } from '../jobs/manager.js';
 import type { JobRow, RunRow } from '../storage/schema.js';
-import { circuitAfterRun } from './circuit.js';
+import { circuitForOutcome, passCircuit } from './circuit.js';
 import type { Launched, Launcher, LaunchSpec } from './launch.js';
 import type { LoadBalancer } from './load-balancer.js';
 import { Planner } from './planner.js';
@@ -20,16 +20,18 @@ import { arePeers, QUEUED_COLUMNS, queueOrder, type QueuedRun } from './queue.js
 import { chooseSlot, reservationFor } from './slots.js';
 import { queueManualRun } from './manual.js';
 import { cancelRun } from './cancel.js';
-import { retryDelayMs, shouldRetry } from './retry.js';
+import { retryDelayMs, settleSkippedRetries, shouldRetry } from './retry.js';
 import { REQUIRES_WAIT_PREFIX, Workflow } from './workflow.js';
 import type { Executor, RunRequest } from './types.js';
 import type { SlotUsage } from '../events.js';
 
 /** How often runs of ours are checked for a cancel request made elsewhere. */
 const CANCEL_WATCH_MS = 1000;
+/** How often the planning node looks for retries skipped elsewhere (settleRetries). */
+const SETTLE_EVERY_MS = 1000;
 
 /** A wait reason written by Dispatcher.notHere: the run needs another node. */
-const isNotHereReason = (reason: string) => reason.startsWith('pinned to node "') || reason.startsWith('node_selector ');
+const isNotHereReason = (reason: string) => reason.startsWith('pinned to node "') || reason.startsWith('node_selector ') || reason.startsWith('needs slot "');
 
 export interface DispatcherOptions {
   node: string;
@@ -91,6 +93,10 @@ export class Dispatcher implements Executor {
   private readonly finishing = new Set<Promise<void>>();
   /** The next look for cancel requests (cancel.ts), armed while runs are active here. */
   private cancelWatch: TimerHandle | null = null;
+  /** Skipped retries: where the next look starts (retry.ts settleSkippedRetries), when it was, whether one is due now. */
+  private settleFloor: number | null = null;
+  private settledAt = -Infinity;
+  private settleSoon = false;
 
   constructor(private readonly o: DispatcherOptions) {
     this.planner = new Planner({
@@ -200,6 +206,8 @@ export class Dispatcher implements Executor {
         planned = { at: now, horizon };
       }
       if (this.admitting) await this.admit();
+      // The planning node settles skipped retries (any process may have skipped them): it has the alerts.
+      if (planned) await this.settleRetries(now);
     } catch (e) {
       this.o.log?.(`dispatcher cycle failed: ${(e as Error).message}`);
     }
@@ -246,6 +254,26 @@ export class Dispatcher implements Executor {
     });
   }
 
+  /**
+   * A retry skipped or cancelled before it ran makes the attempt before it final: its dependents
+   * (on failure, always) are queued and it is judged by the alert rules, through the same
+   * 'recorded' event a final outcome raises. Looked for every second, and at once after a skip here.
+   */
+  private async settleRetries(now: number): Promise<void> {
+    if (!this.settleSoon && now - this.settledAt < SETTLE_EVERY_MS) return;
+    this.settleSoon = false;
+    this.settledAt = now;
+    this.settleFloor = await settleSkippedRetries(this.o.jobs, now, this.settleFloor, async (attempt) => {
+      await this.workflow.afterRun(attempt, false).catch((e: Error) => this.o.log?.(`dependencies of run #${attempt.id}: ${e.message}`));
+      // Its outcome is final after all: on the circuit (before the alerts see it), then counted and announced.
+      const job = await this.o.jobs.jobs.byId(attempt.job_id);
+      if (!job) return;
+      const circuit = circuitForOutcome(job, attempt.status, this.o.clock.now());
+      if (circuit) await this.o.jobs.jobs.update(job.id, circuit);
+      await this.o.jobs.finalizeAttempt(attempt);
+    });
+  }
+
   // ------------------------------------------------------------------ admission
 
   /** The queued runs this node may start, oldest id first (select what is needed of them). */
@@ -282,10 +310,11 @@ export class Dispatcher implements Executor {
       by?.held.push(run.id);
       return by !== undefined;
     };
-    // Jobs with a run going (any node): under overlap policy queue or forbid their next queued run
-    // (a catch-up sequence, or the one queue keeps) waits for it.
-    const runningJobs = new Set(
-      (await this.o.jobs.database.db.selectFrom('smart_cron_job_history').select('job_id').where('status', '=', 'running').execute()).map((r) => r.job_id),
+    // Jobs with a run going (any node), and one such run: under overlap policy queue or forbid
+    // their next queued run (a catch-up sequence, or the one queue keeps) waits for it; under
+    // replace the newer run waits for the one it replaces (asked to stop when it was queued) to exit.
+    const runningJobs = new Map(
+      (await this.o.jobs.database.db.selectFrom('smart_cron_job_history').select(['job_id', 'id']).where('status', '=', 'running').orderBy('id').execute()).map((r) => [r.job_id, r.id]),
     );
     for (const run of queued) {
       if (!this.admitting) return;
@@ -306,6 +335,15 @@ export class Dispatcher implements Executor {
         await this.sayNotHere(run, elsewhere);
         continue;
       }
+      // A retry queued before the circuit opened (or by the failure that opened it) is not run
+      // while it is open; once the cool-down is over, it may be the trial.
+      if (run.trigger === 'retry') {
+        const gate = await passCircuit(this.o.jobs, job, now, run.id);
+        if (!gate.allow) {
+          await this.skip(run, gate.reason);
+          continue;
+        }
+      }
       const slot = chooseSlot(job);
       // A run held back by one that did not fit is passed over before any per-run query (a
       // burst of hundreds queued would cost a gate check each, every cycle). Runs waiting for a
@@ -319,8 +357,13 @@ export class Dispatcher implements Executor {
         if ('skip' in held) await this.skip(run, held.skip);
         continue;
       }
-      if ((job.overlap_policy === 'queue' || job.overlap_policy === 'forbid') && run.trigger !== 'manual' && runningJobs.has(job.id)) {
-        const reason = `waits for the previous run to end (overlap policy ${job.overlap_policy})`;
+      const going = runningJobs.get(job.id);
+      // A manual run follows the overlap policy only when its job says so (manual_respects_overlap).
+      if (going !== undefined && job.overlap_policy !== 'allow' && (run.trigger !== 'manual' || job.manual_respects_overlap)) {
+        const reason =
+          job.overlap_policy === 'replace'
+            ? `waits for run #${going}, which it replaces, to exit (overlap policy replace)`
+            : `waits for the previous run to end (overlap policy ${job.overlap_policy})`;
         if (run.wait_reason !== reason) await this.o.jobs.history.update(run.id, { wait_reason: reason });
         continue;
       }
@@ -329,7 +372,10 @@ export class Dispatcher implements Executor {
       const d = this.o.lb.canAdmit(slot, reservation);
       if (!d.ok) {
         if (d.never) {
-          await this.skip(run, d.reason);
+          // A slot this node lacks but another node has: that node runs it (as for a pinned job).
+          const there = await this.nodesWithSlot(slot);
+          if (there.length) await this.sayNotHere(run, { key: `needs slot ${JSON.stringify(slot)}`, reason: `needs slot ${JSON.stringify(slot)}, which this node (${JSON.stringify(this.o.node)}) does not have (nodes that have it: ${there.join(', ')})` });
+          else await this.skip(run, d.reason);
           continue;
         }
         if (run.wait_reason !== d.reason) await this.o.jobs.history.update(run.id, { wait_reason: d.reason });
@@ -363,7 +409,7 @@ export class Dispatcher implements Executor {
         await this.workflow.releaseMutex(run.id); // another node took it
         continue;
       }
-      runningJobs.add(job.id);
+      runningJobs.set(job.id, run.id);
       const entry: Active = { run: claimed, launched: null };
       this.active.set(run.id, entry);
       this.watchCancelRequests();
@@ -398,6 +444,12 @@ export class Dispatcher implements Executor {
     const key = `node_selector ${pairs(selector)}`;
     const own = pairs(Object.entries(labels));
     return { key, reason: `${key} does not match this node (${JSON.stringify(this.o.node)}, ${own ? `labels ${own}` : 'no labels'})` };
+  }
+
+  /** The other nodes that are up and have this slot (their node rows). */
+  private async nodesWithSlot(slot: string): Promise<string[]> {
+    const rows = await this.o.jobs.database.db.selectFrom('smart_cron_nodes').select(['id', 'slots']).where('status', '=', 'up').where('id', '!=', this.o.node).orderBy('id').execute();
+    return rows.filter((r) => slot in parseJson<Record<string, unknown>>(r.slots, {})).map((r) => r.id);
   }
 
   /**
@@ -536,16 +588,12 @@ export class Dispatcher implements Executor {
     try {
       const job = await this.o.jobs.jobs.byId(run.job_id).catch(() => undefined);
       const retry = Boolean(job) && !entry.cancelReason && shouldRetry(job!, run, outcome.status);
+      // An attempt a retry follows decides nothing yet: the tick's final outcome does (countRun).
+      if (job && !retry) await this.decideCircuit(job, run.id, outcome.status);
       const res = await this.recordWithRetry(run.id, outcome, retry);
       if (res?.applied && retry) await this.queueRetry(res.run, job!);
       if (res?.applied) await this.workflow.afterRun(res.run, retry).catch((e: Error) => this.o.log?.(`dependencies of run #${run.id}: ${e.message}`));
-      if (res) {
-        const update = res.applied ? circuitAfterRun(res.job, res.run.status === 'succeeded', this.o.clock.now()) : null;
-        if (update && ['succeeded', 'failed', 'timeout', 'memory_limit', 'oom_killed'].includes(res.run.status)) {
-          await this.o.jobs.jobs.update(res.job.id, update);
-        }
-        this.o.bus?.emit('run.finished', res.run);
-      }
+      if (res) this.o.bus?.emit('run.finished', res.run);
     } finally {
       this.active.delete(run.id);
       this.o.lb.release(run.id);
@@ -555,6 +603,27 @@ export class Dispatcher implements Executor {
       if (this.stopped || !this.admitting) await this.persistSlots().catch(() => {});
       this.kick();
     }
+  }
+
+  /**
+   * The circuit this outcome leaves, written before the run is recorded: recordExecution hands
+   * the job row to the alert rules as it is then, so they judge the run by the circuit it left
+   * (a failed trial keeps the circuit_open alert; a success resolves it at once), not by the
+   * half-open state of the trial. Only while the run is still unrecorded (a node that marked it
+   * lost meanwhile decided it), and only over the state it was decided from (a run of the same
+   * job recorded meanwhile wins). Written again on a second try, it changes nothing.
+   */
+  private async decideCircuit(job: JobRow, runId: number, status: RunOutcomeFields['status']): Promise<void> {
+    const update = circuitForOutcome(job, status, this.o.clock.now());
+    if (!update) return;
+    await this.o.jobs.database.db
+      .updateTable('smart_cron_integrated_jobs')
+      .set(update)
+      .where('id', '=', job.id)
+      .where('circuit_state', '=', job.circuit_state)
+      .where(({ exists, selectFrom }) => exists(selectFrom('smart_cron_job_history').select('id').where('id', '=', runId).where('status', 'in', ['queued', 'running'])))
+      .execute()
+      .catch((e: Error) => this.o.log?.(`run #${runId}: updating the circuit of ${job.name} failed: ${e.message}`));
   }
 
   /** Wakes the record retries when the daemon stops (see recordWithRetry). */
@@ -629,7 +698,13 @@ export class Dispatcher implements Executor {
 
   private async skip(run: QueuedRun, reason: string): Promise<void> {
     const row = await this.o.jobs.history.skipQueued(run.id, reason, iso(this.o.clock.now()));
-    if (row) this.o.bus?.emit('run.finished', row);
+    if (row) this.skipped(row);
+  }
+
+  /** A queued run of this process was skipped; a retry's previous attempt is settled soon (settleRetries). */
+  private skipped(row: RunRow): void {
+    this.o.bus?.emit('run.finished', row);
+    if (row.trigger === 'retry') this.settleSoon = true;
   }
 
   private async persistSlots(): Promise<void> {
@@ -640,7 +715,10 @@ export class Dispatcher implements Executor {
   // ------------------------------------------------------------------ Executor
 
   async requestRun(req: RunRequest): Promise<RunRow> {
-    const row = await queueManualRun(this.o.jobs, this.o.clock, req);
+    const row = await queueManualRun(this.o.jobs, this.o.clock, req, {
+      stopHere: (r, why) => this.cancelActive(r.id, why),
+      onSkipped: (r) => this.skipped(r),
+    });
     this.o.bus?.emit('run.queued', row);
     this.kick();
     return row;
@@ -652,7 +730,10 @@ export class Dispatcher implements Executor {
         history: this.o.jobs.history,
         clock: this.o.clock,
         stopHere: (r, why) => this.cancelActive(r.id, why),
-        onSkipped: (r) => this.o.bus?.emit('run.finished', r),
+        onSkipped: (r) => {
+          this.skipped(r);
+          this.kick();
+        },
       },
       runId,
       reason,

@@ -10,7 +10,7 @@ import type { JobManager } from '../jobs/manager.js';
 import { parseSchedule } from '../schedule/cron.js';
 import { DEFAULT_ON_TIME_TOLERANCE_MS, missedTicks, planMisfire } from '../schedule/misfire.js';
 import type { JobRow, NewRunRow, RunRow, RunTrigger } from '../storage/schema.js';
-import { circuitGate } from './circuit.js';
+import { passCircuit } from './circuit.js';
 import { hasRequirements, requirementsGate } from './workflow.js';
 
 /** Why a run gave way to a newer tick of its job (overlap policy replace). */
@@ -138,20 +138,11 @@ export class Planner {
       if (r) out.skipped.push(r);
       return;
     }
-    let gate = circuitGate(job, nowMs);
-    if (!gate.allow && job.circuit_state === 'half_open' && (await this.o.jobs.history.active(job.id)).length === 0) {
-      // The trial was skipped, cancelled or interrupted (no outcome closed or reopened the circuit):
-      // with nothing of the job running or waiting, this tick is the trial, or it would never run again.
-      gate = { allow: true, trial: true };
-    }
+    const gate = await passCircuit(this.o.jobs, job, nowMs);
     if (!gate.allow) {
       const r = await this.insert(job, at, trigger, nowMs, { status: 'skipped', skip_reason: gate.reason });
       if (r) out.skipped.push(r);
       return;
-    }
-    if (gate.trial) {
-      await this.o.jobs.jobs.update(job.id, { circuit_state: 'half_open' });
-      job.circuit_state = 'half_open';
     }
     const active = (await this.o.jobs.history.active(job.id)).filter((r) => !batch.has(r.id));
     if (active.length > 0) {
@@ -165,6 +156,8 @@ export class Planner {
         for (const r of waiting) {
           await this.o.jobs.history.skipQueued(r.id, REPLACED, iso(nowMs));
         }
+        // The new tick is queued now and starts once the replaced run has exited (the
+        // dispatcher holds it meanwhile): never both at once.
         for (const r of running) await this.o.replace?.(r, REPLACED);
       }
       if (reason) {

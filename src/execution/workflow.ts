@@ -9,8 +9,10 @@
  *   and whenever a required job finishes, until requires_wait_seconds after it was queued.
  *   Manual runs and retries ignore requirements: a person asked for the run, and a retry's
  *   first attempt already passed the check.
- * - triggers: when a run ends with its final outcome (not when a retry follows) matching the
- *   link's `on`, the dependent job gets a run with trigger 'dependency'. A job with several
+ * - triggers: when a run ends with its final outcome (not when a retry follows; a failure whose
+ *   retry is then skipped or cancelled before it ran is final from then on, retry.ts
+ *   settleSkippedRetries) matching the link's `on`, the dependent job gets a run with trigger
+ *   'dependency', through the same overlap, requirement and circuit gates as a tick. A job with several
  *   triggering parents runs once all of them have had a matching final run since its last
  *   dependency run (fan-in). The run key is the newest of those parents' finish times, so every
  *   node and every parent that sees the set complete computes the same key and the unique
@@ -26,6 +28,7 @@ import type { JobManager } from '../jobs/manager.js';
 import { NodesRepo } from '../storage/repos/nodes.js';
 import type { JobRow, NewRunRow, RunRow, RunStatus } from '../storage/schema.js';
 import type { QueuedRun } from './queue.js';
+import { passCircuit } from './circuit.js';
 import { shouldRetry } from './retry.js';
 
 /** Marks a queued run that waits for its requirements (the dispatcher re-checks those). */
@@ -261,7 +264,12 @@ export class Workflow {
       deadline_at: child.starting_deadline_seconds ? iso(nowMs + child.starting_deadline_seconds * 1000) : null,
     };
     const skip = await this.overlapReason(child);
-    const req = skip ? { skip } : await requirementsGate(this.o.jobs, child, nowMs);
+    let req = skip ? { skip } : await requirementsGate(this.o.jobs, child, nowMs);
+    // The circuit last: a run it lets through as the trial is one that is queued.
+    if (!('skip' in req)) {
+      const gate = await passCircuit(this.o.jobs, child, nowMs);
+      if (!gate.allow) req = { skip: gate.reason };
+    }
     if ('skip' in req) Object.assign(row, { status: 'skipped', skip_reason: req.skip, finished_at: iso(nowMs) });
     else Object.assign(row, req.fields);
     const inserted = await this.o.jobs.history.insertOnce(row);
@@ -275,16 +283,30 @@ export class Workflow {
     if (!parent) return null;
     const runs = await this.db
       .selectFrom('smart_cron_job_history')
-      .select(['attempt', 'status', 'finished_at'])
+      .select(['attempt', 'status', 'finished_at', 'scheduled_for'])
       .where('job_id', '=', parentId)
       .where('status', 'in', ON_STATUSES[on])
       .where('finished_at', '>', since)
       .orderBy('finished_at', 'desc')
       .limit(20)
       .execute();
-    // A failed attempt that another attempt follows is not the run's outcome.
-    const final = runs.find((r) => !shouldRetry(parent, r, r.status));
-    return final?.finished_at ?? null;
+    // A failed attempt that another attempt follows is not the run's outcome, unless that
+    // attempt was skipped or cancelled before it ran: then this one's failure is final.
+    for (const r of runs) {
+      if (!shouldRetry(parent, r, r.status) || (await this.nextAttemptSkipped(parentId, r))) return r.finished_at;
+    }
+    return null;
+  }
+
+  private async nextAttemptSkipped(jobId: number, run: Pick<RunRow, 'scheduled_for' | 'attempt'>): Promise<boolean> {
+    const next = await this.db
+      .selectFrom('smart_cron_job_history')
+      .select('status')
+      .where('job_id', '=', jobId)
+      .where('scheduled_for', '=', run.scheduled_for)
+      .where('attempt', '=', run.attempt + 1)
+      .executeTakeFirst();
+    return next?.status === 'skipped';
   }
 
   /** The same overlap rules the planner applies to a tick (forbid: none live; queue: none waiting). */

@@ -34,7 +34,7 @@ before(async () => {
 test('deps add, show (tree and JSON), remove; mistakes exit 2 with one line', async () => {
   assert.equal(ok(await cli('deps', 'add', 'load', '--after', 'extract')).stdout, 'added: load runs after extract on success\n');
   assert.equal(ok(await cli('deps', 'add', 'report', '--requires', 'load', '--within', '6h')).stdout, 'added: report requires a success of load within 6h\n');
-  assert.equal(ok(await cli('deps', 'add', 'mail', '--after', 'report', '--on', 'always')).stdout, 'added: mail runs after report on always\n');
+  assert.equal(ok(await cli('deps', 'add', 'mail', '--after', 'report', '--on', 'always')).stdout, 'added: mail runs after report, whatever the outcome\n');
   const updated = JSON.parse(ok(await cli('--json', 'deps', 'add', 'report', '--requires', 'load', '--within', '30m')).stdout);
   assert.equal(updated.change, 'updated');
   assert.deepEqual({ ...updated.depends_on, job: updated.depends_on.job.name }, { job: 'load', kind: 'requires', on: 'success', window_seconds: 1800 });
@@ -48,7 +48,7 @@ test('deps add, show (tree and JSON), remove; mistakes exit 2 with one line', as
       '    ← load  (required, a success within 30m)',
       '        ← extract  (triggers on success)',
       '  downstream (what depends on report):',
-      '    → mail  (runs after it on always)',
+      '    → mail  (runs after it, whatever the outcome)',
       '',
     ].join('\n'),
   );

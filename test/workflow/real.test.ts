@@ -156,3 +156,31 @@ test('retry then success: one retry attempt, final outcome succeeded, the succes
     await e.close();
   }
 });
+
+test('overlap replace with a run that ignores TERM: the newer tick starts only once the replaced run has exited (never both at once), and waits saying why', async () => {
+  const e = await setup(); // kill_grace_seconds 1
+  try {
+    await e.app.jobs.registerJob(
+      { name: 'stubborn', schedule: '*/2 * * * * *', timezone: 'UTC', shell: true, command: [`trap '' TERM; sleep 5`], overlap_policy: 'replace' },
+      { source: 'manual', byUser: true },
+    );
+    e.engine.dispatcher.start();
+    const reasons = new Set<string>();
+    const rows = await until('two replaced runs and the one after them started', async () => {
+      for (const r of await runsOf(e.app, 'stubborn')) if (r.wait_reason) reasons.add(r.wait_reason);
+      const all = await runsOf(e.app, 'stubborn');
+      return all.filter((r) => r.status === 'interrupted').length >= 2 && all.filter((r) => r.started_at !== null).length >= 3 ? all : null;
+    }, 60_000);
+    await e.app.jobs.disableJob('stubborn');
+    const started = rows.filter((r) => r.started_at !== null && r.status !== 'queued');
+    for (const [i, a] of started.entries()) {
+      for (const b of started.slice(i + 1)) {
+        if (a.finished_at === null) continue;
+        assert.ok(Date.parse(b.started_at!) >= Date.parse(a.finished_at), `run #${b.id} started at ${b.started_at}, before run #${a.id} it replaced ended at ${a.finished_at}`);
+      }
+    }
+    assert.ok([...reasons].some((r) => /^waits for run #\d+, which it replaces, to exit \(overlap policy replace\)$/.test(r)), [...reasons].join('; '));
+  } finally {
+    await e.close();
+  }
+});
