@@ -3,7 +3,7 @@
  * CLI exit codes and HTTP statuses. Every message names the field (or thing)
  * that is wrong and what was expected.
  */
-export type ErrorCode = 'CONFIG' | 'VALIDATION' | 'NOT_FOUND' | 'CONFLICT' | 'UNAUTHORIZED' | 'FAILURE';
+export type ErrorCode = 'CONFIG' | 'VALIDATION' | 'NOT_FOUND' | 'CONFLICT' | 'UNAUTHORIZED' | 'UNAVAILABLE' | 'FAILURE';
 
 export class SmartCronError extends Error {
   constructor(
@@ -43,9 +43,20 @@ export class UnauthorizedError extends SmartCronError {
   }
 }
 
-/** CLI exit codes: 0 ok, 1 failure, 2 bad usage or input. */
-export function exitCodeFor(err: unknown): 1 | 2 {
+/**
+ * The database could not be reached or refused the connection (server down, bad role or
+ * password): nothing the command was given is wrong, and the same command may work later.
+ */
+export class UnavailableError extends SmartCronError {
+  constructor(message: string, field?: string) {
+    super('UNAVAILABLE', message, field);
+  }
+}
+
+/** CLI exit codes: 0 ok, 1 failure, 2 bad usage or input, 3 the database is unavailable. */
+export function exitCodeFor(err: unknown): 1 | 2 | 3 {
   if (err instanceof SmartCronError) {
+    if (err.code === 'UNAVAILABLE') return 3;
     return err.code === 'FAILURE' ? 1 : err.code === 'UNAUTHORIZED' ? 1 : 2;
   }
   return 1;
@@ -63,6 +74,8 @@ export function httpStatusFor(err: unknown): number {
       return 404;
     case 'CONFLICT':
       return 409;
+    case 'UNAVAILABLE':
+      return 503;
     default:
       return 500;
   }

@@ -7,11 +7,11 @@ import type { Command } from 'commander';
 import { startDaemon } from '../daemon/daemon.js';
 import { startupDone } from '../startup-heap.js';
 import { runningDaemon } from '../daemon/state.js';
-import { ValidationError } from '../errors.js';
+import { UnavailableError, ValidationError } from '../errors.js';
 import { pruneHistory } from '../jobs/retention.js';
-import { envSetting, loadConfig, resolveHome, type Config } from '../config/load.js';
+import { alertSettingsProblems, envSetting, loadConfig, resolveHome, type Config } from '../config/load.js';
 import { enforcementReport } from '../execution/doctor.js';
-import { openDatabase, parseDatabaseUrl, redact } from '../storage/database.js';
+import { describeDatabase, openDatabase, parseDatabaseUrl, redact } from '../storage/database.js';
 import type { CliContext, GlobalOptions } from './context.js';
 import { print, printJson, when } from './output.js';
 
@@ -65,40 +65,23 @@ function registerDaemon(program: Command, ctx: CliContext): void {
     .command('status')
     .description('whether a daemon runs for this home, since when, and what it is doing')
     .action(async () => {
-      await ctx.withApp(async (app) => {
-        const d = runningDaemon(app.config.home);
-        const db = app.database.db;
-        const counts = await db
-          .selectFrom('smart_cron_job_history')
-          .select(['status', (eb) => eb.fn.countAll().as('n')])
-          .where('status', 'in', ['queued', 'running'])
-          .groupBy('status')
-          .execute();
-        const n = (s: string) => Number(counts.find((c) => c.status === s)?.n ?? 0);
-        const jobs = await db.selectFrom('smart_cron_integrated_jobs').select([(eb) => eb.fn.countAll().as('n'), (eb) => eb.fn.sum<number>('enabled').as('enabled')]).executeTakeFirst();
-        const status = {
-          running: Boolean(d),
-          daemon: d,
-          home: app.config.home,
-          database: app.database.description,
-          jobs: Number(jobs?.n ?? 0),
-          enabled_jobs: Number(jobs?.enabled ?? 0),
-          runs_running: n('running'),
-          runs_queued: n('queued'),
-        };
-        if (ctx.globals().json) return printJson(status);
-        if (d) {
-          print(`daemon running: pid ${d.pid}, node ${d.node}, since ${when(d.started_at, app.clock.now())}`);
-          if (d.api_url) print(`dashboard/API: ${d.api_url}`);
-          print(`enforcement:   ${d.enforcement}`);
-        } else {
-          print('no daemon is running for this home (start one with `smart-cron daemon`)');
+      // The daemon's state file is in the home: whether one runs is known without the database,
+      // and said even when the database cannot be reached.
+      const g = ctx.globals();
+      const config = loadConfig({ home: g.home, database: g.database, nodeId: g.nodeId });
+      const d = runningDaemon(config.home);
+      try {
+        await showStatus(ctx, d);
+      } catch (e) {
+        if (!(e instanceof UnavailableError)) throw e;
+        if (g.json) printJson({ running: Boolean(d), daemon: d, home: config.home, database: describeDatabase(config.database), database_error: e.message });
+        else {
+          printDaemon(d, Date.now());
+          print(`home:          ${config.home}`);
+          print(`database:      ${describeDatabase(config.database)} (unavailable: see below)`);
         }
-        print(`home:          ${status.home}`);
-        print(`database:      ${status.database}`);
-        print(`jobs:          ${status.jobs} (${status.enabled_jobs} enabled)`);
-        print(`runs now:      ${status.runs_running} running, ${status.runs_queued} queued`);
-      });
+        throw e;
+      }
     });
 
   program
@@ -108,10 +91,8 @@ function registerDaemon(program: Command, ctx: CliContext): void {
     .option('--max-runs <n>', 'keep this many runs per job (default: retention.max_runs_per_job)')
     .action(async (o: { days?: string; maxRuns?: string }) => {
       await ctx.withApp(async (app) => {
-        const days = o.days === undefined ? app.config.retention.history_days : Number(o.days);
-        const maxRuns = o.maxRuns === undefined ? app.config.retention.max_runs_per_job : Number(o.maxRuns);
-        if (!(days > 0)) throw new ValidationError(`--days: "${o.days}" is not a positive number of days`, 'days');
-        if (!Number.isInteger(maxRuns) || maxRuns < 1) throw new ValidationError(`--max-runs: "${o.maxRuns}" is not a whole number >= 1`, 'max-runs');
+        const days = o.days === undefined ? app.config.retention.history_days : wholeNumber(o.days, '--days', MAX_DAYS, 'days');
+        const maxRuns = o.maxRuns === undefined ? app.config.retention.max_runs_per_job : wholeNumber(o.maxRuns, '--max-runs', Number.MAX_SAFE_INTEGER, 'runs');
         const r = await pruneHistory(app.jobs, { historyDays: days, maxRunsPerJob: maxRuns, runsDir: app.config.runsDir, nowMs: app.clock.now() });
         if (ctx.globals().json) return printJson(r);
         print(`pruned ${r.runs} run(s) older than ${days} days or beyond ${maxRuns} per job`);
@@ -144,6 +125,47 @@ function registerDaemon(program: Command, ctx: CliContext): void {
       execFileSync(systemctl, [...args, 'enable', '--now', 'smart-cron.service'], { stdio: 'inherit' });
       print(`enabled and started: ${o.user ? 'systemctl --user' : 'systemctl'} status smart-cron`);
     });
+}
+
+/** `status` once the database is open: the daemon, then what the database holds. */
+async function showStatus(ctx: CliContext, d: ReturnType<typeof runningDaemon>): Promise<void> {
+  await ctx.withApp(async (app) => {
+    const db = app.database.db;
+    const counts = await db
+      .selectFrom('smart_cron_job_history')
+      .select(['status', (eb) => eb.fn.countAll().as('n')])
+      .where('status', 'in', ['queued', 'running'])
+      .groupBy('status')
+      .execute();
+    const n = (s: string) => Number(counts.find((c) => c.status === s)?.n ?? 0);
+    const jobs = await db.selectFrom('smart_cron_integrated_jobs').select([(eb) => eb.fn.countAll().as('n'), (eb) => eb.fn.sum<number>('enabled').as('enabled')]).executeTakeFirst();
+    const status = {
+      running: Boolean(d),
+      daemon: d,
+      home: app.config.home,
+      database: app.database.description,
+      jobs: Number(jobs?.n ?? 0),
+      enabled_jobs: Number(jobs?.enabled ?? 0),
+      runs_running: n('running'),
+      runs_queued: n('queued'),
+    };
+    if (ctx.globals().json) return printJson(status);
+    printDaemon(d, app.clock.now());
+    print(`home:          ${status.home}`);
+    print(`database:      ${status.database}`);
+    print(`jobs:          ${status.jobs} (${status.enabled_jobs} enabled)`);
+    print(`runs now:      ${status.runs_running} running, ${status.runs_queued} queued`);
+  });
+}
+
+function printDaemon(d: ReturnType<typeof runningDaemon>, now: number): void {
+  if (d) {
+    print(`daemon running: pid ${d.pid}, node ${d.node}, since ${when(d.started_at, now)}`);
+    if (d.api_url) print(`dashboard/API: ${d.api_url}`);
+    print(`enforcement:   ${d.enforcement}`);
+  } else {
+    print('no daemon is running for this home (start one with `smart-cron daemon`)');
+  }
 }
 
 function binPath(): string {
@@ -238,6 +260,10 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
         }
         const chosen = config.execution.enforcement === 'auto' ? report.auto : config.execution.enforcement;
         checks.push({ check: 'enforcement', ok: true, detail: `${chosen}${config.execution.enforcement === 'auto' ? ' (auto)' : ''}` });
+        const alertProblems = alertSettingsProblems(config.alerts);
+        const { email, webhooks } = config.alerts;
+        const channels = [email.to.length > 0 && `email to ${email.to.length} address${email.to.length === 1 ? '' : 'es'}`, webhooks.length > 0 && `${webhooks.length} webhook${webhooks.length === 1 ? '' : 's'}`].filter(Boolean).join(', ');
+        checks.push({ check: 'alerts', ok: alertProblems.length === 0, detail: alertProblems.join('; ') || channels || "no channel in config.yaml (alerts go to the daemon log, and to a job's own alert_emails)" });
         const d = runningDaemon(config.home);
         checks.push({ check: 'daemon', ok: true, detail: d ? `running (pid ${d.pid})` : 'not running' });
       }
@@ -250,4 +276,20 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
       }
       if (checks.some((c) => !c.ok)) process.exitCode = 1;
     });
+}
+
+/** 100 years: further back than any run, and a cut-off the date arithmetic can still express. */
+const MAX_DAYS = 36500;
+
+/**
+ * A flag's whole number from 1 to max, written in decimal digits (as `next --count` and
+ * `alerts ack` take theirs): Number() alone would take 0x10 as 16 and 1e9 days as a date
+ * nothing can represent.
+ */
+function wholeNumber(text: string, flag: string, max: number, unit: string): number {
+  const n = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > max) {
+    throw new ValidationError(`${flag}: "${text}" is not valid (expected a whole number of ${unit} from 1 to ${max})`, flag.replace(/^--/, ''));
+  }
+  return n;
 }

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { loadConfig, resolveHome } from '../config/load.js';
-import { openDatabase } from '../storage/database.js';
+import YAML from 'yaml';
+import { envSetting, loadConfig, parseConfigText, resolveHome } from '../config/load.js';
+import { openDatabase, parseDatabaseUrl, redact } from '../storage/database.js';
 import type { CliContext } from './context.js';
 import { print, printJson } from './output.js';
 
@@ -28,8 +29,38 @@ export const CONFIG_TEMPLATE = `# smart-cron configuration. Every key is optiona
 # retention: { history_days: 90, max_runs_per_job: 10000 }
 `;
 
-/** Create the home, config, API token and database; keep whatever exists already. */
-export async function initHome(opts: { home?: string; database?: string }): Promise<{ home: string; created: string[]; database: string; tokenPath: string }> {
+export interface InitOptions {
+  home?: string;
+  /** The database to set up, and to record in a config.yaml that names none (flag or environment). */
+  database?: string;
+  /** This machine's node id, recorded the same way. */
+  nodeId?: string;
+  /**
+   * Record them in a config.yaml that was there already (\`smart-cron init\` itself); a home made
+   * on the way (the daemon's first start, \`jobs add\` on a fresh home) records them in the
+   * config.yaml it writes only.
+   */
+  recordInExisting?: boolean;
+}
+
+export interface InitResult {
+  home: string;
+  created: string[];
+  database: string;
+  tokenPath: string;
+  /** config.yaml keys this call wrote (database, node.id). */
+  recorded: string[];
+  /** Settings given that config.yaml already names otherwise: kept as the file says. */
+  differs: { key: string; file: string; given: string }[];
+}
+
+/**
+ * Create the home, config, API token and database; keep whatever exists already. The database
+ * and node id given are written into config.yaml, so that the next command and the daemon use
+ * them without the flags (a \`--database postgres://… init\` followed by a plain \`status\` used
+ * to open a new SQLite file in the home).
+ */
+export async function initHome(opts: InitOptions): Promise<InitResult> {
   const home = resolveHome(opts);
   const created: string[] = [];
   if (!existsSync(home)) {
@@ -37,11 +68,18 @@ export async function initHome(opts: { home?: string; database?: string }): Prom
     created.push(home);
   }
   const configPath = join(home, 'config.yaml');
-  if (!existsSync(configPath)) {
-    writeFileSync(configPath, CONFIG_TEMPLATE, { mode: 0o600 });
-    created.push(configPath);
+  const fresh = !existsSync(configPath);
+  let settled: ReturnType<typeof recordSettings> = { text: CONFIG_TEMPLATE, recorded: [], differs: [] };
+  if (fresh || opts.recordInExisting) {
+    settled = recordSettings(fresh ? CONFIG_TEMPLATE : readFileSync(configPath, 'utf8'), configPath, home, opts);
   }
-  const config = loadConfig({ home, database: opts.database });
+  if (fresh) {
+    writeFileSync(configPath, settled.text, { mode: 0o600 });
+    created.push(configPath);
+  } else if (settled.recorded.length) {
+    writeFileSync(configPath, settled.text);
+  }
+  const config = loadConfig({ home, database: opts.database, nodeId: opts.nodeId });
   if (!existsSync(config.tokenPath)) {
     writeFileSync(config.tokenPath, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
     created.push(config.tokenPath);
@@ -50,7 +88,57 @@ export async function initHome(opts: { home?: string; database?: string }): Prom
   mkdirSync(config.runsDir, { recursive: true });
   const db = await openDatabase(config.database);
   await db.close();
-  return { home, created, database: db.description, tokenPath: config.tokenPath };
+  return { home, created, database: db.description, tokenPath: config.tokenPath, recorded: settled.recorded, differs: settled.differs };
+}
+
+/**
+ * config.yaml's text with the database and node id given written in where it names none (the
+ * template's commented database line becomes the setting). A value the file already names is
+ * left as it is and reported: init keeps what exists. A SQLite path is written absolute (one
+ * typed is the current directory's; config.yaml's would be the home's).
+ */
+function recordSettings(text: string, configPath: string, home: string, given: { database?: string; nodeId?: string }): { text: string; recorded: string[]; differs: InitResult['differs'] } {
+  const recorded: string[] = [];
+  const differs: InitResult['differs'] = [];
+  parseConfigText(text, configPath); // not YAML: the error names the file, as loadConfig's would
+  const doc = YAML.parseDocument(text);
+  let out = text;
+  if (given.database !== undefined) {
+    const target = parseDatabaseUrl(given.database, '--database');
+    const value = target.dialect === 'sqlite' ? `sqlite:${target.location}` : target.location;
+    const inFile = doc.get('database');
+    if (inFile === undefined || inFile === null) {
+      const line = /^# database: .*$/m;
+      if (doc.contents === null && line.test(out)) out = out.replace(line, `database: ${JSON.stringify(value)}`);
+      else {
+        doc.set('database', value);
+        out = doc.toString();
+      }
+      recorded.push('database');
+    } else if (typeof inFile === 'string' && !sameDatabase(inFile, value, home)) {
+      differs.push({ key: 'database', file: redact(inFile), given: redact(value) });
+    }
+  }
+  if (given.nodeId !== undefined) {
+    const again = YAML.parseDocument(out);
+    const inFile = again.getIn(['node', 'id']);
+    if (inFile === undefined || inFile === null) {
+      again.setIn(['node', 'id'], given.nodeId);
+      out = again.toString();
+      recorded.push('node.id');
+    } else if (String(inFile) !== given.nodeId) {
+      differs.push({ key: 'node.id', file: String(inFile), given: given.nodeId });
+    }
+  }
+  return { text: out, recorded, differs };
+}
+
+function sameDatabase(inFile: string, given: string, home: string): boolean {
+  try {
+    return parseDatabaseUrl(inFile, 'database', home).location === parseDatabaseUrl(given).location;
+  } catch {
+    return false; // loadConfig names a bad one
+  }
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -59,12 +147,22 @@ export function register(program: Command, ctx: CliContext): void {
     .description('create the data home: config.yaml with the defaults, the API token and the database')
     .action(async () => {
       const g = ctx.globals();
-      const r = await initHome({ home: g.home, database: g.database });
+      const r = await initHome({
+        home: g.home,
+        database: g.database ?? envSetting(process.env, 'SMART_CRON_DATABASE_URL'),
+        nodeId: g.nodeId ?? envSetting(process.env, 'SMART_CRON_NODE_ID'),
+        recordInExisting: true,
+      });
+      for (const d of r.differs) {
+        process.stderr.write(`note: ${join(r.home, 'config.yaml')} names ${d.key} ${d.file}, kept; this command used ${d.given} (edit config.yaml to change it)\n`);
+      }
       if (g.json) return printJson(r);
       print(`smart-cron home: ${r.home}`);
       print(`database:        ${r.database}`);
       print(`API token:       ${r.tokenPath} (mode 0600)`);
-      print(r.created.length ? `created: ${r.created.join(', ')}` : 'everything was there already; nothing changed');
+      if (r.recorded.length) print(`config.yaml:     ${r.recorded.join(' and ')} recorded (later commands and the daemon use ${r.recorded.length === 1 ? 'it' : 'them'} without the flag${r.recorded.length === 1 ? '' : 's'})`);
+      if (r.created.length) print(`created: ${r.created.join(', ')}`);
+      else if (!r.recorded.length) print('everything was there already; nothing changed');
       print('next: `smart-cron jobs add NAME --schedule "*/5 * * * *" --command "…"`, or `smart-cron discover DIR`');
     });
 }

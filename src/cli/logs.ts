@@ -96,6 +96,16 @@ function tailStart(size: number, tail: number | undefined): number {
   return tail === undefined ? 0 : Math.max(0, size - tail);
 }
 
+/** A run that ended without a start (skipped, or let go while queued): it has no log and no output. */
+function neverStarted(run: RunRow): boolean {
+  return run.started_at === null && FINAL_RUN_STATUSES.includes(run.status);
+}
+
+function whyNotStarted(run: RunRow): string {
+  const why = run.skip_reason ?? run.error_message;
+  return `${run.status}${why ? ` (${why})` : ''}`;
+}
+
 function note(text: string): void {
   process.stderr.write(`${text}\n`);
 }
@@ -121,6 +131,7 @@ async function copy(path: string, from: number, to: number, wholeLines: boolean)
 
 async function show(run: RunRow, jobName: string, tail: number | undefined): Promise<void> {
   if (run.status === 'queued') return note(`run #${run.id} (${jobName}) is queued: no output yet (--follow waits for it)`);
+  if (neverStarted(run)) return note(`run #${run.id} (${jobName}) never started: ${whyNotStarted(run)}; it has no output`);
   const log = await logFile(run);
   if (log) {
     await copy(log.path, tailStart(log.size, tail), log.size, tail !== undefined);
@@ -163,5 +174,6 @@ async function follow(app: App, first: RunRow, jobName: string, tail: number | u
   }
   const took = run.duration_ms === null ? '' : ` after ${(run.duration_ms / 1000).toFixed(2)} s`;
   const exit = run.exit_code !== null ? ` (exit ${run.exit_code})` : run.signal ? ` (${run.signal})` : '';
+  if (neverStarted(run)) return note(`--- run #${run.id} (${jobName}) never started: ${whyNotStarted(run)}`);
   note(`--- run #${run.id} (${jobName}): ${statusLabel(run, app.clock.now())}${exit}${took}${run.error_message ? `: ${run.error_message}` : ''}`);
 }

@@ -1,6 +1,7 @@
 /**
  * The `smart-cron` command. Each command group lives in its own file and registers
- * itself here; errors map to exit codes in one place (0 ok, 1 failure, 2 bad usage or input).
+ * itself here; errors map to exit codes in one place (0 ok, 1 failure, 2 bad usage or input,
+ * 3 the database is unavailable: errors.ts).
  */
 // First: it holds V8's young generation small while the rest loads (see there).
 import { startupDone } from '../startup-heap.js';

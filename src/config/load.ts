@@ -1,18 +1,23 @@
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { homedir, hostname, totalmem } from 'node:os';
-import { dirname, join, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import Value from 'typebox/value';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { redactUrl } from '../redact.js';
 import { ConfigError } from '../errors.js';
+import { setDefaultTimezone } from '../schedule/cron.js';
+import { canonicalTimezone, systemTimezone } from '../schedule/names.js';
+import { isValidTimezone } from '../schedule/zone.js';
 import { parseDatabaseUrl } from '../storage/database.js';
 import { describeValue, explainErrors } from './explain.js';
-import { ConfigSchema, DEFAULT_SLOTS, type FileConfig } from './schema.js';
+import { ConfigSchema, DEFAULT_SLOTS, NODE_ID, NODE_ID_PATTERN, type FileConfig } from './schema.js';
 
 export interface Config extends FileConfig {
   home: string;
   configPath: string;
   /** The database URL in force: flag, else env, else config.yaml, else SQLite in the home. */
   database: string;
+  /** This machine's name among nodes: flag, else env, else config.yaml's node.id, else the hostname. */
   nodeId: string;
   tokenPath: string;
   runsDir: string;
@@ -20,6 +25,8 @@ export interface Config extends FileConfig {
   reserveMb: number;
   /** node.lease_seconds in ms: the scheduler lease, and how old a heartbeat may be before its node counts as unresponsive. */
   leaseMs: number;
+  /** The zone of jobs without their own: config.yaml's `timezone`, else the machine's (never the TZ variable). */
+  timezone: string;
 }
 
 export interface ConfigInputs {
@@ -53,12 +60,20 @@ export function loadConfig(inputs: ConfigInputs = {}): Config {
   const file = validateConfig(withDefaultSlots(raw, configPath), configPath);
   const database = inputs.database ?? envSetting(env, 'SMART_CRON_DATABASE_URL') ?? (file.database !== undefined ? fileDatabase(file.database, home, configPath) : `sqlite:${join(home, 'smart-cron.db')}`);
   checkDatabaseFolder(database, home);
-  const nodeId = inputs.nodeId ?? envSetting(env, 'SMART_CRON_NODE_ID') ?? hostname();
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(nodeId)) {
-    throw new ConfigError(`node id "${nodeId}" is invalid (expected letters, digits, '.', '_' or '-', up to 128)`, 'node-id');
+  // config.yaml's node.id was checked with the rest of the file; a flag or environment value here.
+  const nodeId = inputs.nodeId ?? envSetting(env, 'SMART_CRON_NODE_ID') ?? file.node.id ?? hostname();
+  if (!new RegExp(NODE_ID_PATTERN).test(nodeId)) {
+    throw new ConfigError(`node id "${nodeId}" is invalid (expected ${NODE_ID})`, 'node-id');
   }
+  const timezone = homeTimezone(file.timezone, configPath);
+  // The schedule layer's default for this process: the CLI and the daemon of a home agree.
+  setDefaultTimezone(timezone);
   const totalMb = totalmem() / 1024 / 1024;
   const reserveMb = file.host.reserve_mb === 'auto' ? Math.max(0.1 * totalMb, 1024) : file.host.reserve_mb;
+  // As for the database: a relative password_file is the home's, so doctor, the CLI's `alerts
+  // test` and the daemon (started in / by systemd) all read the same file.
+  const email = file.alerts.email;
+  if (email.password_file !== undefined && !isAbsolute(email.password_file)) email.password_file = resolve(home, email.password_file);
   return {
     ...file,
     home,
@@ -69,7 +84,17 @@ export function loadConfig(inputs: ConfigInputs = {}): Config {
     runsDir: join(home, 'runs'),
     reserveMb,
     leaseMs: file.node.lease_seconds * 1000,
+    timezone,
   };
+}
+
+/** config.yaml's timezone in the tz database's spelling, else the machine's; a bad name is an error naming the file and key. */
+function homeTimezone(name: string | undefined, configPath: string): string {
+  if (name === undefined) return systemTimezone();
+  if (!isValidTimezone(name)) {
+    throw new ConfigError(`${configPath}: timezone = "${name}": unknown timezone (expected an IANA name such as Europe/Berlin or UTC; leave it out for the machine's)`, 'timezone');
+  }
+  return canonicalTimezone(name);
 }
 
 /** config.yaml's text, or null when there is none (the defaults); any other trouble is an error naming the file. */
@@ -165,8 +190,55 @@ export function validateConfig(raw: unknown, path: string): FileConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError(`${path}: expected a mapping of settings at the top level, got ${describeValue(raw)}`, 'config.yaml');
   }
-  const value = Value.Default(ConfigSchema, Value.Clone(raw)) as unknown;
-  const problem = explainErrors(ConfigSchema, value);
+  const value = Value.Default(ConfigSchema, withoutEmptyKeys(ConfigSchema, Value.Clone(raw))) as unknown;
+  const problem = explainErrors(ConfigSchema, value) ?? smtpUrlProblem((value as FileConfig).alerts.email.smtp_url);
   if (problem) throw new ConfigError(`${path}: ${problem.message}`, problem.field);
   return value as FileConfig;
+}
+
+/**
+ * A key left empty in YAML (`alerts:` with all its children commented out) is null: it means
+ * the same as the key left out, its defaults, in every section alike. (Only named settings: an
+ * empty entry of a map or list, such as a slot, is still an error.)
+ */
+function withoutEmptyKeys(schema: unknown, value: unknown): unknown {
+  const props = (schema as { properties?: Record<string, unknown> }).properties;
+  if (!props || !value || typeof value !== 'object' || Array.isArray(value)) return value;
+  const doc = value as Record<string, unknown>;
+  for (const [k, v] of Object.entries(doc)) {
+    if (!(k in props)) continue;
+    if (v === null) delete doc[k];
+    else withoutEmptyKeys(props[k], v);
+  }
+  return doc;
+}
+
+/** The schema's pattern sees only the scheme: the mail would fail on the rest much later, at its first alert. */
+function smtpUrlProblem(url: string): { field: string; message: string } | null {
+  let host = '';
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    // not a URL at all
+  }
+  if (host) return null;
+  const field = 'alerts.email.smtp_url';
+  return { field, message: `${field} = ${JSON.stringify(redactUrl(url))}: expected an smtp:// or smtps:// URL with a host and an optional port from 1 to 65535, such as smtp://mail.example.org:587` };
+}
+
+/**
+ * What in the alert settings cannot work as things stand, though config.yaml is valid: a
+ * password_file that cannot be read (missing, or not readable by this user). Not a load error:
+ * the file may be provisioned after boot, and jobs must run without mail; the daemon warns at
+ * start and `doctor` fails on it.
+ */
+export function alertSettingsProblems(alerts: FileConfig['alerts']): string[] {
+  const file = alerts.email.password_file;
+  if (file === undefined) return [];
+  try {
+    accessSync(file, constants.R_OK);
+    return [];
+  } catch (e) {
+    return [`alerts.email.password_file: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): alert mails will fail until it can be read`];
+  }
 }

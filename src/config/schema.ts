@@ -3,7 +3,9 @@
  * documented defaults, so the schema is also where the defaults are stated.
  */
 import Type, { type Static } from 'typebox';
-import { EMAIL, EMAIL_PATTERN } from '../shapes.js';
+import { EMAIL, EMAIL_PATTERN, NODE_ID, NODE_ID_PATTERN } from '../shapes.js';
+
+export { NODE_ID, NODE_ID_PATTERN };
 
 const SlotBudget = Type.Object(
   {
@@ -34,6 +36,11 @@ const Webhook = Type.Object(
 export const ConfigSchema = Type.Object(
   {
     database: Type.Optional(Type.String({ minLength: 1 })),
+    /**
+     * The zone of jobs without their own, for every process of this home: the daemon and each
+     * CLI command, whatever TZ their shells have. Default: the machine's (/etc/localtime).
+     */
+    timezone: Type.Optional(Type.String({ minLength: 1, description: 'an IANA timezone such as Europe/Berlin' })),
     api: Type.Object(
       {
         host: Type.String({ default: '127.0.0.1', minLength: 1 }),
@@ -78,6 +85,8 @@ export const ConfigSchema = Type.Object(
     ),
     node: Type.Object(
       {
+        /** This machine's name among nodes (--node-id and SMART_CRON_NODE_ID win; default the hostname). */
+        id: Type.Optional(Type.String({ pattern: NODE_ID_PATTERN, description: NODE_ID })),
         labels: Type.Record(Type.String(), Type.String(), { default: {} }),
         heartbeat_seconds: Type.Number({ exclusiveMinimum: 0, default: 5 }),
         lease_seconds: Type.Number({ exclusiveMinimum: 0, default: 30 }),
@@ -88,13 +97,14 @@ export const ConfigSchema = Type.Object(
       {
         email: Type.Object(
           {
-            /** smtp://[user:pass@]host:port (STARTTLS when offered) or smtps://… (TLS from the start). */
+            /** smtp://[user:pass@]host:port (STARTTLS when offered) or smtps://… (TLS from the start); the whole URL is checked in load.ts. */
             smtp_url: Type.String({ pattern: '^smtps?://', description: 'an smtp:// or smtps:// URL', default: 'smtp://127.0.0.1:25' }),
             from: Type.String({ pattern: EMAIL_PATTERN, description: EMAIL, default: 'smart-cron@localhost' }),
             to: Type.Array(Type.String({ pattern: EMAIL_PATTERN, description: EMAIL }), { default: [] }),
             /** Credentials kept out of the URL; `password_file` keeps the secret out of config.yaml too. */
             user: Type.Optional(Type.String()),
             password: Type.Optional(Type.String()),
+            /** Relative to the home; read at each first mail, so doctor and the daemon's start only warn when it cannot be read. */
             password_file: Type.Optional(Type.String()),
             /** Refuse to send unless the server upgrades to TLS (STARTTLS). */
             require_tls: Type.Boolean({ default: false }),
@@ -122,6 +132,7 @@ export const ConfigSchema = Type.Object(
          */
         high_memory_min_excess_mb: Type.Number({ minimum: 0, default: 16 }),
         high_duration_min_excess_seconds: Type.Number({ minimum: 0, default: 1 }),
+        /** Failures in a row that raise the critical "failing" alert; 1: none (each failure already has its alert). */
         consecutive_failure_threshold: Type.Integer({ minimum: 1, default: 3 }),
       },
       { additionalProperties: false, default: {} },

@@ -10,17 +10,20 @@ import { EventBus } from '../events.js';
 import type { Dispatcher } from '../execution/dispatcher.js';
 import type { HostProbe } from '../execution/load-balancer.js';
 import { buildEngine } from './engine.js';
-import { failDeadNodes } from '../execution/failover.js';
+import { failDeadNodes, HeartbeatWatch } from '../execution/failover.js';
+import { quietRepeats } from './quiet-log.js';
+import { systemClock } from '../clock.js';
 import type { EnforcementBackend } from '../execution/enforcement/types.js';
 import { recoverRuns } from '../execution/recovery.js';
 import { pruneHistory } from '../jobs/retention.js';
 import { AlertsRepo } from '../storage/repos/alerts.js';
-import { NodesRepo } from '../storage/repos/nodes.js';
+import { isUnresponsive, NodesRepo } from '../storage/repos/nodes.js';
 import { background } from './background.js';
 import { outsideWritesCheck } from './outside-writes.js';
 import { startRelay } from './relay.js';
 import { openApp, type App, type AppOptions } from './app.js';
 import { clearState, runningDaemon, writeState } from './state.js';
+import { alertSettingsProblems } from '../config/load.js';
 import { ConflictError } from '../errors.js';
 import { initHome } from '../cli/init.js';
 import { VERSION } from '../version.js';
@@ -51,7 +54,7 @@ const SCHEDULER_LEASE = 'scheduler';
 const PRUNE_EVERY_MS = 3600_000;
 
 export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
-  const log = opts.log ?? ((m: string) => process.stdout.write(`${new Date().toISOString()} ${m}\n`));
+  const log = quietRepeats(opts.log ?? ((m: string) => process.stdout.write(`${new Date().toISOString()} ${m}\n`)), systemClock);
   await initHome({ home: opts.home, database: opts.database });
   const app = await openApp(opts);
   const { config, clock, jobs } = app;
@@ -64,6 +67,11 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   const bus = new EventBus();
   const nodes = new NodesRepo(app.database.db);
   const { leaseMs } = config;
+  const twin = await nodeIdInUse(nodes, config.nodeId, clock.now(), leaseMs);
+  if (twin) {
+    await app.close();
+    throw new ConflictError(twin, 'node');
+  }
   // config.yaml's api section, with --host and --port over it (alert links use the same address).
   const apiConfig = { ...config.api, ...Object.fromEntries(Object.entries(opts.listen ?? {}).filter(([, v]) => v !== undefined)) };
   // The seed's [ALERT] lines go to the daemon's log, timestamped like every other line.
@@ -137,15 +145,25 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     }
 
     const every = tasks.every;
-    every(config.node.heartbeat_seconds * 1000, async () => {
-      await nodes.heartbeat(config.nodeId, clock.now());
-      await failDeadNodes({ jobs, clock, self: config.nodeId, leaseMs, queueRetry: (r, j) => dispatcher.queueRetry(r, j), log });
+    const heartbeatMs = config.node.heartbeat_seconds * 1000;
+    // Longer than a few heartbeats without one of ours getting through: we were not watching.
+    const watch = new HeartbeatWatch(Math.min(leaseMs, 3 * heartbeatMs));
+    every(heartbeatMs, async () => {
+      try {
+        await nodes.heartbeat(config.nodeId, clock.now());
+      } catch (e) {
+        watch.reset();
+        throw e;
+      }
+      await failDeadNodes({ jobs, clock, self: config.nodeId, leaseMs, watch, queueRetry: (r, j) => dispatcher.queueRetry(r, j), log });
     });
     // Missed-run checks look at every job: one node (the scheduler's) does them.
     const periodicAlerts = async () => {
       if (await holdsLease()) await alerts.checkPeriodic();
     };
     every(30_000, periodicAlerts);
+    // Notifications a previous daemon left pending go out now; failed ones are retried from the table.
+    alerts.start();
     // On SQLite, what the CLI writes beside us (it has no channel to tell us) has open dashboards reload.
     const outsideWrites = outsideWritesCheck({ database: app.database, bus });
     if (outsideWrites) {
@@ -156,8 +174,9 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
       pruneHistory(jobs, { historyDays: config.retention.history_days, maxRunsPerJob: config.retention.max_runs_per_job, runsDir: config.runsDir, nowMs: clock.now() }),
     );
 
-    // A miss while no daemon ran is reported as such, before catch-up runs start late.
-    await periodicAlerts().catch((e: Error) => log(`alert check failed: ${e.message}`));
+    // No alert check before the dispatcher's first pass: a miss while no daemon ran is reported
+    // once, by the planner's skipped tick with the number of ticks missed (onSkipped). Checked
+    // before it, every overdue job got a second "did not start" alert for the same outage.
     dispatcher.start();
     await dispatcher.planReboot();
     writeState(config.home, {
@@ -171,6 +190,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     });
     log(`smart-cron ${VERSION} daemon started: node ${config.nodeId}, ${app.database.description}, enforcement ${backend.describe()}`);
     if (recovered.adopted + recovered.interrupted > 0) log(`recovery: ${recovered.adopted} adopted, ${recovered.interrupted} interrupted`);
+    for (const p of alertSettingsProblems(config.alerts)) log(`warning: ${p}`);
     if (apiUrl) log(`dashboard and API on ${apiUrl} (sign in with the token in ${config.tokenPath})`);
     const stale = apiUrl ? staleDashboard() : null;
     if (stale) log(`note: ${stale} changed after the dashboard was built: the dashboard served is the older build (npm run build:web)`);
@@ -181,4 +201,27 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     throw e;
   }
   return { app, bus, dispatcher, backend, alerts, api, apiUrl, stop };
+}
+
+/**
+ * Another daemon answering under this node id (on PostgreSQL, a second home given the same
+ * --node-id): both would adopt, record and fail over each other's runs. A node row that is up
+ * and fresh is ours to take over only when it is this host's and its process is gone (a daemon
+ * killed with -9 and restarted at once, by systemd say). Returns why not, or null.
+ */
+async function nodeIdInUse(nodes: NodesRepo, id: string, nowMs: number, leaseMs: number): Promise<string | null> {
+  const row = (await nodes.list()).find((n) => n.id === id);
+  if (!row || row.status !== 'up' || isUnresponsive(row, nowMs, leaseMs)) return null;
+  if (row.hostname === hostname() && (row.pid === null || row.pid === process.pid || !processAlive(row.pid))) return null;
+  const ago = Math.max(0, Math.round((nowMs - Date.parse(row.heartbeat_at)) / 1000));
+  return `node id "${id}" is in use by a running daemon on ${row.hostname} (pid ${row.pid ?? '?'}, last heartbeat ${ago}s ago): give this daemon another --node-id (or node.id in config.yaml), or stop that one first`;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

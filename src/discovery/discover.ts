@@ -84,6 +84,7 @@ export async function discover(jm: JobManager, dirs: string[], opts: DiscoverOpt
   }
 
   const dismissed = await jm.dismissed.all();
+  let cluster: string[] | undefined;
   const removed: DiscoverReport['removed'] = [];
   const rows: DiscoverRow[] = [];
   const found = new Set<string>();
@@ -99,7 +100,7 @@ export async function discover(jm: JobManager, dirs: string[], opts: DiscoverOpt
     names.add(name);
     const def = { name, ...a.fields } as JobDefinition;
     const info = a.info as unknown as Record<string, unknown>;
-    if (def.slot && !jm.knowsSlot(def.slot)) {
+    if (def.slot && !jm.knowsSlot(def.slot) && !(cluster ??= await jm.clusterSlots()).includes(def.slot)) {
       // A typo in @slot would have every run skipped at admission: said, and the seed's rule picks.
       info.warnings = [...((info.warnings as string[] | undefined) ?? []), `@slot "${def.slot}" is not a slot of this node (expected one of: auto, ${jm.slotNames!.join(', ')}): slot auto is used`];
       def.slot = 'auto';

@@ -6,10 +6,18 @@
  * person gave earlier (an override: an earlier apply, `jobs add/set`, the API) that the file no
  * longer gives goes back to its default and stops being an override, so the job matches the
  * file; what discovery or a crontab import found is theirs and stays (a rescan would bring it back).
+ *
+ * Links between jobs go with the job that depends: `requires: [extract, {job: load, within: 6h}]`
+ * and `after: [extract, {job: load, on: failure}]` (as `deps add --requires/--after`). A job that
+ * gives `requires:` (or `after:`) has exactly those links of that kind after apply (an empty list
+ * removes them); a job that gives neither keeps the links it has (a file written before links
+ * could be exported, applied, must not cut them). A link names a job of the file or a registered one.
  */
 import Value from 'typebox/value';
 import YAML, { LineCounter, isMap, isSeq, type Document, type Node } from 'yaml';
 import { ValidationError } from '../errors.js';
+import { formatSeconds } from '../execution/workflow.js';
+import { DEPENDENCY_ONS, DependencyRepo, windowSeconds, type DependencyKind, type DependencyOn } from '../jobs/dependencies.js';
 import { JobFields, SETTABLE_FIELDS, validateJobDefinition, type JobDefinition, type JobFieldName } from '../jobs/definition.js';
 import { BOOLEAN_COLUMNS, jobOverrides, parseJson, type Job } from '../jobs/job.js';
 import { JOB_DEFAULTS } from '../jobs/settings.js';
@@ -20,7 +28,23 @@ import { previewChange } from './preview.js';
 export interface FileJob {
   def: JobDefinition;
   line: number;
+  /** The links the file gives, by kind; a kind left out of the file is absent (its links are kept). */
+  links?: Partial<Record<LinkKey, FileLink[]>>;
 }
+
+/** One link of a job in a file: the job it depends on, and the link's window (requires) or outcome (after). */
+export interface FileLink {
+  job: string;
+  window_seconds: number | null;
+  on: DependencyOn;
+}
+
+/** The file's keys for links, and the kind of link each makes (`after` is a `triggers` link, as `deps add --after`). */
+const LINK_KEYS = { requires: 'requires', after: 'triggers' } as const satisfies Record<string, DependencyKind>;
+type LinkKey = keyof typeof LINK_KEYS;
+
+/** A job as `export` writes it: its definition and the links it has. */
+export type ExportedJob = JobDefinition & Partial<Record<LinkKey, (string | { job: string; within?: string; on?: DependencyOn })[]>>;
 
 export interface ApplyReport {
   dry_run: boolean;
@@ -74,7 +98,9 @@ export function parseJobsFile(text: string, file: string): FileJob[] {
       const path = [...item.key, ...field.split('.').map((s) => (/^\d+$/.test(s) ? Number(s) : s))];
       const n = doc.getIn(path, true) as Node | undefined;
       const pairKey = fieldKeyNode(doc, item.key, field.split('.')[0]!);
-      return lc.linePos((pairKey ?? n)?.range?.[0] ?? item.node?.range?.[0] ?? 0).line;
+      // A link is an entry of a list: the entry's own line.
+      const entry = field.split('.')[0]! in LINK_KEYS && field.includes('.') ? n : undefined;
+      return lc.linePos((entry ?? pairKey ?? n)?.range?.[0] ?? item.node?.range?.[0] ?? 0).line;
     };
     try {
       if (item.name !== undefined && raw && typeof raw === 'object' && 'name' in raw && raw.name !== item.name) {
@@ -84,13 +110,18 @@ export function parseJobsFile(text: string, file: string): FileJob[] {
       if (value && typeof value === 'object' && !Array.isArray(value) && !('name' in value)) {
         throw new ValidationError(`${label}: missing "name" (expected a unique job name)`, undefined);
       }
-      const def = validateJobDefinition(value, label);
+      const links = value && typeof value === 'object' && !Array.isArray(value) ? takeLinks(value as Record<string, unknown>, label) : undefined;
+      const def = validateJobDefinition(links ? links.rest : value, label);
       if (!def.command && !def.script_path) throw new ValidationError(`${label}: nothing to run (expected command or script_path)`, 'command');
       parseSchedule(def.schedule, def.timezone ?? undefined);
       const dup = seen.get(def.name);
       if (dup !== undefined) throw new ValidationError(`${label}: defined twice (first at line ${dup})`, 'name');
       seen.set(def.name, line);
-      out.push({ def, line });
+      for (const [key, list] of Object.entries(links?.links ?? {})) {
+        const i = list.findIndex((l) => l.job === def.name);
+        if (i >= 0) throw new ValidationError(`${label}: ${key}: a job cannot depend on itself (expected another job's name)`, `${key}.${i}`);
+      }
+      out.push(links && Object.keys(links.links).length ? { def, line, links: links.links } : { def, line });
     } catch (e) {
       if (!(e instanceof ValidationError)) throw e;
       const msg = e.message.startsWith(label) ? e.message : `${label}: ${e.message}`;
@@ -101,6 +132,47 @@ export function parseJobsFile(text: string, file: string): FileJob[] {
     throw new ValidationError(errors.length === 1 ? errors[0]! : `${errors.join('\n')}\n${errors.length} problems: nothing applied`, 'file');
   }
   return out;
+}
+
+/**
+ * A job's `requires:` and `after:`, checked, and the rest of its mapping (the definition). An
+ * entry is a job name, or a mapping with `job` and `within` (requires) or `on` (after); an
+ * empty key (`requires:`) is an empty list.
+ */
+function takeLinks(value: Record<string, unknown>, label: string): { rest: Record<string, unknown>; links: Partial<Record<LinkKey, FileLink[]>> } {
+  const rest = { ...value };
+  const links: Partial<Record<LinkKey, FileLink[]>> = {};
+  for (const key of Object.keys(LINK_KEYS) as LinkKey[]) {
+    if (!(key in value)) continue;
+    const given = value[key];
+    delete rest[key];
+    const extra = key === 'requires' ? 'within' : 'on';
+    const form = `a list of job names, or of { job: NAME, ${extra}: ${key === 'requires' ? '6h' : 'success|failure|always'} }`;
+    if (given !== null && !Array.isArray(given)) throw new ValidationError(`${label}: ${key}: expected ${form}`, key);
+    const list: FileLink[] = [];
+    for (const [i, item] of (given ?? []).entries()) {
+      const field = `${key}.${i}`;
+      const entry = typeof item === 'string' ? { job: item } : item;
+      if (!entry || typeof entry !== 'object' || Array.isArray(entry)) throw new ValidationError(`${label}: ${field}: expected a job name or { job: NAME, ${extra}: … }`, field);
+      const e = entry as Record<string, unknown>;
+      const unknown = Object.keys(e).find((k) => k !== 'job' && k !== extra);
+      if (unknown !== undefined) {
+        const hint = unknown === 'within' || unknown === 'on' ? ` (${unknown} goes with ${unknown === 'within' ? 'requires' : 'after'})` : '';
+        throw new ValidationError(`${label}: ${field}: unknown key "${unknown}"${hint} (expected job and ${extra})`, field);
+      }
+      if (typeof e.job !== 'string' || e.job.trim() === '') throw new ValidationError(`${label}: ${field}: expected "job": the name of the job it depends on`, field);
+      let on: DependencyOn = 'success';
+      if (e.on !== undefined) {
+        if (!(DEPENDENCY_ONS as readonly unknown[]).includes(e.on)) throw new ValidationError(`${label}: ${field}.on: ${JSON.stringify(e.on)} is not an outcome (expected success, failure or always)`, `${field}.on`);
+        on = e.on as DependencyOn;
+      }
+      const window = key === 'requires' ? windowSeconds(e.within as number | string | null | undefined, `${field}.within`) : null;
+      if (list.some((l) => l.job === e.job)) throw new ValidationError(`${label}: ${key}: "${e.job}" is named twice`, field);
+      list.push({ job: e.job, window_seconds: window, on });
+    }
+    links[key] = list;
+  }
+  return { rest, links };
 }
 
 function fieldKeyNode(doc: Document, base: (string | number)[], field: string): Node | undefined {
@@ -141,13 +213,14 @@ export async function applyJobs(jm: JobManager, jobs: FileJob[], opts: { prune?:
   const bad: string[] = [];
   for (const { def, line } of jobs) {
     try {
-      jm.checkSlot(def.slot, `line ${line}: job "${def.name}"`);
+      await jm.checkSlot(def.slot, `line ${line}: job "${def.name}"`);
     } catch (e) {
       if (!(e instanceof ValidationError)) throw e;
       bad.push(e.message);
     }
   }
   if (bad.length) throw new ValidationError(bad.length === 1 ? bad[0]! : `${bad.join('\n')}\n${bad.length} problems: nothing applied`, 'slot');
+  const links = await planLinks(jm, jobs, Boolean(opts.prune));
   for (const { def } of jobs) {
     const existing = await jm.findJob(def.name);
     if (!existing) {
@@ -173,6 +246,17 @@ export async function applyJobs(jm: JobManager, jobs: FileJob[], opts: { prune?:
       await jm.jobs.update(job.id, { ...row, user_overrides: JSON.stringify([...keep].sort()) });
     }
   }
+  // A job whose links change, and nothing else, is changed too (a new job's links come with it).
+  for (const [name, keys] of links.changedJobs) {
+    if (report.added.includes(name)) continue;
+    const entry = report.changed.find((c) => c.name === name);
+    if (entry) entry.fields.push(...keys);
+    else {
+      report.changed.push({ name, fields: keys });
+      report.unchanged--;
+    }
+  }
+  if (!opts.dryRun) await writeLinks(jm, links);
   const names = new Set(jobs.map((j) => j.def.name));
   const { jobs: fileJobs } = await jm.listJobs({ source: 'file', sort: 'name' });
   for (const j of fileJobs) {
@@ -185,6 +269,117 @@ export async function applyJobs(jm: JobManager, jobs: FileJob[], opts: { prune?:
     if (!opts.dryRun) await jm.removeJob(j.id);
   }
   return report;
+}
+
+interface LinkPlan {
+  /** Per job and kind the file gives: the links it is to have (the others of that kind go). */
+  wanted: { job: string; kind: DependencyKind; links: FileLink[] }[];
+  /** Jobs whose links change, with the file keys that do (for the report). */
+  changedJobs: Map<string, LinkKey[]>;
+}
+
+/**
+ * The file's links, checked against the file and the registry before anything is written: each
+ * names a job of the file or a registered one (not one --prune removes), and the links as they
+ * will stand close no cycle. Throws one ValidationError listing every problem.
+ */
+async function planLinks(jm: JobManager, jobs: FileJob[], prune: boolean): Promise<LinkPlan> {
+  const plan: LinkPlan = { wanted: [], changedJobs: new Map() };
+  if (!jobs.some((j) => j.links)) return plan;
+  const inFile = new Set(jobs.map((j) => j.def.name));
+  const registered = new Map((await jm.listJobs({ sort: 'name' })).jobs.map((j) => [j.name, j]));
+  const edges = await currentLinks(jm);
+  const problems: string[] = [];
+  for (const { def, line, links } of jobs) {
+    for (const [key, list] of Object.entries(links ?? {}) as [LinkKey, FileLink[]][]) {
+      const kind = LINK_KEYS[key];
+      for (const l of list) {
+        const reg = registered.get(l.job);
+        if (!inFile.has(l.job) && !reg) problems.push(`line ${line}: job "${def.name}": ${key} "${l.job}", which is neither in this file nor a registered job`);
+        else if (!inFile.has(l.job) && prune && reg?.source === 'file') problems.push(`line ${line}: job "${def.name}": ${key} "${l.job}", which --prune removes (it is not in this file)`);
+      }
+      plan.wanted.push({ job: def.name, kind, links: list });
+      const now = edges.filter((e) => e.job === def.name && e.kind === kind);
+      const same = now.length === list.length && list.every((l) => now.some((e) => e.other === l.job && e.window_seconds === (kind === 'requires' ? l.window_seconds : null) && (kind === 'requires' || e.on === l.on)));
+      if (!same) plan.changedJobs.set(def.name, [...(plan.changedJobs.get(def.name) ?? []), key]);
+    }
+  }
+  if (problems.length === 0) {
+    // The graph as it will stand: the links the file replaces go, its own come.
+    const replaced = new Set(plan.wanted.map((w) => `${w.job}\0${w.kind}`));
+    const after = [
+      ...edges.filter((e) => !replaced.has(`${e.job}\0${e.kind}`)).map((e) => [e.job, e.other] as const),
+      ...plan.wanted.flatMap((w) => w.links.map((l) => [w.job, l.job] as const)),
+    ];
+    const cycle = findCycle(after);
+    if (cycle) problems.push(`links: would create a cycle: ${cycle.join(' → ')} (a chain of requires/after links may not lead back to where it starts)`);
+  }
+  if (problems.length) throw new ValidationError(problems.length === 1 ? problems[0]! : `${problems.join('\n')}\n${problems.length} problems: nothing applied`, 'requires');
+  return plan;
+}
+
+/** Every link in the registry, by job name. */
+async function currentLinks(jm: JobManager): Promise<{ job: string; other: string; kind: DependencyKind; window_seconds: number | null; on: DependencyOn }[]> {
+  return jm.database.db
+    .selectFrom('smart_cron_job_dependencies as d')
+    .innerJoin('smart_cron_integrated_jobs as j', 'j.id', 'd.job_id')
+    .innerJoin('smart_cron_integrated_jobs as o', 'o.id', 'd.depends_on_job_id')
+    .select(['j.name as job', 'o.name as other', 'd.kind as kind', 'd.window_seconds as window_seconds', 'd.on as on'])
+    .orderBy('d.id')
+    .execute();
+}
+
+/** A cycle in "job depends on other" edges, as names from a job back to itself, or null. */
+function findCycle(edges: readonly (readonly [string, string])[]): string[] | null {
+  const next = new Map<string, string[]>();
+  for (const [a, b] of edges) next.set(a, [...(next.get(a) ?? []), b]);
+  const state = new Map<string, 'open' | 'done'>();
+  const path: string[] = [];
+  const visit = (n: string): string[] | null => {
+    if (state.get(n) === 'open') return [...path.slice(path.indexOf(n)), n];
+    if (state.get(n) === 'done') return null;
+    state.set(n, 'open');
+    path.push(n);
+    for (const m of next.get(n) ?? []) {
+      const c = visit(m);
+      if (c) return c;
+    }
+    path.pop();
+    state.set(n, 'done');
+    return null;
+  };
+  for (const n of [...next.keys()].sort()) {
+    const c = visit(n);
+    if (c) return c;
+  }
+  return null;
+}
+
+/** Make the links match the plan (the jobs are registered by now): all removals first, so no add meets a cycle the file breaks. */
+async function writeLinks(jm: JobManager, plan: LinkPlan): Promise<void> {
+  if (plan.wanted.length === 0) return;
+  const repo = new DependencyRepo(jm.database.db);
+  const id = async (name: string) => (await jm.getJobRow(name)).id;
+  const touched = new Set<number>();
+  for (const w of plan.wanted) {
+    const jobId = await id(w.job);
+    const keep = new Set(await Promise.all(w.links.map((l) => id(l.job))));
+    for (const row of await repo.upstream(jobId, w.kind)) {
+      if (keep.has(row.depends_on_job_id)) continue;
+      await repo.remove(jobId, row.depends_on_job_id, w.kind);
+      touched.add(jobId);
+    }
+  }
+  const now = jm.clock.now();
+  for (const w of plan.wanted) {
+    const jobId = await id(w.job);
+    for (const l of w.links) {
+      const r = await repo.add(jobId, await id(l.job), w.kind, { window_seconds: l.window_seconds, on: l.on }, now);
+      if (r.change !== 'unchanged') touched.add(jobId);
+    }
+  }
+  // As the JobManager's own changes are: the CLI passes them on to the daemons' open dashboards.
+  for (const jobId of touched) jm.emit('changed', { job: await jm.getJob(jobId), id: jobId, change: 'updated' });
 }
 
 /** Fields every export carries (when set), and the order they appear in. */
@@ -238,11 +433,21 @@ export function jobToDefinition(job: Job): JobDefinition {
   return out as JobDefinition;
 }
 
-export async function exportJobs(jm: JobManager): Promise<JobDefinition[]> {
+/** Every job as a definition, with the links it has (`requires:`, `after:`) so that apply makes them again. */
+export async function exportJobs(jm: JobManager): Promise<ExportedJob[]> {
   const { jobs } = await jm.listJobs({ sort: 'name' });
-  return jobs.map(jobToDefinition);
+  const links = await currentLinks(jm);
+  return jobs.map((job) => {
+    const out: ExportedJob = jobToDefinition(job);
+    const mine = links.filter((l) => l.job === job.name).sort((a, b) => a.other.localeCompare(b.other));
+    const requires = mine.filter((l) => l.kind === 'requires').map((l) => (l.window_seconds ? { job: l.other, within: formatSeconds(l.window_seconds) } : l.other));
+    const after = mine.filter((l) => l.kind === 'triggers').map((l) => (l.on === 'success' ? l.other : { job: l.other, on: l.on }));
+    if (requires.length) out.requires = requires;
+    if (after.length) out.after = after;
+    return out;
+  });
 }
 
-export function exportYaml(defs: JobDefinition[]): string {
+export function exportYaml(defs: ExportedJob[]): string {
   return `# smart-cron jobs: apply with \`smart-cron apply -f FILE\`\n${YAML.stringify({ jobs: defs }, { lineWidth: 0 })}`;
 }

@@ -73,7 +73,7 @@ class ImmediateSqliteDialect extends SqliteDialect {
 import { existsSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { ConfigError, SmartCronError } from '../errors.js';
+import { ConfigError, SmartCronError, UnavailableError } from '../errors.js';
 import type { Dialect } from './dialect.js';
 import { CodeMigrationProvider } from './migrations/index.js';
 import type { DB } from './schema.js';
@@ -134,6 +134,29 @@ export function redact(url: string): string {
   return url.replace(/\/\/([^:/@]+):([^@]*)@/, '//$1:***@');
 }
 
+/** The database a URL names, as Database.description says it (safe to print), without opening it. */
+export function describeDatabase(url: string): string {
+  const target = parseDatabaseUrl(url);
+  return target.dialect === 'sqlite' ? `sqlite:${target.location}` : redact(target.location);
+}
+
+/**
+ * Why a PostgreSQL server could not be used, in words, with what to check. pg's error for a
+ * refused connection to a name with several addresses (localhost: ::1 and 127.0.0.1) is an
+ * AggregateError with an empty message: its parts say it.
+ */
+function unreachable(e: unknown): string {
+  const err = e as Error & { code?: string; errors?: Error[] };
+  const text = err.message || err.errors?.map((x) => x.message).join('; ') || err.code || String(e);
+  const codes = [err.code, ...(err.errors ?? []).map((x) => (x as { code?: string }).code)];
+  if (codes.some((c) => c === 'ECONNREFUSED' || c === 'ENOTFOUND' || c === 'EHOSTUNREACH' || c === 'ETIMEDOUT' || c === 'EAI_AGAIN')) return `${text} (is PostgreSQL running there, and is the host and port right?)`;
+  // 28P01 wrong password, 28000 no such role or not allowed by pg_hba.conf, 3D000 no such database.
+  if (err.code === '28P01' || err.code === '28000') return `${text} (check the user and password in the URL)`;
+  if (err.code === '3D000') return `${text} (create it, or fix the database name in the URL)`;
+  if (/timeout/i.test(text)) return `${text} (is the server reachable from here?)`;
+  return text;
+}
+
 export interface OpenOptions {
   /** Run pending migrations (default true). */
   migrate?: boolean;
@@ -155,7 +178,7 @@ async function openSqlite(path: string): Promise<Database> {
   try {
     native = new BetterSqlite3(path);
   } catch (e) {
-    throw new ConfigError(`database: cannot open SQLite file ${path}: ${(e as Error).message}`, 'database');
+    throw new UnavailableError(`database unavailable: cannot open SQLite file ${path}: ${(e as Error).message}`, 'database');
   }
   native.pragma('journal_mode = WAL');
   native.pragma('synchronous = NORMAL');
@@ -203,7 +226,7 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
     await sql`select 1`.execute(db);
   } catch (e) {
     await db.destroy().catch(() => {});
-    throw new ConfigError(`database: cannot connect to ${redact(url)}: ${(e as Error).message}`, 'database');
+    throw new UnavailableError(`database unavailable: could not connect to ${redact(url)}: ${unreachable(e)}`, 'database');
   }
   return { db, dialect: 'postgres', description: redact(url), close: () => db.destroy() };
 }
@@ -225,10 +248,11 @@ export async function migrate(database: Database): Promise<void> {
     ({ error, results } = await migrator.migrateToLatest());
   }
   if (error) {
+    // No migration named: it failed before the first one, making or locking the migrations table.
     const failed = results?.find((r) => r.status === 'Error');
-    throw new SmartCronError(
-      'FAILURE',
-      `database migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message ?? String(error)}`,
-    );
+    const what = failed ? `database migration ${failed.migrationName}` : "setting up the database (smart-cron's migration tables, before any migration)";
+    const text = (error as Error).message ?? String(error);
+    const hint = /permission denied/i.test(text) ? ' (smart-cron creates and changes its own tables: the role needs to own the database, or CREATE on its schema)' : '';
+    throw new SmartCronError('FAILURE', `${what} failed on ${database.description}: ${text}${hint}`, 'database');
   }
 }

@@ -1,13 +1,14 @@
 /**
  * GET /api/nodes: the daemons sharing the database, each with its status judged against
  * node.lease_seconds (30 s here), its running runs and their reserved memory, labels parsed;
- * the same rows as `smart-cron nodes --json`, and the same staleness rule failover acts on.
+ * the same rows as `smart-cron nodes --json`. (Failover does not act on that rule alone: it
+ * watches a heartbeat stand still for a lease, see execution/failover.ts.)
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Value from 'typebox/value';
 import { NodeOut } from '../../src/api/schemas.js';
-import { failDeadNodes } from '../../src/execution/failover.js';
+import { failDeadNodes, HeartbeatWatch } from '../../src/execution/failover.js';
 import { NodesRepo } from '../../src/storage/repos/nodes.js';
 import { insertRun } from '../helpers/fixtures.js';
 import { addJob, harness, type Harness } from './helpers.js';
@@ -101,7 +102,7 @@ describe('GET /api/nodes', () => {
     );
   });
 
-  test('a node is unresponsive exactly when failover would mark it down; once marked, it reads down', async () => {
+  test('failover marks down a node whose heartbeat stood still for a whole lease of watching (not one that only looks old); once marked, it reads down', async () => {
     // One second later 'edge' is past the lease too.
     await h.clock.advance(1000);
     const before = await get();
@@ -114,13 +115,22 @@ describe('GET /api/nodes', () => {
         ['test-node', 'up'],
       ],
     );
-    const r = await failDeadNodes({ jobs: h.app.jobs, clock: h.clock, self: 'test-node', leaseMs: h.app.config.node.lease_seconds * 1000, queueRetry: async () => undefined });
-    assert.deepEqual(r.nodes.sort(), ['edge', 'quiet'], 'failover marks down the nodes the API called unresponsive (other than itself)');
+    const leaseMs = h.app.config.node.lease_seconds * 1000;
+    const watch = new HeartbeatWatch(leaseMs);
+    const failover = () => failDeadNodes({ jobs: h.app.jobs, clock: h.clock, self: 'test-node', leaseMs, watch, queueRetry: async () => undefined });
+    assert.deepEqual((await failover()).nodes, [], 'a heartbeat merely older than the lease by our clock proves nothing: watching starts');
+    await h.clock.advance(leaseMs - 1000);
+    const repo = new NodesRepo(h.app.database.db);
+    for (const id of ['edge', 'test-node']) await repo.heartbeat(id, h.clock.now()); // edge answers again (and so do we)
+    assert.deepEqual((await failover()).nodes, []);
+    await h.clock.advance(1000);
+    const r = await failover();
+    assert.deepEqual(r.nodes, ['quiet'], 'quiet stood still for the whole lease; edge moved');
     const afterwards = await get();
     assert.deepEqual(
       afterwards.nodes.map((n) => [n.id, n.status, n.running_runs]),
       [
-        ['edge', 'down', 0],
+        ['edge', 'up', 0],
         ['gone', 'stopped', 0],
         ['quiet', 'down', 0], // its run is lost now
         ['test-node', 'up', 2],

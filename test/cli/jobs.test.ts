@@ -181,6 +181,9 @@ const MISTAKES: [string, string[], RegExp][] = [
   ['bad schedule via set', ['jobs', 'set', 'backup', 'schedule=every day'], /schedule/],
   ['missing argument', ['jobs', 'show'], /missing required argument 'name'/],
   ['bad --days', ['trends', 'backup', '--days', '0'], /--days: "0"/],
+  ['prune: days past any date', ['prune', '--days', '1e9'], /^smart-cron: --days: "1e9" is not valid \(expected a whole number of days from 1 to 36500\)$/],
+  ['prune: hex runs', ['prune', '--max-runs', '0x10'], /^smart-cron: --max-runs: "0x10" is not valid \(expected a whole number of runs from 1 to /],
+  ['prune: no runs kept', ['prune', '--max-runs', '0'], /--max-runs: "0" is not valid/],
   ['bad --health', ['jobs', 'list', '--health', 'sick'], /--health: "sick"/],
   ['bad env name for a run', ['run', 'backup', '--env', '1X=y'], /env: "1X" is not a valid key \(expected an environment variable name/],
 ];
@@ -199,6 +202,10 @@ test('every mistake: one line on stderr, exit code 2, nothing written', async ()
   });
   assert.deepEqual(await listJson(), before, 'nothing was written');
   assert.deepEqual(problems, []);
+});
+
+test('prune takes whole numbers of days and runs', async () => {
+  assert.match(ok(await cli('prune', '--days', '36500', '--max-runs', '16')).stdout, /^pruned 0 run\(s\) older than 36500 days or beyond 16 per job$/m);
 });
 
 test('--help on every command exits 0', async () => {

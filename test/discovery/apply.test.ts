@@ -114,3 +114,84 @@ test('export prints a jobs.yaml that apply accepts: the round trip changes nothi
     await b.close();
   }
 });
+
+test('links between jobs: export writes them, apply makes them (into a fresh registry too), checked before anything is written', async () => {
+  const a = await openEnv();
+  const b = await openEnv();
+  const links = async (jm: typeof a.jm) =>
+    (await jm.database.db
+      .selectFrom('smart_cron_job_dependencies as d')
+      .innerJoin('smart_cron_integrated_jobs as j', 'j.id', 'd.job_id')
+      .innerJoin('smart_cron_integrated_jobs as o', 'o.id', 'd.depends_on_job_id')
+      .select(['j.name as job', 'o.name as other', 'd.kind as kind', 'd.window_seconds as w', 'd.on as on'])
+      .orderBy('j.name')
+      .orderBy('o.name')
+      .execute()).map((l) => `${l.job} ${l.kind} ${l.other}${l.kind === 'requires' ? ` ${l.w ?? '-'}` : ` ${l.on}`}`);
+  try {
+    const file = `
+jobs:
+  extract: { schedule: "@daily", command: [extract] }
+  load:
+    schedule: "@daily"
+    command: [load]
+    after: [extract]
+  report:
+    schedule: "@daily"
+    command: [report]
+    requires: [{ job: load, within: 6h }, extract]
+  mail:
+    schedule: "@daily"
+    command: [mail]
+    after: [{ job: report, on: always }, { job: load, on: failure }]
+`;
+    const first = await applyJobs(a.jm, parseJobsFile(file, 'jobs.yaml'));
+    assert.deepEqual(first.added, ['extract', 'load', 'report', 'mail']);
+    const want = ['load triggers extract success', 'mail triggers load failure', 'mail triggers report always', 'report requires extract -', 'report requires load 21600'];
+    assert.deepEqual(await links(a.jm), want);
+    assert.deepEqual(await applyJobs(a.jm, parseJobsFile(file, 'jobs.yaml')), { dry_run: false, added: [], changed: [], unchanged: 4, removed: [], not_in_file: [] });
+
+    // export -> apply into an empty registry: the same links.
+    const yaml = exportYaml(await exportJobs(a.jm));
+    const mail = YAML.parse(yaml).jobs.find((j: { name: string }) => j.name === 'mail');
+    assert.deepEqual(mail.after, [{ job: 'load', on: 'failure' }, { job: 'report', on: 'always' }]);
+    await applyJobs(b.jm, parseJobsFile(yaml, 'export.yaml'));
+    assert.deepEqual(await links(b.jm), want);
+    assert.equal(exportYaml(await exportJobs(b.jm)), yaml);
+
+    // A job that gives a kind has exactly those links of it; one that gives neither keeps its own.
+    const edited = file.replace('requires: [{ job: load, within: 6h }, extract]', 'requires: [extract]').replace(/\n {4}after: \[\{ job: report.*\n/, '\n');
+    const dry = await applyJobs(a.jm, parseJobsFile(edited, 'jobs.yaml'), { dryRun: true });
+    assert.deepEqual(dry.changed, [{ name: 'report', fields: ['requires'] }]);
+    assert.deepEqual(await links(a.jm), want, 'a dry run writes nothing');
+    await applyJobs(a.jm, parseJobsFile(edited, 'jobs.yaml'));
+    assert.deepEqual(await links(a.jm), ['load triggers extract success', 'mail triggers load failure', 'mail triggers report always', 'report requires extract -']);
+    await applyJobs(a.jm, parseJobsFile(edited.replace('requires: [extract]', 'requires: []'), 'jobs.yaml'));
+    assert.ok(!(await links(a.jm)).some((l) => l.startsWith('report requires')), 'an empty list removes them');
+
+    // Refused before anything is written: a link to a job nowhere, a cycle; both named.
+    const before = await links(a.jm);
+    const unknown = file.replace('after: [extract]', 'after: [extract, transform]').replace('command: [mail]', 'command: [mail-v2]');
+    await assert.rejects(applyJobs(a.jm, parseJobsFile(unknown, 'jobs.yaml')), /^ValidationError: line \d+: job "load": after "transform", which is neither in this file nor a registered job$/);
+    assert.deepEqual((await a.jm.getJob('mail')).command, '["mail"]', 'nothing applied');
+    const cycle = file.replace('command: [extract] }', 'command: [extract], requires: [report] }');
+    await assert.rejects(applyJobs(a.jm, parseJobsFile(cycle, 'jobs.yaml')), /would create a cycle: extract → report → (load → )?extract/);
+    assert.deepEqual(await links(a.jm), before);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+test('links in a file: a bad entry names the job, the key and the line', () => {
+  const job = (extra: string) => `- name: a\n  schedule: "@daily"\n  command: [x]\n${extra}`;
+  const cases: [string, RegExp][] = [
+    [job('  requires: extract\n'), /^jobs\.yaml:4: job "a": requires: expected a list of job names/],
+    [job('  after:\n    - { job: b, on: sometimes }\n'), /^jobs\.yaml:5: job "a": after\.0\.on: "sometimes" is not an outcome \(expected success, failure or always\)$/],
+    [job('  requires:\n    - { job: b, on: failure }\n'), /^jobs\.yaml:5: job "a": requires\.0: unknown key "on" \(on goes with after\)/],
+    [job('  requires:\n    - { job: b, within: soon }\n'), /^jobs\.yaml:5: job "a": requires\.0\.within: "soon" is not a duration/],
+    [job('  after: [a]\n'), /^jobs\.yaml:4: job "a": after: a job cannot depend on itself/],
+    [job('  after: [b, b]\n'), /^jobs\.yaml:4: job "a": after: "b" is named twice/],
+    [job('  after:\n    - { on: failure }\n'), /^jobs\.yaml:5: job "a": after\.0: expected "job"/],
+  ];
+  for (const [text, re] of cases) assert.match(problem(text), re, text);
+});

@@ -17,10 +17,12 @@ import { ProcessLauncher } from '../../src/execution/process-launcher.js';
 import { recoverRuns } from '../../src/execution/recovery.js';
 import { runnerOptionsFromConfig } from '../../src/execution/runner.js';
 import { Sampler } from '../../src/execution/sampler.js';
+import { isSameProcess } from '../../src/execution/procfs.js';
 import { readRunFile } from '../../src/execution/shim.js';
 import { SpawnHelper } from '../../src/execution/spawn-helper.js';
 import { JobManager } from '../../src/jobs/manager.js';
 import { openDatabase } from '../../src/storage/database.js';
+import { insertRun } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -118,6 +120,51 @@ test('a cancel asked for while no daemon ran, or of a run adopted since, is hono
     assert.deepEqual([b!.status, b!.error_message], ['interrupted', 'and this one too']);
     assert.ok(Date.now() - t0 < 30_000, `stopped, not left to their minute: ${Date.now() - t0} ms`);
     await second.d.stop();
+  } finally {
+    await database.close();
+  }
+});
+
+test('runs another node marked lost while this node was away: one nobody took over is adopted again and recorded; one whose tick was retried elsewhere is stopped, and what it did is kept', async () => {
+  const { database, jobs, runsDir, daemon } = await home();
+  try {
+    await jobs.registerJob({ name: 'kept', schedule: '@yearly', timezone: 'UTC', command: ['sh', '-c', 'sleep 0.8; echo finished; exit 0'], estimated_memory_mb: 1 }, { source: 'manual', byUser: true });
+    await jobs.registerJob({ name: 'taken', schedule: '@yearly', timezone: 'UTC', command: ['sh', '-c', 'echo started; sleep 60'], estimated_memory_mb: 1 }, { source: 'manual', byUser: true });
+    const first = daemon();
+    first.d.start();
+    const queued = [await first.d.requestRun({ job: 'kept' }), await first.d.requestRun({ job: 'taken' })];
+    const rows = async () => Promise.all(queued.map(async (q) => (await jobs.history.byId(q.id))!));
+    for (let i = 0; i < 250 && !(await rows()).every((r) => r.status === 'running' && r.pid); i++) await new Promise((r) => setTimeout(r, 20));
+    const [kept, taken] = await rows();
+    assert.ok(kept!.pid && taken!.pid, 'both runs started');
+    await waitFor(() => queued.every((q) => readRunFile(join(runsDir, String(q.id))) !== null), 'run.json is written');
+    // This node "stops answering": another node marks both runs lost, and retries the second.
+    await first.d.stop();
+    first.launcher.abandonAll();
+    for (const r of [kept!, taken!]) {
+      const res = await jobs.recordExecution(r.id, { status: 'lost', error_message: 'node n1 stopped sending heartbeats', finished_at: new Date().toISOString() });
+      assert.ok(res.applied);
+    }
+    const retry = await insertRun(database, taken!.job_id, { status: 'succeeded', node: 'n2', attempt: 2, trigger: 'retry', scheduled_for: taken!.scheduled_for });
+
+    // n1 comes back.
+    const second = daemon();
+    const report = await recoverRuns({ node: 'n1', jobs, launcher: second.launcher, dispatcher: second.d, clock: systemClock, runsDir });
+    assert.equal(report.adopted, 1, 'the run nobody took over is ours again');
+    assert.ok(!isSameProcess(taken!.pid!, taken!.pid_start!), 'the run whose tick went to another is stopped: the tick no longer runs twice');
+    const stopped = (await jobs.history.byId(taken!.id))!;
+    assert.equal(stopped.status, 'lost');
+    assert.match(stopped.error_message ?? '', new RegExp(`^node n1 stopped sending heartbeats; its process went on on n1 until this node came back at .*, and was stopped then: run #${retry.id} took over its tick$`));
+    assert.match(stopped.output_tail ?? '', /started/, 'its output is kept');
+    await second.d.idle();
+    const done = (await jobs.history.byId(kept!.id))!;
+    assert.deepEqual([done.status, done.exit_code, done.error_message], ['succeeded', 0, null], 'recorded as it really ended');
+    assert.match(done.output_tail ?? '', /finished/);
+    assert.equal((await jobs.getJob('kept')).total_executions, 1);
+    // A later restart does not settle them again.
+    const third = daemon();
+    assert.deepEqual(await recoverRuns({ node: 'n1', jobs, launcher: third.launcher, dispatcher: third.d, clock: systemClock, runsDir }), { adopted: 0, interrupted: 0 });
+    assert.equal((await jobs.history.byId(taken!.id))!.error_message, stopped.error_message);
   } finally {
     await database.close();
   }
