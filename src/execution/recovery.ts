@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { iso, type Clock } from '../clock.js';
 import type { JobManager } from '../jobs/manager.js';
 import type { Dispatcher } from './dispatcher.js';
-import type { Launcher } from './launch.js';
+import type { AdoptRecord, Launcher } from './launch.js';
+import type { JobRow, RunRow } from '../storage/schema.js';
 import { isSameProcess } from './procfs.js';
 import { readRunFile } from './shim.js';
 
@@ -56,21 +57,26 @@ export async function recoverRuns(o: {
       report.interrupted++;
       continue;
     }
-    const launched = await o.launcher.adopt({
-      runId: run.id,
-      pid: run.pid,
-      pidStart: run.pid_start,
-      runDir,
-      startedAtMs: Date.parse(run.started_at ?? run.queued_at),
-      timeoutMs: job.timeout_seconds * 1000,
-      memoryLimitMb: job.memory_limit_mb,
-    });
+    const launched = await o.launcher.adopt(adoptRecord(run, run.pid, job, runDir));
     o.dispatcher.adoptActive(run, job, launched);
     report.adopted++;
   }
   if (running.length) o.log?.(`recovered ${report.adopted} run(s) still running or finished while the daemon was away, ${report.interrupted} interrupted`);
   await settleLostRuns(o, report);
   return report;
+}
+
+/** What the launcher needs to follow a run that may still be going. */
+function adoptRecord(run: RunRow, pid: number, job: JobRow, runDir: string): AdoptRecord {
+  return {
+    runId: run.id,
+    pid,
+    pidStart: run.pid_start,
+    runDir,
+    startedAtMs: Date.parse(run.started_at ?? run.queued_at),
+    timeoutMs: job.timeout_seconds * 1000,
+    memoryLimitMb: job.memory_limit_mb,
+  };
 }
 
 /** Written in a lost run's folder once its process is accounted for (settleLostRuns). */
@@ -91,15 +97,7 @@ async function settleLostRuns(o: Parameters<typeof recoverRuns>[0], report: Reco
     if (!existsSync(runDir) || existsSync(join(runDir, SETTLED))) continue;
     const job = await o.jobs.jobs.byId(run.job_id);
     if (!job || !run.pid) continue;
-    const rec = {
-      runId: run.id,
-      pid: run.pid,
-      pidStart: run.pid_start,
-      runDir,
-      startedAtMs: Date.parse(run.started_at ?? run.queued_at),
-      timeoutMs: job.timeout_seconds * 1000,
-      memoryLimitMb: job.memory_limit_mb,
-    };
+    const rec = adoptRecord(run, run.pid, job, runDir);
     const next = await db
       .selectFrom('smart_cron_job_history')
       .select('id')
