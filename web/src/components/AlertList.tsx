@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks';
+import { deliveryState } from '../alert-delivery';
 import { ApiError, post } from '../api';
 import { words } from '../format';
 import type { Alert } from '../types';
@@ -7,27 +8,16 @@ import { SeverityBadge, Time } from './ui';
 
 /** Whether the people were told, in a few words (the CLI's NOTIFIED column); a failure says why. */
 function Delivery({ alert }: { alert: Alert }) {
-  const s = alert.notification_status;
-  const common = { 'data-testid': 'alert-notified', 'data-status': s };
-  if (s === 'sent') {
-    return (
-      <span class="muted" {...common}>
-        notified{alert.notified_at && <> <Time iso={alert.notified_at} /></>}
-      </span>
-    );
-  }
-  if (s === 'failed') {
-    const why = alert.notification_error ?? 'no reason recorded';
-    return (
-      <span class="bad alert-notify-error" title={why} {...common}>
-        not delivered: {why}
-      </span>
-    );
-  }
-  const text = { pending: 'notifying…', suppressed: 'held back by the rate limit (in the next digest)', none: 'no channel to notify' }[s] ?? s;
+  const d = deliveryState(alert);
   return (
-    <span class="muted" {...common}>
-      {text}
+    <span class={d.title ? `${d.tone} alert-notify-error` : d.tone} title={d.title} data-testid="alert-notified" data-status={alert.notification_status}>
+      {d.text}
+      {d.when && (
+        <>
+          {' '}
+          <Time iso={d.when} />
+        </>
+      )}
     </span>
   );
 }
