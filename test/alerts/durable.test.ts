@@ -177,6 +177,9 @@ forEachDatabase('two daemons sharing the table: each due delivery is sent by exa
     down = false;
     first.start();
     second.start();
+    // Their first looks (nothing due yet) end before time moves: a look that read the clock
+    // before the advance would wait for a later instant that virtual time never reaches.
+    await Promise.all([first.idle(), second.idle()]);
     await clock.advance(60_000);
     await Promise.all([first.idle(), second.idle()]);
     await until(async () => (await first.list({})).alerts.every((a) => a.notification_status === 'sent'), 'every alert sent');
