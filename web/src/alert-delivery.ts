@@ -3,7 +3,7 @@
  * the dashboard's alert cards. A notice that failed says why; one still being retried says so,
  * with the last error (retries go on for hours, after a restart too).
  */
-import type { Alert } from './types';
+import type { Alert } from './types.js';
 
 export interface DeliveryState {
   tone: 'muted' | 'warn' | 'bad';
@@ -20,6 +20,7 @@ export function deliveryState(alert: Pick<Alert, 'notification_status' | 'notifi
   if (s === 'sent') return { tone: 'muted', text: 'notified', when: alert.notified_at ?? undefined };
   if (s === 'failed') return { tone: 'bad', text: `not delivered: ${error ?? 'no reason recorded'}`, title: error ?? 'no reason recorded' };
   if (s === 'pending' && error) return { tone: 'warn', text: `not delivered yet, retrying: ${error}`, title: error };
-  const text = { pending: 'notifying…', suppressed: 'held back by the rate limit (in the next digest)', none: 'no channel to notify' }[s] ?? s;
+  const words: Record<string, string> = { pending: 'notifying…', suppressed: 'held back by the rate limit (in the next digest)', none: 'no channel to notify' };
+  const text = words[s] ?? s;
   return { tone: 'muted', text };
 }
