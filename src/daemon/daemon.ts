@@ -22,7 +22,7 @@ import { background } from './background.js';
 import { outsideWritesCheck } from './outside-writes.js';
 import { startRelay } from './relay.js';
 import { openApp, type App, type AppOptions } from './app.js';
-import { clearState, runningDaemon, writeState } from './state.js';
+import { clearState, isAlive, runningDaemon, writeState } from './state.js';
 import { alertSettingsProblems } from '../config/load.js';
 import { ConflictError } from '../errors.js';
 import { initHome } from '../cli/init.js';
@@ -212,16 +212,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
 async function nodeIdInUse(nodes: NodesRepo, id: string, nowMs: number, leaseMs: number): Promise<string | null> {
   const row = (await nodes.list()).find((n) => n.id === id);
   if (!row || row.status !== 'up' || isUnresponsive(row, nowMs, leaseMs)) return null;
-  if (row.hostname === hostname() && (row.pid === null || row.pid === process.pid || !processAlive(row.pid))) return null;
+  if (row.hostname === hostname() && (row.pid === null || row.pid === process.pid || !isAlive(row.pid))) return null;
   const ago = Math.max(0, Math.round((nowMs - Date.parse(row.heartbeat_at)) / 1000));
   return `node id "${id}" is in use by a running daemon on ${row.hostname} (pid ${row.pid ?? '?'}, last heartbeat ${ago}s ago): give this daemon another --node-id (or node.id in config.yaml), or stop that one first`;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -11,6 +11,7 @@ import { NotFoundError, ValidationError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import { jobArgv, parseJson } from '../jobs/job.js';
 import type { JobManager, RunOutcomeFields } from '../jobs/manager.js';
+import { NodesRepo } from '../storage/repos/nodes.js';
 import type { JobRow, RunRow } from '../storage/schema.js';
 import { circuitForOutcome, passCircuit } from './circuit.js';
 import type { Launched, Launcher, LaunchSpec } from './launch.js';
@@ -448,8 +449,8 @@ export class Dispatcher implements Executor {
 
   /** The other nodes that are up and have this slot (their node rows). */
   private async nodesWithSlot(slot: string): Promise<string[]> {
-    const rows = await this.o.jobs.database.db.selectFrom('smart_cron_nodes').select(['id', 'slots']).where('status', '=', 'up').where('id', '!=', this.o.node).orderBy('id').execute();
-    return rows.filter((r) => slot in parseJson<Record<string, unknown>>(r.slots, {})).map((r) => r.id);
+    const nodes = await new NodesRepo(this.o.jobs.database.db).slotNames();
+    return nodes.filter((n) => n.status === 'up' && n.id !== this.o.node && n.slots.includes(slot)).map((n) => n.id);
   }
 
   /**

@@ -12,11 +12,12 @@ import type { Database } from '../storage/database.js';
 import { HistoryRepo } from '../storage/repos/history.js';
 import { DismissedRepo } from '../storage/repos/dismissed.js';
 import { JobsRepo, type JobListFilter } from '../storage/repos/jobs.js';
+import { NodesRepo } from '../storage/repos/nodes.js';
 import { StatsRepo } from '../storage/repos/stats.js';
 import type { DB, JobRow, JobSource, NewJobRow, PerformanceTrendsView, RunRow, RunUpdate } from '../storage/schema.js';
 import { checkCommandShape, validateJobDefinition, validateJobPatch, type JobDefinition, type JobPatch } from './definition.js';
 import type { HealthStatus } from './health.js';
-import { crontabKey, dismissalKey, EXECUTED_STATUSES, FAILURE_STATUSES, jobArgv, parseJson, scriptKey, jobOverrides, missingWhat, presentJob, type Job, type PresentedJob } from './job.js';
+import { crontabKey, dismissalKey, EXECUTED_STATUSES, FAILURE_STATUSES, jobArgv, scriptKey, jobOverrides, missingWhat, presentJob, type Job, type PresentedJob } from './job.js';
 import { toRowValues } from './values.js';
 
 export type RegisterChange = 'new' | 'updated' | 'unchanged';
@@ -120,10 +121,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
    * registered; stopped ones included: a person may set up jobs while that node is down).
    */
   async clusterSlots(): Promise<string[]> {
-    const rows = await this.db.selectFrom('smart_cron_nodes').select('slots').execute();
-    const names = new Set<string>();
-    for (const r of rows) for (const k of Object.keys(parseJson<Record<string, unknown>>(r.slots, {}))) names.add(k);
-    return [...names].sort();
+    return [...new Set((await new NodesRepo(this.db).slotNames()).flatMap((n) => n.slots))].sort();
   }
 
   /**

@@ -59,6 +59,12 @@ export class NodesRepo {
     await this.db.updateTable('smart_cron_nodes').set({ status: 'stopped' }).where('id', '=', id).execute();
   }
 
+  /** Each node's id, status and the names of the slots it last registered: where a slot exists in the cluster. */
+  async slotNames(): Promise<{ id: string; status: NodeRow['status']; slots: string[] }[]> {
+    const rows = await this.db.selectFrom('smart_cron_nodes').select(['id', 'status', 'slots']).orderBy('id').execute();
+    return rows.map((r) => ({ id: r.id, status: r.status, slots: Object.keys((JSON.parse(r.slots) as Record<string, unknown> | null) ?? {}) }));
+  }
+
   list(): Promise<NodeRow[]> {
     return this.db.selectFrom('smart_cron_nodes').selectAll().orderBy('id').execute();
   }
