@@ -4,6 +4,7 @@ import { ValidationError } from '../errors.js';
 import type { App } from '../daemon/app.js';
 import type { CliContext } from './context.js';
 import { formatTable, print, printJson, when } from './output.js';
+import { decimalWhole } from './words.js';
 
 function alertManager(app: App): AlertManager {
   // The CLI only reads, acknowledges and tests, and prints each outcome itself: no log lines.
@@ -23,8 +24,8 @@ async function withAlerts<T>(ctx: CliContext, fn: (am: AlertManager, app: App) =
 }
 
 function positiveInt(text: string, flag: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1) {
+  const n = decimalWhole(text);
+  if (n === null || n < 1) {
     throw new ValidationError(`${flag}: "${text}" is not an alert id (expected a whole number from 1, see \`smart-cron alerts\`)`, flag);
   }
   return n;

@@ -14,6 +14,7 @@ import { enforcementReport } from '../execution/doctor.js';
 import { describeDatabase, openDatabase, parseDatabaseUrl, redact } from '../storage/database.js';
 import type { CliContext, GlobalOptions } from './context.js';
 import { print, printJson, when } from './output.js';
+import { decimalWhole } from './words.js';
 
 export function register(program: Command, ctx: CliContext): void {
   registerDaemon(program, ctx);
@@ -281,14 +282,10 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
 /** 100 years: further back than any run, and a cut-off the date arithmetic can still express. */
 const MAX_DAYS = 36500;
 
-/**
- * A flag's whole number from 1 to max, written in decimal digits (as `next --count` and
- * `alerts ack` take theirs): Number() alone would take 0x10 as 16 and 1e9 days as a date
- * nothing can represent.
- */
+/** A flag's whole number from 1 to max, in decimal digits (decimalWhole, as `next --count` and `alerts ack` read theirs). */
 function wholeNumber(text: string, flag: string, max: number, unit: string): number {
-  const n = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
-  if (!Number.isSafeInteger(n) || n < 1 || n > max) {
+  const n = decimalWhole(text);
+  if (n === null || n < 1 || n > max) {
     throw new ValidationError(`${flag}: "${text}" is not valid (expected a whole number of ${unit} from 1 to ${max})`, flag.replace(/^--/, ''));
   }
   return n;

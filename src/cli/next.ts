@@ -6,6 +6,7 @@
 import { ValidationError } from '../errors.js';
 import { defaultTimezone, isoInZone, parseSchedule, validateTimezone } from '../schedule/cron.js';
 import { parseFrom } from '../schedule/from.js';
+import { decimalWhole } from './words.js';
 
 export interface NextOptions {
   timezone?: string;
@@ -54,9 +55,8 @@ export function formatNext(result: NextResult): string {
 
 function parseCount(value: string | number | undefined): number {
   if (value === undefined || value === '') return DEFAULT_COUNT;
-  const text = String(value).trim();
-  const n = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > MAX_COUNT) {
+  const n = decimalWhole(String(value));
+  if (n === null || n < 1 || n > MAX_COUNT) {
     throw new ValidationError(`--count: "${value}" is not valid (expected a whole number 1-${MAX_COUNT})`, '--count');
   }
   return n;
