@@ -301,14 +301,21 @@ export class Deliverer {
   }
 
   private async sweepOnce(): Promise<void> {
-    const now = this.clock.now();
-    const rows = await this.repo.claimDue(iso(now), this.me, iso(now + CLAIM_MS));
+    const looked = this.clock.now();
+    const rows = await this.repo.claimDue(iso(looked), this.me, iso(looked + CLAIM_MS));
     await Promise.all(rows.map((r) => this.resume(r)));
     await this.digests();
     if (this.closed) return;
-    const next = await this.repo.nextFree(iso(this.clock.now()));
-    // A row due now that another daemon holds is its business: look again a little later.
-    if (next !== null) this.wake(Math.max(parseIso(next), this.clock.now() + (rows.length ? 0 : 1000)));
+    const now = this.clock.now();
+    const next = await this.repo.nextFree(iso(now));
+    if (next !== null) {
+      const at = parseIso(next);
+      // Fell due while this look was under way (the clock moved during its queries): look again
+      // now, not at a timer; one set for an instant already past may never fire in virtual time.
+      if (at > looked && at <= this.clock.now()) this.sweepAgain = true;
+      // Due at our look but not ours: another daemon won it; look again a little later.
+      else this.wake(Math.max(at, now + (rows.length ? 0 : 1000)));
+    }
     if (this.started) this.wake(this.clock.now() + POLL_MS);
   }
 
