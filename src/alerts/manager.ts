@@ -7,7 +7,7 @@
 import type { Kysely } from 'kysely';
 import { iso, type Clock } from '../clock.js';
 import type { FileConfig } from '../config/schema.js';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { ValidationError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import { parseJson } from '../jobs/job.js';
 import type { RecordResult } from '../jobs/manager.js';
@@ -15,6 +15,7 @@ import { AlertsRepo, type AlertListFilter, type AlertView } from '../storage/rep
 import { HistoryRepo } from '../storage/repos/history.js';
 import { JobsRepo } from '../storage/repos/jobs.js';
 import type { AlertRow, DB, JobRow, RunRow } from '../storage/schema.js';
+import { acknowledgeAlert } from './acknowledge.js';
 import { Deliverer, routeOf, type Channel, type DeliveryOutcome } from './delivery.js';
 import { alertNotice, recoveryNotice, testNotice } from './format.js';
 import { EmailNotifier } from './notifiers/email.js';
@@ -146,12 +147,7 @@ export class AlertManager {
   }
 
   async acknowledge(id: number): Promise<AlertRow> {
-    const row = await this.repo.byId(id);
-    if (!row) throw new NotFoundError(`no alert with id ${id} (see \`smart-cron alerts\`)`, 'id');
-    // Acknowledging says "someone is on it": of an alert that is over, that would mislead.
-    if (row.resolved_at) throw new ConflictError(`alert #${id} (${row.alert_type}) resolved at ${row.resolved_at}: only an open alert can be acknowledged`, 'id');
-    if (row.acknowledged_at) return row;
-    return this.repo.update(id, { acknowledged_at: iso(this.clock.now()) });
+    return acknowledgeAlert(this.repo, id, iso(this.clock.now()));
   }
 
   /** Send a test notice now, one attempt per channel, and report each outcome with its exact error. */

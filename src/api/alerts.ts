@@ -3,8 +3,9 @@
  * directly, so the API serves alerts whether or not the daemon passes an AlertManager.
  */
 import { iso, type Clock } from '../clock.js';
-import { NotFoundError } from '../errors.js';
+import { acknowledgeAlert } from '../alerts/acknowledge.js';
 import type { Database } from '../storage/database.js';
+import { AlertsRepo, type AlertView } from '../storage/repos/alerts.js';
 import type { AlertRow } from '../storage/schema.js';
 
 export interface AlertFilter {
@@ -23,34 +24,23 @@ export interface AlertsService {
 
 const T = 'smart_cron_performance_alerts' as const;
 
+/** The alerts as the table has them, for an API served without the daemon's AlertManager. */
 export class TableAlerts implements AlertsService {
-  constructor(
-    private readonly database: Database,
-    private readonly clock: Clock,
-  ) {}
+  private readonly repo: AlertsRepo;
 
-  async list(f: AlertFilter): Promise<{ alerts: AlertRow[]; total: number }> {
-    let q = this.database.db.selectFrom(T);
-    // As the AlertManager: open=true narrows to unresolved alerts; otherwise all of them.
-    if (f.open) q = q.where('resolved_at', 'is', null);
-    if (f.jobId !== undefined) q = q.where('job_id', '=', f.jobId);
-    const count = await q.select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
-    const alerts = await q
-      .selectAll()
-      .orderBy('id', 'desc')
-      .limit(f.limit ?? 50)
-      .offset(f.offset ?? 0)
-      .execute();
-    return { alerts, total: Number(count?.n ?? 0) };
+  constructor(
+    database: Database,
+    private readonly clock: Clock,
+  ) {
+    this.repo = new AlertsRepo(database.db);
   }
 
-  async acknowledge(id: number): Promise<AlertRow> {
-    const row = await this.database.db.selectFrom(T).selectAll().where('id', '=', id).executeTakeFirst();
-    if (!row) throw new NotFoundError(`no alert with id ${id}`, 'id');
-    if (row.acknowledged_at) return row;
-    const now = iso(this.clock.now());
-    await this.database.db.updateTable(T).set({ acknowledged_at: now, updated_at: now }).where('id', '=', id).execute();
-    return { ...row, acknowledged_at: now, updated_at: now };
+  list(f: AlertFilter): Promise<{ alerts: AlertView[]; total: number }> {
+    return this.repo.list(f);
+  }
+
+  acknowledge(id: number): Promise<AlertRow> {
+    return acknowledgeAlert(this.repo, id, iso(this.clock.now()));
   }
 }
 

@@ -75,6 +75,12 @@ for (const backend of ['table', 'AlertManager'] as const) {
       const ack = await h.server.inject({ method: 'POST', url: '/api/alerts/1/ack', headers: h.auth });
       assert.equal(ack.statusCode, 200);
       assert.ok(ack.json().acknowledged_at);
+      // A resolved alert is over: acknowledging it is refused, with or without the daemon's manager.
+      const resolved = all.alerts.find((x: { alert_type: string }) => x.alert_type === 'timeout');
+      const late = await h.server.inject({ method: 'POST', url: `/api/alerts/${resolved.id}/ack`, headers: h.auth });
+      assert.equal(late.statusCode, 409);
+      assert.match(late.json().error.message, /resolved at 2026-03-01T12:00:00.000Z: only an open alert can be acknowledged/);
+      assert.equal((await get('/api/alerts')).json().alerts.find((x: { id: number }) => x.id === resolved.id).acknowledged_at, null);
       assert.equal((await h.server.inject({ method: 'POST', url: '/api/alerts/999/ack', headers: h.auth })).statusCode, 404);
       assert.equal((await h.server.inject({ method: 'POST', url: '/api/alerts/x/ack', headers: h.auth })).json().error.field, 'id');
       assert.equal((await get('/api/alerts?open=perhaps')).json().error.field, 'open');
