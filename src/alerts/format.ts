@@ -3,7 +3,8 @@
  * people (what happened, what to do, the last output, a link), a JSON payload for machines.
  */
 import type { AlertRow, JobRow, RunRow } from '../storage/schema.js';
-import { fmtDuration, fmtMb, type AlertType } from './rules.js';
+import { fmtDuration } from '../durations.js';
+import { fmtMb, type AlertType } from './rules.js';
 
 export type NoticeKind = 'alert' | 'recovery' | 'digest' | 'test';
 

@@ -10,6 +10,7 @@
  * - alert_on_timeout: timeout. alert_on_high_memory: high_memory. alert_on_high_duration:
  *   high_duration. alert_on_missed: missed. alert_on_hanging: hanging.
  */
+import { fmtDuration } from '../durations.js';
 import type { AlertSeverity, JobRow, RunRow } from '../storage/schema.js';
 import { jobOverrides } from '../jobs/job.js';
 
@@ -130,14 +131,6 @@ const on = (flag: number) => flag !== 0;
 const event = (type: AlertType, message: string, runId: number | null): Finding => ({ type, severity: SEVERITY[type], message, runId, kind: 'event' });
 const state = (type: AlertType, message: string, runId: number | null = null): Finding => ({ type, severity: SEVERITY[type], message, runId, kind: 'state' });
 
-export function fmtDuration(ms: number): string {
-  // Below a second the tenths would read "0.0s" for a job that does take time.
-  if (Math.round(ms) < 1000) return `${Math.round(ms)}ms`;
-  const s = ms / 1000;
-  if (s < 60) return `${s < 10 ? s.toFixed(1) : Math.round(s)}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
 
 /** Whole MB, with a tenth below 10 MB so that a small job's baseline never reads "0 MB". */
 export const fmtMb = (x: number) => `${x < 9.95 ? x.toFixed(1) : Math.round(x)} MB`;

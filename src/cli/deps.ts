@@ -18,7 +18,7 @@ import {
   type DependencyOn,
   type DependencyTreeNode,
 } from '../jobs/dependencies.js';
-import { formatSeconds } from '../execution/workflow.js';
+import { formatSeconds } from '../durations.js';
 import type { CliContext } from './context.js';
 import { print, printJson } from './output.js';
 

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { fmtDuration } from '../durations.js';
 import { ValidationError } from '../errors.js';
 import type { CliContext } from './context.js';
 import { formatTable, print, printJson, when } from './output.js';
@@ -44,7 +45,7 @@ export function register(program: Command, ctx: CliContext): void {
         const rows = await app.jobs.getPerformanceTrends(name, { days });
         if (ctx.globals().json) return printJson(rows);
         if (rows.length === 0) return print(`no finished runs of ${name} ${days === 1 ? 'today (UTC)' : `in the last ${days} days (UTC calendar days, today included)`}`);
-        const s = (ms: number | null) => (ms === null ? null : `${(ms / 1000).toFixed(2)}s`);
+        const s = (ms: number | null) => (ms === null ? null : fmtDuration(ms));
         const mb = (m: number | null) => (m === null ? null : `${m.toFixed(1)} MB`);
         print(
           formatTable(rows, [

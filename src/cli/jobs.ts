@@ -9,7 +9,7 @@ import { parseDuration } from '../jobs/dependencies.js';
 import { JobFields, SETTABLE_FIELDS, type JobDefinition, type JobPatch } from '../jobs/definition.js';
 import { dismissalKey, jobOverrides, missingLabel, parseJson, presentJob, type Job, type PresentedJob } from '../jobs/job.js';
 import { otherSettings, type JobSettings } from '../jobs/settings.js';
-import { formatSeconds } from '../execution/workflow.js';
+import { fmtDuration, formatSeconds } from '../durations.js';
 import { defaultTimezone, parseSchedule } from '../schedule/cron.js';
 import type { App } from '../daemon/app.js';
 import { collect, type CliContext } from './context.js';
@@ -360,7 +360,7 @@ function describeJob(job: Job, now: number, next: string[]): string {
     ['category / priority', `${job.category} / ${job.priority}`],
     ['slot', job.slot],
     ['timeout', `${job.timeout_seconds}s`],
-    ['duration', [job.estimated_duration_seconds !== null && `estimate ${job.estimated_duration_seconds}s`, job.baseline_duration_seconds !== null && `baseline ${job.baseline_duration_seconds.toFixed(2)}s`].filter(Boolean).join(', ') || null],
+    ['duration', [job.estimated_duration_seconds !== null && `estimate ${job.estimated_duration_seconds}s`, job.baseline_duration_seconds !== null && `baseline ${fmtDuration(job.baseline_duration_seconds * 1000)}`].filter(Boolean).join(', ') || null],
     ['memory', `estimate ${job.estimated_memory_mb} MB${job.memory_limit_mb ? `, limit ${job.memory_limit_mb} MB` : ''}${job.baseline_memory_mb ? `, baseline ${job.baseline_memory_mb.toFixed(1)} MB` : ''}`],
     ['policies', `overlap ${job.overlap_policy}, misfire ${job.misfire_policy}, retries ${job.retries}${job.mutex_group ? `, one at a time in group ${job.mutex_group}` : ''}`],
     ...otherSettings(p as unknown as JobSettings, formatSeconds).map(([label, text]): [string, unknown] => [label.toLowerCase(), text]),
@@ -368,7 +368,7 @@ function describeJob(job: Job, now: number, next: string[]): string {
     ['source', job.source + (job.missing ? ` (${missingLabel(job)})` : '')],
     ['why', whyDiscovered(job)],
     ['runs so far', `${job.total_executions} (${job.successful_executions} ok, ${job.failed_executions} failed, ${job.consecutive_failures} failing in a row)`],
-    ['last 24 h', `${job.executions_24h} ${job.executions_24h === 1 ? 'run' : 'runs'}, ${job.failures_24h} failed${job.avg_duration_24h !== null ? `, avg ${job.avg_duration_24h.toFixed(2)}s` : ''}`],
+    ['last 24 h', `${job.executions_24h} ${job.executions_24h === 1 ? 'run' : 'runs'}, ${job.failures_24h} failed${job.avg_duration_24h !== null ? `, avg ${fmtDuration(job.avg_duration_24h * 1000)}` : ''}`],
     ['last run', when(job.last_executed_at, now, job.timezone) + (job.last_status ? ` (${job.last_status})` : '')],
     ['circuit', job.circuit_state],
   ];

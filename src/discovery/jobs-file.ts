@@ -16,7 +16,7 @@
 import Value from 'typebox/value';
 import YAML, { LineCounter, isMap, isSeq, type Document, type Node } from 'yaml';
 import { ValidationError } from '../errors.js';
-import { formatSeconds } from '../execution/workflow.js';
+import { formatSeconds } from '../durations.js';
 import { DEPENDENCY_ONS, DependencyRepo, windowSeconds, type DependencyKind, type DependencyOn } from '../jobs/dependencies.js';
 import { JobFields, SETTABLE_FIELDS, validateJobDefinition, type JobDefinition, type JobFieldName } from '../jobs/definition.js';
 import { BOOLEAN_COLUMNS, jobOverrides, parseJson, type Job } from '../jobs/job.js';

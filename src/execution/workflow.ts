@@ -21,6 +21,7 @@
  * - mutex groups: a run whose job's mutex_group has a running run anywhere waits. See takeMutex
  *   for how the claim is made safe between nodes.
  */
+import { formatSeconds } from '../durations.js';
 import { iso, type Clock } from '../clock.js';
 import { DependencyRepo, type DependencyOn } from '../jobs/dependencies.js';
 import { FAILURE_STATUSES } from '../jobs/job.js';
@@ -53,12 +54,6 @@ export function matchesOn(on: DependencyOn, status: RunStatus): boolean {
   return ON_STATUSES[on].includes(status);
 }
 
-export function formatSeconds(s: number): string {
-  if (s % 86400 === 0) return `${s / 86400}d`;
-  if (s % 3600 === 0) return `${s / 3600}h`;
-  if (s % 60 === 0) return `${s / 60}m`;
-  return `${s}s`;
-}
 
 /** Why the job's requirements do not hold now, or null when they all do. */
 /** Does the job require other jobs' results (its ticks depend on their state at the instant)? */

@@ -1,7 +1,8 @@
 /** The alert rules as tables of cases: input row(s) -> raised types and cleared types. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { evaluatePeriodic, evaluateRun, fmtDuration, jobThresholds, RECOVERY_TYPES, type Thresholds } from '../../src/alerts/rules.js';
+import { fmtDuration } from '../../src/durations.js';
+import { evaluatePeriodic, evaluateRun, jobThresholds, RECOVERY_TYPES, type Thresholds } from '../../src/alerts/rules.js';
 import type { JobRow, RunRow } from '../../src/storage/schema.js';
 
 const T: Thresholds = {

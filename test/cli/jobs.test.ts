@@ -104,6 +104,13 @@ test('jobs show: the job and its next 5 runs', async () => {
   const sync = json(await cli('--json', 'jobs', 'show', 'sync'));
   assert.equal(sync.next_runs.length, 5);
   assert.ok(sync.next_runs.every((t: string) => t.endsWith(':00:00.000Z')));
+
+  // A run's figures read as measured: a job of a few ms is "avg 4ms", not "avg 0.00s".
+  ok(await cli('jobs', 'add', 'quick', '--schedule', '@daily', '--command', 'true'));
+  ok(await cli('run', 'quick', '--wait'));
+  const quick = ok(await cli('jobs', 'show', 'quick')).stdout;
+  assert.match(quick, /^last 24 h\s+1 run, 0 failed, avg (\d+ms|\d\.\ds)$/m, quick);
+  ok(await cli('jobs', 'remove', 'quick'));
 });
 
 test('jobs disable / enable / set / remove, health and trends', async () => {

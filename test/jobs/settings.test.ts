@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { JOB_DEFAULTS, otherSettings, SETTING_DEFAULTS, type JobSettings } from '../../src/jobs/settings.js';
-import { formatSeconds } from '../../src/execution/workflow.js';
+import { formatSeconds } from '../../src/durations.js';
 import { presentedJob } from '../helpers/fixtures.js';
 
 /** A job registered as the API's POST does, presented as GET /api/jobs/:id answers. */
