@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { sql } from 'kysely';
-import { initHome } from '../src/cli/init.js';
+import { initHome } from '../src/daemon/home.js';
 import { openApp } from '../src/daemon/app.js';
 import { freePort } from '../test/helpers/net.js';
 

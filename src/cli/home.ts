@@ -14,7 +14,7 @@ import { envSetting, resolveHome } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import { isMissingSqliteFile, parseDatabaseUrl } from '../storage/database.js';
 import type { GlobalOptions } from './context.js';
-import { initHome } from './init.js';
+import { initHome } from '../daemon/home.js';
 
 /** Commands that make the home themselves, or need none. */
 const OWN_HOME = new Set(['init', 'daemon', 'install-service', 'next', 'help']);

@@ -25,7 +25,7 @@ import { openApp, type App, type AppOptions } from './app.js';
 import { clearState, isAlive, runningDaemon, writeState } from './state.js';
 import { alertSettingsProblems } from '../config/load.js';
 import { ConflictError } from '../errors.js';
-import { initHome } from '../cli/init.js';
+import { initHome } from './home.js';
 import { VERSION } from '../version.js';
 
 export interface DaemonOptions extends AppOptions {

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { homedir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
-import { CONFIG_TEMPLATE } from '../../src/cli/init.js';
+import { CONFIG_TEMPLATE } from '../../src/daemon/home.js';
 import { alertSettingsProblems, loadConfig, resolveHome } from '../../src/config/load.js';
 import { DEFAULT_SLOTS } from '../../src/config/schema.js';
 import { ConfigError } from '../../src/errors.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildServer } from '../../src/api/server.js';
 import { iso } from '../../src/clock.js';
-import { initHome } from '../../src/cli/init.js';
+import { initHome } from '../../src/daemon/home.js';
 import { openApp, type App } from '../../src/daemon/app.js';
 import { EventBus, type SlotUsage } from '../../src/events.js';
 import type { Executor, RunRequest } from '../../src/execution/types.js';

@@ -6,7 +6,10 @@
  * around each boundary.
  */
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { iso } from '../../src/clock.js';
+import { EXECUTED_STATUSES, FAILURE_STATUSES } from '../../src/jobs/job.js';
+import { EXECUTED_STATUSES_0007, FAILURE_STATUSES_0007 } from '../../src/storage/migrations/0007_read_time_views.js';
 import { hourOf } from '../../src/storage/repos/stats.js';
 import { executionStatus, healthStatus } from '../../src/jobs/health.js';
 import { insertJob, insertRun } from '../helpers/fixtures.js';
@@ -151,4 +154,9 @@ forEachDatabase('job_performance_trends: per job and day, runs and failures as t
       { job: 'b', day: '2026-06-02', runs: 1, failures: 0, avg_d: 10, max_d: 10, avg_m: 1, max_m: 1 },
     ],
   );
+});
+
+test('the trends view counts by the live rule: a change to what counts as run or failed needs a new migration', () => {
+  assert.deepEqual([...FAILURE_STATUSES_0007].sort(), [...FAILURE_STATUSES].sort());
+  assert.deepEqual([...EXECUTED_STATUSES_0007].sort(), [...EXECUTED_STATUSES].sort());
 });

@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { AlertManager } from '../../src/alerts/manager.js';
-import { initHome } from '../../src/cli/init.js';
+import { initHome } from '../../src/daemon/home.js';
 import { openApp, type App } from '../../src/daemon/app.js';
 import { buildEngine, type Engine } from '../../src/daemon/engine.js';
 import { DependencyRepo } from '../../src/jobs/dependencies.js';

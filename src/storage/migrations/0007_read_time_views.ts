@@ -11,7 +11,6 @@
  * Should those rules change, a new migration must re-create the views (never edit this one).
  */
 import { sql, type Kysely } from 'kysely';
-import { EXECUTED_STATUSES, FAILURE_STATUSES } from '../../jobs/job.js';
 import type { Dialect } from '../dialect.js';
 import { executionCase, failureRateOver, healthCase, recentSum } from '../health-sql.js';
 
@@ -31,6 +30,15 @@ function since24hHour(dialect: Dialect): string {
     ? `(to_char((now() at time zone 'utc') - interval '23 hours', 'YYYY-MM-DD"T"HH24') || ':00:00.000Z')`
     : `strftime('%Y-%m-%dT%H:00:00.000Z', 'now', '-23 hours')`;
 }
+
+/**
+ * The counting rule as of this migration (src/jobs/job.ts's FAILURE_STATUSES and
+ * EXECUTED_STATUSES), written out: a migration is a snapshot, and storage does not import jobs.
+ * test/storage/views.test.ts checks these against the live lists, so a change there asks for a
+ * new migration instead of silently changing what this one created.
+ */
+export const FAILURE_STATUSES_0007 = ['failed', 'timeout', 'memory_limit', 'oom_killed'] as const;
+export const EXECUTED_STATUSES_0007 = ['succeeded', ...FAILURE_STATUSES_0007] as const;
 
 const list = (xs: readonly string[]) => xs.map((x) => `'${x}'`).join(',');
 
@@ -54,7 +62,7 @@ FROM smart_cron_integrated_jobs j
 WHERE j.enabled = 1`,
     )
     .execute(db);
-  await createTrends(db, `h.status IN (${list(EXECUTED_STATUSES)})`, list(FAILURE_STATUSES));
+  await createTrends(db, `h.status IN (${list(EXECUTED_STATUSES_0007)})`, list(FAILURE_STATUSES_0007));
 }
 
 async function createTrends(db: Db, where: string, failures: string): Promise<void> {
