@@ -186,6 +186,32 @@ test('cgroup2 file protocol against a fake delegated tree', () => {
   assert.deepEqual(c.saved, { backend: 'cgroup2', paths: [leaf], memoryLimitBytes: 100 * 1024 * 1024 });
 });
 
+test('cgroup2 without memory.peak (kernels before 5.19): the peak is the highest sample while the run lived, or not measured', () => {
+  const root = tempDir();
+  for (const [f, text] of [['cgroup.controllers', 'cpu memory\n'], ['cgroup.subtree_control', ''], ['cgroup.procs', '']]) fs.writeFileSync(path.join(root, f!), text!);
+  const host = { mounts: [{ version: 2 as const, mountPoint: root, root: '/', controllers: [] }], self: { v1: new Map(), v2: '/' } };
+  fs.mkdirSync(path.join(root, 'sc'));
+  fs.writeFileSync(path.join(root, 'sc', 'cgroup.controllers'), 'cpu memory\n');
+  const b = new Cgroup2Backend(probeCgroup2(host), 'sc');
+  b.configureSlots({ light: { max_memory_mb: 1024, max_cpu_percent: 100 } });
+  const leaf = (id: string) => path.join(root, 'sc', 'light', id);
+  const stats = (id: string, current: number) => {
+    fs.writeFileSync(path.join(leaf(id), 'memory.current'), `${current}\n`);
+    fs.writeFileSync(path.join(leaf(id), 'cpu.stat'), 'usage_usec 1000\n');
+    fs.writeFileSync(path.join(leaf(id), 'memory.events'), 'oom_kill 0\n');
+  };
+  const sampled = b.prepare({ runId: 'r1', slot: 'light', memoryLimitMb: 100, cpuPercent: 100 });
+  for (const mb of [30, 80, 50]) {
+    stats('r1', mb * 2 ** 20);
+    sampled.sample(0);
+  }
+  stats('r1', 2 * 2 ** 20); // after the exit: page cache left behind, not the run's use
+  assert.deepEqual(sampled.finish(), { peakBytes: 80 * 2 ** 20, source: 'sampled', cpuTimeMs: 1, oomKills: 0 });
+  const quick = b.prepare({ runId: 'r2', slot: 'light', memoryLimitMb: 100, cpuPercent: 100 });
+  stats('r2', 2 * 2 ** 20);
+  assert.equal(quick.finish().peakBytes, null, 'a run that ended before any sample: not measured, not 0 MB or its leftovers');
+});
+
 test('cgroup2 refuses a cgroup it shares with foreign processes, and says why', () => {
   const root = tempDir();
   const own = path.join(root, 'svc');
@@ -274,6 +300,10 @@ test('portable: a run that ended before any sample has no peak (not measured), n
   const live = backend.prepare({ runId: 'slow', slot: 'default' });
   live.attach(slow.pid!);
   try {
+    // A process just exec'd may read 0 resident pages for a moment (the kernel syncs its RSS
+    // counters lazily): sample as the sampler would, until sleep shows its memory.
+    const end = Date.now() + 5000;
+    while (live.sample(Date.now()).memoryBytes === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
     assert.ok(live.sample(Date.now()).memoryBytes > 0, 'sleep has some resident memory');
     const peak = live.finish().peakBytes;
     assert.ok(peak !== null && peak > 0, `sampled peak ${peak}`);

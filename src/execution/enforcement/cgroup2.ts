@@ -100,7 +100,8 @@ export class Cgroup2Confinement implements Confinement {
   private readonly current: ProcFile;
   private readonly cpuStat: ProcFile;
   private readonly events: ProcFile;
-  private sampledPeak = 0;
+  /** Kernels without memory.peak (before 5.19): the highest memory.current seen while the run lived. */
+  private sampledPeak: number | null = null;
 
   constructor(
     readonly saved: SavedConfinement,
@@ -124,7 +125,9 @@ export class Cgroup2Confinement implements Confinement {
   /** CPU time and the OOM counter every 5th tick (and at the end); memory every tick. */
   sample(_now?: number, full = false): UsageSample {
     const mem = Number(this.current.read() ?? 0);
-    if (mem > this.sampledPeak) this.sampledPeak = mem;
+    // The closing samples (full) come after the run's exit: what is left then is page cache, not
+    // the run's use, so a run that ended before any sample has no peak ("not measured"), not 0 MB.
+    if (!full && (this.sampledPeak === null || mem > this.sampledPeak)) this.sampledPeak = mem;
     if (full || this.ticks++ % 5 === 0) {
       const usec = /^usage_usec (\d+)/m.exec(this.cpuStat.read() ?? '');
       const oom = /^oom_kill (\d+)/m.exec(this.events.read() ?? '');
