@@ -15,5 +15,6 @@ export async function acknowledgeAlert(repo: AlertsRepo, id: number, at: string)
   if (!row) throw new NotFoundError(`no alert with id ${id} (see \`smart-cron alerts\`)`, 'id');
   if (row.resolved_at) throw new ConflictError(`alert #${id} (${row.alert_type}) resolved at ${row.resolved_at}: only an open alert can be acknowledged`, 'id');
   if (row.acknowledged_at) return row;
-  return repo.update(id, { acknowledged_at: at, updated_at: at });
+  // updated_at is when the alert was last seen (`alerts` shows it): an acknowledgement is not a sighting.
+  return repo.update(id, { acknowledged_at: at });
 }

@@ -499,7 +499,9 @@ class Run implements RunHandle, SampleTarget {
     this.conf?.release();
     const out = this.outputSoFar();
     const now = this.clock.now();
-    this.resolve(baseOutcome('failed', this.startedAt, now, out, message));
+    // The command never ran: no start time (a tick prepared ahead would otherwise keep its
+    // instant, after the failure), no duration.
+    this.resolve({ ...baseOutcome('failed', now, now, out, message), started: false });
     // Its outcome is known: whoever waits for the start (the launcher) goes on. A start that threw
     // (the run directory could not be made) resolved neither before, and its run stayed running.
     this.resolveReady();

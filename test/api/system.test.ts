@@ -72,9 +72,11 @@ for (const backend of ['table', 'AlertManager'] as const) {
       assert.equal(alpha.alerts.length, 1);
       assert.equal(alpha.alerts[0].job_name, 'alpha');
       assert.equal(alpha.total, 2);
+      h.clock.jump(90_000); // acknowledged later than it was last seen
       const ack = await h.server.inject({ method: 'POST', url: '/api/alerts/1/ack', headers: h.auth });
       assert.equal(ack.statusCode, 200);
       assert.ok(ack.json().acknowledged_at);
+      assert.equal(ack.json().updated_at, all.alerts.find((x: { id: number }) => x.id === 1).updated_at, 'an acknowledgement is not a new sighting');
       // A resolved alert is over: acknowledging it is refused, with or without the daemon's manager.
       const resolved = all.alerts.find((x: { alert_type: string }) => x.alert_type === 'timeout');
       const late = await h.server.inject({ method: 'POST', url: `/api/alerts/${resolved.id}/ack`, headers: h.auth });

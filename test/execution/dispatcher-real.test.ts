@@ -181,3 +181,21 @@ test('a job past its memory_limit_mb is killed and recorded as memory_limit/oom_
     await e.database.close();
   }
 });
+
+test('a scheduled tick prepared ahead that cannot start (its working directory is gone) is failed with no start time, never "started" after it finished', async () => {
+  const e = await engine({ default: { max_concurrent_jobs: 2, max_memory_mb: 1024, max_cpu_percent: 100 } });
+  try {
+    const { schedule, at } = onceAt(2500);
+    const { job } = await e.jobs.registerJob({ name: 'nowhere', schedule, timezone: 'UTC', command: ['true'], working_dir: join(e.dir, 'gone'), timeout_seconds: 10 }, { source: 'manual', byUser: true });
+    e.d.start();
+    const run = await until('the tick recorded', async () => (await e.jobs.history.list({ jobId: job.id })).find((r) => r.recorded === 1), 15_000);
+    assert.equal(run.status, 'failed');
+    assert.match(run.error_message ?? '', /working directory .*gone: does not exist/);
+    assert.equal(run.scheduled_for, new Date(at).toISOString());
+    assert.equal(run.started_at, null, `never started (started_at ${run.started_at}, finished_at ${run.finished_at})`);
+    assert.ok(run.finished_at);
+  } finally {
+    await e.d.stop({ drain: true });
+    await e.database.close();
+  }
+});

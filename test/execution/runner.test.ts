@@ -125,6 +125,7 @@ for (const [backendName, via] of [['portable', 'direct'], ['portable', 'helper']
       const o = await h.done;
       assert.equal(o.status, 'failed');
       assert.match(o.errorMessage ?? '', re);
+      assert.equal(o.started, false, 'the command never ran: no start');
       assert.equal(h.pid, null);
       assert.match(o.outputTail, /^smart-cron: /, 'the reason is in the log too');
     }
