@@ -132,6 +132,15 @@ const event = (type: AlertType, message: string, runId: number | null): Finding 
 const state = (type: AlertType, message: string, runId: number | null = null): Finding => ({ type, severity: SEVERITY[type], message, runId, kind: 'state' });
 
 
+/**
+ * A skipped tick that the job did not ask for: the misfire policy's (the daemon was down), one
+ * that waited past its starting deadline, one whose slot config.yaml no longer has. Skips by the
+ * job's own rules (overlap, requirements, a disabled job, an open circuit with its own alert) are
+ * not misses. The words are the planner's and the dispatcher's skip reasons.
+ */
+const MISSED_SKIP = /misfire|missed|starting deadline|is not configured/i;
+export const missedSkip = (reason: string | null): boolean => MISSED_SKIP.test(reason ?? '');
+
 /** Whole MB, with a tenth below 10 MB so that a small job's baseline never reads "0 MB". */
 export const fmtMb = (x: number) => `${x < 9.95 ? x.toFixed(1) : Math.round(x)} MB`;
 
@@ -205,7 +214,7 @@ export function evaluateRun(job: AlertJob, run: AlertRun, defaults: Thresholds):
 
   const late = lateness(run);
   const graceMs = t.missedGraceSeconds * 1000;
-  if (s === 'skipped' && /misfire|missed/i.test(run.skip_reason ?? '') && on(job.alert_on_missed)) {
+  if (s === 'skipped' && missedSkip(run.skip_reason) && on(job.alert_on_missed)) {
     raise.push(event('missed', `the run due at ${run.scheduled_for} was skipped: ${run.skip_reason}`, run.id));
   } else if (late !== null && late > graceMs && on(job.alert_on_missed)) {
     raise.push(event('missed', `the run due at ${run.scheduled_for} started ${fmtDuration(late)} late`, run.id));

@@ -98,6 +98,11 @@ const runCases: { name: string; job?: Partial<JobRow>; run?: Partial<RunRow>; t?
   { name: 'tick skipped by the misfire policy: missed', run: { status: 'skipped', skip_reason: 'misfire: daemon was down', started_at: null }, raise: ['missed'] },
   { name: 'skipped for overlap: nothing, and the hanging run stays hanging', run: { status: 'skipped', skip_reason: 'overlap: previous run still running', started_at: null }, raise: [], notClears: ['hanging', 'failure'] },
   { name: "the planner's misfire skip: missed", run: { status: 'skipped', trigger: 'schedule', skip_reason: 'missed 3 ticks (misfire policy skip)', started_at: null }, raise: ['missed'] },
+  // The dispatcher's own words: a slot removed from config.yaml, a queue that never made room.
+  { name: 'skipped because its slot is not configured: missed (every tick would be, silently)', run: { status: 'skipped', skip_reason: 'slot "big" is not configured (slots: light, default, heavy)', started_at: null }, raise: ['missed'] },
+  { name: 'skipped past its starting deadline: missed', run: { status: 'skipped', skip_reason: 'waited past its starting deadline (2026-03-01T12:05:00.000Z): needs 900 MB, slot default has 300 MB free', started_at: null }, raise: ['missed'] },
+  { name: 'skipped because a requirement is not met: nothing (the rule the job asked for)', run: { status: 'skipped', skip_reason: 'requires backup: it has not succeeded within 6h', started_at: null }, raise: [] },
+  { name: 'skipped because the job was disabled: nothing', run: { status: 'skipped', skip_reason: 'job was disabled before the run could start', started_at: null }, raise: [] },
   { name: 'circuit open', run: { status: 'failed' }, job: { circuit_state: 'open', consecutive_failures: 1 }, raise: ['failure', 'circuit_open'] },
   { name: 'the success that closes the circuit (the row still says open): clears it with the failures', run: {}, job: { circuit_state: 'open' }, raise: [], clears: ['failure', 'consecutive_failures', 'circuit_open'] },
   { name: 'a half-open trial run that fails: the circuit alert stays', run: { status: 'failed' }, job: { circuit_state: 'half_open', consecutive_failures: 6 }, raise: ['failure', 'consecutive_failures'], notClears: ['circuit_open'] },
