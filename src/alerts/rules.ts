@@ -134,11 +134,12 @@ const state = (type: AlertType, message: string, runId: number | null = null): F
 
 /**
  * A skipped tick that the job did not ask for: the misfire policy's (the daemon was down), one
- * that waited past its starting deadline, one whose slot config.yaml no longer has. Skips by the
+ * that waited past its starting deadline, one whose slot config.yaml no longer has, one larger
+ * than the host's memory. Skips by the
  * job's own rules (overlap, requirements, a disabled job, an open circuit with its own alert) are
  * not misses. The words are the planner's and the dispatcher's skip reasons.
  */
-const MISSED_SKIP = /misfire|missed|starting deadline|is not configured/i;
+const MISSED_SKIP = /misfire|missed|starting deadline|is not configured|can ever give/i;
 export const missedSkip = (reason: string | null): boolean => MISSED_SKIP.test(reason ?? '');
 
 /** Whole MB, with a tenth below 10 MB so that a small job's baseline never reads "0 MB". */

@@ -43,6 +43,7 @@ export function kernelSlotLimits(slots: Record<string, SlotBudget>): Record<stri
 
 export const hostProbe: HostProbe = {
   memAvailableMb: () => readHostMemory().memAvailableMb,
+  memTotalMb: () => readHostMemory().memTotalMb,
   memoryPressure: () => readMemoryPressure(),
 };
 

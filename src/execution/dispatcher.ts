@@ -15,7 +15,7 @@ import { NodesRepo } from '../storage/repos/nodes.js';
 import type { JobRow, RunRow } from '../storage/schema.js';
 import { circuitForOutcome, passCircuit } from './circuit.js';
 import type { Launched, Launcher, LaunchSpec } from './launch.js';
-import type { LoadBalancer } from './load-balancer.js';
+import { NEEDS_MEMORY, type LoadBalancer } from './load-balancer.js';
 import { Planner } from './planner.js';
 import { arePeers, QUEUED_COLUMNS, queueOrder, type QueuedRun } from './queue.js';
 import { chooseSlot, reservationFor } from './slots.js';
@@ -32,7 +32,7 @@ const CANCEL_WATCH_MS = 1000;
 const SETTLE_EVERY_MS = 1000;
 
 /** A wait reason written by Dispatcher.notHere: the run needs another node. */
-const isNotHereReason = (reason: string) => reason.startsWith('pinned to node "') || reason.startsWith('node_selector ') || reason.startsWith('needs slot "');
+const isNotHereReason = (reason: string) => reason.startsWith('pinned to node "') || reason.startsWith('node_selector ') || reason.startsWith('needs slot "') || /^needs \d+ MB of memory \(more than node /.test(reason);
 
 export interface DispatcherOptions {
   node: string;
@@ -373,9 +373,12 @@ export class Dispatcher implements Executor {
       const d = this.o.lb.canAdmit(slot, reservation);
       if (!d.ok) {
         if (d.never) {
-          // A slot this node lacks but another node has: that node runs it (as for a pinned job).
+          // A slot this node lacks, or more memory than it has, where another node may do: that
+          // node runs it (as for a pinned job). Where none may, the run is skipped saying why,
+          // rather than waiting for ever at the head of the queue.
           const there = await this.nodesWithSlot(slot);
-          if (there.length) await this.sayNotHere(run, { key: `needs slot ${JSON.stringify(slot)}`, reason: `needs slot ${JSON.stringify(slot)}, which this node (${JSON.stringify(this.o.node)}) does not have (nodes that have it: ${there.join(', ')})` });
+          if (there.length && d.blocks === 'host') await this.sayNotHere(run, { key: NEEDS_MEMORY(reservation.memoryMb), reason: `${d.reason}; other nodes may: ${there.join(', ')}` });
+          else if (there.length) await this.sayNotHere(run, { key: `needs slot ${JSON.stringify(slot)}`, reason: `needs slot ${JSON.stringify(slot)}, which this node (${JSON.stringify(this.o.node)}) does not have (nodes that have it: ${there.join(', ')})` });
           else await this.skip(run, d.reason);
           continue;
         }

@@ -19,6 +19,8 @@ export interface HostProbe {
   memAvailableMb(): number;
   /** Memory PSI "some avg10" in percent, or null where the kernel has no PSI. */
   memoryPressure(): number | null;
+  /** MemTotal in MB: what the host could give with nothing else running (absent: not judged). */
+  memTotalMb?(): number;
 }
 
 export interface LiveRun {
@@ -43,6 +45,9 @@ export interface LoadBalancerOptions {
   clock: Clock;
   database?: Database;
 }
+
+/** How a run too large for a host says so; the same words on every node (dispatcher.ts). */
+export const NEEDS_MEMORY = (mb: number) => `needs ${Math.round(mb)} MB of memory`;
 
 export class LoadBalancer {
   private readonly live = new Map<number, LiveRun>();
@@ -99,8 +104,22 @@ export class LoadBalancer {
     return this.hostCheck(r);
   }
 
-  /** The host check: MemAvailable - unused part of running reservations - R >= reserve; PSI veto. */
+  /**
+   * The host check: MemAvailable - unused part of running reservations - R >= reserve; PSI veto.
+   * A reservation larger than the host's RAM minus the reserve can never pass: it is `never`, so
+   * that it is not left at the head of the queue holding back every run on the node for good.
+   */
   hostCheck(r: Reservation): AdmitDecision {
+    const total = this.o.host.memTotalMb?.();
+    if (total !== undefined && r.memoryMb > total - this.o.reserveMb) {
+      const most = Math.max(0, Math.round(total - this.o.reserveMb));
+      return {
+        ok: false,
+        reason: `${NEEDS_MEMORY(r.memoryMb)} (more than node "${this.o.node}" can ever give: ${Math.round(total)} MB of RAM - ${Math.round(this.o.reserveMb)} MB host reserve = ${most} MB)`,
+        blocks: 'host',
+        never: true,
+      };
+    }
     const psi = this.o.host.memoryPressure();
     if (this.o.psiVeto > 0 && psi !== null && psi > this.o.psiVeto) {
       return { ok: false, reason: `host memory pressure ${psi.toFixed(1)} % > ${this.o.psiVeto} %`, blocks: 'host', anyRun: true };

@@ -100,6 +100,7 @@ const runCases: { name: string; job?: Partial<JobRow>; run?: Partial<RunRow>; t?
   { name: "the planner's misfire skip: missed", run: { status: 'skipped', trigger: 'schedule', skip_reason: 'missed 3 ticks (misfire policy skip)', started_at: null }, raise: ['missed'] },
   // The dispatcher's own words: a slot removed from config.yaml, a queue that never made room.
   { name: 'skipped because its slot is not configured: missed (every tick would be, silently)', run: { status: 'skipped', skip_reason: 'slot "big" is not configured (slots: light, default, heavy)', started_at: null }, raise: ['missed'] },
+  { name: 'skipped as larger than the host could ever give: missed', run: { status: 'skipped', skip_reason: 'needs 30000 MB of memory (more than node "n1" can ever give: 24000 MB of RAM - 2400 MB host reserve = 21600 MB)', started_at: null }, raise: ['missed'] },
   { name: 'skipped past its starting deadline: missed', run: { status: 'skipped', skip_reason: 'waited past its starting deadline (2026-03-01T12:05:00.000Z): needs 900 MB, slot default has 300 MB free', started_at: null }, raise: ['missed'] },
   { name: 'skipped because a requirement is not met: nothing (the rule the job asked for)', run: { status: 'skipped', skip_reason: 'requires backup: it has not succeeded within 6h', started_at: null }, raise: [] },
   { name: 'skipped because the job was disabled: nothing', run: { status: 'skipped', skip_reason: 'job was disabled before the run could start', started_at: null }, raise: [] },

@@ -136,6 +136,27 @@ test('a run that does not fit its slot holds back the slot’s later runs (no st
   }
 });
 
+test('a run larger than the host could ever give is skipped saying why, and holds back nothing (before, every slot waited behind it for ever)', async () => {
+  const slots = {
+    heavy: { max_concurrent_jobs: 2, max_memory_mb: 64_000, max_cpu_percent: 100 },
+    light: { max_concurrent_jobs: 5, max_memory_mb: 1000, max_cpu_percent: 100 },
+  };
+  const h = await harness({ slots, maxSleepMs: 3600_000, host: { memAvailableMb: () => 20_000, memoryPressure: () => null, memTotalMb: () => 24_000 } });
+  try {
+    await h.add({ name: 'huge', estimated_memory_mb: 30_000, slot: 'heavy', schedule: '2 12 * * *', priority: 'critical' });
+    await h.add({ name: 'tick', estimated_memory_mb: 5, slot: 'light', schedule: '2 12 * * *', priority: 'low' });
+    h.d.start();
+    await h.step(30_000);
+    await h.step(MIN); // 12:02
+    const [huge] = await h.runs('huge');
+    assert.equal(huge!.status, 'skipped');
+    assert.match(huge!.skip_reason ?? '', /^needs 30000 MB of memory \(more than node "n1" can ever give: 24000 MB of RAM - 0 MB host reserve = 24000 MB\)$/);
+    assert.deepEqual((await h.runs('tick')).map((r) => r.status), ['running'], 'the small job in another slot is not held back');
+  } finally {
+    await h.close();
+  }
+});
+
 test('runs due at the same tick fill the room around one that does not fit, largest first; a later tick still waits behind it', async () => {
   const slots = { default: { max_concurrent_jobs: 10, max_memory_mb: 1000, max_cpu_percent: 100 } };
   const h = await harness({ slots, maxSleepMs: 3600_000 });

@@ -53,6 +53,18 @@ function hold(b: LoadBalancer, slot: string, memoryMb: number, cpuPercent = 0, u
   return runId;
 }
 
+test('a reservation larger than the host could ever give (RAM - reserve) is never admitted, saying so; one that fits RAM only waits', () => {
+  const host = Object.assign(new FakeHost(1000), { memTotalMb: () => 24_000 });
+  const b = lb({ host, reserveMb: 2400, slots: { heavy: { max_concurrent_jobs: 2, max_memory_mb: 64_000, max_cpu_percent: 100 } } });
+  const never = b.canAdmit('heavy', { memoryMb: 30_000, cpuPercent: 10 });
+  assert.deepEqual(never, { ok: false, never: true, blocks: 'host', reason: 'needs 30000 MB of memory (more than node "n1" can ever give: 24000 MB of RAM - 2400 MB host reserve = 21600 MB)' });
+  const later = b.canAdmit('heavy', { memoryMb: 20_000, cpuPercent: 10 });
+  assert.equal(later.ok, false);
+  assert.ok(!later.ok && !later.never && later.blocks === 'host', 'fits the RAM: waits for MemAvailable');
+  // A probe that does not know the host's total judges nothing of the kind.
+  assert.equal((lb({ host: new FakeHost(1000), slots: { heavy: { max_concurrent_jobs: 2, max_memory_mb: 64_000, max_cpu_percent: 100 } } }).canAdmit('heavy', { memoryMb: 30_000, cpuPercent: 10 }) as { never?: boolean }).never, undefined);
+});
+
 test('admission: count, memory and CPU budgets of a slot', () => {
   // [slot budget, runs already holding [mem, cpu], candidate [mem, cpu], admitted?, reason contains]
   const one = (jobs: number, mem: number, cpu: number): SlotBudget => ({ max_concurrent_jobs: jobs, max_memory_mb: mem, max_cpu_percent: cpu });
