@@ -397,7 +397,8 @@ export class Dispatcher implements Executor {
       const admittedAt = this.o.clock.now();
       const manual = run.trigger === 'manual';
       const startAt = manual ? admittedAt : Math.max(admittedAt, Date.parse(run.scheduled_for));
-      const dueMs = manual ? Date.parse(run.queued_at) : Math.max(Date.parse(run.queued_at), Date.parse(run.scheduled_for));
+      // A retry is due when its backoff is over: the backoff is not time spent waiting for room.
+      const dueMs = manual ? Date.parse(run.queued_at) : Math.max(Date.parse(run.queued_at), Date.parse(run.scheduled_for), run.trigger === 'retry' && run.not_before ? Date.parse(run.not_before) : 0);
       // The claim returns the whole row (admission read only what it needed of it).
       const claimed = await this.o.jobs.history.transitionReturning(run.id, ['queued'], {
         status: 'running',

@@ -518,7 +518,9 @@ test('a failed run queues its retry after the backoff; a stopped dispatcher keep
     h.d.start();
     await h.quiesce();
     assert.equal(h.launcher.running.length, 1);
-    assert.equal((await h.jobs.history.byId(h.launcher.running[0]!.spec.runId))!.trigger, 'retry');
+    const started = (await h.jobs.history.byId(h.launcher.running[0]!.spec.runId))!;
+    assert.equal(started.trigger, 'retry');
+    assert.equal(started.wait_ms, 0, 'started as its backoff ended: the backoff is not time spent waiting for room');
   } finally {
     await h.close();
   }
