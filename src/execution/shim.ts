@@ -390,10 +390,17 @@ export function buildOutcome(f: OutcomeFacts): RunOutcome {
   else if (f.stop) {
     o.status = f.stop.status;
     o.errorMessage = f.stop.status === 'memory_limit' || f.signalled === false ? f.stop.message : `${f.stop.message} (SIGTERM to the process group${hard})`;
-  } else if (f.oomKills > 0 && o.exitCode !== 0) {
+  } else if (f.oomKills > 0) {
+    // Also when the command went on and exited 0 after the kernel killed one of its processes:
+    // cgroup v2's oom.group (and our v1 sampler, when it sees the kill first) ends the whole run
+    // then, so which of the two a run got must not depend on how soon it exited.
     o.status = 'oom_killed';
     const at = f.memoryLimitMb ? `its memory limit of ${f.memoryLimitMb} MB` : 'the slot memory budget';
-    o.errorMessage = `killed by the kernel OOM killer at ${at} (${f.oomKills} OOM kill${f.oomKills > 1 ? 's' : ''} in the run's cgroup)`;
+    const kills = `${f.oomKills} OOM kill${f.oomKills > 1 ? 's' : ''} in the run's cgroup`;
+    o.errorMessage =
+      o.exitCode === 0
+        ? `a process of the run was killed by the kernel OOM killer at ${at} (${kills}); the command went on and exited 0`
+        : `killed by the kernel OOM killer at ${at} (${kills})`;
   } else if (o.exitCode === 0) {
     o.status = 'succeeded';
   } else if (!f.mainExit && !f.exit) {
