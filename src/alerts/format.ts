@@ -38,11 +38,11 @@ const ADVICE: Record<AlertType, string> = {
   failure: 'Read the output below and the full log of the run; run it again by hand with `smart-cron run NAME --wait` once fixed.',
   timeout: 'Check what the job was waiting for (locks, network, a slow query). If it now needs longer, raise timeout_seconds (`smart-cron jobs set NAME timeout_seconds=…`).',
   memory_limit: 'The run used more than its memory_limit_mb. Find out why it grew (input size?), or raise the limit if the growth is expected.',
-  oom_killed: 'The kernel\'s OOM killer ended the run; the message above says where. At the job\'s own memory_limit_mb: find out why it grew, or raise the limit. At the slot\'s budget or the host\'s memory: check what else was running (`smart-cron slots`) and the job\'s memory estimate.',
+  oom_killed: 'The kernel\'s OOM killer ended the run; the message above says where. At the job\'s own memory_limit_mb: find out why it grew, or raise the limit. At the slot\'s limit or the host\'s memory: check what else was running (`smart-cron slots`) and the job\'s memory estimate; a job larger than its slot\'s budget needs a larger slot.',
   high_memory: 'The run finished but used far more memory than usual. Check its input; if this is the new normal, the baseline adapts after a few runs.',
   high_duration: 'The run finished but took far longer than usual. Check for slow dependencies or growing input.',
   consecutive_failures: 'The job keeps failing. Look at the last runs (`smart-cron history NAME`); disable it (`smart-cron jobs disable NAME`) if it cannot be fixed soon.',
-  missed: 'A scheduled run did not start in time. Check that the daemon is running (`smart-cron status`) and whether the job\'s slot is full (`smart-cron slots`).',
+  missed: 'A scheduled run did not start in time. Check that the daemon is running (`smart-cron status`), whether the job\'s slot is full (`smart-cron slots`) or gone from config.yaml, and the reason in `smart-cron history`.',
   hanging: 'The run is still going, far beyond its usual duration. Look at the process; it will be killed at its timeout.',
   circuit_open: 'Runs are paused after repeated failures and resume after the cool-down. Fix the cause, then run it by hand to close the circuit.',
 };

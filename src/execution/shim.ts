@@ -395,7 +395,7 @@ export function buildOutcome(f: OutcomeFacts): RunOutcome {
     // cgroup v2's oom.group (and our v1 sampler, when it sees the kill first) ends the whole run
     // then, so which of the two a run got must not depend on how soon it exited.
     o.status = 'oom_killed';
-    const at = f.memoryLimitMb ? `its memory limit of ${f.memoryLimitMb} MB` : 'the slot memory budget';
+    const at = f.memoryLimitMb ? `its memory limit of ${f.memoryLimitMb} MB` : "its slot's memory limit (the slot's budget × 1.25 + 64 MB)";
     const kills = `${f.oomKills} OOM kill${f.oomKills > 1 ? 's' : ''} in the run's cgroup`;
     o.errorMessage =
       o.exitCode === 0
