@@ -13,10 +13,24 @@ export interface Clock {
   setTimer(ms: number, fn: () => void): TimerHandle;
 }
 
+/** The longest delay Node's timers hold (2^31-1 ms, 24.8 days): past it one fires at once, with a TimeoutOverflowWarning. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimer(ms, fn) {
-    const t = setTimeout(fn, Math.max(0, ms));
+    // A longer wait is slept in pieces, each re-armed for what is left until the real due time,
+    // so however long (or non-finite) the delay, it never fires early.
+    const due = Date.now() + Math.max(0, ms);
+    let t: NodeJS.Timeout;
+    const arm = (left: number) => {
+      t = setTimeout(() => {
+        const rest = due - Date.now();
+        if (rest > 0 && left > MAX_TIMER_MS) arm(rest);
+        else fn();
+      }, Math.min(Math.max(0, left), MAX_TIMER_MS));
+    };
+    arm(Number.isNaN(ms) ? 0 : Math.max(0, ms));
     return { cancel: () => clearTimeout(t) };
   },
 };

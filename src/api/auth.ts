@@ -5,9 +5,10 @@
  * (SameSite=Strict already stops cross-site sends; the header is the second lock).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import { UnauthorizedError } from '../errors.js';
+import { ConfigError, UnauthorizedError } from '../errors.js';
 import { ErrorBody } from './schemas.js';
 import type { Api } from './types.js';
 
@@ -29,6 +30,48 @@ declare module 'fastify' {
   interface FastifyRequest {
     auth: AuthVia | null;
   }
+}
+
+/**
+ * A token a caller can send: "Authorization: Bearer <token>" carries one word of visible ASCII
+ * (identify() reads \S+), and POST /api/session takes at most 1000 characters. A token with a
+ * space, say, would start the API and then refuse every caller, /metrics scrapers included.
+ */
+const TOKEN_RULE = /^[\x21-\x7e]{16,1000}$/;
+const TOKEN_EXPECTED = '16 to 1000 visible ASCII characters, no spaces';
+
+/**
+ * The API token from <home>/api-token (written by `smart-cron init`): the one check, for the
+ * daemon (which will not serve without it) and doctor. init keeps a file that exists, so the
+ * advice for a bad one is to replace it, not to run init over it.
+ */
+export function readApiToken(tokenPath: string): string {
+  if (!existsSync(tokenPath)) throw new ConfigError(`API token file ${tokenPath} is missing: run \`smart-cron init\` to create it`, 'api-token');
+  let token: string;
+  try {
+    token = readFileSync(tokenPath, 'utf8').trim();
+  } catch (e) {
+    throw new ConfigError(`API token file ${tokenPath}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 'api-token');
+  }
+  if (!TOKEN_RULE.test(token)) {
+    throw new ConfigError(
+      `API token file ${tokenPath} holds no usable token (expected ${TOKEN_EXPECTED}): write one into it, or delete it and run \`smart-cron init\` to create a new one`,
+      'api-token',
+    );
+  }
+  return token;
+}
+
+/** What is unsafe about a usable token file: readable by other users of the machine (init writes it 0600). */
+export function apiTokenWarnings(tokenPath: string): string[] {
+  let mode: number;
+  try {
+    mode = statSync(tokenPath).mode;
+  } catch {
+    return []; // missing or unreadable: readApiToken says so
+  }
+  if ((mode & 0o077) === 0) return [];
+  return [`API token file ${tokenPath} is readable by other users (mode ${(mode & 0o777).toString(8).padStart(4, '0')}): anyone on this machine can call the API; chmod 600 ${tokenPath}`];
 }
 
 function digest(s: string): Buffer {

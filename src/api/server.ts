@@ -108,13 +108,8 @@ export function packageRoot(): string {
   }
 }
 
-/** The API token from <home>/api-token (written by `smart-cron init`). */
-export function readApiToken(tokenPath: string): string {
-  if (!existsSync(tokenPath)) throw new ConfigError(`API token file ${tokenPath} is missing: run \`smart-cron init\` to create it`, 'api-token');
-  const token = readFileSync(tokenPath, 'utf8').trim();
-  if (token.length < 16) throw new ConfigError(`API token file ${tokenPath} holds no usable token (expected 16+ characters): run \`smart-cron init\``, 'api-token');
-  return token;
-}
+/** The API token from <home>/api-token: the rule is auth.ts's (doctor uses it too). */
+export { readApiToken } from './auth.js';
 
 /** Response schemas document and type the answers; JSON.stringify never drops a field a schema forgot. */
 const serializerCompiler = () => (data: unknown) => JSON.stringify(data);
@@ -239,17 +234,19 @@ export function isLoopback(host: string): boolean {
   return false;
 }
 
+/** Why the API may not be served on api.host (null: it may): startServer's rule, and doctor's. */
+export function remoteBindProblem(api: Pick<Config['api'], 'host' | 'allow_remote'>): string | null {
+  if (isLoopback(api.host) || api.allow_remote) return null;
+  return `api.host: refusing to serve the API on ${api.host}, which is not a loopback address; set api.allow_remote: true in config.yaml to allow it (anyone who can reach the port and has the token can run jobs)`;
+}
+
 /**
  * Bind to api.host:api.port. A non-loopback host (0.0.0.0, a LAN address, a name) is refused
  * unless api.allow_remote is true: the API can run commands, so exposing it is a decision.
  */
 export async function startServer(server: FastifyInstance | Api, api: Pick<Config['api'], 'host' | 'port' | 'allow_remote'>): Promise<string> {
-  if (!isLoopback(api.host) && !api.allow_remote) {
-    throw new ConfigError(
-      `api.host: refusing to serve the API on ${api.host}, which is not a loopback address; set api.allow_remote: true in config.yaml to allow it (anyone who can reach the port and has the token can run jobs)`,
-      'api.allow_remote',
-    );
-  }
+  const refused = remoteBindProblem(api);
+  if (refused) throw new ConfigError(refused, 'api.allow_remote');
   try {
     return await server.listen({ host: api.host, port: api.port });
   } catch (e) {

@@ -10,8 +10,10 @@ import { runningDaemon } from '../daemon/state.js';
 import { UnavailableError, ValidationError } from '../errors.js';
 import { pruneHistory } from '../jobs/retention.js';
 import { alertSettingsProblems, envSetting, loadConfig, resolveHome, type Config } from '../config/load.js';
-import { enforcementReport } from '../execution/doctor.js';
-import { describeDatabase, openDatabase, parseDatabaseUrl, redact } from '../storage/database.js';
+import { enforcementReport, jobsInMissingSlots } from '../execution/doctor.js';
+import { apiTokenWarnings, readApiToken } from '../api/auth.js';
+import { remoteBindProblem } from '../api/server.js';
+import { describeDatabase, openDatabase, parseDatabaseUrl, redact, type Database } from '../storage/database.js';
 import type { CliContext, GlobalOptions } from './context.js';
 import { print, printJson, when } from './output.js';
 import { decimalWhole } from './words.js';
@@ -242,7 +244,8 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
     .action(async () => {
       const report = enforcementReport();
       const g = ctx.globals();
-      const checks: { check: string; ok: boolean; detail: string }[] = [];
+      // warn: sound enough to run, but worth fixing (printed "warn", exit 0).
+      const checks: { check: string; ok: boolean; detail: string; warn?: boolean }[] = [];
       let config: Config | null = null;
       try {
         config = loadConfig({ home: g.home, database: g.database, nodeId: g.nodeId });
@@ -251,13 +254,32 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
         checks.push({ check: 'config', ok: false, detail: (e as Error).message });
       }
       if (config) {
-        checks.push({ check: 'api token', ok: existsSync(config.tokenPath), detail: existsSync(config.tokenPath) ? config.tokenPath : `${config.tokenPath} missing: run \`smart-cron init\`` });
+        // The daemon's own checks: what it would refuse to start with, doctor fails on.
         try {
-          const db = await openDatabase(config.database);
+          readApiToken(config.tokenPath);
+          const warnings = apiTokenWarnings(config.tokenPath);
+          checks.push({ check: 'api token', ok: true, warn: warnings.length > 0, detail: warnings.join('; ') || config.tokenPath });
+        } catch (e) {
+          checks.push({ check: 'api token', ok: false, detail: (e as Error).message });
+        }
+        const bind = remoteBindProblem(config.api);
+        checks.push({ check: 'api', ok: !bind, detail: bind ?? `${config.api.host}:${config.api.port}${config.api.allow_remote ? ' (allow_remote)' : ''}` });
+        let db: Database | null = null;
+        try {
+          db = await openDatabase(config.database);
           checks.push({ check: 'database', ok: true, detail: db.description });
-          await db.close();
         } catch (e) {
           checks.push({ check: 'database', ok: false, detail: (e as Error).message });
+        }
+        if (db) {
+          try {
+            const missing = await jobsInMissingSlots(db.db, config.slots);
+            checks.push({ check: 'slots', ok: missing.length === 0, detail: missing.join('; ') || Object.keys(config.slots).join(', ') });
+          } catch (e) {
+            checks.push({ check: 'slots', ok: false, detail: (e as Error).message });
+          } finally {
+            await db.close();
+          }
         }
         const chosen = config.execution.enforcement === 'auto' ? report.auto : config.execution.enforcement;
         checks.push({ check: 'enforcement', ok: true, detail: `${chosen}${config.execution.enforcement === 'auto' ? ' (auto)' : ''}` });
@@ -273,7 +295,7 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
       } else {
         for (const l of report.lines) print(l);
         print('');
-        for (const c of checks) print(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.check.padEnd(12)} ${c.detail}`);
+        for (const c of checks) print(`${!c.ok ? 'FAIL' : c.warn ? 'warn' : 'ok  '}  ${c.check.padEnd(12)} ${c.detail}`);
       }
       if (checks.some((c) => !c.ok)) process.exitCode = 1;
     });

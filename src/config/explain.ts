@@ -48,8 +48,49 @@ export function explainErrors(schema: TSchema, value: unknown): Explained | null
   // A URL is shown without its password or token (an smtp_url or webhook URL that failed its pattern).
   const redacted = typeof found === 'string' && /^[a-z][a-z0-9+.-]*:\/\//i.test(found) ? redactUrl(found) : '';
   const got = describeValue(redacted.includes('***') ? redacted : found);
-  const expectations = [...new Set(same.map((e) => expectation(e, schema)))];
+  const expectations = alternatives(same, schema);
   return { field: field || '(top level)', message: `${field || '(top level)'} = ${got}: expected ${expectations.join(' or ')}` };
+}
+
+/**
+ * What the value should have been. Errors from one schema node are rules it must meet all
+ * together ("and"); errors from different nodes are the alternatives of a union ("or"). A
+ * number is described whole, its type and range in one phrase: "a whole number from 1 to 100".
+ */
+function alternatives(errors: SchemaError[], schema: TSchema): string[] {
+  const byNode = new Map<string, SchemaError[]>();
+  errors.forEach((e, i) => {
+    const key = e.schemaPath ?? `?${i}`; // no path: nothing says they are one node's
+    byNode.set(key, [...(byNode.get(key) ?? []), e]);
+  });
+  const out = [...byNode.entries()].map(([path, rules]) => {
+    const node = atSchemaPath(schema, path) as NumberNode | undefined;
+    if (node && 'const' in node) return JSON.stringify(node.const);
+    if (node && (node.type === 'number' || node.type === 'integer')) return numberPhrase(node);
+    return [...new Set(rules.map((e) => expectation(e, schema)))].join(' and ');
+  });
+  return [...new Set(out)];
+}
+
+interface NumberNode {
+  type?: unknown;
+  const?: unknown;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+}
+
+function numberPhrase(n: NumberNode): string {
+  const kind = n.type === 'integer' ? 'a whole number' : 'a number';
+  if (n.minimum !== undefined && n.maximum !== undefined) return `${kind} from ${n.minimum} to ${n.maximum}`;
+  const bounds = [
+    n.minimum !== undefined && `>= ${n.minimum}`,
+    n.exclusiveMinimum !== undefined && `> ${n.exclusiveMinimum}`,
+    n.maximum !== undefined && `<= ${n.maximum}`,
+    n.exclusiveMaximum !== undefined && `< ${n.exclusiveMaximum}`,
+  ].filter(Boolean);
+  return bounds.length ? `${kind} ${bounds.join(' and ')}` : kind;
 }
 
 function expectation(e: SchemaError, schema: TSchema): string {

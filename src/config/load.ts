@@ -9,8 +9,18 @@ import { setDefaultTimezone } from '../schedule/cron.js';
 import { canonicalTimezone, systemTimezone } from '../schedule/names.js';
 import { isValidTimezone } from '../schedule/zone.js';
 import { parseDatabaseUrl } from '../storage/database.js';
-import { describeValue, explainErrors } from './explain.js';
+import { closest, describeValue, explainErrors } from './explain.js';
 import { ConfigSchema, DEFAULT_SLOTS, NODE_ID, NODE_ID_PATTERN, type FileConfig } from './schema.js';
+
+const SLOT_KEYS = DEFAULT_SLOTS.default!;
+
+/**
+ * The lease is this many heartbeats at least. Failover marks a node down (and its running runs
+ * lost) once its heartbeat has stood still for a whole lease of watching, and the watcher looks
+ * once per heartbeat of its own: with fewer, a single late heartbeat (a slow write, a busy
+ * event loop) would be taken for a dead node.
+ */
+export const MIN_LEASE_HEARTBEATS = 3;
 
 export interface Config extends FileConfig {
   home: string;
@@ -60,10 +70,12 @@ export function loadConfig(inputs: ConfigInputs = {}): Config {
   const file = validateConfig(withDefaultSlots(raw, configPath), configPath);
   const database = inputs.database ?? envSetting(env, 'SMART_CRON_DATABASE_URL') ?? (file.database !== undefined ? fileDatabase(file.database, home, configPath) : `sqlite:${join(home, 'smart-cron.db')}`);
   checkDatabaseFolder(database, home);
-  // config.yaml's node.id was checked with the rest of the file; a flag or environment value here.
-  const nodeId = inputs.nodeId ?? envSetting(env, 'SMART_CRON_NODE_ID') ?? file.node.id ?? hostname();
+  // config.yaml's node.id was checked with the rest of the file; a flag, environment or host name here, named as such.
+  const envNodeId = envSetting(env, 'SMART_CRON_NODE_ID');
+  const [nodeId, nodeIdFrom] =
+    inputs.nodeId !== undefined ? [inputs.nodeId, '--node-id'] : envNodeId !== undefined ? [envNodeId, 'SMART_CRON_NODE_ID'] : file.node.id !== undefined ? [file.node.id, 'node.id'] : [hostname(), "this machine's host name (set node.id in config.yaml or --node-id)"];
   if (!new RegExp(NODE_ID_PATTERN).test(nodeId)) {
-    throw new ConfigError(`node id "${nodeId}" is invalid (expected ${NODE_ID})`, 'node-id');
+    throw new ConfigError(`${nodeIdFrom}: node id "${nodeId}" is invalid (expected ${NODE_ID})`, 'node-id');
   }
   const timezone = homeTimezone(file.timezone, configPath);
   // The schedule layer's default for this process: the CLI and the daemon of a home agree.
@@ -124,6 +136,8 @@ function readConfigFile(path: string): string | null {
  * (A path typed with --database or SMART_CRON_DATABASE_URL is the typist's current directory's.)
  */
 function fileDatabase(url: string, home: string, configPath: string): string {
+  // `sqlite:<home>/…`, as the README and older templates wrote it: the home, not a folder named "<home>".
+  url = url.replace(/^sqlite:<home>\//, 'sqlite:');
   try {
     const target = parseDatabaseUrl(url, 'database', home);
     return target.dialect === 'sqlite' ? `sqlite:${target.location}` : url;
@@ -162,7 +176,16 @@ function withDefaultSlots(raw: unknown, path: string): unknown {
     if (!/^[a-z][a-z0-9_-]{0,31}$/.test(name)) {
       throw new ConfigError(`${path}: slots: slot name "${name}" is not valid (expected lower-case letters, digits, '_' or '-', starting with a letter)`, `slots.${name}`);
     }
+    // A job's `slot: auto` means "pick light, default or heavy by its weights": a slot of that name could never be chosen.
+    if (name === 'auto') {
+      throw new ConfigError(`${path}: slots: "auto" cannot be a slot name (a job's slot auto means "choose light, default or heavy by its weights"); choose another name`, 'slots.auto');
+    }
     const base = DEFAULT_SLOTS[name];
+    const guess = base ? undefined : closest(name, Object.keys(DEFAULT_SLOTS));
+    // A new slot needs its whole budget; one given in part and named like a built-in one is most likely a typo of it.
+    if (guess && !(v && typeof v === 'object' && Object.keys(SLOT_KEYS).every((k) => k in v))) {
+      throw new ConfigError(`${path}: slots.${name}: not a built-in slot (did you mean "${guess}"?); a new slot needs all of ${Object.keys(SLOT_KEYS).join(', ')}`, `slots.${name}`);
+    }
     merged[name] = base && v && typeof v === 'object' && !Array.isArray(v) ? { ...base, ...(v as object) } : v;
   }
   return { ...doc, slots: merged };
@@ -191,7 +214,7 @@ export function validateConfig(raw: unknown, path: string): FileConfig {
     throw new ConfigError(`${path}: expected a mapping of settings at the top level, got ${describeValue(raw)}`, 'config.yaml');
   }
   const value = Value.Default(ConfigSchema, withoutEmptyKeys(ConfigSchema, Value.Clone(raw))) as unknown;
-  const problem = explainErrors(ConfigSchema, value) ?? smtpUrlProblem((value as FileConfig).alerts.email.smtp_url);
+  const problem = explainErrors(ConfigSchema, value) ?? settingsProblem(value as FileConfig);
   if (problem) throw new ConfigError(`${path}: ${problem.message}`, problem.field);
   return value as FileConfig;
 }
@@ -213,8 +236,25 @@ function withoutEmptyKeys(schema: unknown, value: unknown): unknown {
   return doc;
 }
 
-/** The schema's pattern sees only the scheme: the mail would fail on the rest much later, at its first alert. */
-function smtpUrlProblem(url: string): { field: string; message: string } | null {
+/** What the schema cannot say, one key at a time: the first problem, or null. */
+function settingsProblem(c: FileConfig): { field: string; message: string } | null {
+  const { heartbeat_seconds: beat, lease_seconds: lease } = c.node;
+  if (lease < MIN_LEASE_HEARTBEATS * beat) {
+    return {
+      field: 'node.lease_seconds',
+      message: `node.lease_seconds = ${lease} with node.heartbeat_seconds = ${beat}: the lease must be at least ${MIN_LEASE_HEARTBEATS} heartbeats long (lease_seconds >= ${MIN_LEASE_HEARTBEATS * beat}; the defaults are 30 and 5), or other nodes take one late heartbeat for a dead node`,
+    };
+  }
+  const web = 'an http:// or https:// URL with a host and an optional port from 1 to 65535';
+  return (
+    urlProblem(c.alerts.email.smtp_url, 'alerts.email.smtp_url', 'an smtp:// or smtps:// URL with a host and an optional port from 1 to 65535, such as smtp://mail.example.org:587') ??
+    c.alerts.webhooks.map((w, i) => urlProblem(w.url, `alerts.webhooks.${i}.url`, `${web}, such as https://hooks.example.org/smart-cron`)).find(Boolean) ??
+    (c.api.public_url === undefined ? null : urlProblem(c.api.public_url, 'api.public_url', `${web}, such as https://cron.example.org`))
+  );
+}
+
+/** The schema's pattern sees only the scheme: a mail or webhook would fail on the rest much later, at its first alert. */
+function urlProblem(url: string, field: string, expected: string): { field: string; message: string } | null {
   let host = '';
   try {
     host = new URL(url).hostname;
@@ -222,8 +262,7 @@ function smtpUrlProblem(url: string): { field: string; message: string } | null 
     // not a URL at all
   }
   if (host) return null;
-  const field = 'alerts.email.smtp_url';
-  return { field, message: `${field} = ${JSON.stringify(redactUrl(url))}: expected an smtp:// or smtps:// URL with a host and an optional port from 1 to 65535, such as smtp://mail.example.org:587` };
+  return { field, message: `${field} = ${JSON.stringify(redactUrl(url))}: expected ${expected}` };
 }
 
 /**

@@ -23,11 +23,20 @@ export const DEFAULT_SLOTS: Record<string, SlotBudget> = {
   light: { max_concurrent_jobs: 10, max_memory_mb: 1024, max_cpu_percent: 50 },
 };
 
+/**
+ * Time settings are bounded: Node's timers hold at most 2^31-1 ms (24.8 days); past that a
+ * timer fires at once (every 1 ms for an interval), so "huge" must be refused, not wrapped.
+ * The bounds are far beyond any sensible value and well inside what a timer can hold.
+ */
+const MAX_TIMEOUT_MS = 600_000;
+export const MAX_HISTORY_DAYS = 36500;
+
 const Webhook = Type.Object(
   {
+    /** The whole URL is checked in load.ts (a host, a port in range). */
     url: Type.String({ pattern: '^https?://', description: 'an http:// or https:// URL' }),
     format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('slack')], { default: 'json' })),
-    timeout_ms: Type.Optional(Type.Integer({ minimum: 100, default: 5000 })),
+    timeout_ms: Type.Optional(Type.Integer({ minimum: 100, maximum: MAX_TIMEOUT_MS, default: 5000 })),
     retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 20, default: 3 })),
   },
   { additionalProperties: false },
@@ -47,8 +56,8 @@ export const ConfigSchema = Type.Object(
         port: Type.Integer({ minimum: 0, maximum: 65535, default: 7420 }),
         /** Serve the API on a non-loopback address; refused unless a token exists. */
         allow_remote: Type.Boolean({ default: false }),
-        /** Base URL the alert links point to (default http://host:port). */
-        public_url: Type.Optional(Type.String()),
+        /** Base URL the alert links point to (default http://host:port); the whole URL is checked in load.ts. */
+        public_url: Type.Optional(Type.String({ pattern: '^https?://', description: 'an http:// or https:// URL' })),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -75,7 +84,8 @@ export const ConfigSchema = Type.Object(
          * instant of another's (cron ticks are whole seconds).
          */
         start_lead_ms: Type.Integer({ minimum: 0, maximum: 10_000, default: 750 }),
-        kill_grace_seconds: Type.Number({ minimum: 0, default: 10 }),
+        /** Between SIGTERM and SIGKILL: an hour is more than any clean shutdown needs. */
+        kill_grace_seconds: Type.Number({ minimum: 0, maximum: 3600, default: 10 }),
         /** Bytes of output kept in the history row (head and tail). */
         output_tail_bytes: Type.Integer({ minimum: 1024, default: 65536 }),
         /** Size cap of each run's log file. */
@@ -88,8 +98,10 @@ export const ConfigSchema = Type.Object(
         /** This machine's name among nodes (--node-id and SMART_CRON_NODE_ID win; default the hostname). */
         id: Type.Optional(Type.String({ pattern: NODE_ID_PATTERN, description: NODE_ID })),
         labels: Type.Record(Type.String(), Type.String(), { default: {} }),
-        heartbeat_seconds: Type.Number({ exclusiveMinimum: 0, default: 5 }),
-        lease_seconds: Type.Number({ exclusiveMinimum: 0, default: 30 }),
+        /** Each heartbeat is a database write (and a failover check): not more than twice a second. */
+        heartbeat_seconds: Type.Number({ minimum: 0.5, maximum: 3600, default: 5 }),
+        /** At least MIN_LEASE_HEARTBEATS heartbeats long (checked in load.ts); a day at most. */
+        lease_seconds: Type.Number({ minimum: 1, maximum: 86400, default: 30 }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -110,14 +122,14 @@ export const ConfigSchema = Type.Object(
             require_tls: Type.Boolean({ default: false }),
             /** Accept self-signed server certificates (only for a trusted relay). */
             tls_reject_unauthorized: Type.Boolean({ default: true }),
-            timeout_ms: Type.Integer({ minimum: 100, default: 10000 }),
+            timeout_ms: Type.Integer({ minimum: 100, maximum: MAX_TIMEOUT_MS, default: 10000 }),
             retries: Type.Integer({ minimum: 0, maximum: 20, default: 2 }),
           },
           { additionalProperties: false, default: {} },
         ),
         webhooks: Type.Array(Webhook, { default: [] }),
         /** First retry delay of a failed delivery; each further retry waits twice as long. */
-        retry_backoff_ms: Type.Integer({ minimum: 1, default: 1000 }),
+        retry_backoff_ms: Type.Integer({ minimum: 1, maximum: 3_600_000, default: 1000 }),
         /** Notifications per channel per hour before a digest replaces them. */
         rate_limit_per_hour: Type.Integer({ minimum: 1, default: 20 }),
         missed_grace_seconds: Type.Integer({ minimum: 0, default: 300 }),
@@ -139,7 +151,8 @@ export const ConfigSchema = Type.Object(
     ),
     retention: Type.Object(
       {
-        history_days: Type.Number({ exclusiveMinimum: 0, default: 90 }),
+        /** As `prune --days`: further back than any run, and a cut-off the date arithmetic can still express. */
+        history_days: Type.Number({ exclusiveMinimum: 0, maximum: MAX_HISTORY_DAYS, default: 90 }),
         max_runs_per_job: Type.Integer({ minimum: 1, default: 10000 }),
       },
       { additionalProperties: false, default: {} },

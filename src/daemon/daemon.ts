@@ -6,6 +6,8 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { AlertManager } from '../alerts/manager.js';
 import { buildServer, readApiToken, staleDashboard, startServer, type Api } from '../api/server.js';
+import { apiTokenWarnings } from '../api/auth.js';
+import { jobsInMissingSlots } from '../execution/doctor.js';
 import { EventBus } from '../events.js';
 import type { Dispatcher } from '../execution/dispatcher.js';
 import type { HostProbe } from '../execution/load-balancer.js';
@@ -190,7 +192,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     });
     log(`smart-cron ${VERSION} daemon started: node ${config.nodeId}, ${app.database.description}, enforcement ${backend.describe()}`);
     if (recovered.adopted + recovered.interrupted > 0) log(`recovery: ${recovered.adopted} adopted, ${recovered.interrupted} interrupted`);
-    for (const p of alertSettingsProblems(config.alerts)) log(`warning: ${p}`);
+    for (const p of [...alertSettingsProblems(config.alerts), ...(await jobsInMissingSlots(app.database.db, config.slots)), ...(apiUrl ? apiTokenWarnings(config.tokenPath) : [])]) log(`warning: ${p}`);
     if (apiUrl) log(`dashboard and API on ${apiUrl} (sign in with the token in ${config.tokenPath})`);
     const stale = apiUrl ? staleDashboard() : null;
     if (stale) log(`note: ${stale} changed after the dashboard was built: the dashboard served is the older build (npm run build:web)`);

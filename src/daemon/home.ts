@@ -11,7 +11,7 @@ import { loadConfig, parseConfigText, resolveHome } from '../config/load.js';
 import { openDatabase, parseDatabaseUrl, redact } from '../storage/database.js';
 
 export const CONFIG_TEMPLATE = `# smart-cron configuration. Every key is optional; the values shown are the defaults.
-# database: sqlite:<home>/smart-cron.db     # or postgres://user:pass@host:5432/db
+# database: sqlite:smart-cron.db            # a relative path is in the home; or postgres://user:pass@host:5432/db
 # api: { host: 127.0.0.1, port: 7420 }
 # host:
 #   reserve_mb: auto                         # memory kept free for the host: auto = max(10 % of RAM, 1024)

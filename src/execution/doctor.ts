@@ -3,6 +3,8 @@
  * log: cgroup v2 delegation, cgroup v1 controllers, PSI, smaps_rollup, and which backend
  * `auto` picks. Read-only: probing creates nothing.
  */
+import type { Kysely } from 'kysely';
+import type { DB } from '../storage/schema.js';
 import { probeHost } from './enforcement/detect.js';
 import { perlAvailable } from './spawn-helper.js';
 import type { BackendName } from './enforcement/types.js';
@@ -93,4 +95,19 @@ export function enforcementReport(): EnforcementReport {
     spawnHelper: helper,
     lines,
   };
+}
+
+/**
+ * Enabled jobs whose slot config.yaml no longer has (removed after jobs were put in it): every
+ * run of theirs is refused admission. For doctor and the daemon's start-up log alike; `auto`
+ * picks light, default or heavy, which always exist.
+ */
+export async function jobsInMissingSlots(db: Kysely<DB>, slots: Record<string, unknown>): Promise<string[]> {
+  const jobs = await db.selectFrom('smart_cron_integrated_jobs').select(['name', 'slot']).where('enabled', '=', 1).orderBy('name').execute();
+  const bySlot = new Map<string, string[]>();
+  for (const j of jobs) if (j.slot !== 'auto' && !(j.slot in slots)) bySlot.set(j.slot, [...(bySlot.get(j.slot) ?? []), j.name]);
+  return [...bySlot.entries()].map(
+    ([slot, names]) =>
+      `slot "${slot}" is not in config.yaml, but enabled job${names.length === 1 ? '' : 's'} ${names.slice(0, 5).join(', ')}${names.length > 5 ? ` and ${names.length - 5} more` : ''} ${names.length === 1 ? 'is' : 'are'} in it: ${names.length === 1 ? 'its' : 'their'} runs cannot start (add the slot under slots: again, or move the jobs: smart-cron jobs set NAME slot=auto)`,
+  );
 }

@@ -14,7 +14,9 @@ export interface PruneResult {
 
 export async function pruneHistory(jm: JobManager, o: { historyDays: number; maxRunsPerJob: number; runsDir: string; nowMs: number }): Promise<PruneResult> {
   const db = jm.database.db;
-  const cutoff = iso(o.nowMs - o.historyDays * 86400_000);
+  // Never before the epoch: a cut-off past what a Date can hold (history_days: 999999999) would
+  // throw "Invalid time value" at every prune; nothing ran before 1970, so that keeps it all.
+  const cutoff = iso(Math.max(0, o.nowMs - o.historyDays * 86400_000) || 0);
   const doomed: number[] = [];
   const old = await db
     .selectFrom('smart_cron_job_history')

@@ -99,22 +99,22 @@ const BAD: [string, string, string, (string | RegExp)[]][] = [
   ['unknown top-level key', 'slot:\n  default: {}\n', 'slot', ['unknown setting "slot"', 'did you mean "slots"?']],
   ['unknown key in a slot (a map of slots)', 'slots:\n  default: { max_concurent_jobs: 5 }\n', 'slots.default.max_concurent_jobs', ['unknown setting "slots.default.max_concurent_jobs"', 'did you mean "max_concurrent_jobs"?']],
   ['unknown key in a list item', 'alerts:\n  webhooks: [{ url: "http://x", fromat: json }]\n', 'alerts.webhooks.0.fromat', ['unknown setting "alerts.webhooks.0.fromat"', 'did you mean "format"?']],
-  ['wrong type', 'api:\n  port: high\n', 'api.port', ['api.port = "high"', 'expected', 'integer']],
-  ['out of range (max)', 'api:\n  port: 70000\n', 'api.port', ['api.port = 70000', 'expected <= 65535']],
-  ['out of range (min)', 'slots:\n  heavy: { max_concurrent_jobs: 0, max_memory_mb: 1, max_cpu_percent: 5 }\n', 'slots.heavy.max_concurrent_jobs', ['slots.heavy.max_concurrent_jobs = 0', 'expected >= 1']],
-  ['cpu above 100 %', 'slots:\n  light: { max_concurrent_jobs: 1, max_memory_mb: 1, max_cpu_percent: 150 }\n', 'slots.light.max_cpu_percent', ['= 150', 'expected <= 100']],
+  ['wrong type', 'api:\n  port: high\n', 'api.port', ['api.port = "high"', 'expected a whole number from 0 to 65535']],
+  ['out of range (max)', 'api:\n  port: 70000\n', 'api.port', ['api.port = 70000', 'expected a whole number from 0 to 65535']],
+  ['out of range (min)', 'slots:\n  heavy: { max_concurrent_jobs: 0, max_memory_mb: 1, max_cpu_percent: 5 }\n', 'slots.heavy.max_concurrent_jobs', ['slots.heavy.max_concurrent_jobs = 0', 'expected a whole number from 1 to 10000']],
+  ['cpu above 100 %', 'slots:\n  light: { max_concurrent_jobs: 1, max_memory_mb: 1, max_cpu_percent: 150 }\n', 'slots.light.max_cpu_percent', ['= 150', 'expected a number > 0 and <= 100']],
   ['bad enum', 'execution:\n  enforcement: cgroups\n', 'execution.enforcement', ['execution.enforcement = "cgroups"', '"cgroup2"', '"portable"']],
   ['bad enum in a list', 'alerts:\n  webhooks: [{ url: "http://x", format: xml }]\n', 'alerts.webhooks.0.format', ['= "xml"', '"json" or "slack"']],
   ['reserve_mb neither auto nor a number', 'host:\n  reserve_mb: lots\n', 'host.reserve_mb', ['host.reserve_mb = "lots"', '"auto"', 'number']],
   ['not a mapping', '- a\n- b\n', 'config.yaml', ['expected a mapping of settings at the top level, got a list']],
-  ['retention zero', 'retention:\n  history_days: 0\n', 'retention.history_days', ['retention.history_days = 0', 'expected > 0']],
+  ['retention zero', 'retention:\n  history_days: 0\n', 'retention.history_days', ['retention.history_days = 0', 'expected a number > 0 and <= 36500']],
   ['an http URL for SMTP', 'alerts:\n  email: { smtp_url: "http://x" }\n', 'alerts.email.smtp_url', ['alerts.email.smtp_url = "http://x"', 'an smtp:// or smtps:// URL']],
   ['a recipient that is no address', 'alerts:\n  email: { to: [ops@example.com, not-an-email] }\n', 'alerts.email.to.1', ['alerts.email.to.1 = "not-an-email"', 'an email address (name@host)']],
   ['an SMTP URL that is no URL (two ports)', 'alerts:\n  email: { smtp_url: "smtp://127.0.0.1:58456:99" }\n', 'alerts.email.smtp_url', ['alerts.email.smtp_url = "smtp://127.0.0.1:58456:99"', 'expected an smtp:// or smtps:// URL with a host']],
   ['an SMTP URL without a host (its password not shown)', 'alerts:\n  email: { smtp_url: "smtp://mailer:hunter2@:25" }\n', 'alerts.email.smtp_url', ['"smtp://mailer:***@:25"', 'such as smtp://mail.example.org:587']],
   ['an SMTP port out of range', 'alerts:\n  email: { smtp_url: "smtps://mail.example.org:99999" }\n', 'alerts.email.smtp_url', ['alerts.email.smtp_url = "smtps://mail.example.org:99999"']],
   ['a webhook URL with a password that fails its pattern: the password not shown', 'alerts:\n  email: { smtp_url: "http://mailer:hunter2@mail.example.org" }\n', 'alerts.email.smtp_url', ['"http://mailer:***@mail.example.org/"', 'an smtp:// or smtps:// URL']],
-  ['a slot budget under 1 MB', 'slots:\n  default: { max_memory_mb: 0.5 }\n', 'slots.default.max_memory_mb', ['slots.default.max_memory_mb = 0.5', 'expected >= 1']],
+  ['a slot budget under 1 MB', 'slots:\n  default: { max_memory_mb: 0.5 }\n', 'slots.default.max_memory_mb', ['slots.default.max_memory_mb = 0.5', 'expected a number >= 1']],
 ];
 
 for (const [label, text, field, pieces] of BAD) {
@@ -190,13 +190,21 @@ test("database: config.yaml's relative SQLite path is the home's; a flag's is th
 });
 
 test('the config.yaml init writes: its commented values, taken as they stand, are the defaults', () => {
-  // Every commented setting, uncommented (the database line names <home>: left out).
+  // Every commented setting, uncommented: the database line too (it names the home's database).
   const text = CONFIG_TEMPLATE.split('\n')
-    .filter((l) => l.startsWith('# ') && !l.startsWith('# smart-cron') && !l.includes('<home>'))
+    .filter((l) => l.startsWith('# ') && !l.startsWith('# smart-cron'))
     .map((l) => l.slice(2))
     .join('\n');
-  const fromTemplate = loadConfig({ home: home(text) });
+  assert.match(text, /^database: /m);
+  const h = home(text);
+  const fromTemplate = loadConfig({ home: h });
+  assert.equal(fromTemplate.database, `sqlite:${join(h, 'smart-cron.db')}`, 'the home\'s own database, as with no database line');
   const defaults = loadConfig({ home: home() });
   const strip = (c: ReturnType<typeof loadConfig>) => ({ ...c, home: '', configPath: '', database: '', tokenPath: '', runsDir: '' });
   assert.deepEqual(strip(fromTemplate), strip(defaults));
+});
+
+test("database: sqlite:<home>/… as the README writes it is the home's file, not a folder named <home>", () => {
+  const h = home('database: sqlite:<home>/smart-cron.db\n');
+  assert.equal(loadConfig({ home: h, env: {} }).database, `sqlite:${join(h, 'smart-cron.db')}`);
 });
