@@ -226,6 +226,7 @@ export const NodeOut = Type.Object(
     enforcement: Nullable(Str),
     running_runs: Int,
     reserved_memory_mb: Num,
+    stale: Type.Boolean({ description: 'not up, and no heartbeat for over a day: most likely gone for good (`smart-cron nodes remove ID` forgets it)' }),
   },
   { additionalProperties: true, description: 'A daemon sharing the database (the rows of `smart-cron nodes --json`).' },
 );

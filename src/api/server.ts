@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import Type, { type TSchema } from 'typebox';
 import type { Config } from '../config/load.js';
 import type { App } from '../daemon/app.js';
 import { ConfigError, SmartCronError, ValidationError, httpStatusFor } from '../errors.js';
@@ -26,7 +27,7 @@ import { registerSeedRoutes } from './routes/seed.js';
 import { registerSystemRoutes } from './routes/system.js';
 import { registerSse } from './sse.js';
 import type { Api, ApiContext } from './types.js';
-import { validatorCompiler } from './validation.js';
+import { undeclaredInput, validatorCompiler } from './validation.js';
 
 // CommonJS packages: required, not imported (see require.ts).
 const Fastify = requireCjs('fastify') as typeof import('fastify').default;
@@ -118,6 +119,32 @@ function errorBody(code: string, message: string, field: string | null | undefin
   return { error: { code, message, field: field ?? null } };
 }
 
+/** Where valid JSON holds a key the safe parser refuses (`__proto__`, or `constructor` with a `prototype`); null for invalid JSON. */
+function forbiddenKey(text: string): string | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const walk = (v: unknown, path: string): string | null => {
+    if (typeof v !== 'object' || v === null) return null;
+    for (const [k, child] of Object.entries(v)) {
+      const here = path ? `${path}.${k}` : k;
+      if (k === '__proto__' || (k === 'constructor' && typeof child === 'object' && child !== null && 'prototype' in child)) return here;
+      const deeper = walk(child, here);
+      if (deeper) return deeper;
+    }
+    return null;
+  };
+  return walk(parsed, '');
+}
+
+function unsupportedType(contentType: string | undefined): string {
+  const type = (contentType ?? '').split(';')[0]!.trim();
+  return `body: content type ${type ? JSON.stringify(type) : '(none)'} is not accepted (expected application/json)`;
+}
+
 function isApiPath(url: string): boolean {
   return url === '/api' || url.startsWith('/api/') || url === '/metrics' || url.startsWith('/metrics?');
 }
@@ -160,6 +187,12 @@ export function buildServer(opts: ServerOptions): Api {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, undefined);
     defaultJson(req, text, (err, value) => {
+      // Valid JSON the safe parser refused: say so, and which key, not "not valid JSON".
+      const key = err ? forbiddenKey(text) : null;
+      if (key) {
+        const name = JSON.stringify(key.split('.').pop());
+        return done(new ValidationError(`body: the key ${name} is not allowed${key.includes('.') ? ` (at ${key})` : ''}: it is valid JSON, but a key that can change the prototype of objects is refused`, 'body'), undefined);
+      }
       // Validation sees a missing body as null; a literal null must not pass for "no body".
       if (!err && value === null) return done(new ValidationError('body: expected a JSON object, got null', 'body'), undefined);
       done(err, value);
@@ -168,6 +201,14 @@ export function buildServer(opts: ServerOptions): Api {
 
   server.register(cookie);
   registerAuth(server, { token: opts.token, sessions });
+
+  // The documented routes take what their schema names and nothing else (hidden ones: the docs UI's files, /healthz).
+  server.addHook('preValidation', async (req) => {
+    const schema = req.routeOptions.schema as { hide?: boolean; querystring?: TSchema; body?: TSchema } | undefined;
+    if (!schema || schema.hide) return;
+    const problem = undeclaredInput(schema, req.query, req.body);
+    if (problem) throw problem;
+  });
 
   server.addHook('onResponse', async (req, reply) => {
     metrics.httpDuration.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
@@ -185,7 +226,8 @@ export function buildServer(opts: ServerOptions): Api {
     registerRunRoutes(api, ctx);
     registerDependencyRoutes(api, ctx);
     registerSse(api, ctx, { heartbeatMs: opts.sseHeartbeatMs });
-    api.get('/metrics', { schema: { tags: ['metrics'], summary: 'Prometheus metrics (text exposition format)' } }, async (_req, reply) => {
+    const exposition = { description: 'Prometheus text exposition format (version 0.0.4)', content: { 'text/plain': { schema: Type.String() } } };
+    api.get('/metrics', { schema: { tags: ['metrics'], summary: 'Prometheus metrics (text exposition format)', response: { 200: exposition } } }, async (_req, reply) => {
       const { contentType, body } = await metrics.render();
       return reply.type(contentType).send(body);
     });
@@ -216,7 +258,7 @@ export function buildServer(opts: ServerOptions): Api {
       const code = (err as FastifyError).code ?? '';
       const field = code.startsWith('FST_ERR_CTP') || status === 413 ? 'body' : null;
       const kind = status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : status === 401 ? 'UNAUTHORIZED' : status === 404 ? 'NOT_FOUND' : 'VALIDATION';
-      const message = field === 'body' ? `body: ${err.message}` : err.message;
+      const message = status === 415 ? unsupportedType(req.headers['content-type']) : field === 'body' ? `body: ${err.message}` : err.message;
       return reply.code(status).send(errorBody(kind, message, field));
     }
     req.log.error({ err }, 'request failed');

@@ -7,7 +7,7 @@ import type { FastifySchemaCompiler } from 'fastify';
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import Value from 'typebox/value';
-import { explainErrors, pointerToField } from '../config/explain.js';
+import { closest, explainErrors, pointerToField } from '../config/explain.js';
 import { ValidationError } from '../errors.js';
 
 const PART: Record<string, string> = { body: 'body', querystring: 'query parameter', params: 'path parameter', headers: 'header' };
@@ -87,3 +87,27 @@ export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, http
     return { error: describeProblem(schema, value, [...check.Errors(value)] as SchemaError[], httpPart ?? 'body') };
   };
 };
+
+/**
+ * What a request says that its route does not take: a query parameter the route does not name
+ * (`?helth=critical` would otherwise list every job), or a body on a route that takes none
+ * (`{"note": …}` on an acknowledge would be dropped without a word). `{}` is no body: the
+ * dashboard sends it on every POST. Schema validation never sees either (a route without a
+ * query or body schema has no validator to call).
+ */
+export function undeclaredInput(schema: { querystring?: TSchema; body?: TSchema }, query: unknown, body: unknown): ValidationError | null {
+  const allowed = schema.querystring ? Object.keys(properties(schema.querystring)) : [];
+  for (const key of Object.keys((query ?? {}) as object)) {
+    if (allowed.includes(key)) continue;
+    const guess = closest(key, allowed);
+    const hint = guess ? `did you mean ${guess}?` : allowed.length ? `expected one of: ${allowed.join(', ')}` : 'this endpoint takes no query parameters';
+    return new ValidationError(`query parameter ${key}: unknown (${hint})`, key);
+  }
+  if (!schema.body && body !== undefined && body !== null) {
+    const keys = typeof body === 'object' && !Array.isArray(body) ? Object.keys(body) : null;
+    if (keys?.length === 0) return null;
+    const got = keys ? `got ${keys.map((k) => JSON.stringify(k)).join(', ')}` : `got ${Array.isArray(body) ? 'a list' : typeof body}`;
+    return new ValidationError(`body: this endpoint takes no body (${got}; send none, or {})`, 'body');
+  }
+  return null;
+}

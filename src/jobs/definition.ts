@@ -18,6 +18,9 @@ export const PRIORITIES = ['critical', 'high', 'medium', 'low'] as const;
 export const SCRIPT_TYPES = ['php', 'bash', 'python', 'node', 'executable'] as const;
 export const SOURCES = ['discovered', 'crontab', 'manual', 'file'] as const;
 
+/** 16 TiB: more memory than any machine this runs on, and a number every cgroup file takes. */
+const MAX_MEMORY_MB = 16 * 1024 * 1024;
+
 /** A union of string literals, typed as such (a mapped array would lose the literal types). */
 const lit = <const T extends readonly string[]>(values: T) =>
   Type.Union(values.map((v) => Type.Literal(v))) as unknown as TUnion<{ -readonly [K in keyof T]: TLiteral<T[K]> }>;
@@ -29,7 +32,9 @@ export const JobFields = {
   shell: Bool,
   script_path: Type.String({ minLength: 1 }),
   script_type: lit(SCRIPT_TYPES),
-  working_dir: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
+  // The daemon's working directory is not the shell's the job was added from: a relative path would
+  // be read against it, and every run fail.
+  working_dir: Type.Union([Type.String({ pattern: '^/', maxLength: 4096, description: 'an absolute path (starting with /)' }), Type.Null()]),
   run_as_user: Type.Union([Type.String({ pattern: USER_NAME_PATTERN, description: USER_NAME }), Type.Null()]),
   env: Type.Record(Type.String({ pattern: ENV_NAME_PATTERN }), Type.String(), { additionalProperties: false, 'x-keys': ENV_NAME }),
   schedule: Type.String({ minLength: 1 }),
@@ -44,10 +49,11 @@ export const JobFields = {
   cpu_weight: Type.Number({ minimum: 0, maximum: 100 }),
   memory_weight: Type.Number({ minimum: 0, maximum: 100 }),
   timeout_seconds: Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600 }),
-  estimated_memory_mb: Type.Number({ minimum: 0, maximum: 16 * 1024 * 1024 }),
+  estimated_memory_mb: Type.Number({ minimum: 0, maximum: MAX_MEMORY_MB }),
   estimated_cpu_percent: Type.Number({ minimum: 0, maximum: 100 }),
   estimated_duration_seconds: Type.Union([Type.Number({ exclusiveMinimum: 0, maximum: 7 * 24 * 3600 }), Type.Null()]),
-  memory_limit_mb: Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.Null()]),
+  // Bounded as estimated_memory_mb: a limit the kernel cannot take (1e308 is written as Infinity) fails every run.
+  memory_limit_mb: Type.Union([Type.Number({ exclusiveMinimum: 0, maximum: MAX_MEMORY_MB }), Type.Null()]),
   alert_on_failure: Bool,
   alert_on_timeout: Bool,
   alert_on_high_memory: Bool,
@@ -75,29 +81,27 @@ export const JobFields = {
 
 export type JobFieldName = keyof typeof JobFields;
 
-export const JobPatch = Type.Partial(Type.Object(JobFields, { additionalProperties: false }));
+const OptionalFields = Type.Partial(Type.Object(JobFields)).properties;
+
+/**
+ * Some fields of a job, and nothing else: a misspelt field is refused, naming it (the API's
+ * PATCH body; its OpenAPI document says additionalProperties: false, as the server does).
+ */
+export const JobPatch = Type.Object(OptionalFields, { additionalProperties: false });
 export type JobPatch = Static<typeof JobPatch>;
 
-export const JobDefinition = Type.Intersect([
-  Type.Object({ name: Name, schedule: JobFields.schedule }),
-  Type.Partial(Type.Object(JobFields)),
-]);
-/** A definition: name and schedule, and any other field. */
+/** A definition: name and schedule, any other field, nothing else (the API's POST body, jobs.yaml entries). */
+export const JobDefinition = Type.Object({ ...OptionalFields, name: Name, schedule: JobFields.schedule }, { additionalProperties: false });
 export type JobDefinition = { name: string; schedule: string } & JobPatch;
-
-/** Strict variant for validation (unknown keys rejected, with the key named). */
-const JobDefinitionStrict = Type.Object(
-  { name: Name, ...JobFields },
-  { additionalProperties: false, required: ['name', 'schedule'] },
-);
 
 export function validateJobDefinition(input: unknown, where = 'job'): JobDefinition {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new ValidationError(`${where}: expected a mapping of job settings`, where);
   }
-  const problem = explainErrors(JobDefinitionStrict, input);
+  const problem = explainErrors(JobDefinition, input);
   if (problem) throw new ValidationError(`${where}: ${problem.message}`, problem.field);
   const def = canonicalZone(Value.Clone(input) as JobDefinition);
+  checkProgram(def, where);
   checkCommandShape(def, where);
   return def;
 }
@@ -108,19 +112,26 @@ function canonicalZone<T extends JobPatch>(def: T): T {
   return def;
 }
 
-/** Strict variant of JobPatch (Type.Partial drops additionalProperties). */
-const JobPatchStrict = Type.Object(
-  Object.fromEntries(Object.entries(JobFields).map(([k, v]) => [k, Type.Optional(v)])),
-  { additionalProperties: false },
-);
-
 export function validateJobPatch(input: unknown, where = 'job'): JobPatch {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new ValidationError(`${where}: expected a mapping of job settings`, where);
   }
-  const problem = explainErrors(JobPatchStrict, input);
+  const problem = explainErrors(JobPatch, input);
   if (problem) throw new ValidationError(`${where}: ${problem.message}`, problem.field);
-  return canonicalZone(Value.Clone(input) as JobPatch);
+  const patch = canonicalZone(Value.Clone(input) as JobPatch);
+  checkProgram(patch, where);
+  return patch;
+}
+
+/**
+ * A command's first item is the program (with shell, the shell line); blank, every run would
+ * fail "empty command". Later items are arguments, and an empty argument is a real one.
+ */
+function checkProgram(p: JobPatch, where: string): void {
+  const program = p.command?.[0];
+  if (program !== undefined && program.trim() === '') {
+    throw new ValidationError(`${where}: command.0 = ${JSON.stringify(program)}: expected the program to run (a name or path; with shell, the shell line), not ${program === '' ? 'empty' : 'blank'} text`, 'command.0');
+  }
 }
 
 export function checkCommandShape(def: JobPatch & { name?: string }, where: string): void {

@@ -148,7 +148,7 @@ test('a 20 ms job\'s jitter raises nothing (no mail); with the floors at 0 it do
 test('a run that failed before its command started: the alert and its mail say why, not "exit code ?"', async () => {
   const w = await world(config({ email: { smtp_url: smtp.url, to: ['ops@example.org'] } }));
   try {
-    const job = await addJob(w.jm, 'nodir', { working_dir: 'relative/dir' });
+    const job = await addJob(w.jm, 'nodir', { working_dir: '/nonexistent/dir' });
     await finishRun(w.jm, job.id, { status: 'failed', exit_code: null, error_message: 'working directory relative/dir: does not exist (ENOENT)' });
     await w.am.idle();
     const [a] = (await w.am.list({ open: true })).alerts;

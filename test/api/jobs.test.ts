@@ -41,7 +41,12 @@ describe('jobs resource', () => {
       [{ name: 'a', schedule: '61 * * * *', command: ['x'] }, 'schedule', /minute/],
       [{ name: 'a', schedule: '@daily', command: 'echo hi' }, 'command'],
       [{ name: 'a', schedule: '@daily', command: [] }, 'command', /^body command = an empty list: expected at least 1 item$/],
-      [{ name: 'a', schedule: '@daily', command: ['x'], working_dir: '' }, 'working_dir', /^body working_dir = "": expected at least 1 character or a value of type null$/],
+      [{ name: 'a', schedule: '@daily', command: ['x'], working_dir: '' }, 'working_dir', /^body working_dir = "": expected an absolute path \(starting with \/\) or a value of type null$/],
+      // Accepted before, and then every run failed: as `jobs add` refuses them.
+      [{ name: 'a', schedule: '@daily', command: ['x'], working_dir: 'relative/dir' }, 'working_dir', /^body working_dir = "relative\/dir": expected an absolute path/],
+      [{ name: 'a', schedule: '@daily', command: ['  '] }, 'command.0', /command\.0 = "  ": expected the program to run/],
+      [{ name: 'a', schedule: '@daily', command: [''] }, 'command.0', /command\.0 = "": expected the program to run/],
+      [{ name: 'a', schedule: '@daily', command: ['x'], memory_limit_mb: 1e308 }, 'memory_limit_mb', /^body memory_limit_mb = 1e\+308: expected/],
       [{ name: 'a', schedule: '@daily' }, 'command', /nothing to run/],
       [{ name: 'a', schedule: '@daily', command: ['x'], priority: 'urgent' }, 'priority', /critical/],
       [{ name: 'a', schedule: '@daily', command: ['x'], timeout_seconds: 1e12 }, 'timeout_seconds'],
@@ -73,12 +78,19 @@ describe('jobs resource', () => {
       [{ name: 'x' }, 'name'],
       [{ schedule: '* * *' }, 'schedule'],
       [{ memory_limit_mb: -5 }, 'memory_limit_mb'],
+      [{ memory_limit_mb: 1e308 }, 'memory_limit_mb'],
+      [{ working_dir: 'relative/dir' }, 'working_dir'],
+      [{ command: [' '] }, 'command.0'],
       [{ enabled: 'yes' }, 'enabled'],
     ] as const) {
       const p = await req('PATCH', '/api/jobs/reports%2Fdaily', body);
       assert.equal(p.statusCode, 400, JSON.stringify(body));
       assert.equal(p.json().error.field, field, p.body);
     }
+    // Only the program must be there: an empty argument is an argument.
+    const emptyArg = await req('PATCH', '/api/jobs/reports%2Fdaily', { command: ['/usr/bin/printf', '%s', ''] });
+    assert.equal(emptyArg.statusCode, 200, emptyArg.body);
+    assert.deepEqual(emptyArg.json().command, ['/usr/bin/printf', '%s', '']);
     assert.equal((await req('PATCH', '/api/jobs/nope', { priority: 'low' })).statusCode, 404);
     assert.equal((await req('PATCH', '/api/jobs/nope', { priority: 'low' })).json().error.field, 'id');
   });

@@ -76,6 +76,7 @@ describe('server-sent events', () => {
     const run = (await queued.json()) as { id: number };
     const q = await c.waitFor((e) => e.event === 'run.queued');
     assert.equal((q.data as { id: number }).id, run.id);
+    assert.equal((q.data as { job_name: string }).job_name, 'ping', 'runs name their job, as /api/runs does');
 
     await h.app.jobs.recordExecution(run.id, { status: 'failed', exit_code: 1, duration_ms: 10 });
     const finished = (await h.app.jobs.history.byId(run.id))!;
@@ -85,11 +86,19 @@ describe('server-sent events', () => {
     assert.equal(data.id, run.id);
     assert.equal(data.status, 'failed');
     assert.equal(data.output_truncated, false, 'same presented shape as /api/runs');
+    const rest = (await (await fetch(`${base}/api/runs/${run.id}`, { headers: h.auth })).json()) as Record<string, unknown>;
+    const { output_tail: _tail, ...restShape } = rest;
+    assert.deepEqual(data, restShape, 'the event is the REST run, output_tail left out');
 
     h.bus.emit('job.changed', { id: 1, change: 'updated' });
     await c.waitFor((e) => e.event === 'job.changed');
-    h.bus.emit('slots', []);
-    await c.waitFor((e) => e.event === 'slots');
+    // The dispatcher reports slots every second; unchanged, they are not sent again.
+    const usage = (running: number) => [{ node: 'test-node', slot: 'default', max_concurrent_jobs: 4, max_memory_mb: 1024, max_cpu_percent: 100, current_running_jobs: running, current_memory_mb: 0, current_cpu_percent: 0, queued: 0 }];
+    for (const running of [0, 0, 0, 1, 1, 0]) h.bus.emit('slots', usage(running));
+    h.bus.emit('job.changed', { id: 1, change: 'marker' });
+    await c.waitFor((e) => e.event === 'job.changed' && (e.data as { change: string }).change === 'marker');
+    const slotEvents = c.events.filter((e) => e.event === 'slots').map((e) => (e.data as { slots: { current_running_jobs: number }[] }).slots[0]!.current_running_jobs);
+    assert.deepEqual(slotEvents, [0, 1, 0]);
 
     const t0 = Date.now();
     while (c.comments < 2 && Date.now() - t0 < 2000) await new Promise((r) => setTimeout(r, 20));

@@ -23,6 +23,7 @@ interface NodeAnswer {
   slots: unknown;
   enforcement: string | null;
   version: string;
+  stale: boolean;
 }
 
 describe('GET /api/nodes', () => {
@@ -134,6 +135,22 @@ describe('GET /api/nodes', () => {
         ['gone', 'stopped', 0],
         ['quiet', 'down', 0], // its run is lost now
         ['test-node', 'up', 2],
+      ],
+    );
+  });
+
+  test('stale as `smart-cron nodes --json` has it: not up, and silent for over a day', async () => {
+    const repo = new NodesRepo(h.app.database.db);
+    for (const id of ['edge', 'test-node']) await repo.heartbeat(id, h.clock.now());
+    await h.clock.advance(24 * 3_600_000); // edge and test-node silent for exactly a day: not yet stale
+    const { nodes } = await get();
+    assert.deepEqual(
+      nodes.map((n) => [n.id, n.status, n.stale]),
+      [
+        ['edge', 'unresponsive', false],
+        ['gone', 'stopped', true],
+        ['quiet', 'down', true],
+        ['test-node', 'unresponsive', false],
       ],
     );
   });

@@ -75,6 +75,76 @@ describe('OpenAPI and docs', () => {
     for (const d of documented) if (!d.includes('/api/docs') && !OPTIONAL.has(d)) assert.ok(known.has(d), `${d} is documented but not in this test's route list`);
   });
 
+  test('the document is OpenAPI 3.0 as a strict validator reads it, and says what the server does', async () => {
+    const doc = (await h.server.inject({ url: '/api/openapi.json', headers: h.auth })).json();
+    assert.equal(doc.openapi, '3.0.3');
+    // The Schema Object keywords of OpenAPI 3.0 (no const, no type null, no numeric exclusive bounds, ...).
+    const KEYWORDS = new Set(['title', 'multipleOf', 'maximum', 'exclusiveMaximum', 'minimum', 'exclusiveMinimum', 'maxLength', 'minLength', 'pattern', 'maxItems', 'minItems', 'uniqueItems', 'maxProperties', 'minProperties', 'required', 'enum', 'type', 'allOf', 'oneOf', 'anyOf', 'not', 'items', 'properties', 'additionalProperties', 'description', 'format', 'default', 'nullable', 'discriminator', 'readOnly', 'writeOnly', 'example', 'deprecated']);
+    const TYPES = new Set(['string', 'number', 'integer', 'boolean', 'array', 'object']);
+    const problems: string[] = [];
+    const walk = (s: Record<string, unknown>, at: string): void => {
+      for (const [k, v] of Object.entries(s)) {
+        if (!KEYWORDS.has(k) && !k.startsWith('x-')) problems.push(`${at}: ${k} is not a 3.0 schema keyword`);
+        if (k === 'type' && !TYPES.has(v as string)) problems.push(`${at}: type ${JSON.stringify(v)}`);
+        if ((k === 'exclusiveMinimum' || k === 'exclusiveMaximum') && typeof v !== 'boolean') problems.push(`${at}: ${k} ${JSON.stringify(v)} (3.0 takes a boolean beside minimum/maximum)`);
+        if (k === 'exclusiveMinimum' && typeof s.minimum !== 'number') problems.push(`${at}: exclusiveMinimum without minimum`);
+        if (k === 'items' && (typeof v !== 'object' || Array.isArray(v))) problems.push(`${at}: items must be one schema`);
+      }
+      const kids = [...Object.entries((s.properties ?? {}) as object).map(([k, v]) => [`properties.${k}`, v]), ...['allOf', 'anyOf', 'oneOf'].flatMap((k) => ((s[k] ?? []) as unknown[]).map((v, i) => [`${k}.${i}`, v])), ['items', s.items], ['not', s.not], ['additionalProperties', s.additionalProperties]];
+      for (const [k, v] of kids) if (v && typeof v === 'object') walk(v as Record<string, unknown>, `${at}.${k as string}`);
+    };
+    type Op = { security?: unknown[]; parameters?: { schema: object }[]; requestBody?: { required: boolean; content: Record<string, { schema: object }> }; responses: Record<string, { content?: Record<string, { schema: object }> }> };
+    const ops = Object.entries(doc.paths as Record<string, Record<string, Op>>).flatMap(([path, m]) => Object.entries(m).map(([method, op]) => ({ path, method, op })));
+    for (const { path, method, op } of ops) {
+      const at = `${method.toUpperCase()} ${path}`;
+      for (const p of op.parameters ?? []) walk(p.schema as Record<string, unknown>, `${at} parameter`);
+      for (const [type, c] of Object.entries(op.requestBody?.content ?? {})) walk(c.schema as Record<string, unknown>, `${at} body ${type}`);
+      for (const [status, r] of Object.entries(op.responses)) for (const c of Object.values(r.content ?? {})) walk(c.schema as Record<string, unknown>, `${at} ${status}`);
+      // Who may call, and what every call may be refused with.
+      const isPublic = path === '/api/session';
+      assert.deepEqual(op.security, isPublic ? [] : undefined, `${at}: security`);
+      const want = ['400', ...(isPublic ? [] : ['401']), ...(isPublic || method === 'get' ? [] : ['403']), ...(['post', 'patch'].includes(method) ? ['413', '415'] : [])];
+      for (const status of want) assert.ok(op.responses[status], `${at} documents ${status}`);
+      if (op.requestBody) {
+        const needed = Object.values(op.requestBody.content).some((c) => ((c.schema as { required?: string[] }).required ?? []).length > 0);
+        assert.equal(op.requestBody.required, needed, `${at}: requestBody.required`);
+      }
+    }
+    for (const [name, schema] of Object.entries((doc.components?.schemas ?? {}) as Record<string, Record<string, unknown>>)) walk(schema, `components.schemas.${name}`);
+    assert.deepEqual(problems, []);
+
+    // The particular answers QA found untrue.
+    const jobBody = doc.paths['/api/jobs'].post.requestBody.content['application/json'].schema;
+    assert.equal(jobBody.additionalProperties, false, 'POST /api/jobs refuses unknown fields');
+    assert.equal(doc.paths['/api/jobs/{id}'].patch.requestBody.content['application/json'].schema.additionalProperties, false, 'PATCH refuses unknown fields');
+    for (const f of ['estimated_duration_seconds', 'memory_limit_mb']) assert.deepEqual([jobBody.properties[f].minimum, jobBody.properties[f].exclusiveMinimum], [0, true], f);
+    assert.equal(doc.paths['/api/jobs/{id}/run'].post.requestBody.required, false);
+    assert.equal(doc.paths['/api/runs/{id}/cancel'].post.requestBody.required, false);
+    const okTypes = (path: string) => Object.keys(doc.paths[path].get.responses['200'].content);
+    assert.deepEqual(okTypes('/api/events'), ['text/event-stream']);
+    assert.deepEqual(okTypes('/api/runs/{id}/output'), ['text/plain']);
+    assert.deepEqual(okTypes('/metrics'), ['text/plain']);
+    assert.ok(doc.paths['/api/nodes'].get.responses['200'].content['application/json'].schema.properties.nodes.items.properties.stale, 'nodes carry stale');
+
+    // And the server agrees: without a caller every protected route is 401, signing in is not;
+    // an unknown query parameter is refused everywhere (before any handler, so /api/events answers too).
+    await addJob(h, 'truth');
+    const run = (await h.server.inject({ method: 'POST', url: '/api/jobs/truth/run', headers: h.auth })).json();
+    for (const { path, method } of ops) {
+      const url = path.replace(/\{id\}/, path.startsWith('/api/runs') ? String(run.id) : 'truth').replace('{other}', 'truth');
+      const anon = await h.server.inject({ method: method.toUpperCase() as 'GET', url: `${url}?zz_unknown=1` });
+      if (path === '/api/session') assert.notEqual(anon.statusCode, 401, `${method} ${path}`);
+      else assert.equal(anon.statusCode, 401, `${method} ${path} without a caller`);
+      const odd = await h.server.inject({ method: method.toUpperCase() as 'GET', url: `${url}?zz_unknown=1`, headers: h.auth });
+      assert.equal(odd.statusCode, 400, `${method} ${path}?zz_unknown=1: ${odd.body.slice(0, 200)}`);
+      assert.equal(odd.json().error.field, 'zz_unknown');
+    }
+    const metrics = await h.server.inject({ url: '/metrics', headers: h.auth });
+    assert.match(String(metrics.headers['content-type']), /^text\/plain/);
+    const output = await h.server.inject({ url: `/api/runs/${run.id}/output`, headers: h.auth });
+    assert.match(String(output.headers['content-type']), /^text\/plain/);
+  });
+
   test('/api/docs serves Swagger UI from bundled assets (no internet needed)', async () => {
     const page = await h.server.inject({ url: '/api/docs/', headers: h.auth });
     assert.equal(page.statusCode, 200);

@@ -70,7 +70,48 @@ describe('bad input', () => {
     assert.equal(r.json().error.field, 'body');
     const t = await h.server.inject({ method: 'POST', url: '/api/jobs', headers: { ...h.auth, 'content-type': 'text/xml' }, payload: '<job/>' });
     assert.equal(t.statusCode, 415);
-    assert.ok(t.json().error.message);
+    assert.equal(t.json().error.message, 'body: content type "text/xml" is not accepted (expected application/json)');
+    const form = await h.server.inject({ method: 'POST', url: '/api/jobs/j/run', headers: { ...h.auth, 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }, payload: 'args=x' });
+    assert.equal(form.statusCode, 415);
+    assert.equal(form.json().error.message, 'body: content type "application/x-www-form-urlencoded" is not accepted (expected application/json)');
+  });
+
+  test('valid JSON with a key that could change prototypes is refused as such, not as "not valid JSON"', async () => {
+    for (const [payload, message] of [
+      ['{"__proto__": {"admin": true}}', /^body: the key "__proto__" is not allowed: it is valid JSON, but/],
+      ['{"env": {"__proto__": {"x": "1"}}}', /^body: the key "__proto__" is not allowed \(at env\.__proto__\)/],
+      ['{"constructor": {"prototype": {"x": 1}}}', /^body: the key "constructor" is not allowed/],
+    ] as const) {
+      const r = await h.server.inject({ method: 'POST', url: '/api/jobs/j/run', headers: { ...h.auth, 'content-type': 'application/json' }, payload });
+      assert.equal(r.statusCode, 400, r.body);
+      assert.match(r.json().error.message, message);
+      assert.equal(r.json().error.field, 'body');
+    }
+    const broken = await h.server.inject({ method: 'POST', url: '/api/jobs/j/run', headers: { ...h.auth, 'content-type': 'application/json' }, payload: '{"__proto__": ' });
+    assert.match(broken.json().error.message, /not valid JSON/, 'broken JSON is still called so');
+  });
+
+  test('an unknown query parameter, or a body where a route takes none, is refused naming it', async () => {
+    const cases: Array<['GET' | 'POST' | 'DELETE', string, object | undefined, string, string]> = [
+      ['GET', '/api/jobs?helth=critical', undefined, 'helth', 'query parameter helth: unknown (did you mean health?)'],
+      ['GET', '/api/jobs/list?limt=5', undefined, 'limt', 'query parameter limt: unknown (did you mean limit?)'],
+      ['GET', '/api/runs?zzz=1', undefined, 'zzz', 'query parameter zzz: unknown (expected one of: limit, before, output, status, job)'],
+      ['GET', '/api/slots?node=x', undefined, 'node', 'query parameter node: unknown (this endpoint takes no query parameters)'],
+      ['GET', '/api/jobs/j?verbose=1', undefined, 'verbose', 'query parameter verbose: unknown (this endpoint takes no query parameters)'],
+      ['POST', '/api/alerts/1/ack', { note: 'x' }, 'body', 'body: this endpoint takes no body (got "note"; send none, or {})'],
+      ['POST', '/api/jobs/j/enable', { enabled: false }, 'body', 'body: this endpoint takes no body (got "enabled"; send none, or {})'],
+      ['DELETE', '/api/jobs/j', { force: true }, 'body', 'body: this endpoint takes no body (got "force"; send none, or {})'],
+    ];
+    for (const [method, url, payload, field, message] of cases) {
+      const r = await h.server.inject({ method, url, headers: h.auth, ...(payload ? { payload } : {}) });
+      assert.equal(r.statusCode, 400, `${method} ${url}: ${r.body}`);
+      assert.deepEqual(r.json().error, { code: 'VALIDATION', message, field }, `${method} ${url}`);
+    }
+    assert.equal((await h.app.jobs.getJob('j')).enabled, 1, 'the refused calls changed nothing');
+    // What the dashboard sends: no body, or {} on a POST; the query parameters a route names.
+    assert.equal((await h.server.inject({ method: 'POST', url: '/api/jobs/j/disable', headers: h.auth, payload: {} })).statusCode, 200);
+    assert.equal((await h.server.inject({ method: 'POST', url: '/api/jobs/j/enable', headers: h.auth })).statusCode, 200);
+    assert.equal((await h.server.inject({ url: '/api/jobs?health=critical&limit=5', headers: h.auth })).statusCode, 200);
   });
 
   test('odd query strings and paths get 4xx, never 5xx', async () => {

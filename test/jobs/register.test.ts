@@ -130,6 +130,12 @@ const bad: [string, Record<string, unknown>, RegExp, string][] = [
   ['bad tag', { tags: ['ok', 'with space'] }, /tags\.1 = "with space": expected a tag of letters, digits/, 'tags.1'],
   ['bad env name', { env: { 'BAD-KEY': 'x' } }, /env: "BAD-KEY" is not a valid key \(expected an environment variable name \(letters, digits and _, not starting with a digit\)\)$/, 'env.BAD-KEY'],
   ['bad email', { alert_emails: ['ops'] }, /alert_emails\.0 = "ops": expected an email address \(name@host\)$/, 'alert_emails.0'],
+  // Values every run would fail on: no program, a limit the kernel cannot take, a directory read against the daemon's.
+  ['a blank program', { command: ['  ', 'x'] }, /command\.0 = "  ": expected the program to run .*not blank text$/, 'command.0'],
+  ['an empty program', { command: [''] }, /command\.0 = "": expected the program to run .*not empty text$/, 'command.0'],
+  ['a blank shell line', { command: [' '], shell: true }, /command\.0 = " ": expected the program to run \(a name or path; with shell, the shell line\)/, 'command.0'],
+  ['a memory limit no machine has', { memory_limit_mb: 1e308 }, /memory_limit_mb = 1e\+308: expected .*16777216/, 'memory_limit_mb'],
+  ['a relative working directory', { working_dir: 'relative/dir' }, /working_dir = "relative\/dir": expected an absolute path \(starting with \/\)/, 'working_dir'],
   ['a pinned node no node could be named', { pinned_node: ' n3' }, /pinned_node = " n3": expected letters, digits, '\.', '_' or '-', up to 128, starting with a letter or digit or a value of type null$/, 'pinned_node'],
 ];
 
@@ -156,6 +162,9 @@ forEachDatabase('updateJob rejects bad input naming the field, and changes nothi
     [{ timezone: 'Nowhere/City' }, /timezone/],
     [{ slots: 'heavy' }, /unknown setting "slots" \(did you mean "slot"\?\)/],
     [{ name: 'renamed' }, /unknown setting "name"/],
+    [{ command: ['', '--flag'] }, /command\.0 = "": expected the program to run/],
+    [{ memory_limit_mb: 1e308 }, /memory_limit_mb = 1e\+308/],
+    [{ working_dir: 'tmp' }, /working_dir = "tmp": expected an absolute path/],
   ] as const) {
     await assert.rejects(mgr.updateJob('job', patch), re);
   }

@@ -50,7 +50,7 @@ export function registerRunRoutes(server: Api, ctx: ApiContext): void {
           bytes: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_TAIL, default: 65536 })),
           download: Type.Optional(Type.Boolean()),
         }),
-        response: { 200: Type.String(), ...errors },
+        response: { 200: { description: "The run's output (or the whole log, as an attachment)", content: { 'text/plain': { schema: Type.String() } } }, ...errors },
       },
     },
     async (req, reply) => {

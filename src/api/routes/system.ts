@@ -5,6 +5,7 @@
  */
 import Type from 'typebox';
 import { iso } from '../../clock.js';
+import { isStale } from '../../cli/nodes.js';
 import { NodesRepo } from '../../storage/repos/nodes.js';
 import type { AlertRow } from '../../storage/schema.js';
 import { parseSchedule } from '../../schedule/cron.js';
@@ -138,7 +139,9 @@ export function registerSystemRoutes(server: Api, ctx: ApiContext): void {
       },
     },
     async () => {
-      const nodes = await new NodesRepo(db.db).overview(ctx.now(), ctx.app.config.leaseMs);
+      const now = ctx.now();
+      // The rows of `smart-cron nodes --json`, stale included (the CLI's rule, not a second one).
+      const nodes = (await new NodesRepo(db.db).overview(now, ctx.app.config.leaseMs)).map((n) => ({ ...n, stale: isStale(n, now) }));
       return { nodes, this_node: ctx.app.config.nodeId };
     },
   );
