@@ -5,19 +5,9 @@
  */
 import type { Command } from 'commander';
 import { ConflictError, NotFoundError } from '../errors.js';
-import { NodesRepo, type NodeOverview } from '../storage/repos/nodes.js';
+import { isStale, NodesRepo, STALE_AFTER_MS } from '../storage/repos/nodes.js';
 import type { CliContext } from './context.js';
 import { formatTable, print, printJson, relative, when } from './output.js';
-
-/**
- * A node that has not been up for this long is stale: most likely gone for good, and worth
- * removing. (A node merely restarting, or down for a night's maintenance, is not.)
- */
-export const STALE_AFTER_MS = 24 * 3600_000;
-
-export function isStale(n: Pick<NodeOverview, 'status' | 'heartbeat_at'>, nowMs: number): boolean {
-  return n.status !== 'up' && Date.parse(n.heartbeat_at) < nowMs - STALE_AFTER_MS;
-}
 
 export function register(program: Command, ctx: CliContext): void {
   const nodes = program

@@ -5,8 +5,7 @@
  */
 import Type from 'typebox';
 import { iso } from '../../clock.js';
-import { isStale } from '../../cli/nodes.js';
-import { NodesRepo } from '../../storage/repos/nodes.js';
+import { isStale, NodesRepo } from '../../storage/repos/nodes.js';
 import type { AlertRow } from '../../storage/schema.js';
 import { parseSchedule } from '../../schedule/cron.js';
 import { parseFrom } from '../../schedule/from.js';

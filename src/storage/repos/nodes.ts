@@ -15,6 +15,16 @@ export type NodeOverview = Omit<NodeRow, 'labels' | 'slots' | 'status'> & {
 };
 
 /**
+ * A node that has not been up for this long is stale: most likely gone for good, and worth
+ * removing. (A node merely restarting, or down for a night's maintenance, is not.)
+ */
+export const STALE_AFTER_MS = 24 * 3600_000;
+
+export function isStale(n: Pick<NodeOverview, 'status' | 'heartbeat_at'>, nowMs: number): boolean {
+  return n.status !== 'up' && Date.parse(n.heartbeat_at) < nowMs - STALE_AFTER_MS;
+}
+
+/**
  * The staleness rule, stated once: a node whose last heartbeat is older than the lease has
  * stopped answering. Heartbeats are stored as ISO text (iso()), so the cutoff compares as text,
  * in SQL (failover marks such nodes down) as here (the CLI and the API show them unresponsive).
