@@ -8,8 +8,10 @@
  * A job's name. Never digits alone: a job is referred to by name or by id, and a number is an id
  * (the dashboard's links, `/api/jobs/12`, `smart-cron run 12`).
  */
-export const JOB_NAME_PATTERN = '^(?![0-9]+$)[A-Za-z0-9][A-Za-z0-9._:@/-]{0,199}$';
-export const JOB_NAME = 'a name of letters, digits and . _ : @ / - that starts with a letter or digit and is not a number alone (a number refers to a job by its id), at most 200 characters';
+/** Names the API's fixed routes take (GET /api/jobs/list, /api/jobs/history): a job so named could not be read by name. */
+export const RESERVED_JOB_NAMES = ['list', 'history'] as const;
+export const JOB_NAME_PATTERN = `^(?![0-9]+$)(?!(?:${RESERVED_JOB_NAMES.join('|')})$)[A-Za-z0-9][A-Za-z0-9._:@/-]{0,199}$`;
+export const JOB_NAME = 'a name of letters, digits and . _ : @ / - that starts with a letter or digit and is not a number alone (a number refers to a job by its id) nor list or history (API routes), at most 200 characters';
 /** An environment variable's name (job env, a manual run's extra env). */
 export const ENV_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
 export const ENV_NAME = 'an environment variable name (letters, digits and _, not starting with a digit)';

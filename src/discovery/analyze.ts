@@ -4,6 +4,7 @@
  */
 import type { JobPatch } from '../jobs/definition.js';
 import type { Priority, ScriptType } from '../storage/schema.js';
+import { RESERVED_JOB_NAMES } from '../shapes.js';
 import { guessCategory, guessPriority, guessSchedule } from './classify.js';
 import { detect, extensionOf, readHead, type HeadReader } from './detect.js';
 import { estimateCost } from './estimate.js';
@@ -126,5 +127,6 @@ export function nameFromPath(rel: string, keepExtension = false): string {
   const stem = !keepExtension && ext ? rel.slice(0, rel.length - ext.length - 1) : rel;
   const clean = stem.replace(/[^A-Za-z0-9._:@/-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 200);
   // A job name is never a number alone (it would read as a job id): `cron/15` becomes `script-15`.
-  return /^\d*$/.test(clean) ? `script${clean ? `-${clean}` : ''}` : clean;
+  // Nor a name an API route takes: `list.sh` becomes `script-list`.
+  return /^\d*$/.test(clean) || (RESERVED_JOB_NAMES as readonly string[]).includes(clean) ? `script${clean ? `-${clean}` : ''}` : clean;
 }

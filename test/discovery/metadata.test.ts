@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { guessCategory, guessPriority, guessSchedule } from '../../src/discovery/classify.js';
+import { nameFromPath } from '../../src/discovery/analyze.js';
 import { parseShebang } from '../../src/discovery/detect.js';
 import { estimateCost } from '../../src/discovery/estimate.js';
 import { compileGlob } from '../../src/discovery/glob.js';
@@ -144,4 +145,12 @@ test('a cron step in a PHP docblock ends the comment there: said how to fix, and
   // The step of another field, on one line; JavaScript has no # comments.
   assert.deepEqual(parseMetadata('/** @cron 0 */6 * * * */\nrun()', 'node').warnings, ['`*/` in "@cron 0 */6 * * *" ends the JavaScript comment: write the step as 0-23/6, or use a // comment']);
   assert.deepEqual(parseMetadata('<?php\n/**\n * @cron 0-59/5 * * * *\n */', 'php').warnings, [], 'the fix is quiet');
+});
+
+test('a found script’s job name is never a number (a job id) nor a name an API route takes', () => {
+  assert.equal(nameFromPath('cron/backup.sh'), 'cron/backup');
+  assert.equal(nameFromPath('15.sh'), 'script-15');
+  assert.equal(nameFromPath('list.sh'), 'script-list', 'GET /api/jobs/list is the list');
+  assert.equal(nameFromPath('history'), 'script-history');
+  assert.equal(nameFromPath('tools/list.sh'), 'tools/list', 'only the whole name clashes');
 });

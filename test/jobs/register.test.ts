@@ -125,7 +125,10 @@ const bad: [string, Record<string, unknown>, RegExp, string][] = [
   ['bad enum', { priority: 'urgent' }, /priority = "urgent": expected/, 'priority'],
   ['wrong type', { timeout_seconds: 'soon' }, /timeout_seconds = "soon"/, 'timeout_seconds'],
   ['out of range', { timeout_seconds: 0 }, /timeout_seconds = 0/, 'timeout_seconds'],
-  ['bad name', { name: 'has space' }, /name = "has space": expected a name of letters, digits and \. _ : @ \/ - that starts with a letter or digit and is not a number alone \(a number refers to a job by its id\), at most 200 characters$/, 'name'],
+  ['bad name', { name: 'has space' }, /name = "has space": expected a name of letters, digits and \. _ : @ \/ - that starts with a letter or digit and is not a number alone \(a number refers to a job by its id\) nor list or history \(API routes\), at most 200 characters$/, 'name'],
+  // GET /api/jobs/list and /api/jobs/history are routes: a job so named could not be read by name.
+  ['a route for a name', { name: 'list' }, /name = "list": expected .*nor list or history \(API routes\)/, 'name'],
+  ['the other route', { name: 'history' }, /name = "history": expected /, 'name'],
   ['a number for a name', { name: '11' }, /name = "11": expected .*is not a number alone \(a number refers to a job by its id\)/, 'name'],
   ['bad tag', { tags: ['ok', 'with space'] }, /tags\.1 = "with space": expected a tag of letters, digits/, 'tags.1'],
   ['bad env name', { env: { 'BAD-KEY': 'x' } }, /env: "BAD-KEY" is not a valid key \(expected an environment variable name \(letters, digits and _, not starting with a digit\)\)$/, 'env.BAD-KEY'],
