@@ -3,10 +3,11 @@
  * whole log or its tail, and with --follow as it grows until the run ends, like `tail -f` that
  * knows when to stop. The output alone goes to stdout (pipe it); notes about the run go to stderr.
  */
-import { stat } from 'node:fs/promises';
+import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { App } from '../daemon/app.js';
+import { cutFiles, omittedMarker, parseCutState, rewrittenParts } from '../execution/output.js';
 import { fromWholeLine, readLogRange } from '../execution/run-log.js';
 import { FINAL_RUN_STATUSES, RUN_STATUSES, type RunRow } from '../storage/schema.js';
 import type { CliContext } from './context.js';
@@ -110,8 +111,8 @@ function note(text: string): void {
   process.stderr.write(`${text}\n`);
 }
 
-async function write(text: string): Promise<void> {
-  if (!text) return;
+async function write(text: string | Buffer): Promise<void> {
+  if (!text.length) return;
   if (!process.stdout.write(text)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
 }
 
@@ -147,7 +148,7 @@ async function show(run: RunRow, jobName: string, tail: number | undefined): Pro
 async function follow(app: App, first: RunRow, jobName: string, tail: number | undefined): Promise<void> {
   let run = first;
   if (run.status === 'queued') note(`run #${run.id} (${jobName}) is queued: waiting for it to start…`);
-  let at: number | null = null;
+  const place: Place = { at: 0, ino: null, wholeLine: false };
   let toldElsewhere = false;
   for (;;) {
     const log = await logFile(run);
@@ -158,11 +159,8 @@ async function follow(app: App, first: RunRow, jobName: string, tail: number | u
       note(`run #${run.id} (${jobName}) runs ${run.node ? `on ${run.node}` : 'elsewhere'}: its log is on that host; the output it keeps follows when it ends`);
     }
     if (log) {
-      // The first read starts at the tail asked for, from a whole line on; later reads go on from there.
-      const firstRead = at === null;
-      at ??= tailStart(log.size, tail);
-      at = await copy(log.path, at, log.size, firstRead && at > 0);
-    } else if (final && at === null) {
+      await readOn(run, log.path, place, final, tail);
+    } else if (final && place.ino === null) {
       // Never saw a log file here (another node's run, or pruned): what the run kept.
       await write(keptOutput(run, tail));
     }
@@ -176,4 +174,110 @@ async function follow(app: App, first: RunRow, jobName: string, tail: number | u
   const exit = run.exit_code !== null ? ` (exit ${run.exit_code})` : run.signal ? ` (${run.signal})` : '';
   if (neverStarted(run)) return note(`--- run #${run.id} (${jobName}) never started: ${whyNotStarted(run)}`);
   note(`--- run #${run.id} (${jobName}): ${statusLabel(run, app.clock.now())}${exit}${took}${run.error_message ? `: ${run.error_message}` : ''}`);
+}
+
+/**
+ * Where --follow is: `at` bytes of the job's output printed (or passed over with a marker), read
+ * from the log file with inode `ino`. Counted in the whole output, not the file: the daemon cuts
+ * a log that passes execution.log_max_bytes to nothing while the job writes on, and at the end
+ * replaces it with head + marker + the latest output (execution/output.ts); a byte offset in the
+ * file would skip what follows a cut and repeat what a rewrite moved.
+ */
+interface Place {
+  at: number;
+  ino: number | null;
+  /** --tail started inside the log: the first bytes printed start from a whole line. */
+  wholeLine: boolean;
+}
+
+/** Which bytes of the output a log file holds: the first ones, as `head()` reads them, then from `base` on, the file's from offset `body`. */
+interface Parts {
+  head: () => Promise<Buffer>;
+  base: number;
+  body: number;
+}
+
+/**
+ * Print what the log holds past `p`, and a marker for what it no longer holds. A read while the
+ * daemon cuts the file (or rewrites it) is not printed: the next look reads it again.
+ */
+async function readOn(run: RunRow, logPath: string, p: Place, final: boolean, tail: number | undefined): Promise<void> {
+  const files = cutFiles(logPath);
+  const stateText = () => readFile(files.state, 'utf8').catch(() => null);
+  const seen = await stateText();
+  const fh = await open(logPath, 'r').catch(() => null);
+  if (!fh) return; // pruned meanwhile
+  try {
+    const { ino, size } = await fh.stat();
+    let parts: Parts | null;
+    let unchanged: () => Promise<boolean>;
+    if (p.ino !== null && ino !== p.ino) {
+      // A new file: the run ended and its cut log was rewritten; its parts are found from the
+      // byte count the run records when it ends.
+      if (!final) return;
+      parts = await rewritten(fh, size, run.output_bytes);
+      if (!parts) {
+        p.ino = ino;
+        return note(`(run #${run.id}'s log was rewritten at its end in a form this command does not know: \`smart-cron logs --run ${run.id}\` shows it whole)`);
+      }
+      unchanged = async () => true; // a rewritten log is not written again
+    } else {
+      const state = parseCutState(seen);
+      if (state.busy && !final) return;
+      parts = { head: () => readFile(files.head).catch(() => Buffer.alloc(0)), base: state.base, body: 0 };
+      // The same state after the read: no cut (nor the rewrite) came between, each changes it first.
+      unchanged = async () => final || (await stateText()) === seen;
+    }
+    if (p.ino === null && tail !== undefined) {
+      // The first read starts at the tail asked for, from a whole line on.
+      const from = Math.max(parts.body, size - tail);
+      p.at = parts.base + from - parts.body;
+      p.wholeLine = from > 0;
+    }
+    p.ino = ino;
+    await printOn(fh, size, p, parts, unchanged);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function printOn(fh: FileHandle, size: number, p: Place, parts: Parts, unchanged: () => Promise<boolean>): Promise<void> {
+  const head = p.at < parts.base ? await parts.head() : null;
+  if (!(await unchanged())) return;
+  if (head) {
+    const upTo = Math.min(head.length, parts.base);
+    if (p.at < upTo) {
+      await write(head.subarray(p.at, upTo));
+      p.at = upTo;
+    }
+    if (p.at < parts.base) await write(omittedMarker(parts.base - p.at));
+    p.at = parts.base;
+  }
+  for (let off = parts.body + p.at - parts.base; off < size; ) {
+    const b = await pread(fh, off, Math.min(CHUNK, size - off));
+    if (b.length === 0 || !(await unchanged())) return;
+    await write(p.wholeLine ? fromWholeLine(b) : b);
+    p.wholeLine = false;
+    p.at += b.length;
+    off += b.length;
+  }
+}
+
+/** The parts of a rewritten log, from its first bytes (read until its marker is found) and the run's byte count. */
+async function rewritten(fh: FileHandle, size: number, total: number | null): Promise<Parts | null> {
+  let start = Buffer.alloc(0);
+  while (total !== null && start.length < size) {
+    const more = await pread(fh, start.length, Math.min(CHUNK, size - start.length));
+    if (more.length === 0) break;
+    start = Buffer.concat([start, more]);
+    const at = rewrittenParts(start, size, total);
+    if (at) return { head: async () => start.subarray(0, at.head), base: at.tailFrom, body: at.body };
+  }
+  return null;
+}
+
+async function pread(fh: FileHandle, pos: number, len: number): Promise<Buffer> {
+  const b = Buffer.alloc(len);
+  const { bytesRead } = await fh.read(b, 0, len, pos);
+  return b.subarray(0, bytesRead);
 }

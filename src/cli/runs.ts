@@ -1,7 +1,7 @@
 import { constants } from 'node:os';
 import type { Command } from 'commander';
 import { exitCodeFor, SmartCronError, ValidationError } from '../errors.js';
-import { runHere, waitFinal } from '../daemon/oneshot.js';
+import { engineHere, runHere, waitFinal, type EngineHere } from '../daemon/oneshot.js';
 import { runningDaemon } from '../daemon/state.js';
 import { cancelRun } from '../execution/cancel.js';
 import { NodesRepo } from '../storage/repos/nodes.js';
@@ -30,8 +30,17 @@ export function register(program: Command, ctx: CliContext): void {
       }
       const json = ctx.globals().json;
       const code = await ctx.withApp(async (app) => {
-        const queued = await queueManualRun(app.jobs, app.clock, { job: name, args, env });
         const daemon = runningDaemon(app.config.home);
+        // This process runs it when no daemon does: its engine first, so a host that cannot run
+        // it here fails the command before anything is queued.
+        let here: EngineHere | undefined = daemon ? undefined : engineHere(app);
+        let queued: RunRow;
+        try {
+          queued = await queueManualRun(app.jobs, app.clock, { job: name, args, env });
+        } catch (e) {
+          here?.engine.release();
+          throw e;
+        }
         if (daemon && !o.wait) {
           if (json) printJson(queued);
           else print(`queued run #${queued.id} of ${name}; the daemon (pid ${daemon.pid}) starts it when it fits. Follow it with \`smart-cron logs ${name} --follow\`.`);
@@ -45,7 +54,8 @@ export function register(program: Command, ctx: CliContext): void {
           const onWait = json ? undefined : (reason: string) => print(`waiting: ${reason}`);
           // Each attempt until the last: a failure the job retries is not the run's outcome.
           for (let run = queued; ; ) {
-            done = daemon ? await waitFinal(app, run.id, 200, onWait) : await runHere(app, run.id, onWait);
+            done = daemon ? await waitFinal(app, run.id, { onWait, daemon }) : await runHere(app, run.id, onWait, here);
+            here = undefined; // a retry builds its own
             const next = stopped.by ? null : await nextAttempt(app, done);
             if (!next) break;
             if (!json) {
@@ -66,7 +76,7 @@ export function register(program: Command, ctx: CliContext): void {
           const left = await app.database.db.selectFrom('smart_cron_job_history').selectAll().where('status', '=', 'queued').where('id', '>', queued.id).orderBy('id').execute();
           for (const r of left) {
             const job = (await app.jobs.jobs.byId(r.job_id))?.name ?? `job #${r.job_id}`;
-            print(`run #${r.id} of ${job} (${r.trigger}) stays queued: no daemon runs for this home; it starts when one does (\`smart-cron daemon start\`)`);
+            print(`run #${r.id} of ${job} (${r.trigger}) stays queued: no daemon runs for this home; it starts when one does (\`smart-cron daemon\`)`);
           }
         }
         // As a shell reports a command ended by the signal (130 for Ctrl-C).
@@ -149,7 +159,7 @@ export function register(program: Command, ctx: CliContext): void {
             else if (holder) print(`run #${r.id} (${name}) is running: asked to stop; ${holder} within a second`);
             else print(`run #${r.id} (${name}) is running, but no daemon runs for this home: it stops when a \`smart-cron run\` still holding it sees the request (within a second), or when the next daemon adopts it`);
           }
-          out.push(done.how === 'requested' && o.wait && holder ? await waitFinal(app, r.id) : r);
+          out.push(done.how === 'requested' && o.wait && holder ? await waitFinal(app, r.id, { daemon: elsewhere ? undefined : (daemon ?? undefined) }) : r);
         }
         if (json) printJson(out);
         else if (o.wait) for (const r of out) if (r.status !== 'skipped') print(describeRun(r, app.clock.now()));
@@ -205,7 +215,9 @@ function stopOnSignals(app: App, firstRunId: number, viaDaemon: boolean): { by: 
   const on = (sig: NodeJS.Signals) => {
     const runId = state.runId;
     if (state.by) {
-      process.stderr.write(`smart-cron: left run #${runId} running; ${viaDaemon ? 'the daemon records it' : 'the next daemon records it (it adopts the run)'}\n`);
+      // The daemon waited for may have stopped meanwhile: then it is the next one's.
+      const holder = viaDaemon ? runningDaemon(app.config.home) : null;
+      process.stderr.write(`smart-cron: left run #${runId} running; ${holder ? `the daemon (pid ${holder.pid}) records it` : 'the next daemon records it (it adopts the run)'}\n`);
       process.exit(128 + constants.signals[sig]);
     }
     state.by = sig;

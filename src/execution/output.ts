@@ -7,9 +7,17 @@
  *
  * The cap: when the file passes logMaxBytes the daemon keeps its last tail bytes in memory
  * and truncates the file to zero; O_APPEND writers simply continue at the new end. At the end
- * the file is rewritten as head + "[... N bytes omitted ...]" + the most recent output.
+ * the file is rewritten as head + "[... N bytes omitted ...]" + the most recent output, the head
+ * taking at most a quarter of the cap.
  * Bytes a job appends in the few microseconds between the last size check and the truncate
  * are lost (from the file and the count); that is the price of a cap on a file the job owns.
+ *
+ * Readers of the live log (`logs --follow`) count in the whole output, not the file: output.state
+ * beside the log says how many bytes were cut away (output.head keeps the head that went with
+ * them). It is replaced atomically, and marked busy before each cut and before the final rewrite,
+ * so a reader that finds the same state text before and after reading knows no cut came between.
+ * A rewritten log is a new file (renamed over the old one); its parts are found by the marker
+ * whose count adds up to the byte count the run records (rewrittenParts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -30,10 +38,48 @@ export interface OutputResult {
 
 interface SavedState {
   base: number;
+  /** A cut or the final rewrite is under way: the file is changing under a reader. */
+  busy?: 'cut' | 'rewrite';
 }
 
 export function omittedMarker(n: number): string {
   return `\n[... ${n} bytes omitted ...]\n`;
+}
+const MARKER = /^\n\[\.\.\. (\d{1,16}) bytes omitted \.\.\.\]\n/;
+
+/** The files beside a log that describe a cut: the state (bytes cut away) and the head cut with them. */
+export function cutFiles(logPath: string): { state: string; head: string } {
+  const dir = path.dirname(logPath);
+  return { state: path.join(dir, 'output.state'), head: path.join(dir, 'output.head') };
+}
+
+/** What output.state's text (null: no such file, the log was never cut) tells a reader. */
+export function parseCutState(text: string | null): { base: number; busy: boolean } {
+  if (text === null) return { base: 0, busy: false };
+  try {
+    const s = JSON.parse(text) as SavedState;
+    return { base: s.base, busy: s.busy !== undefined };
+  } catch {
+    return { base: 0, busy: true }; // not ours to read yet
+  }
+}
+
+/**
+ * The parts of a rewritten log (head + marker + the latest output) from its first bytes `start`,
+ * its size and the run's byte count: the head's length, where the latest output begins in the
+ * file (`body`) and in the whole output (`tailFrom`). The first marker whose count adds up (the
+ * head may print marker-like lines itself); null when `start` holds none.
+ */
+export function rewrittenParts(start: Buffer, fileSize: number, total: number): { head: number; body: number; tailFrom: number } | null {
+  const open = Buffer.from('\n[... ');
+  for (let i = start.indexOf(open); i >= 0; i = start.indexOf(open, i + 1)) {
+    const m = MARKER.exec(start.subarray(i, i + 64).toString('latin1'));
+    if (!m) continue;
+    const body = i + m[0].length;
+    const tailFrom = i + Number(m[1]);
+    if (body <= fileSize && tailFrom + (fileSize - body) === total) return { head: i, body, tailFrom };
+  }
+  return null;
 }
 
 /** Text safe for any database column: PostgreSQL text cannot hold NUL. */
@@ -56,6 +102,7 @@ export class OutputFollower {
   private watcher: fs.FSWatcher | null = null;
   private ticks = 0;
   private finished: OutputResult | null = null;
+  private headSaved = false;
 
   /**
    * resume: a restarted daemon picks up a run's log; state files in the run directory say how
@@ -118,7 +165,7 @@ export class OutputFollower {
     if (this.fd === null) return;
     const size = fs.fstatSync(this.fd).size;
     if (this.base === 0 && this.head.length < this.headMax && size > this.head.length) this.readHead(size);
-    if (size > this.limits.logMaxBytes) this.cut(size);
+    if (size > this.limits.logMaxBytes) this.cut();
     else this.lastSize = size;
     this.scheduleFastPoll();
   }
@@ -152,7 +199,8 @@ export class OutputFollower {
       try {
         this.rewriteLog(total, recent);
       } catch {
-        // A full disk: the log keeps its last part only; the run's result is not lost for it.
+        // A full disk: the log keeps its last part only (its state files stay: they say what it
+        // lacks); the run's result is not lost for it.
         try {
           fs.rmSync(`${this.logPath}.tmp`, { force: true });
         } catch {
@@ -178,8 +226,12 @@ export class OutputFollower {
     this.head = Buffer.concat([this.head, this.pread(this.head.length, want - this.head.length)]);
   }
 
-  private cut(size: number): void {
+  private cut(): void {
     const fd = this.fd!;
+    // Readers hold off from here until the state counts the cut. Saved first: the size is taken
+    // after it, so the bytes written meanwhile are in the tail kept, not lost with the truncate.
+    this.saveState('cut');
+    const size = fs.fstatSync(fd).size;
     const n = Math.min(this.tailMax, size);
     const last = this.pread(size - n, n);
     const keepOld = Math.min(this.tailMax - n, this.cutTail.length);
@@ -218,13 +270,29 @@ export class OutputFollower {
   }
 
   private rewriteLog(total: number, recent: (n: number) => Buffer): void {
-    const marker = Buffer.from(omittedMarker(total - this.head.length));
-    const room = Math.max(0, this.limits.logMaxBytes - this.head.length - marker.length);
-    const tail = recent(Math.min(room, total - this.head.length));
-    const omitted = total - this.head.length - tail.length;
+    // The head takes at most a quarter of the file: under a cap smaller than the history row's
+    // head (output_tail_bytes / 4), the latest output, which says how the job ended, still fits.
+    const head = this.head.subarray(0, Math.min(this.head.length, Math.floor(this.limits.logMaxBytes / 4)));
+    const marker = Buffer.from(omittedMarker(total - head.length));
+    const room = Math.max(0, this.limits.logMaxBytes - head.length - marker.length);
+    const tail = recent(Math.min(room, total - head.length));
+    const omitted = total - head.length - tail.length;
     const tmp = `${this.logPath}.tmp`;
-    fs.writeFileSync(tmp, Buffer.concat([this.head, Buffer.from(omittedMarker(omitted)), tail]));
-    fs.renameSync(tmp, this.logPath);
+    // The log's own mode (0640: the job's output is not for every local user); chmod, as the umask applies at creation.
+    const mode = fs.fstatSync(this.fd!).mode & 0o7777;
+    fs.writeFileSync(tmp, Buffer.concat([head, Buffer.from(omittedMarker(omitted)), tail]), { mode });
+    fs.chmodSync(tmp, mode);
+    this.saveState('rewrite');
+    try {
+      fs.renameSync(tmp, this.logPath);
+    } catch (e) {
+      this.saveState(); // the old file stays, as the state describes it
+      throw e;
+    }
+    // The rewritten log holds its head itself; nothing was cut from it.
+    const files = cutFiles(this.logPath);
+    fs.rmSync(files.state, { force: true });
+    fs.rmSync(files.head, { force: true });
   }
 
   private pread(pos: number, len: number): Buffer {
@@ -239,25 +307,29 @@ export class OutputFollower {
     return b.subarray(0, got);
   }
 
-  private statePath(): string {
-    return path.join(path.dirname(this.logPath), 'output.state');
-  }
-
-  private saveState(): void {
-    const dir = path.dirname(this.logPath);
-    if (this.base > 0 && !fs.existsSync(path.join(dir, 'output.head'))) {
-      fs.writeFileSync(path.join(dir, 'output.head'), this.head);
+  /** Replaced whole (write, rename): a reader sees the old state or the new one, never half. */
+  private saveState(busy?: SavedState['busy']): void {
+    const files = cutFiles(this.logPath);
+    // Before the first state that counts a cut: a reader of that state finds the head with it.
+    if (!this.headSaved) {
+      // Job output, as private as the log itself.
+      fs.writeFileSync(files.head, this.head, { mode: fs.fstatSync(this.fd!).mode & 0o777 });
+      this.headSaved = true;
     }
-    const s: SavedState = { base: this.base };
-    fs.writeFileSync(this.statePath(), JSON.stringify(s));
+    const s: SavedState = busy ? { base: this.base, busy } : { base: this.base };
+    fs.writeFileSync(`${files.state}.tmp`, JSON.stringify(s));
+    fs.renameSync(`${files.state}.tmp`, files.state);
   }
 
   private loadState(): void {
-    const dir = path.dirname(this.logPath);
+    const files = cutFiles(this.logPath);
     try {
-      const s = JSON.parse(fs.readFileSync(this.statePath(), 'utf8')) as SavedState;
+      const s = JSON.parse(fs.readFileSync(files.state, 'utf8')) as SavedState;
       this.base = s.base;
-      this.head = fs.readFileSync(path.join(dir, 'output.head')).subarray(0, this.headMax);
+      this.head = fs.readFileSync(files.head).subarray(0, this.headMax);
+      this.headSaved = true;
+      // A daemon stopped in the middle of a cut: readers waiting for it to end may go on.
+      if (s.busy) this.saveState();
     } catch {
       /* never cut: the file still holds everything */
     }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { OutputFollower, omittedMarker } from '../../src/execution/output.js';
+import { OutputFollower, omittedMarker, rewrittenParts } from '../../src/execution/output.js';
 import { PortableBackend } from '../../src/execution/enforcement/portable.js';
 import { runnerOptionsFromConfig, startRun } from '../../src/execution/runner.js';
 import { Sampler } from '../../src/execution/sampler.js';
@@ -78,6 +78,44 @@ test('follower: when the cut log cannot be rewritten (a full disk), the row stil
   assert.ok(all.endsWith(fs.readFileSync(log, 'utf8')), 'the log keeps its last part');
 });
 
+test('follower: under a cap smaller than the row\'s head, the rewritten log still ends with the latest output', () => {
+  const dir = tempDir();
+  const log = path.join(dir, 'output.log');
+  fs.writeFileSync(log, '');
+  // A head of 16384 bytes (output_tail_bytes 65536, the default) would fill a 4096-byte log alone.
+  const f = new OutputFollower(log, { tailBytes: 65536, logMaxBytes: 4096 });
+  let all = '';
+  for (let i = 1; i <= 2000; i++) {
+    const line = `line ${String(i).padStart(4, '0')}\n`;
+    all += line;
+    fs.appendFileSync(log, line);
+    if (i % 200 === 0) f.poll();
+  }
+  fs.appendFileSync(log, 'END\n');
+  all += 'END\n';
+  const r = f.finish();
+  const file = fs.readFileSync(log, 'utf8');
+  assert.ok(file.length <= 4096, `log file ${file.length} bytes is within the cap`);
+  assert.ok(file.startsWith('line 0001\n') && file.endsWith('line 2000\nEND\n'), file.slice(-40));
+  const parts = rewrittenParts(Buffer.from(file), file.length, r.outputBytes)!;
+  assert.equal(parts.head, 1024, 'a quarter of the cap');
+  assert.equal(file.slice(parts.body), all.slice(parts.tailFrom), 'the latest output, where the marker says');
+});
+
+test('rewrittenParts: the marker whose count adds up to the run\'s byte count', () => {
+  const whole = 'abcdefghij'.repeat(10); // 100 bytes
+  const rewritten = (head: number, tail: number) => whole.slice(0, head) + omittedMarker(100 - head - tail) + whole.slice(100 - tail);
+  const cases: [string, string, number, { head: number; body: number; tailFrom: number } | null][] = [
+    ['head, marker, tail', rewritten(10, 20), 100, { head: 10, body: 10 + omittedMarker(70).length, tailFrom: 80 }],
+    ['no head', rewritten(0, 30), 100, { head: 0, body: omittedMarker(70).length, tailFrom: 70 }],
+    ['no tail', rewritten(10, 0), 100, { head: 10, body: 10 + omittedMarker(90).length, tailFrom: 100 }],
+    ['a marker-like line in the head', `x${omittedMarker(5)}` + omittedMarker(50) + 'y'.repeat(20), 1 + omittedMarker(5).length + 50 + 20, { head: 1 + omittedMarker(5).length, body: 1 + omittedMarker(5).length + omittedMarker(50).length, tailFrom: 1 + omittedMarker(5).length + 50 }],
+    ['a count that does not add up', rewritten(10, 20), 101, null],
+    ['no marker', whole, 100, null],
+  ];
+  for (const [what, file, total, want] of cases) assert.deepEqual(rewrittenParts(Buffer.from(file), file.length, total), want, what);
+});
+
 test('a 50 MB flood: head and tail kept, bytes counted, log capped, daemon memory bounded', async () => {
   const dir = tempDir();
   const bytes = 50 * 1024 * 1024;
@@ -116,6 +154,9 @@ test('a 50 MB flood: head and tail kept, bytes counted, log capped, daemon memor
   const finalSize = fs.statSync(o.logPath).size;
   assert.ok(finalSize <= cap, `final log ${finalSize} <= cap ${cap}`);
   assert.ok(fs.readFileSync(o.logPath, 'utf8').endsWith('\nEND\n'));
+  // Rewritten, the log is still 0640 like every run's log, and nothing of the cut is left beside it.
+  assert.equal(fs.statSync(o.logPath).mode & 0o777, 0o640);
+  assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('output.')), ['output.log']);
   // The cap holds with a lag of one poll: a flood can overshoot by what it writes in that time.
   assert.ok(logMax < bytes * 0.75, `the log was cut while the job ran (max seen ${logMax})`);
   assert.ok(rssMax - rssBefore < 40 * 1024 * 1024, `daemon RSS grew ${((rssMax - rssBefore) / 1048576).toFixed(1)} MB`);
