@@ -83,7 +83,7 @@ export function registerOpenApi(server: Api): void {
         title: 'smart-cron API',
         version: '0.1.0',
         description:
-          'Supervisor for cron jobs. Authenticate with `Authorization: Bearer <token>` (the token is in <home>/api-token), or sign in with POST /api/session and send X-CSRF-Token on calls that change state. Errors: `{ "error": { "code", "message", "field" } }`.',
+          'Supervisor for cron jobs. Authenticate with `Authorization: Bearer <token>` (the token is in the file api-token of the smart-cron home, ~/.smart-cron by default), or sign in with POST /api/session and send X-CSRF-Token on calls that change state. Errors: `{ "error": { "code", "message", "field" } }`.',
       },
       components: {
         securitySchemes: {

@@ -146,13 +146,14 @@ export function register(program: Command, ctx: CliContext): void {
       await ctx.withApp(async (app) => {
         const now = app.clock.now();
         if (o.enable || o.enableCategory) {
-          const r = await reviewEnable(app.jobs, { names: o.enable, category: o.enableCategory });
+          // Categories are lowercase (the job schema says so): `Maintenance` means maintenance.
+          const r = await reviewEnable(app.jobs, { names: o.enable, category: o.enableCategory?.toLowerCase() });
           if (ctx.globals().json) return printJson({ enabled: r.enabled.map((j) => presentJob(j, now)), skipped: r.skipped });
           for (const j of r.enabled) print(`enabled: ${j.name}, next run ${when(j.next_scheduled_run, now)}`);
           for (const s of r.skipped) print(`left disabled: ${s.name} (${s.reason})`);
           return;
         }
-        const rows = await reviewList(app.jobs, { category: o.category });
+        const rows = await reviewList(app.jobs, { category: o.category?.toLowerCase() });
         if (ctx.globals().json) return printJson(rows);
         if (rows.length === 0) return print('nothing to review (find jobs with `smart-cron discover DIR` or `smart-cron import-crontab`)');
         printReview(rows);

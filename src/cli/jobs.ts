@@ -100,7 +100,7 @@ export function register(program: Command, ctx: CliContext): void {
       await ctx.withApp(async (app) => {
         const { jobs: list } = await app.jobs.listJobs({
           enabled: o.enabled ? true : o.disabled ? false : undefined,
-          category: o.category,
+          category: o.category?.toLowerCase(), // categories are lowercase
           tag: o.tag,
           health: o.health as 'critical' | undefined,
           text: o.search,

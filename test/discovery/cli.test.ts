@@ -98,7 +98,8 @@ test('discover, review and enable through the CLI', async () => {
   const one = await cli('review', '--enable', 'backup/db_backup');
   assert.equal(one.code, 0, one.err);
   assert.match(one.out, /^enabled: backup\/db_backup, next run /);
-  const cat = await cli('--json', 'review', '--enable-category', 'monitoring');
+  // Categories are lowercase: the category typed with a capital means the same one.
+  const cat = await cli('--json', 'review', '--enable-category', 'Monitoring');
   assert.deepEqual(JSON.parse(cat.out).enabled.map((j: { name: string }) => j.name).sort(), ['monitoring/healthcheck', 'scripts/heartbeat', 'shell/check_disk']);
   const left = JSON.parse((await cli('--json', 'review')).out) as { name: string; schedule_guessed: boolean }[];
   assert.ok(!left.some((r) => r.name === 'backup/db_backup' || r.name === 'scripts/heartbeat'));
