@@ -15,10 +15,10 @@ import { guessCategory, guessPriority } from './classify.js';
 import { parseEntry, type CrontabEntry, type CrontabProblem, type ParsedCrontab } from './crontab.js';
 import { estimateCost } from './estimate.js';
 import { previewChange, type Change } from './preview.js';
+import { readShellLine } from './shell-line.js';
 
 /** The here-doc delimiter that carries a %-stdin; numbered if the text itself contains it. */
 const STDIN_EOF = 'SMART_CRON_STDIN';
-const SKIP_WORDS = new Set(['command', 'test', '[', '[[', 'cd', 'if', 'then', 'else', 'fi', 'do', 'done', 'exec', 'nice', 'ionice', 'timeout', 'flock', 'sudo', 'env', 'export', 'true', 'false', '!', '{', '}']);
 const RUNNERS = new Set(['php', 'python', 'python3', 'node', 'sh', 'bash', 'run-parts', 'perl', 'ruby', 'tsx']);
 
 export interface ImportedJob {
@@ -77,25 +77,13 @@ export function shellLine(e: Pick<CrontabEntry, 'command' | 'stdin'>): string {
   return `{\n${e.command}\n} <<'${eof}'\n${body}${eof}`;
 }
 
-/** A readable stem for a job name: the program the entry really runs (or the script it runs). */
+/** A readable stem for a job name: the program the entry really runs (or the script it runs); of several, the last. */
 export function programName(command: string): string {
-  const segments = command.split(/&&|\|\||;|\|/).map((s) => s.trim()).filter(Boolean);
   let best: string | undefined;
-  for (const seg of segments) {
-    const ws = seg.split(/\s+/).filter((w) => !/^[A-Za-z_]\w*=/.test(w));
-    let i = 0;
-    while (i < ws.length && SKIP_WORDS.has(ws[i]!)) {
-      if (ws[i] === 'test' || ws[i] === '[' || ws[i] === '[[' || ws[i] === 'command' || ws[i] === 'cd') {
-        i = ws.length;
-        break;
-      }
-      i++;
-    }
-    const prog = ws[i];
-    if (!prog || prog.startsWith('-') || prog.startsWith('>') || prog === ']') continue;
-    let base = prog.slice(prog.lastIndexOf('/') + 1);
+  for (const [prog, ...args] of readShellLine(command).commands) {
+    let base = prog!.slice(prog!.lastIndexOf('/') + 1);
     if (RUNNERS.has(base)) {
-      const arg = ws.slice(i + 1).find((w) => !w.startsWith('-') && !w.startsWith('>'));
+      const arg = args.find((w) => !w.startsWith('-'));
       if (arg) base = arg.slice(arg.lastIndexOf('/') + 1);
     }
     if (base) best = base.replace(/\.(php|py|sh|js|mjs|cjs|ts|pl|rb)$/, '');
@@ -104,8 +92,9 @@ export function programName(command: string): string {
   return clean.slice(0, 60) || 'job';
 }
 
-function scriptTypeOf(command: string): JobDefinition['script_type'] | null {
-  const w = command.split(/\s+/).map((x) => x.slice(x.lastIndexOf('/') + 1));
+/** The runtime of the commands a line runs (their words, from readShellLine). */
+function scriptTypeOf(words: string[]): JobDefinition['script_type'] | null {
+  const w = words.map((x) => x.slice(x.lastIndexOf('/') + 1));
   if (w.some((x) => /^php(\d[\d.]*)?$/.test(x) || x.endsWith('.php'))) return 'php' as never;
   if (w.some((x) => /^python\d?$/.test(x) || x.endsWith('.py'))) return 'python' as never;
   if (w.some((x) => x === 'node' || /\.(m|c)?js$/.test(x))) return 'node' as never;
@@ -146,6 +135,7 @@ function pathsIn(command: string): string[] {
 
 export function entryToJob(e: CrontabEntry, file: string, label: string): Omit<ImportedJob, 'change' | 'changed'> {
   const prog = programName(e.command);
+  const runs = readShellLine(e.command);
   const name = e.rewrittenAs ?? entryName(e, label);
   const warnings: string[] = [];
   const line = shellLine(e);
@@ -166,11 +156,15 @@ export function entryToJob(e: CrontabEntry, file: string, label: string): Omit<I
     def.alert_emails = parts.filter((p) => /^[^@\s]+@[^@\s]+$/.test(p));
     for (const p of parts) if (!def.alert_emails.includes(p)) warnings.push(`MAILTO "${p}" is a local mailbox, not an e-mail address; not used for alerts`);
   }
-  // Addresses and URLs say nothing about the job ("example.com" is not an example job).
-  const texts = { name: prog, description: e.description, folders: e.command.replace(/\S+@\S+|\w+:\/\/\S+|(?<!\S)-\S+/g, ' ') };
+  // The path words are those of what the line runs and where: not of its guards (`test -x
+  // /usr/sbin/x ||`), wrappers' locks or redirected files. Options, addresses and URLs say
+  // nothing about the job either ("example.com" is not an example job).
+  const words = runs.commands.flat();
+  const folders = [...runs.dirs, ...words].filter((w) => !/^-|@|^\w+:\/\//.test(w)).join(' ');
+  const texts = { name: prog, description: e.description, folders };
   const category = guessCategory(texts);
   const priority = guessPriority(texts, category.value);
-  const est = estimateCost({ category: category.value, type: scriptTypeOf(e.command) as never, texts: [prog, e.description] });
+  const est = estimateCost({ category: category.value, type: scriptTypeOf(words) as never, texts: [prog, e.description] });
   Object.assign(def, {
     category: category.value,
     priority: priority.value,

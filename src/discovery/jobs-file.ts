@@ -15,6 +15,7 @@
  */
 import Value from 'typebox/value';
 import YAML, { LineCounter, isMap, isSeq, type Document, type Node } from 'yaml';
+import { splitWords } from '../cli/words.js';
 import { ValidationError } from '../errors.js';
 import { formatSeconds } from '../durations.js';
 import { DEPENDENCY_ONS, DependencyRepo, windowSeconds, type DependencyKind, type DependencyOn } from '../jobs/dependencies.js';
@@ -111,7 +112,7 @@ export function parseJobsFile(text: string, file: string): FileJob[] {
         throw new ValidationError(`${label}: missing "name" (expected a unique job name)`, undefined);
       }
       const links = value && typeof value === 'object' && !Array.isArray(value) ? takeLinks(value as Record<string, unknown>, label) : undefined;
-      const def = validateJobDefinition(links ? links.rest : value, label);
+      const def = validateJobDefinition(commandAsWords(links ? links.rest : value), label);
       if (!def.command && !def.script_path) throw new ValidationError(`${label}: nothing to run (expected command or script_path)`, 'command');
       parseSchedule(def.schedule, def.timezone ?? undefined);
       const dup = seen.get(def.name);
@@ -173,6 +174,23 @@ function takeLinks(value: Record<string, unknown>, label: string): { rest: Recor
     links[key] = list;
   }
   return { rest, links };
+}
+
+/**
+ * `command: "php bin/report.php --all"` is the program and its words, split as `jobs add
+ * --command` splits them (quotes group, nothing is expanded, no shell runs it); with `shell:
+ * true` the string is the one shell line, as `jobs add --shell`. A list is taken as it is.
+ */
+function commandAsWords(value: unknown): unknown {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return value;
+  const v = value as Record<string, unknown>;
+  if (v.command === undefined || Array.isArray(v.command)) return value;
+  if (typeof v.command !== 'string') {
+    throw new ValidationError(`command = ${JSON.stringify(v.command)}: expected the program and its arguments, as one line ("php bin/report.php --all") or a list of words ([php, bin/report.php, --all])`, 'command');
+  }
+  const command = v.shell === true ? [v.command] : splitWords(v.command, 'command');
+  if (command.length === 0) throw new ValidationError('command: empty (expected the program to run and its arguments, e.g. "php bin/report.php --all")', 'command');
+  return { ...v, command };
 }
 
 function fieldKeyNode(doc: Document, base: (string | number)[], field: string): Node | undefined {

@@ -51,8 +51,38 @@ test('bad files: every error names the job, the field, what was expected, and th
     ['jobs:\n  - name: a\n    schedule: [unclosed\n', /^jobs\.yaml:\d+: bad YAML: /],
     ['jobz: []\n', /^jobs\.yaml:1: unknown top-level key "jobz"/],
     ['42\n', /expected a list of jobs/],
+    ['- name: a\n  schedule: "@daily"\n  command: "echo \\"hi"\n', /^jobs\.yaml:3: job "a": command: unterminated double quote in "echo "hi"$/],
+    ['- name: a\n  schedule: "@daily"\n  command: "  "\n', /^jobs\.yaml:3: job "a": command: empty \(expected the program to run and its arguments, e\.g\. "php bin\/report\.php --all"\)$/],
+    ['- name: a\n  schedule: "@daily"\n  command: 42\n', /^jobs\.yaml:3: job "a": command = 42: expected the program and its arguments, as one line \("php bin\/report\.php --all"\) or a list of words/],
   ];
   for (const [text, re] of cases) assert.match(problem(text), re, text);
+});
+
+test('a command given as one line is split into words as `jobs add --command` splits it; with shell: true it is the shell line', async () => {
+  // command as the file gives it (YAML) -> the command stored
+  const cases: [string, string[]][] = [
+    ['"echo extract"', ['echo', 'extract']],
+    ['php /srv/app/bin/extract.php --since "last night"', ['php', '/srv/app/bin/extract.php', '--since', 'last night']],
+    ["'printf \"%s|\" a\\ b ''c  d'' $HOME'", ['printf', '%s|', 'a b', 'c  d', '$HOME']],
+    ['[php, bin/x.php, two words]', ['php', 'bin/x.php', 'two words']],
+  ];
+  const shell = 'cd /srv/app && ./bin/load | tee -a /var/log/load.log';
+  const text = [
+    ...cases.map(([cmd], i) => `- name: j${i}\n  schedule: "@daily"\n  command: ${cmd}\n`),
+    `- name: sh\n  schedule: "@daily"\n  shell: true\n  command: ${shell}\n`,
+  ].join('');
+  const env = await openEnv();
+  try {
+    const r = await applyJobs(env.jm, parseJobsFile(text, 'jobs.yaml'));
+    assert.equal(r.added.length, cases.length + 1);
+    for (const [i, [cmd, want]] of cases.entries()) assert.deepEqual(JSON.parse((await env.jm.getJob(`j${i}`)).command!), want, cmd);
+    const sh = await env.jm.getJob('sh');
+    assert.deepEqual([JSON.parse(sh.command!), sh.shell], [[shell], 1]);
+    assert.equal((await applyJobs(env.jm, parseJobsFile(text, 'jobs.yaml'))).unchanged, cases.length + 1, 'the same file again changes nothing');
+    assert.equal((await applyJobs(env.jm, parseJobsFile(exportYaml(await exportJobs(env.jm)), 'export.yaml'))).unchanged, cases.length + 1, 'nor does its export, which writes lists');
+  } finally {
+    await env.close();
+  }
 });
 
 test('apply validates everything first: one bad job means nothing is written', async () => {

@@ -194,6 +194,43 @@ test('a dry run (discover, import-crontab, apply) on a fresh home creates neithe
   }
 });
 
+test('import-crontab --system: Debian\'s guarded lines are classified by the program they run, not by the "test" before it', async () => {
+  const h = mkdtempSync(join(tmpdir(), 'sc-disc-system-'));
+  try {
+    const r = await runCli(['--home', h, 'import-crontab', '--system', '--dry-run', join(CT, 'etc/crontab'), join(CT, 'etc/cron.d')]);
+    assert.equal(r.code, 0, describe(r));
+    assert.doesNotMatch(r.stdout, /"test" in path/, 'test is the shell builtin of a guard');
+    assert.match(r.stdout, /^logrotate:3 .* maintenance \(keyword "logrotate" in name\) +low \(default for category maintenance\)$/m);
+    assert.match(r.stdout, /^e2scrub_all:2 +crontab:e2scrub_all\/e2scrub_all-\w+ .* maintenance \(keyword "e2scrub" in name\) +low \(default for category maintenance\)$/m);
+    assert.match(r.stdout, /^crontab:20 +crontab:system\/cron\.daily-\w+ .* maintenance \(keyword "run-parts" in path\) +low \(default for category maintenance\)$/m);
+  } finally {
+    rmSync(h, { recursive: true, force: true });
+  }
+});
+
+test('apply -f takes a command as one line, split as `jobs add --command` splits it, and the job runs it', async () => {
+  const h = mkdtempSync(join(tmpdir(), 'sc-disc-apply-'));
+  try {
+    const line = 'printf "%s|" "a b" c';
+    const file = join(h, 'jobs.yaml');
+    writeFileSync(file, `jobs:\n  - name: extract\n    schedule: "@daily"\n    command: ${line}\n`);
+    const sc = (...args: string[]) => runCli(['--home', h, ...args]);
+    const ap = await sc('apply', '-f', file);
+    assert.equal(ap.code, 0, describe(ap));
+    assert.match(ap.stdout, /^\+ extract \(add\)$/m);
+    const add = await sc('jobs', 'add', 'by-flag', '--schedule', '@daily', '--command', line);
+    assert.equal(add.code, 0, describe(add));
+    const command = async (name: string) => (JSON.parse((await sc('--json', 'jobs', 'show', name)).stdout) as { command: string[] }).command;
+    assert.deepEqual(await command('extract'), ['printf', '%s|', 'a b', 'c']);
+    assert.deepEqual(await command('extract'), await command('by-flag'), 'one rule for both');
+    const run = await sc('run', 'extract', '--wait');
+    assert.equal(run.code, 0, describe(run));
+    assert.match(run.stdout, /^a b\|c\|$/m);
+  } finally {
+    rmSync(h, { recursive: true, force: true });
+  }
+});
+
 test('review and discover drop the guess and its reason for a field a person set, and say why a schedule was guessed', async () => {
   const h = mkdtempSync(join(tmpdir(), 'sc-disc-home-'));
   try {

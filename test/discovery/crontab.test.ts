@@ -37,8 +37,58 @@ test('job names come from the program the entry runs', () => {
     ['test -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.daily; }', 'cron.daily'],
     ['/usr/bin/php /srv/app/queue/bin/process_queue.php >> /var/log/q.log 2>&1', 'process_queue'],
     ['SERVICE_MODE=1 /sbin/e2scrub_all -A -r', 'e2scrub_all'],
+    // Wrappers with their options and arguments run the program after them.
+    ['nice -n 19 ionice -c3 /usr/local/bin/pg_backup --full', 'pg_backup'],
+    ['cd /srv/shop && APP_ENV=prod timeout 1h php bin/console app:orders:export >> /var/log/x.log 2>&1', 'console'],
+    ['flock -w 60 /var/lock/db.lock /usr/local/bin/db-backup', 'db-backup'],
+    ["flock -n /tmp/feed.lock -c 'cd /srv && ./bin/import-feed'", 'import-feed'],
+    ['sudo -u www-data -- env -i PATH=/bin /usr/bin/php /srv/app/cron/mailer.php', 'mailer'],
+    ["/bin/bash -lc '/srv/app/bin/rebuild-index.sh'", 'rebuild-index'],
   ];
   for (const [cmd, name] of cases) assert.equal(programName(cmd), name, cmd);
+});
+
+test('an imported entry is classified by what it really runs: not by its guard, wrappers, lock files or redirected files', async () => {
+  // crontab line -> [category, why, priority, why]
+  const cases: [string, [string, string, string, string]][] = [
+    // Debian's guards: the keyword "test" is the shell builtin, not a word of the job.
+    ['test -x /usr/sbin/logrotate && /usr/sbin/logrotate /etc/logrotate.conf', ['maintenance', 'keyword "logrotate" in name', 'low', 'default for category maintenance']],
+    ['test -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.daily; }', ['maintenance', 'keyword "run-parts" in path', 'low', 'default for category maintenance']],
+    ['test -x /usr/local/bin/pg_backup && nice -n 19 ionice -c3 /usr/local/bin/pg_backup --full', ['backup', 'keyword "backup" in name', 'high', 'default for category backup']],
+    ['[ -f /etc/maintenance.flag ] || /srv/app/bin/run', ['other', 'no category keyword found', 'medium', 'default for category other']],
+    ['test -x /usr/bin/mysqldump || exit 0; /srv/app/bin/nightly-run', ['other', 'no category keyword found', 'medium', 'default for category other']],
+    // A wrapper's lock file and arguments are not the job's.
+    ['flock -w 60 /var/lock/test-backup.lock /usr/local/bin/db-rotate', ['cleanup', 'keyword "rotate" in name', 'low', 'default for category cleanup']],
+    ['cd /srv/shop && APP_ENV=prod timeout 1h php bin/console app:orders:export', ['import_export', 'keyword "export" in path', 'high', 'keyword "order" in path']],
+    // Where the output goes says nothing about what the job does.
+    ['echo "100% done" > /tmp/monthly.flag', ['other', 'no category keyword found', 'medium', 'default for category other']],
+    ['/srv/app/bin/charge-cards >> /var/log/sample-test.log 2>&1', ['business', 'keyword "charge" in name', 'critical', 'keyword "charge" in name']],
+  ];
+  const env = await openEnv();
+  try {
+    const r = await importText(env, 'guards', cases.map(([line]) => `0 4 * * * ${line}\n`).join(''));
+    for (const [i, [line, want]] of cases.entries()) {
+      const job = await env.jm.getJob(r.jobs[i]!.name);
+      const info = JSON.parse(job.discovery_info!) as Record<string, string>;
+      assert.deepEqual([job.category, info.category_reason, job.priority, info.priority_reason], want, line);
+    }
+  } finally {
+    await env.close();
+  }
+});
+
+test('e2scrub_all is estimated as a job over every filesystem ("all"), not by its guard', async () => {
+  const env = await openEnv();
+  try {
+    const r = await importCrontabs(env.jm, readCrontabs([join(CT, 'etc/cron.d/e2scrub_all')], { system: true }));
+    for (const j of r.jobs) {
+      assert.deepEqual([j.category, j.category_reason, j.priority, j.priority_reason], ['maintenance', 'keyword "e2scrub" in name', 'low', 'default for category maintenance'], j.command);
+      // e2scrub_all checks each ext4 volume in turn: a longer run than one volume's, as "all" says.
+      assert.equal(j.info.estimate_reason, 'maintenance baseline 256 MB/1800s, bash x0.5, "all" x1.5');
+    }
+  } finally {
+    await env.close();
+  }
 });
 
 // file basename:line -> [schedule, run_as_user, description, active in crontab, shell line or argv]
