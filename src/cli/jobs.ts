@@ -15,7 +15,7 @@ import type { App } from '../daemon/app.js';
 import { collect, type CliContext } from './context.js';
 import { warnDependents } from './deps.js';
 import { formatTable, print, printJson, when } from './output.js';
-import { splitWords } from './words.js';
+import { splitWords } from '../jobs/command-line.js';
 
 interface AddOptions {
   schedule: string;

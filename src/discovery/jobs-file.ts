@@ -15,7 +15,7 @@
  */
 import Value from 'typebox/value';
 import YAML, { LineCounter, isMap, isSeq, type Document, type Node } from 'yaml';
-import { splitWords } from '../cli/words.js';
+import { splitWords } from '../jobs/command-line.js';
 import { ValidationError } from '../errors.js';
 import { formatSeconds } from '../durations.js';
 import { DEPENDENCY_ONS, DependencyRepo, windowSeconds, type DependencyKind, type DependencyOn } from '../jobs/dependencies.js';
