@@ -64,6 +64,12 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
           '  - { name: quiet-e2e, schedule: "*/30 * * * *", command: ["true"], priority: low, enabled: true }',
           // Long enough for its first run to be seen going in the jobs list.
           '  - { name: slow-e2e, schedule: "0 5 1 1 *", command: ["sleep", "4"], priority: low, enabled: true }',
+          // As crontab import names a job: long, and as wide as the table allows.
+          '  - { name: "crontab:e2scrub_all/e2scrub_all_cron-6bf271", schedule: "30 3 * * 0", command: ["true"], category: maintenance, enabled: false }',
+          // Its times are Berlin's, whatever the browser's zone.
+          '  - { name: berlin-e2e, schedule: "0 3 * * *", timezone: Europe/Berlin, command: ["true"], priority: low, enabled: true }',
+          // Runs until someone cancels it.
+          '  - { name: long-e2e, schedule: "0 5 1 1 *", command: ["sleep", "120"], priority: low, enabled: true }',
           '',
         ].join('\n'),
       );
@@ -95,6 +101,11 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
   step('asks for the token, refuses a wrong one, and signs in with the right one', async () => {
     await page.goto(daemon.base);
     await page.getByTestId('signin-form').waitFor();
+    // Where the token is, for a daemon on any home (this one runs with --home).
+    assert.equal(
+      (await page.getByTestId('signin-where').textContent())?.replace(/\s+/g, ' ').trim(),
+      'Sign in with the API token: the api-token file in the smart-cron home (~/.smart-cron by default, or --home / SMART_CRON_HOME) on the host.',
+    );
     await shot('01-sign-in');
     await page.getByLabel('API token').fill('not-the-token-at-all');
     await page.getByTestId('signin-submit').click();
@@ -131,6 +142,32 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     await page.getByTestId('job-search').fill('');
     await row('quiet-e2e').waitFor();
     await shot('03-jobs');
+  });
+
+  step("keeps every row's Run now in view from 1280 to 1920 px, a long imported name wrapping in full", async () => {
+    const long = 'crontab:e2scrub_all/e2scrub_all_cron-6bf271';
+    try {
+      for (const width of [1280, 1440, 1920]) {
+        await page.setViewportSize({ width, height: 900 });
+        await row(long).waitFor();
+        const m = (await page.evaluate(`(() => {
+          const wrap = document.querySelector('[data-testid=jobs-table]').parentElement;
+          const edge = wrap.getBoundingClientRect().right;
+          const link = document.querySelector('[data-testid=job-row][data-job-name="${long}"] [data-testid=job-link]');
+          return {
+            scroll: wrap.scrollWidth, client: wrap.clientWidth,
+            hidden: [...wrap.querySelectorAll('[data-testid=run-now]')].filter((b) => b.getBoundingClientRect().right > edge).length,
+            name: link.textContent, cut: link.scrollWidth > link.clientWidth,
+          };
+        })()`)) as { scroll: number; client: number; hidden: number; name: string; cut: boolean };
+        assert.ok(m.scroll <= m.client, `${width} px: the jobs table is ${m.scroll} px in a ${m.client} px box (it scrolls sideways)`);
+        assert.equal(m.hidden, 0, `${width} px: Run now buttons past the table's edge`);
+        assert.deepEqual([m.name, m.cut], [long, false], `${width} px: the whole name shows`);
+        if (width === 1280) await shot('03c-jobs-long-name');
+      }
+    } finally {
+      await page.setViewportSize({ width: 1360, height: 900 });
+    }
   });
 
   step('marks a job whose script is gone, in the list and on its page', async () => {
@@ -392,6 +429,40 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     await badge.and(page.locator('[data-label=cancelling]')).waitFor({ timeout: 5000 });
   });
 
+  step('cancels a run of this node from its page: it ends interrupted, and the reply to the click does not bring "cancelling" back', async () => {
+    const res = await fetch(`${daemon.base}/api/jobs/long-e2e/run`, { method: 'POST', headers: { authorization: `Bearer ${daemon.token}` } });
+    assert.ok(res.ok, `run long-e2e: ${res.status}`);
+    const { id } = (await res.json()) as { id: number };
+    await page.goto(`${daemon.base}/#/runs/${id}`);
+    const badge = page.locator('[data-testid=page-run] [data-testid=run-status]');
+    await badge.and(page.locator('[data-label=running]')).waitFor();
+    // The answer to the click (the run still running, asked to stop) often arrives after the stop's
+    // run.finished event; on a slow network, always. Held back until the end is on the page, it must not undo it.
+    const ended = badge.and(page.locator('[data-status=interrupted]'));
+    await page.route(`**/api/runs/${id}/cancel`, async (route) => {
+      const response = await route.fetch();
+      await ended.waitFor({ timeout: 10_000 }).catch(() => {});
+      await route.fulfill({ response });
+    });
+    try {
+      const reply = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/api/runs/${id}/cancel`));
+      await page.getByTestId('cancel-run').click();
+      const answered = (await (await reply).json()) as { status: string; cancel_requested: string | null };
+      assert.deepEqual([answered.status, answered.cancel_requested], ['running', 'cancelled through the API'], 'the reply was made before the run ended');
+      await ended.waitFor();
+      // Long enough for the answer to be drawn: the page still says how the run ended.
+      await page.waitForTimeout(1000);
+      assert.deepEqual([await badge.getAttribute('data-status'), await badge.getAttribute('data-label')], ['interrupted', 'interrupted']);
+    } finally {
+      await page.unroute(`**/api/runs/${id}/cancel`);
+    }
+    assert.equal(await page.getByTestId('cancel-run').count(), 0, 'no Cancel button on a finished run');
+    assert.notEqual((await page.getByTestId('run-finished').textContent())?.trim(), '—');
+    const stored = (await (await fetch(`${daemon.base}/api/runs/${id}`, { headers: { authorization: `Bearer ${daemon.token}` } })).json()) as { status: string };
+    assert.equal(stored.status, 'interrupted');
+    await shot('12b-run-cancelled');
+  });
+
   step('adds a "requires" link on the job page (a bad window is an inline error), sees it listed, and removes it', async () => {
     const idOf = (name: string) => page.evaluate(async (n) => ((await (await fetch(`/api/jobs/${n}`)).json()) as { id: number }).id, name);
     const [id, quiet] = [await idOf('hello-e2e'), await idOf('quiet-e2e')];
@@ -460,6 +531,69 @@ describe('dashboard (e2e)', { skip: missing ? skip || 'Chromium required but mis
     await page.getByTestId('input-name').fill('f2');
     await nameError.waitFor({ state: 'detached' });
     assert.equal(await page.getByTestId('input-name').getAttribute('aria-invalid'), null);
+  });
+
+  step("shows a job's times in its zone, named, to a browser in another zone; the form's preview in the zone being edited, with seconds", async () => {
+    // A browser far from both the job's zone and the daemon's.
+    const context = await browser.newContext({ timezoneId: 'Pacific/Auckland', locale: 'en-US', viewport: { width: 1360, height: 900 } });
+    const other = await context.newPage();
+    other.setDefaultTimeout(20_000);
+    other.on('pageerror', (e) => pageErrors.push(e.message));
+    try {
+      await other.goto(daemon.base);
+      await other.getByLabel('API token').fill(daemon.token);
+      await other.getByTestId('signin-submit').click();
+      await other.getByTestId('page-overview').waitFor();
+      const times = async () => (await other.locator('[data-testid=next-runs] time').allTextContents()).map((t) => t.replace(/\s+/g, ' ').trim());
+
+      // As `smart-cron jobs show` says them: 03:00 in Europe/Berlin, with the offset.
+      const shown = daemon.cli('jobs', 'show', 'berlin-e2e');
+      const offsets = [...shown.matchAll(/ 03:00:00 \+0([12]):00 /g)].map((m) => `GMT+${m[1]}`);
+      assert.ok(offsets.length > 0, `jobs show lists its next runs at 03:00:00:\n${shown}`);
+      await other.goto(`${daemon.base}/#/jobs/berlin-e2e`);
+      await other.getByTestId('next-runs-zone').waitFor();
+      assert.equal((await other.getByTestId('next-runs-zone').textContent())?.trim(), 'in Europe/Berlin');
+      const berlin = await times();
+      assert.equal(berlin.length, 5, berlin.join(' | '));
+      berlin.forEach((t, i) => assert.match(t, new RegExp(`^\\w{3}, \\w{3} \\d+, 03:00 AM ${offsets[i] === 'GMT+1' ? 'GMT\\+1' : 'GMT\\+2'}$`), `next run ${i + 1}`));
+      await other.evaluate('window.scrollTo(0, 0)');
+      await other.screenshot({ path: screenshotPath('15-job-times-in-its-zone'), fullPage: true });
+
+      // A job without a zone runs in the home's, named so, as the CLI names it.
+      const home = /\(([^,()]+), the home's timezone\)/.exec(daemon.cli('jobs', 'show', 'hello-e2e'))?.[1];
+      assert.ok(home, 'jobs show names the home zone');
+      await other.goto(`${daemon.base}/#/jobs/hello-e2e`);
+      await other.getByTestId('next-runs-zone').waitFor();
+      assert.equal((await other.getByTestId('next-runs-zone').textContent())?.trim(), `in ${home}, the home's timezone`);
+      const wall = (iso: string) => new Date(iso).toLocaleTimeString('en-US', { timeZone: home, hour: '2-digit', minute: '2-digit' });
+      for (const iso of await other.locator('[data-testid=next-runs] time').evaluateAll((ts) => ts.map((t) => t.getAttribute('datetime')!))) {
+        assert.equal(wall(iso), '03:00 AM', `${iso} is 03:00 in ${home}`);
+      }
+      for (const t of await times()) assert.match(t, /, 03:00 AM GMT/);
+
+      // The form: a seconds schedule in Asia/Tokyo reads in Tokyo's time, each run to the second.
+      await other.goto(`${daemon.base}/#/jobs/new`);
+      // An empty zone is the home's, in the CLI's and the README's words.
+      assert.equal(await other.getByTestId('input-timezone').getAttribute('placeholder'), "the home's timezone");
+      assert.equal((await other.locator('#f-timezone-hint').textContent())?.trim(), "Empty: the home's (timezone in config.yaml, else the machine's).");
+      await other.getByTestId('input-schedule').fill('*/20 * * * * *');
+      await other.getByTestId('input-timezone').fill('Asia/Tokyo');
+      await other.getByTestId('schedule-zone').filter({ hasText: 'Asia/Tokyo' }).waitFor();
+      assert.equal((await other.getByTestId('schedule-zone').textContent())?.trim(), 'in Asia/Tokyo');
+      const preview = (await other.locator('[data-testid=schedule-runs] time').allTextContents()).map((t) => t.replace(/\s+/g, ' ').trim());
+      assert.equal(new Set(preview).size, 5, `five different times: ${preview.join(' | ')}`);
+      const tokyo = (await other.locator('[data-testid=schedule-runs] time').evaluateAll((ts) => ts.map((t) => t.getAttribute('datetime')!))).map((iso) =>
+        new Date(iso).toLocaleTimeString('en-US', { timeZone: 'Asia/Tokyo', hour: '2-digit', minute: '2-digit', second: '2-digit' }),
+      );
+      preview.forEach((t, i) => assert.ok(t.endsWith(`${tokyo[i]} GMT+9`), `"${t}" reads ${tokyo[i]} in Tokyo`));
+      await other.screenshot({ path: screenshotPath('16-job-form-preview-zone') });
+      // Emptied, the zone is the home's, and the preview says so.
+      await other.getByTestId('input-timezone').fill('');
+      await other.getByTestId('schedule-zone').filter({ hasText: "the home's timezone" }).waitFor();
+      assert.equal((await other.getByTestId('schedule-zone').textContent())?.trim(), `in ${home}, the home's timezone`);
+    } finally {
+      await context.close();
+    }
   });
 
   step('takes a job by name in its URL, replacing it with the id; an unknown page is titled "Not found"', async () => {

@@ -27,18 +27,54 @@ export function relative(iso: string | null | undefined, now: number): string {
   return diff < 0 ? `${n} ${unit} ago` : `in ${n} ${unit}`;
 }
 
-export function absolute(iso: string | null | undefined): string {
+/**
+ * The date and time in full. With a zone (a job's), in that zone, its offset shown: a job runs
+ * by its own clock, not the browser's. Without, in the browser's.
+ */
+export function absolute(iso: string | null | undefined, timeZone?: string): string {
   if (!iso) return '';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+  return inZone(d, timeZone ? { dateStyle: 'medium', timeStyle: 'long' } : { dateStyle: 'medium', timeStyle: 'medium' }, timeZone);
 }
 
-/** "Thu 27 Nov, 14:05": for lists of upcoming times, where the year is noise. */
-export function short(iso: string): string {
+/** How a job's upcoming times read: in its zone, and to the second when its schedule counts seconds. */
+export interface ZoneView {
+  timeZone?: string;
+  seconds?: boolean;
+}
+
+/**
+ * "Tue, Dec 8, 03:00 GMT+1": for lists of upcoming times, where the year is noise. The offset is
+ * on every time because it changes across a DST switch; the zone's name goes once beside the list.
+ */
+export function short(iso: string, view: ZoneView = {}): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleString(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+  return inZone(
+    d,
+    { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', ...(view.seconds ? { second: '2-digit' } : {}), timeZoneName: 'shortOffset' },
+    view.timeZone,
+  );
+}
+
+/** A 6-field schedule counts seconds (second minute hour …): without them its times read alike. */
+export function scheduleHasSeconds(expr: string): boolean {
+  return expr.trim().split(/\s+/).length === 6;
+}
+
+/** Which zone a job's times are in, as the CLI names it: its own, or the home's (config.yaml `timezone`, else the machine's). */
+export function zoneName(zone: string, isHome: boolean): string {
+  return isHome ? `${zone}, the home's timezone` : zone;
+}
+
+/** A zone this browser does not know (an alias the daemon accepts) falls back to the browser's own, offset still shown. */
+function inZone(d: Date, options: Intl.DateTimeFormatOptions, timeZone: string | undefined): string {
+  try {
+    return d.toLocaleString(undefined, { ...options, timeZone });
+  } catch {
+    return d.toLocaleString(undefined, options);
+  }
 }
 
 /** The clock time, with the date when it is not today: next to a relative time where the exact moment matters. */

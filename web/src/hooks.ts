@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError } from './api';
+import { ApiError, get } from './api';
 import { useLive, type LiveEvent } from './live';
 import { statusLabel } from './status-label';
 import type { RunStatus } from './types';
@@ -128,4 +128,26 @@ export function useStatusLabel(status: RunStatus | null | undefined, startedAt: 
     return () => clearTimeout(t);
   }, [label, startedAt]);
   return label;
+}
+
+let homeZone: Promise<string> | undefined;
+
+/**
+ * The home's timezone (config.yaml `timezone`, else the machine's), the zone of every job without
+ * its own. Only the daemon knows it; a schedule preview without a zone names the one it used.
+ * Asked once per page load, and only by a page that needs it (`wanted`); undefined until known.
+ */
+export function useHomeZone(wanted = true): string | undefined {
+  const [zone, setZone] = useState<string | undefined>(undefined);
+  useEffect(() => {
+    if (!wanted) return;
+    let live = true;
+    homeZone ??= get<{ timezone: string }>('/api/schedule/preview?expr=%40daily&count=1').then((r) => r.timezone);
+    homeZone.then(
+      (z) => live && setZone(z),
+      () => (homeZone = undefined), // asked again by the next page that needs it
+    );
+    return () => void (live = false);
+  }, [wanted]);
+  return zone;
 }

@@ -215,8 +215,8 @@ export function JobFormView({ job, slots, busy, error, onSubmit, onCancel }: Job
           <Field id="f-schedule" label="Schedule (cron)" error={errs.schedule} hint={<SchedulePreview id="f-schedule-preview" expr={s.schedule} timezone={s.timezone} />}>
             <input {...text('schedule', { hint: true })} class="mono" required spellcheck={false} autocomplete="off" />
           </Field>
-          <Field id="f-timezone" label="Timezone" error={errs.timezone}>
-            <input {...text('timezone')} placeholder="host's timezone" list="timezones" />
+          <Field id="f-timezone" label="Timezone" error={errs.timezone} hint={<>Empty: the home's (<code>timezone</code> in config.yaml, else the machine's).</>}>
+            <input {...text('timezone', { hint: true })} placeholder="the home's timezone" list="timezones" />
             <datalist id="timezones">
               {['UTC', 'Europe/London', 'Europe/Berlin', 'America/New_York', 'America/Los_Angeles', 'Asia/Tokyo'].map((z) => (
                 <option key={z} value={z} />

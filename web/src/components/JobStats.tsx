@@ -1,6 +1,6 @@
 import { missingLabel, missingWhat, standingReasons, warningsOf } from '../discovery';
-import { absolute, commandLine, duration, megabytes, relative, short, words } from '../format';
-import { useNow } from '../hooks';
+import { absolute, commandLine, duration, megabytes, relative, scheduleHasSeconds, short, words, zoneName } from '../format';
+import { useHomeZone, useNow } from '../hooks';
 import { otherSettings } from '../job-settings';
 import type { Job } from '../types';
 import { Stat, Time } from './ui';
@@ -16,6 +16,10 @@ function retries(job: Job): string {
 
 export function JobStats({ job }: { job: Job }) {
   const now = useNow();
+  // Its times are read in its zone (the home's when it has none), not the browser's: as the CLI shows them.
+  const home = useHomeZone(!job.timezone);
+  const zone = job.timezone ?? home;
+  const seconds = scheduleHasSeconds(job.schedule);
   // A discovered or imported job: why discovery chose what still stands (not what a person set since).
   const info = job.discovery_info && typeof job.discovery_info === 'object' ? job.discovery_info : {};
   const found = standingReasons(info, job.user_overrides);
@@ -34,13 +38,17 @@ export function JobStats({ job }: { job: Job }) {
           <Stat label="Next runs">
             {job.enabled ? (
               job.next_runs?.length ? (
-                <ol class="next-runs" data-testid="next-runs">
-                  {job.next_runs.map((r) => (
-                    <li key={r}>
-                      <time dateTime={r} title={absolute(r)}>{short(r)}</time> <span class="muted">({relative(r, now)})</span>
-                    </li>
-                  ))}
-                </ol>
+                <>
+                  <ol class="next-runs" data-testid="next-runs">
+                    {job.next_runs.map((r) => (
+                      <li key={r}>
+                        <time dateTime={r} title={`${absolute(r, zone)}; ${absolute(r)} in this browser's time`}>{short(r, { timeZone: zone, seconds })}</time>{' '}
+                        <span class="muted">({relative(r, now)})</span>
+                      </li>
+                    ))}
+                  </ol>
+                  {zone && <span class="muted" data-testid="next-runs-zone">in {zoneName(zone, !job.timezone)}</span>}
+                </>
               ) : (
                 <Time iso={job.next_scheduled_run} />
               )

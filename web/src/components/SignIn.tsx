@@ -24,8 +24,9 @@ export function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
     <main class="signin">
       <form class="card" onSubmit={submit} data-testid="signin-form">
         <h1>smart-cron</h1>
-        <p class="muted">
-          Sign in with the API token from <code>&lt;home&gt;/api-token</code> (run <code>cat ~/.smart-cron/api-token</code> on the host).
+        <p class="muted" data-testid="signin-where">
+          Sign in with the API token: the <code>api-token</code> file in the smart-cron home (<code>~/.smart-cron</code> by default, or <code>--home</code> /{' '}
+          <code>SMART_CRON_HOME</code>) on the host.
         </p>
         <label for="token">API token</label>
         <input

@@ -168,7 +168,7 @@ function JobTable({ jobs, running, onChanged }: { jobs: Job[]; running: Run[]; o
             <tr key={j.id} data-testid="job-row" data-job-name={j.name} data-job-id={j.id} class={j.enabled ? undefined : 'disabled'}>
               <td class="name">
                 <a href={`#/jobs/${j.id}`} data-testid="job-link">
-                  {j.name}
+                  {breakable(j.name)}
                 </a>
                 {j.missing && (
                   <span class="badge tone-bad" title={missingWhat(j)} data-testid="job-missing">
@@ -210,6 +210,11 @@ function JobTable({ jobs, running, onChanged }: { jobs: Job[]; running: Run[]; o
       </table>
     </div>
   );
+}
+
+/** A name may break after its separators (`crontab:user/command-hash`): where a person would break it. */
+function breakable(name: string) {
+  return name.split(/(?<=[:/_.-])/).flatMap((part, i) => (i ? [<wbr key={i} />, part] : [part]));
 }
 
 /** While a run goes, that is the job's status (its run's badge, linked); otherwise how its finished runs went. */

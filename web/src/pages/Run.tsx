@@ -5,6 +5,7 @@ import { ErrorNote, Loading, RunStatusBadge, Stat, Time } from '../components/ui
 import { bytes, duration, megabytes, percent, words } from '../format';
 import { useLoader } from '../hooks';
 import { useLive } from '../live';
+import { updateRun } from '../run-state';
 import { FINAL_STATUSES, type Job, type Run } from '../types';
 
 const OUTPUT_POLL_MS = 2000;
@@ -21,7 +22,7 @@ export function RunPage({ id }: { id: number }) {
   // The event carries the whole row: no fetch needed to show the new status.
   useLive(['run.started', 'run.cancelling', 'run.finished', 'run.queued'], (_t, data) => {
     const d = data as Run;
-    if (d.id === id) run.set((old) => ({ ...old, ...d }));
+    if (d.id === id) run.set((old) => updateRun(old, d));
   });
 
   const loadOutput = () =>
@@ -57,7 +58,8 @@ export function RunPage({ id }: { id: number }) {
   async function cancel() {
     try {
       const updated = await post<Run | undefined>(`/api/runs/${id}/cancel`);
-      if (updated && typeof updated === 'object' && 'id' in updated) run.set((old) => ({ ...old, ...updated }));
+      // The reply was made before the stop it asked for may have been announced: updateRun keeps the later state.
+      if (updated && typeof updated === 'object' && 'id' in updated) run.set((old) => updateRun(old, updated));
       else run.reload();
     } catch (e) {
       notify(`Could not cancel: ${(e as ApiError).message}`, 'bad');
