@@ -106,7 +106,8 @@ function expectation(e: SchemaError, schema: TSchema): string {
     case 'enum':
       return `one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     case 'type':
-      return `a value of type ${String(p.type)}`;
+      // A nullable setting's other choice: null is how a setting is unset (`jobs set X=null`).
+      return p.type === 'null' ? 'null (not set)' : `a value of type ${String(p.type)}`;
     case 'required':
       return `the setting(s) ${JSON.stringify(p.requiredProperties ?? p)} to be present`;
     // TypeBox's own words ("must not have fewer than 1 items") do not follow "expected".

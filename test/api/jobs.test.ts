@@ -41,7 +41,7 @@ describe('jobs resource', () => {
       [{ name: 'a', schedule: '61 * * * *', command: ['x'] }, 'schedule', /minute/],
       [{ name: 'a', schedule: '@daily', command: 'echo hi' }, 'command'],
       [{ name: 'a', schedule: '@daily', command: [] }, 'command', /^body command = an empty list: expected at least 1 item$/],
-      [{ name: 'a', schedule: '@daily', command: ['x'], working_dir: '' }, 'working_dir', /^body working_dir = "": expected an absolute path \(starting with \/\) or a value of type null$/],
+      [{ name: 'a', schedule: '@daily', command: ['x'], working_dir: '' }, 'working_dir', /^body working_dir = "": expected an absolute path \(starting with \/\) or null \(not set\)$/],
       // Accepted before, and then every run failed: as `jobs add` refuses them.
       [{ name: 'a', schedule: '@daily', command: ['x'], working_dir: 'relative/dir' }, 'working_dir', /^body working_dir = "relative\/dir": expected an absolute path/],
       [{ name: 'a', schedule: '@daily', command: ['  '] }, 'command.0', /command\.0 = "  ": expected the program to run/],

@@ -139,7 +139,7 @@ const bad: [string, Record<string, unknown>, RegExp, string][] = [
   ['a blank shell line', { command: [' '], shell: true }, /command\.0 = " ": expected the program to run \(a name or path; with shell, the shell line\)/, 'command.0'],
   ['a memory limit no machine has', { memory_limit_mb: 1e308 }, /memory_limit_mb = 1e\+308: expected .*16777216/, 'memory_limit_mb'],
   ['a relative working directory', { working_dir: 'relative/dir' }, /working_dir = "relative\/dir": expected an absolute path \(starting with \/\)/, 'working_dir'],
-  ['a pinned node no node could be named', { pinned_node: ' n3' }, /pinned_node = " n3": expected letters, digits, '\.', '_' or '-', up to 128, starting with a letter or digit or a value of type null$/, 'pinned_node'],
+  ['a pinned node no node could be named', { pinned_node: ' n3' }, /pinned_node = " n3": expected letters, digits, '\.', '_' or '-', up to 128, starting with a letter or digit or null \(not set\)$/, 'pinned_node'],
 ];
 
 for (const [label, patch, message, field] of bad) {
