@@ -17,7 +17,7 @@ import { ValidationError } from '../errors.js';
 import { presentJob } from '../jobs/job.js';
 import type { JobManager } from '../jobs/manager.js';
 import { collect, type CliContext } from './context.js';
-import { formatTable, print, printJson, when } from './output.js';
+import { count, formatTable, print, printJson, when } from './output.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -204,7 +204,7 @@ function printDiscover(r: DiscoverReport): void {
   if (r.removed.length) print('(--include-removed registers them again)');
   const c = r.counts;
   print(
-    `${r.scanned.files} files in ${r.scanned.dirs} folders, ${r.scanned.scripts} scripts: ${c.new} new, ${c.updated} updated, ${c.unchanged} unchanged, ${c.missing} missing` +
+    `${count(r.scanned.files, 'file')} in ${count(r.scanned.dirs, 'folder')}, ${count(r.scanned.scripts, 'script')}: ${c.new} new, ${c.updated} updated, ${c.unchanged} unchanged, ${c.missing} missing` +
       `${r.problems.length ? `, ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}` : ''}${r.dry_run ? ' (dry run: nothing written)' : ''}`,
   );
   if (!r.dry_run && c.new) print('all are disabled: enable them with `smart-cron review --enable NAME…` after a look');

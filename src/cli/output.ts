@@ -54,3 +54,8 @@ export function relative(deltaMs: number): string {
   const unit = a < 60_000 ? `${Math.round(a / 1000)}s` : a < 3600_000 ? `${Math.round(a / 60_000)}m` : a < 86400_000 ? `${(a / 3600_000).toFixed(1)}h` : `${(a / 86400_000).toFixed(1)}d`;
   return deltaMs >= 0 ? `in ${unit}` : `${unit} ago`;
 }
+
+/** "1 file", "2 files": a count with its noun. */
+export function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}

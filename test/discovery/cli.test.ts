@@ -339,7 +339,7 @@ test('discover leaves out a project\'s tests and packaging, and says how many; a
     const r = await runCli(['--home', h, 'discover', dir]);
     assert.equal(r.code, 0, describe(r));
     assert.match(r.stdout, /^skipped: .*test or packaging file or folder \(an --include naming it takes it\): 6/m);
-    assert.match(r.stdout, /\b1 scripts: 1 new\b/);
+    assert.match(r.stdout, /\b1 script: 1 new\b/);
     const names = (JSON.parse((await runCli(['--home', h, '--json', 'jobs', 'list'])).stdout) as { name: string }[]).map((j) => j.name);
     assert.deepEqual(names, ['cron/purge_sessions']);
 
