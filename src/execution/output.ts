@@ -231,22 +231,13 @@ export class OutputFollower {
     // Readers hold off from here until the state counts the cut. Saved first: the size is taken
     // after it, so the bytes written meanwhile are in the tail kept, not lost with the truncate.
     this.saveState('cut');
-    let size = fs.fstatSync(fd).size;
-    let last = this.pread(size - Math.min(this.tailMax, size), Math.min(this.tailMax, size));
-    // What the job appended while the tail was read is read too (a few rounds at most), so that
-    // only the bytes of the instant between the last fstat and the truncate can be lost: a flood
-    // that ends during a cut keeps its last line.
-    for (let round = 0; round < 8; round++) {
-      const grown = fs.fstatSync(fd).size;
-      if (grown <= size) break;
-      last = Buffer.concat([last, this.pread(size, grown - size)]);
-      size = grown;
-    }
-    if (last.length > this.tailMax) last = last.subarray(last.length - this.tailMax);
-    const keepOld = Math.min(this.tailMax - last.length, this.cutTail.length);
+    const size = fs.fstatSync(fd).size;
+    const n = Math.min(this.tailMax, size);
+    const last = this.pread(size - n, n);
+    const keepOld = Math.min(this.tailMax - n, this.cutTail.length);
     this.cutTail = Buffer.concat([this.cutTail.subarray(this.cutTail.length - keepOld), last]);
-    // The last fstat and the truncate back to back: bytes appended between the two are lost.
-    const before = size;
+    // fstat and truncate back to back: bytes appended between the two are lost.
+    const before = fs.fstatSync(fd).size;
     fs.ftruncateSync(fd, 0);
     // The writers' shared file position still says where their last write ended when that
     // write came before the truncate (after it, the position is within the new, short file).
